@@ -1,0 +1,3 @@
+module github.com/nixctl/nixctl
+
+go 1.25.8
