@@ -1,0 +1,156 @@
+// Package app builds what commands need, once and lazily: the IO streams,
+// the global configuration, the inventory and the runner. It is the only
+// place where real implementations are chosen; tests swap them here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/config"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+// Deps is handed to every command constructor.
+type Deps struct {
+	IO     *ui.IO
+	Config *config.Config
+	// Getenv and Cwd are the process environment; tests replace them.
+	Getenv func(string) string
+	Cwd    string
+	Now    func() time.Time
+	// Ctx is cancelled on SIGINT/SIGTERM; set by the CLI before a command runs.
+	Ctx context.Context
+	// Version is the build's version string.
+	Version string
+
+	// TestRunner, when set, replaces the real runner (tests only).
+	TestRunner execx.Runner
+
+	runnerOnce sync.Once
+	runner     execx.Runner
+
+	fleetOnce sync.Once
+	fleet     *inventory.Fleet
+	fleetErr  error
+}
+
+// Runner returns the runner every command must use: the real one, wrapped
+// in dry-run when --dry-run is set.
+func (d *Deps) Runner() execx.Runner {
+	d.runnerOnce.Do(func() {
+		var r execx.Runner
+		if d.TestRunner != nil {
+			r = d.TestRunner
+		} else {
+			real := execx.NewReal()
+			real.Debug = func(c execx.Cmd) { d.IO.Debugf("run: %s", c.String()) }
+			r = real
+		}
+		if d.Config != nil && d.Config.DryRun {
+			r = execx.NewDryRun(r, d.IO.Out)
+		}
+		d.runner = r
+	})
+	return d.runner
+}
+
+// Fleet loads and validates the inventory on first use.
+func (d *Deps) Fleet() (*inventory.Fleet, error) {
+	d.fleetOnce.Do(func() { d.fleet, d.fleetErr = d.loadFleet() })
+	return d.fleet, d.fleetErr
+}
+
+func (d *Deps) loadFleet() (*inventory.Fleet, error) {
+	path, err := d.Config.FindInventory(d.Cwd)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Inventory, err, "")
+	}
+	if !st.Mode().IsRegular() {
+		return nil, exitcode.Newf(exitcode.Inventory, "point --config at a regular file", "inventory %s is not a regular file", path)
+	}
+	if st.Size() > inventory.MaxFileSize {
+		return nil, exitcode.Newf(exitcode.Inventory, "an inventory is a few kilobytes: check that --config names the right file", "inventory %s is %d bytes, more than the %d nixctl reads", path, st.Size(), inventory.MaxFileSize)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, exitcode.New(exitcode.Inventory, err, "make the file readable")
+		}
+		return nil, exitcode.New(exitcode.Inventory, err, "")
+	}
+	rel := path
+	if r, err := filepath.Rel(d.Cwd, path); err == nil && len(r) < len(path) {
+		rel = r
+	}
+	f, err := inventory.Parse(rel, data)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+	}
+	f.File = path
+	f.Dir = filepath.Dir(path)
+	if d.Config.Flake != "" {
+		if dir, ok := config.LocalFlakeDir(d.Config.Flake, d.Cwd); ok {
+			f.Flake = dir
+		} else {
+			f.Flake = d.Config.Flake
+		}
+	}
+	return f, nil
+}
+
+// StateDir is $XDG_STATE_HOME/nixctl (logs, run records).
+func (d *Deps) StateDir() string {
+	if s := d.Getenv("XDG_STATE_HOME"); s != "" {
+		return filepath.Join(s, "nixctl")
+	}
+	return filepath.Join(d.Home(), ".local", "state", "nixctl")
+}
+
+// Home is the user's home directory.
+func (d *Deps) Home() string {
+	if h := d.Getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// RequireYes asks for confirmation unless --yes; without a terminal --yes is required.
+func (d *Deps) RequireYes(question string) error {
+	if d.Config.Yes {
+		return nil
+	}
+	ok, err := d.IO.Confirm(question)
+	if errors.Is(err, ui.ErrNoTTY) {
+		return exitcode.UsageErrorf("pass --yes (or set NIXCTL_YES=1) to confirm without a terminal", "%s: confirmation needed but there is no terminal", question)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return exitcode.Newf(exitcode.Failure, "", "cancelled: %s", fmt.Sprint("not confirmed"))
+	}
+	return nil
+}
+
+// Context is the command's context (cancelled on SIGINT/SIGTERM).
+func (d *Deps) Context() context.Context {
+	if d.Ctx != nil {
+		return d.Ctx
+	}
+	return context.Background()
+}

@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+type checkOptions struct {
+	deps      *app.Deps
+	selectors []string
+	all       bool
+	noBuild   bool
+	keepGoing bool
+	nixArgs   []string
+}
+
+func newCheckCmd(deps *app.Deps) *cobra.Command {
+	opts := &checkOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "check [SELECTOR...] [-- NIX_ARGS...]",
+		Short: "Run nix flake check and evaluate every host and profile",
+		Long: `Run nix flake check, then evaluate the system of every selected host
+(nixosConfigurations.<attr>.config.system.build.toplevel.drvPath) and the
+activation package of every selected profile. With no selector, everything in
+the inventory is evaluated. Each item passes or fails with nix's error parsed
+to file, line, column and message.
+
+Selectors: a name, a glob such as 'nixos-*', or @tag. Arguments after -- go to nix.`,
+		ValidArgsFunction: completeNames(deps, completeHosts|completeProfiles),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors, opts.nixArgs = splitDash(cmd, args)
+			return runCheck(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.all, "all", false, "check every host and profile (the default without selectors)")
+	f.BoolVar(&opts.noBuild, "no-build", false, "do not build the flake's checks (nix flake check --no-build)")
+	f.BoolVar(&opts.keepGoing, "keep-going", false, "let nix flake check go on after a failed build")
+	return cmd
+}
+
+// splitDash separates selectors from the arguments after "--".
+func splitDash(cmd *cobra.Command, args []string) (before, after []string) {
+	if i := cmd.ArgsLenAtDash(); i >= 0 {
+		return args[:i], args[i:]
+	}
+	return args, nil
+}
+
+// selectBoth picks hosts and profiles for selectors that may name either.
+// With no selector, everything is selected.
+func selectBoth(fleet *inventory.Fleet, selectors []string, all bool) ([]inventory.Host, []inventory.Profile, error) {
+	if len(selectors) == 0 || all {
+		if all && len(selectors) > 0 {
+			return nil, nil, exitcode.UsageErrorf("drop the names, or drop --all", "--all takes no names as well")
+		}
+		return fleet.Hosts, fleet.Profiles, nil
+	}
+	var hosts []inventory.Host
+	var profiles []inventory.Profile
+	for _, sel := range selectors {
+		h, herr := fleet.SelectHosts([]string{sel}, false)
+		p, perr := fleet.SelectProfiles([]string{sel}, false)
+		if herr != nil && perr != nil {
+			return nil, nil, herr
+		}
+		hosts = appendNewHosts(hosts, h)
+		profiles = appendNewProfiles(profiles, p)
+	}
+	return hosts, profiles, nil
+}
+
+func appendNewHosts(dst, src []inventory.Host) []inventory.Host {
+	for _, s := range src {
+		dup := false
+		for _, d := range dst {
+			dup = dup || d.Name == s.Name
+		}
+		if !dup {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+func appendNewProfiles(dst, src []inventory.Profile) []inventory.Profile {
+	for _, s := range src {
+		dup := false
+		for _, d := range dst {
+			dup = dup || d.Name == s.Name
+		}
+		if !dup {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+func runCheck(opts *checkOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	hosts, profiles, err := selectBoth(fleet, opts.selectors, opts.all)
+	if err != nil {
+		return err
+	}
+	if _, err := deps.Runner().LookPath("nix"); err != nil {
+		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) or run 'nixctl doctor'", "nix is not installed or not on PATH")
+	}
+	ctx := deps.Context()
+	rep, err := check.Run(ctx, deps.Runner(), fleet, check.Options{
+		Hosts: hosts, Profiles: profiles, NoBuild: opts.noBuild, KeepGoing: opts.keepGoing, Extra: opts.nixArgs,
+	}, newCheckProgress(deps.IO))
+	if err != nil {
+		return err
+	}
+	return reportCheck(deps, rep)
+}
+
+func reportCheck(deps *app.Deps, rep *check.Report) error {
+	io := deps.IO
+	if deps.Config.JSON {
+		if err := io.PrintJSON(struct {
+			OK    bool         `json:"ok"`
+			Items []check.Item `json:"items"`
+		}{rep.OK(), rep.Items}); err != nil {
+			return err
+		}
+	} else {
+		var rows [][]string
+		for _, it := range rep.Items {
+			mark, detail := io.OK(), it.DrvPath
+			if !it.OK {
+				mark, detail = io.Fail(), it.Summary()
+			}
+			rows = append(rows, []string{mark, it.Kind, it.Name, detail, it.Duration.Round(time.Millisecond).String()})
+		}
+		io.Table([]string{"", "kind", "name", "result", "time"}, rows)
+	}
+	if failed := rep.Failed(); len(failed) > 0 {
+		names := make([]string, len(failed))
+		for i, f := range failed {
+			names[i] = f.Name
+		}
+		if deps.Config.JSON {
+			return Silent(exitcode.Check)
+		}
+		first := failed[0]
+		return exitcode.Newf(exitcode.Check, "fix the first error and run 'nixctl check' again; add -v to see every nix command",
+			"check failed for %s: %s", strings.Join(names, ", "), first.Summary())
+	}
+	return nil
+}
+
+// checkProgress prints one line per finished item on stderr.
+type checkProgress struct {
+	io *ui.IO
+	mu sync.Mutex
+}
+
+func newCheckProgress(io *ui.IO) *checkProgress { return &checkProgress{io: io} }
+
+func (p *checkProgress) Started(kind, name string) {
+	p.io.Debugf("checking %s %s", kind, name)
+}
+
+func (p *checkProgress) Finished(it check.Item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mark := p.io.OK()
+	if !it.OK {
+		mark = p.io.Fail()
+	}
+	p.io.Logf("%s %s %s (%s)", mark, it.Kind, it.Name, it.Duration.Round(time.Millisecond))
+	if !it.OK {
+		for _, e := range it.Errors {
+			p.io.Logf("    %s", e.String())
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+)
+
+func newInventoryCmd(deps *app.Deps) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "inventory",
+		Aliases: []string{"inv"},
+		Short:   "List, show and check the hosts and profiles of nixctl.yaml",
+	}
+	cmd.AddCommand(newInventoryListCmd(deps), newInventoryShowCmd(deps), newInventoryCheckCmd(deps))
+	return cmd
+}
+
+type inventoryListOptions struct{ deps *app.Deps }
+
+func newInventoryListCmd(deps *app.Deps) *cobra.Command {
+	opts := &inventoryListOptions{deps: deps}
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List hosts and profiles",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return runInventoryList(opts) },
+	}
+}
+
+func runInventoryList(opts *inventoryListOptions) error {
+	fleet, err := opts.deps.Fleet()
+	if err != nil {
+		return err
+	}
+	io := opts.deps.IO
+	if opts.deps.Config.JSON {
+		return io.PrintJSON(struct {
+			Flake    string              `json:"flake"`
+			Hosts    []inventory.Host    `json:"hosts"`
+			Profiles []inventory.Profile `json:"profiles"`
+		}{fleet.Flake, nonNil(fleet.Hosts), nonNil(fleet.Profiles)})
+	}
+	var rows [][]string
+	for _, h := range fleet.Hosts {
+		rows = append(rows, []string{"host", h.Name, h.Target() + portSuffix(h.Port), "nixosConfigurations." + h.Attr, tagList(h.Tags)})
+	}
+	for _, p := range fleet.Profiles {
+		where := "local"
+		if p.Host != "" {
+			where = p.Host
+		}
+		if p.User != "" {
+			where = p.User + "@" + where
+		}
+		rows = append(rows, []string{"profile", p.Name, where, "homeConfigurations." + p.Attr, tagList(p.Tags)})
+	}
+	io.Table([]string{"kind", "name", "target", "attribute", "tags"}, rows)
+	return nil
+}
+
+type inventoryShowOptions struct {
+	deps *app.Deps
+	name string
+}
+
+func newInventoryShowCmd(deps *app.Deps) *cobra.Command {
+	opts := &inventoryShowOptions{deps: deps}
+	return &cobra.Command{
+		Use:               "show NAME",
+		Short:             "Show one host or profile with every inherited setting",
+		ValidArgsFunction: completeNames(deps, completeHosts|completeProfiles),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return exitcode.UsageErrorf("nixctl inventory show NAME", "name one host or profile")
+			}
+			opts.name = args[0]
+			return runInventoryShow(opts)
+		},
+	}
+}
+
+func runInventoryShow(opts *inventoryShowOptions) error {
+	fleet, err := opts.deps.Fleet()
+	if err != nil {
+		return err
+	}
+	io := opts.deps.IO
+	if h, ok := fleet.Host(opts.name); ok {
+		if opts.deps.Config.JSON {
+			return io.PrintJSON(struct {
+				Kind string `json:"kind"`
+				*inventory.Host
+			}{"host", h})
+		}
+		rows := [][]string{
+			{"kind", "host"}, {"name", h.Name}, {"address", h.Address}, {"port", strconv.Itoa(h.Port)},
+			{"user", h.User}, {"sudo", strconv.FormatBool(h.Sudo)}, {"attribute", "nixosConfigurations." + h.Attr},
+			{"tags", tagList(h.Tags)}, {"buildHost", orDash(h.BuildHost)}, {"sshOptions", orDash(strings.Join(h.SSHOptions, " "))},
+			{"rebuild", h.Rebuild},
+		}
+		if h.Identity != "" {
+			rows = append(rows, []string{"identity", h.Identity})
+		}
+		for _, c := range h.Health {
+			target := c.Target()
+			if c.HTTP != "" {
+				target += " (expect " + strconv.Itoa(c.ExpectStatus) + ")"
+			}
+			rows = append(rows, []string{"health." + c.Kind(), target})
+		}
+		io.Table(nil, rows)
+		return nil
+	}
+	if p, ok := fleet.Profile(opts.name); ok {
+		if opts.deps.Config.JSON {
+			return io.PrintJSON(struct {
+				Kind string `json:"kind"`
+				*inventory.Profile
+			}{"profile", p})
+		}
+		io.Table(nil, [][]string{
+			{"kind", "profile"}, {"name", p.Name}, {"attribute", "homeConfigurations." + p.Attr},
+			{"user", orDash(p.User)}, {"host", orDefault(p.Host, "this machine")},
+			{"backupExtension", orDash(p.BackupExtension)}, {"tags", tagList(p.Tags)},
+		})
+		return nil
+	}
+	var names []string
+	for _, h := range fleet.Hosts {
+		names = append(names, h.Name)
+	}
+	for _, p := range fleet.Profiles {
+		names = append(names, p.Name)
+	}
+	hint := "'nixctl inventory list' shows every name"
+	if c := inventory.Closest(opts.name, names, 3); len(c) > 0 {
+		hint = "did you mean " + strings.Join(c, " or ") + "?"
+	}
+	return exitcode.UsageErrorf(hint, "no host or profile named %q", opts.name)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func tagList(tags []string) string {
+	if len(tags) == 0 {
+		return "-"
+	}
+	return "@" + strings.Join(tags, ",@")
+}
+
+func portSuffix(p int) string {
+	if p == 22 || p == 0 {
+		return ""
+	}
+	return ":" + strconv.Itoa(p)
+}
+
+func orDash(s string) string { return orDefault(s, "-") }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+type inventoryCheckOptions struct {
+	deps   *app.Deps
+	noEval bool
+}
+
+func newInventoryCheckCmd(deps *app.Deps) *cobra.Command {
+	opts := &inventoryCheckOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Validate nixctl.yaml and compare it with the flake's outputs",
+		Long: `Validate nixctl.yaml (every problem is listed with its line), then list the
+flake's nixosConfigurations and homeConfigurations with nix eval: an inventory
+entry whose attribute the flake lacks is an error; flake outputs that no entry
+names are listed for information.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runInventoryCheck(opts) },
+	}
+	cmd.Flags().BoolVar(&opts.noEval, "no-eval", false, "validate the file only; do not run nix")
+	return cmd
+}
+
+func runInventoryCheck(opts *inventoryCheckOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	io := deps.IO
+	summary := fmt.Sprintf("%s: %d hosts, %d profiles", fleet.File, len(fleet.Hosts), len(fleet.Profiles))
+	if opts.noEval {
+		if deps.Config.JSON {
+			return io.PrintJSON(map[string]any{"ok": true, "file": fleet.File, "hosts": len(fleet.Hosts), "profiles": len(fleet.Profiles)})
+		}
+		io.Printf("%s valid %s\n", io.OK(), summary)
+		return nil
+	}
+	if _, err := deps.Runner().LookPath("nix"); err != nil {
+		return exitcode.Newf(exitcode.Failure, "install Nix, or pass --no-eval to validate the file alone", "nix is not installed or not on PATH")
+	}
+	agree, err := check.Agree(deps.Context(), deps.Runner(), fleet)
+	if err != nil {
+		return exitcode.New(exitcode.Check, err, exitcode.HintOf(err))
+	}
+	if deps.Config.JSON {
+		if err := io.PrintJSON(map[string]any{"ok": len(agree.Missing) == 0, "file": fleet.File, "hosts": len(fleet.Hosts), "profiles": len(fleet.Profiles), "missing": agree.Missing, "unlisted": agree.Unlisted}); err != nil {
+			return err
+		}
+	} else {
+		if len(agree.Missing) == 0 {
+			io.Printf("%s valid %s, all found in the flake\n", io.OK(), summary)
+		}
+		for _, m := range agree.Unlisted {
+			io.Printf("- %s is in the flake but not in the inventory\n", m)
+		}
+	}
+	if len(agree.Missing) > 0 {
+		if deps.Config.JSON {
+			return Silent(exitcode.Inventory)
+		}
+		lines := make([]string, len(agree.Missing))
+		for i, m := range agree.Missing {
+			lines[i] = fmt.Sprintf("%s:%d: %s", fleet.File, m.Line, m)
+		}
+		return exitcode.Newf(exitcode.Inventory, "fix attr: in nixctl.yaml, or add the output to flake.nix",
+			"the inventory and the flake disagree:\n  %s", strings.Join(lines, "\n  "))
+	}
+	return nil
+}

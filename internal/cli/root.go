@@ -1,0 +1,127 @@
+// Package cli is nixctl's command tree. Each command is an Options struct, a
+// constructor that receives its dependencies and a run function; errors turn
+// into exit codes here, in one place.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/config"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+// Version is stamped at build time with -ldflags "-X .../cli.Version=…".
+var Version = "dev"
+
+// Main runs nixctl with args and returns the exit code. SIGINT and SIGTERM
+// cancel ctx, which reaches every child process and SSH session.
+func Main(ctx context.Context, args []string, stdio ui.Stdio) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cwd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "nixctl: error: %v\n", err)
+		return exitcode.Failure
+	}
+	deps := &app.Deps{Getenv: os.Getenv, Cwd: cwd, Now: time.Now, Version: Version}
+	return run(ctx, deps, args, stdio)
+}
+
+// run is Main without signals, for tests that bring their own Deps.
+func run(ctx context.Context, deps *app.Deps, args []string, stdio ui.Stdio) int {
+	// A provisional IO so that flag errors are printed before config loads.
+	deps.IO = ui.New(stdio, deps.Getenv, true)
+	root := newRootCmd(deps, stdio)
+	root.SetArgs(args)
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitcode.OK
+	}
+	if ctx.Err() != nil && !errors.As(err, new(*exitcode.Error)) {
+		err = exitcode.New(exitcode.Interrupted, fmt.Errorf("interrupted: %w", err), "")
+	}
+	return report(deps.IO, err)
+}
+
+// report prints err in the age style: an error line, then a hint line.
+func report(io *ui.IO, err error) int {
+	code := exitcode.Code(err)
+	if errors.Is(err, errSilent) {
+		return code
+	}
+	msg := err.Error()
+	fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Red, "nixctl: error:"), msg)
+	if hint := exitcode.HintOf(err); hint != "" {
+		fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), hint)
+	}
+	return code
+}
+
+// errSilent marks a failure whose details the command already printed.
+var errSilent = errors.New("already reported")
+
+// Silent wraps a code for a failure the command reported itself (a summary
+// table, a JSON document), so Main prints nothing more.
+func Silent(code int) error {
+	return exitcode.New(code, errSilent, "")
+}
+
+func newRootCmd(deps *app.Deps, stdio ui.Stdio) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nixctl",
+		Short: "Run a whole Nix estate from one flake repository",
+		Long: `nixctl runs a Nix estate from one flake repository: NixOS hosts through
+nixos-rebuild --target-host, Home Manager profiles through home-manager, and the
+sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			deps.Config = cfg
+			deps.Ctx = cmd.Context()
+			deps.IO = ui.New(stdio, deps.Getenv, cfg.NoColor)
+			deps.IO.Verbose, deps.IO.Quiet = cfg.Verbose, cfg.Quiet
+			return nil
+		},
+	}
+	config.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return exitcode.UsageErrorf("see '"+cmd.CommandPath()+" --help'", "%v", err)
+	})
+	root.SetVersionTemplate("nixctl {{.Version}}\n")
+	root.CompletionOptions.DisableDefaultCmd = true
+	// Every command is listed here, one line each; no init() registration.
+	root.AddCommand(
+		newVersionCmd(deps),
+		newCompletionCmd(deps),
+		newInventoryCmd(deps),
+		newCheckCmd(deps),
+	)
+	return root
+}
+
+// requireArgs is cobra.MinimumNArgs with nixctl's usage error and hint.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return exitcode.UsageErrorf("see '"+cmd.CommandPath()+" --help'", "%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package execx
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// DryRun prints every command that would change something and runs only the
+// read-only ones (evaluations, version queries), so plans can still be made.
+type DryRun struct {
+	Inner Runner
+	Out   io.Writer
+	mu    sync.Mutex
+}
+
+// NewDryRun wraps inner; planned commands are printed to out, one per line.
+func NewDryRun(inner Runner, out io.Writer) *DryRun { return &DryRun{Inner: inner, Out: out} }
+
+// LookPath asks the inner runner.
+func (d *DryRun) LookPath(name string) (string, error) { return d.Inner.LookPath(name) }
+
+// Run prints c unless it is read-only.
+func (d *DryRun) Run(ctx context.Context, c Cmd) (*Result, error) {
+	if c.ReadOnly {
+		return d.Inner.Run(ctx, c)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	line := c.String()
+	if c.Dir != "" {
+		line = "(cd " + QuoteWord(c.Dir) + " && " + line + ")"
+	}
+	fmt.Fprintln(d.Out, line)
+	return &Result{}, nil
+}

@@ -1,0 +1,97 @@
+// Package execx is the only place nixctl starts local processes. Every child
+// goes through a Runner so that dry-run prints the plan instead of running it
+// and tests record what would have run.
+package execx
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Cmd describes one process to run. Argv is never passed through a shell.
+type Cmd struct {
+	Argv []string
+	// Env is added to the current environment (KEY=VALUE).
+	Env []string
+	Dir string
+	// Stdin is fed to the child; nil means no input.
+	Stdin io.Reader
+	// Stdout and Stderr, when set, receive a live copy of the child's output.
+	// The output is captured in Result either way.
+	Stdout io.Writer
+	Stderr io.Writer
+	// ReadOnly marks a command that changes nothing (an evaluation, a
+	// version query): dry-run still runs it, so plans can be computed.
+	ReadOnly bool
+}
+
+// String shows the command as a user could paste it into a shell.
+func (c Cmd) String() string {
+	s := Quote(c.Argv)
+	if len(c.Env) > 0 {
+		s = Quote(c.Env) + " " + s
+	}
+	return s
+}
+
+// Result is what a finished process left behind.
+type Result struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+	Duration time.Duration
+}
+
+// Runner runs commands. A non-zero exit returns the Result and an *ExitError.
+type Runner interface {
+	Run(ctx context.Context, c Cmd) (*Result, error)
+	LookPath(name string) (string, error)
+}
+
+// ExitError reports a command that failed, with what the user needs to see.
+type ExitError struct {
+	Argv       []string
+	ExitCode   int
+	StderrTail string
+	Err        error
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("%s exited with code %d", displayName(e.Argv), e.ExitCode)
+	if e.ExitCode < 0 && e.Err != nil {
+		msg = fmt.Sprintf("%s: %v", displayName(e.Argv), e.Err)
+	}
+	if e.StderrTail != "" {
+		msg += ": " + lastLine(e.StderrTail)
+	}
+	return msg
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func displayName(argv []string) string {
+	if len(argv) == 0 {
+		return "command"
+	}
+	if len(argv) > 1 && !strings.HasPrefix(argv[1], "-") {
+		return argv[0] + " " + argv[1]
+	}
+	return argv[0]
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// Tail returns the last n lines of s.
+func Tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

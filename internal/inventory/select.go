@@ -1,0 +1,175 @@
+package inventory
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/nixctl/nixctl/internal/exitcode"
+)
+
+// IsGlob reports whether a selector is a glob pattern.
+func IsGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// SelectHosts returns the hosts matching any selector (a name, a glob such as
+// nixos-*, or @tag), in inventory order, each once. all selects every host.
+func (f *Fleet) SelectHosts(selectors []string, all bool) ([]Host, error) {
+	names := make([]string, len(f.Hosts))
+	tags := make([][]string, len(f.Hosts))
+	for i, h := range f.Hosts {
+		names[i], tags[i] = h.Name, h.Tags
+	}
+	idx, err := selectIndexes("host", names, tags, selectors, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Host, 0, len(idx))
+	for _, i := range idx {
+		out = append(out, f.Hosts[i])
+	}
+	return out, nil
+}
+
+// SelectProfiles is SelectHosts for Home Manager profiles.
+func (f *Fleet) SelectProfiles(selectors []string, all bool) ([]Profile, error) {
+	names := make([]string, len(f.Profiles))
+	tags := make([][]string, len(f.Profiles))
+	for i, p := range f.Profiles {
+		names[i], tags[i] = p.Name, p.Tags
+	}
+	idx, err := selectIndexes("profile", names, tags, selectors, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Profile, 0, len(idx))
+	for _, i := range idx {
+		out = append(out, f.Profiles[i])
+	}
+	return out, nil
+}
+
+func selectIndexes(kind string, names []string, tags [][]string, selectors []string, all bool) ([]int, error) {
+	if all {
+		if len(selectors) > 0 {
+			return nil, exitcode.UsageErrorf("drop the names, or drop --all", "--all selects every %s; it takes no names as well", kind)
+		}
+		idx := make([]int, len(names))
+		for i := range names {
+			idx[i] = i
+		}
+		return idx, nil
+	}
+	picked := make([]bool, len(names))
+	for _, sel := range selectors {
+		if err := ValidateSelector(sel); err != nil {
+			return nil, err
+		}
+		matched := false
+		switch {
+		case strings.HasPrefix(sel, "@"):
+			tag := sel[1:]
+			for i, ts := range tags {
+				for _, t := range ts {
+					if t == tag {
+						picked[i], matched = true, true
+					}
+				}
+			}
+			if !matched {
+				var known []string
+				for _, ts := range tags {
+					known = append(known, ts...)
+				}
+				return nil, exitcode.UsageErrorf(tagHint(tag, known), "no %s has the tag %q", kind, tag)
+			}
+		case IsGlob(sel):
+			for i, n := range names {
+				if ok, _ := path.Match(sel, n); ok {
+					picked[i], matched = true, true
+				}
+			}
+			if !matched {
+				return nil, exitcode.UsageErrorf(listHint(kind, names), "no %s matches %q", kind, sel)
+			}
+		default:
+			for i, n := range names {
+				if n == sel {
+					picked[i], matched = true, true
+				}
+			}
+			if !matched {
+				hint := listHint(kind, names)
+				if c := Closest(sel, names, 3); len(c) > 0 {
+					hint = "did you mean " + strings.Join(quoteAll(c), " or ") + "?"
+				}
+				return nil, exitcode.UsageErrorf(hint, "unknown %s %q", kind, sel)
+			}
+		}
+	}
+	var idx []int
+	for i, p := range picked {
+		if p {
+			idx = append(idx, i)
+		}
+	}
+	return idx, nil
+}
+
+// ValidateSelector refuses selectors that cannot name anything: empty, with
+// control characters, or malformed globs.
+func ValidateSelector(sel string) error {
+	if sel == "" || sel == "@" {
+		return exitcode.UsageErrorf("a selector is a name, a glob such as 'nixos-*', or @tag", "empty selector")
+	}
+	for _, r := range sel {
+		if r < 0x20 || r == 0x7f {
+			return exitcode.UsageErrorf("a selector is a name, a glob such as 'nixos-*', or @tag", "selector %q has control characters", sel)
+		}
+	}
+	if IsGlob(sel) {
+		if _, err := path.Match(sel, ""); err != nil {
+			return exitcode.UsageErrorf("globs use * ? and [a-z] as in the shell", "bad glob %q: %v", sel, err)
+		}
+	}
+	return nil
+}
+
+func tagHint(tag string, known []string) string {
+	if c := Closest(tag, known, 1); len(c) > 0 {
+		return fmt.Sprintf("did you mean @%s?", c[0])
+	}
+	if len(known) == 0 {
+		return "no entry has tags; add tags: [...] in nixctl.yaml"
+	}
+	return "known tags: @" + strings.Join(sortedUnique(known), ", @")
+}
+
+func listHint(kind string, names []string) string {
+	if len(names) == 0 {
+		return fmt.Sprintf("the inventory has no %ss", kind)
+	}
+	if len(names) > 10 {
+		names = append(names[:10:10], "…")
+	}
+	return fmt.Sprintf("known %ss: %s", kind, strings.Join(names, ", "))
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+func sortedUnique(s []string) []string {
+	out := sortedCopy(s)
+	w := 0
+	for i, v := range out {
+		if i == 0 || v != out[w-1] {
+			out[w] = v
+			w++
+		}
+	}
+	return out[:w]
+}

@@ -1,0 +1,143 @@
+// Package ui owns nixctl's terminal: streams, TTY and colour detection, tables,
+// JSON and live progress. Results go to Out; progress, logs and child output go
+// to Err. ui knows nothing of nix or hosts.
+package ui
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+)
+
+// Stdio are the process's three streams.
+type Stdio struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// IO is what commands use to talk to the user.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+
+	InTTY, OutTTY, ErrTTY bool
+	Color                 bool
+	Verbose               bool
+	Quiet                 bool
+
+	mu sync.Mutex
+}
+
+// New wraps stdio, detecting terminals. Colour is on only when stderr is a
+// terminal, NO_COLOR is unset or empty and noColor is false.
+func New(s Stdio, getenv func(string) string, noColor bool) *IO {
+	io := &IO{In: s.In, Out: s.Out, Err: s.Err}
+	io.InTTY = isTerminal(s.In)
+	io.OutTTY = isTerminal(s.Out)
+	io.ErrTTY = isTerminal(s.Err)
+	io.Color = io.ErrTTY && !noColor && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+	return io
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Logf writes a progress line to stderr unless quiet.
+func (o *IO) Logf(format string, args ...any) {
+	if o.Quiet {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.Err, format+"\n", args...)
+}
+
+// Debugf writes to stderr only in verbose mode.
+func (o *IO) Debugf(format string, args ...any) {
+	if !o.Verbose {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.Err, "debug: "+format+"\n", args...)
+}
+
+// Warnf always writes a warning to stderr.
+func (o *IO) Warnf(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.Err, "%s "+format+"\n", append([]any{o.Paint(Yellow, "warning:")}, args...)...)
+}
+
+// Printf writes a result to stdout.
+func (o *IO) Printf(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.Out, format, args...)
+}
+
+// PrintJSON writes v to stdout as indented JSON.
+func (o *IO) PrintJSON(v any) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	enc := json.NewEncoder(o.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// Table writes rows to stdout: aligned columns on a terminal, tab-separated
+// lines otherwise (easy to cut and awk).
+func (o *IO) Table(header []string, rows [][]string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.OutTTY {
+		for _, r := range rows {
+			fmt.Fprintln(o.Out, strings.Join(r, "\t"))
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	if len(header) > 0 {
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(header, "\t")))
+	}
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	_ = tw.Flush()
+}
+
+// ErrNoTTY is returned by Confirm when nobody can answer.
+var ErrNoTTY = errors.New("no terminal to ask for confirmation")
+
+// Confirm asks a yes/no question on stderr and reads the answer from stdin.
+// Without a terminal on stdin it returns ErrNoTTY: callers require --yes then.
+func (o *IO) Confirm(question string) (bool, error) {
+	if !o.InTTY {
+		return false, ErrNoTTY
+	}
+	o.mu.Lock()
+	fmt.Fprintf(o.Err, "%s [y/N] ", question)
+	o.mu.Unlock()
+	line, err := bufio.NewReader(o.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}

@@ -1,0 +1,4 @@
+{
+  user = "gabriel";
+  packages = [ "zsh" "atuin" "kubectl" ];
+}

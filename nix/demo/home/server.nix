@@ -1,0 +1,4 @@
+{
+  user = "ops";
+  packages = [ "zsh" "htop" ];
+}

@@ -1,0 +1,4 @@
+{
+  hostName = "gateway";
+  version = "25.05";
+}

@@ -1,0 +1,4 @@
+{
+  hostName = "nixos-mini";
+  version = "25.05";
+}

@@ -1,0 +1,4 @@
+{
+  hostName = "nixos-node-1";
+  version = "25.05";
+}

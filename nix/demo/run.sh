@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs nixctl on the demo fleet copied to $DEMO_DIR (see `make demo`).
+# Each step prints the command first, as a user would type it.
+set -u
+cd "$DEMO_DIR" || exit 1
+bold='' reset=''
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$(printf '\033[1m') reset=$(printf '\033[0m'); fi
+step() {
+  printf '\n%s$ nixctl %s%s\n' "$bold" "$*" "$reset" >&2
+  "$NIXCTL" "$@"
+}
+fail=0
+step inventory list || fail=1
+if ! command -v nix >/dev/null 2>&1; then
+  echo >&2
+  echo "nix is not installed: the steps below need it and were skipped." >&2
+  echo "Install it (Debian: apt-get install nix-bin, then enable flakes, see README) and run make demo again." >&2
+  step inventory check --no-eval || fail=1
+  exit $fail
+fi
+step inventory check || fail=1
+step check || fail=1
+exit $fail
