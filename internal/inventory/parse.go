@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -139,6 +140,7 @@ func (d *decoder) err() error {
 	if len(d.problems) == 0 {
 		return nil
 	}
+	sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].Line < d.problems[j].Line })
 	return &ValidationError{File: d.file, Problems: d.problems}
 }
 
@@ -293,9 +295,9 @@ func (d *decoder) host(n *yaml.Node, path string) Host {
 		label = fmt.Sprintf("%s (%s)", path, h.Name)
 	}
 	if h.Name == "" {
-		d.addf(n.Line, label+".name", "required")
+		d.addf(n.Line, path+".name", "required")
 	} else if msg := validName(h.Name); msg != "" {
-		d.addf(n.Line, label+".name", "%s", msg)
+		d.addf(n.Line, path+".name", "%s", msg)
 	}
 	if h.Address == "" {
 		d.addf(n.Line, label+".address", "required: the DNS name or IP address nixctl reaches the host at")
