@@ -96,12 +96,10 @@ func (d *Deps) loadFleet() (*inventory.Fleet, error) {
 	if r, err := filepath.Rel(d.Cwd, path); err == nil && len(r) < len(path) {
 		rel = r
 	}
-	f, err := inventory.Parse(rel, data)
+	f, err := inventory.ParseAt(rel, path, data)
 	if err != nil {
 		return nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
 	}
-	f.File = path
-	f.Dir = filepath.Dir(path)
 	if d.Config.Flake != "" {
 		if dir, ok := config.LocalFlakeDir(d.Config.Flake, d.Cwd); ok {
 			f.Flake = dir

@@ -98,6 +98,32 @@ type noEvents struct{}
 func (noEvents) Started(string, string) {}
 func (noEvents) Finished(Item)          {}
 
+// Plan lists the commands Run would execute, in order (for --dry-run).
+func Plan(fleet *inventory.Fleet, o Options) []execx.Cmd {
+	var cmds []execx.Cmd
+	if !o.NoFlakeCheck {
+		cmds = append(cmds, flakeCheckCmd(fleet, o))
+	}
+	for _, h := range o.Hosts {
+		cmds = append(cmds, evalCmd(fleet, nix.ToplevelAttr(h.Attr), o.Extra))
+	}
+	for _, p := range o.Profiles {
+		cmds = append(cmds, evalCmd(fleet, nix.ActivationAttr(p.Attr), o.Extra))
+	}
+	return cmds
+}
+
+func flakeCheckCmd(fleet *inventory.Fleet, o Options) execx.Cmd {
+	argv := nix.FlakeCheck(fleet.Flake, nix.FlakeCheckOptions{NoBuild: o.NoBuild, KeepGoing: o.KeepGoing, Extra: o.Extra})
+	// A flake check builds the checks: it fills the store but changes
+	// nothing a user would call a change.
+	return execx.Cmd{Argv: argv, Dir: fleet.Dir, ReadOnly: true}
+}
+
+func evalCmd(fleet *inventory.Fleet, path, extra []string) execx.Cmd {
+	return execx.Cmd{Argv: nix.EvalDrvPath(fleet.Flake, path, extra...), Dir: fleet.Dir, ReadOnly: true}
+}
+
 // Run checks the flake and the selected hosts and profiles. It returns an
 // error only when nothing could be checked (nix missing, cancelled); failures
 // of items are in the report.
@@ -151,10 +177,7 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 
 func flakeCheck(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options) Item {
 	start := time.Now()
-	argv := nix.FlakeCheck(fleet.Flake, nix.FlakeCheckOptions{NoBuild: o.NoBuild, KeepGoing: o.KeepGoing, Extra: o.Extra})
-	// A flake check builds the checks: it changes the store, but nothing a
-	// user would call a change; dry-run still runs it so the plan is real.
-	res, err := r.Run(ctx, execx.Cmd{Argv: argv, Dir: fleet.Dir, ReadOnly: true})
+	res, err := r.Run(ctx, flakeCheckCmd(fleet, o))
 	it := Item{Kind: KindFlake, Name: "nix flake check", OK: err == nil, Duration: time.Since(start)}
 	if err != nil {
 		it.Errors = errorsOf(res, err, fleet.Dir)
@@ -164,8 +187,7 @@ func flakeCheck(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o O
 
 func evaluate(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, kind, name, attr string, path, extra []string) Item {
 	start := time.Now()
-	argv := nix.EvalDrvPath(fleet.Flake, path, extra...)
-	res, err := r.Run(ctx, execx.Cmd{Argv: argv, Dir: fleet.Dir, ReadOnly: true})
+	res, err := r.Run(ctx, evalCmd(fleet, path, extra))
 	it := Item{Kind: kind, Name: name, Attr: attr, OK: err == nil, Duration: time.Since(start)}
 	if err != nil {
 		it.Errors = errorsOf(res, err, fleet.Dir)

@@ -118,10 +118,14 @@ func runCheck(opts *checkOptions) error {
 	if _, err := deps.Runner().LookPath("nix"); err != nil {
 		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) or run 'nixctl doctor'", "nix is not installed or not on PATH")
 	}
-	ctx := deps.Context()
-	rep, err := check.Run(ctx, deps.Runner(), fleet, check.Options{
-		Hosts: hosts, Profiles: profiles, NoBuild: opts.noBuild, KeepGoing: opts.keepGoing, Extra: opts.nixArgs,
-	}, newCheckProgress(deps.IO))
+	copts := check.Options{Hosts: hosts, Profiles: profiles, NoBuild: opts.noBuild, KeepGoing: opts.keepGoing, Extra: opts.nixArgs}
+	if deps.Config.DryRun {
+		for _, c := range check.Plan(fleet, copts) {
+			deps.IO.Printf("%s\n", c.String())
+		}
+		return nil
+	}
+	rep, err := check.Run(deps.Context(), deps.Runner(), fleet, copts, newCheckProgress(deps.IO))
 	if err != nil {
 		return err
 	}

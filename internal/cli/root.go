@@ -114,6 +114,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newCompletionCmd(deps),
 		newInventoryCmd(deps),
 		newCheckCmd(deps),
+		newDoctorCmd(deps),
 	)
 	return root
 }

@@ -21,12 +21,17 @@ const maxDepth = 16
 // Parse reads and validates an inventory. file is used in messages and to
 // resolve relative paths. Every problem is reported in one *ValidationError.
 func Parse(file string, data []byte) (*Fleet, error) {
-	d := &decoder{file: file}
-	dir := filepath.Dir(file)
+	return ParseAt(file, file, data)
+}
+
+// ParseAt is Parse for a file named display in messages but found at path.
+func ParseAt(display, path string, data []byte) (*Fleet, error) {
+	d := &decoder{file: display}
+	dir := filepath.Dir(path)
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	f := &Fleet{File: file, Dir: dir}
+	f := &Fleet{File: path, Dir: dir}
 	f.Defaults = Defaults{User: "root", Port: 22, Parallel: 4, Rebuild: "auto"}
 	f.Secrets = Secrets{Dir: "secrets", SopsConfig: ".sops.yaml"}
 	if len(data) > MaxFileSize {

@@ -90,6 +90,11 @@ func ParseErrors(stderr []byte, repo string) []Error {
 			if l.Action != "msg" || l.Level == nil || *l.Level != 0 {
 				continue
 			}
+			// "error (ignored): … SQLite database … is busy": concurrent
+			// evaluations share the eval cache; nix carries on.
+			if strings.Contains(StripANSI(l.Msg), "error (ignored)") {
+				continue
+			}
 			e := fromMessage(StripANSI(l.Msg))
 			if l.Raw != "" {
 				e.Message = oneLine(StripANSI(l.Raw))
@@ -182,9 +187,13 @@ func parsePlain(s string) []Error {
 		}
 	}
 	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, "error:") || strings.HasPrefix(l, "error (ignored):") {
+		if strings.HasPrefix(l, "error (ignored):") {
 			flush()
-			cur = append(cur, strings.TrimPrefix(l, "error (ignored):"))
+			continue
+		}
+		if strings.HasPrefix(l, "error:") {
+			flush()
+			cur = append(cur, l)
 			continue
 		}
 		if len(cur) > 0 && (strings.HasPrefix(l, " ") || l == "") {

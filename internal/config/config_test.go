@@ -1,0 +1,84 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nixctl/nixctl/internal/exitcode"
+)
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFindInventory(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "fleet", "nixctl.yaml"), "hosts: []\n")
+	write(t, filepath.Join(root, "fleet", "flake.nix"), "{}")
+	write(t, filepath.Join(root, "fleet", "hosts", "a", "x.nix"), "{}")
+	write(t, filepath.Join(root, "bare", "flake.nix"), "{}")
+
+	cases := []struct {
+		name, cwd string
+		cfg       Config
+		want      string // suffix of the path, or "error: …"
+	}{
+		{"walk up", "fleet/hosts/a", Config{}, "fleet/nixctl.yaml"},
+		{"flake dir", "bare", Config{Flake: filepath.Join(root, "fleet")}, "fleet/nixctl.yaml"},
+		{"relative flake", ".", Config{Flake: "fleet"}, "fleet/nixctl.yaml"},
+		{"path: flake", ".", Config{Flake: "path:" + filepath.Join(root, "fleet")}, "fleet/nixctl.yaml"},
+		{"config wins", "bare", Config{ConfigFile: "../fleet/nixctl.yaml", Flake: "bare"}, "fleet/nixctl.yaml"},
+		{"flake.nix without inventory", "bare", Config{}, "error: has flake.nix but no nixctl.yaml"},
+		{"missing config", ".", Config{ConfigFile: "nope.yaml"}, "error: inventory nope.yaml"},
+		{"remote flake", ".", Config{Flake: "github:me/fleet"}, "error: no nixctl.yaml found for remote flake"},
+		{"missing flake dir", ".", Config{Flake: "nowhere"}, "error: flake directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.cfg.FindInventory(filepath.Join(root, c.cwd))
+			if want, isErr := strings.CutPrefix(c.want, "error: "); isErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("want error %q, got %v (%s)", want, err, got)
+				}
+				if exitcode.Code(err) != exitcode.Inventory || exitcode.HintOf(err) == "" {
+					t.Errorf("want exit 3 with a hint, got %d %q", exitcode.Code(err), exitcode.HintOf(err))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(got, c.want) {
+				t.Errorf("got %s, want …%s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadLayersFlagsOverEnvironment(t *testing.T) {
+	t.Setenv("NIXCTL_FLAKE", "/from/env")
+	t.Setenv("NIXCTL_DRY_RUN", "true")
+	t.Setenv("NIXCTL_YES", "")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddFlags(fs)
+	if err := fs.Parse([]string{"--flake", "/from/flag", "-y"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Flake != "/from/flag" || !c.DryRun || !c.Yes || c.JSON {
+		t.Errorf("config = %+v", c)
+	}
+}

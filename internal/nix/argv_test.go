@@ -1,0 +1,52 @@
+package nix
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAttr(t *testing.T) {
+	for in, want := range map[string]string{
+		"nixos-mini":     "nixos-mini",
+		"gabriel@laptop": `"gabriel@laptop"`,
+		"db.main":        `"db.main"`,
+		"web_1":          "web_1",
+		"1host":          `"1host"`,
+		`we"ird`:         `"we\"ird"`,
+	} {
+		if got := Attr(in); got != want {
+			t.Errorf("Attr(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestArgv(t *testing.T) {
+	cases := []struct {
+		name string
+		got  []string
+		want string
+	}{
+		{"flake check", FlakeCheck("/repo", FlakeCheckOptions{}),
+			"nix flake check /repo --log-format internal-json --show-trace --extra-experimental-features nix-command flakes"},
+		{"flake check no-build keep-going extra", FlakeCheck("/repo", FlakeCheckOptions{NoBuild: true, KeepGoing: true, Extra: []string{"--impure"}}),
+			"nix flake check /repo --log-format internal-json --show-trace --extra-experimental-features nix-command flakes --no-build --keep-going --impure"},
+		{"eval host", EvalDrvPath("/repo", ToplevelAttr("db.main")),
+			`nix eval --raw /repo#nixosConfigurations."db.main".config.system.build.toplevel.drvPath --log-format internal-json --show-trace --extra-experimental-features nix-command flakes`},
+		{"eval profile", EvalDrvPath("github:me/fleet", ActivationAttr("gabriel@laptop")),
+			`nix eval --raw github:me/fleet#homeConfigurations."gabriel@laptop".activationPackage.drvPath --log-format internal-json --show-trace --extra-experimental-features nix-command flakes`},
+		{"names", EvalAttrNames("/repo", "nixosConfigurations"),
+			"nix eval --json /repo#nixosConfigurations --apply builtins.attrNames --extra-experimental-features nix-command flakes"},
+		{"build", Build([]string{"/r#a", "/r#b"}),
+			"nix build --no-link --json --log-format internal-json --extra-experimental-features nix-command flakes /r#a /r#b"},
+	}
+	for _, c := range cases {
+		if got := strings.Join(c.got, " "); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+	// The experimental features travel as ONE argv element.
+	argv := Nix("eval")
+	if argv[len(argv)-1] != "nix-command flakes" {
+		t.Errorf("features split into several arguments: %q", argv)
+	}
+}
