@@ -1,0 +1,277 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/testutil"
+)
+
+func TestShellQuote(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "''"},
+		{"plain", "plain"},
+		{"/nix/var/nix/profiles/system", "/nix/var/nix/profiles/system"},
+		{"root@host:22", "root@host:22"},
+		{"two words", "'two words'"},
+		{"it's", `'it'\''s'`},
+		{"$(reboot)", "'$(reboot)'"},
+		{"a;b", "'a;b'"},
+		{"#comment", "'#comment'"},
+		{"~", "'~'"},
+		{"A=b", "'A=b'"},
+		{"*", "'*'"},
+		{"line\nbreak", "'line\nbreak'"},
+	} {
+		if got := remote.ShellQuote(tc.in); got != tc.want {
+			t.Errorf("ShellQuote(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	if got := remote.ShellJoin("echo", "a b", "c"); got != "echo 'a b' c" {
+		t.Errorf("ShellJoin = %s", got)
+	}
+}
+
+func TestSSHArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		t     remote.Target
+		extra []string
+		kh    []string
+		want  string
+	}{
+		{"default port adds nothing", remote.Target{User: "root", Address: "h", Port: 22}, nil, nil, ""},
+		{"zero port adds nothing", remote.Target{Address: "h"}, nil, nil, ""},
+		{"port", remote.Target{Address: "h", Port: 2222}, nil, nil, "-p 2222"},
+		{"identity", remote.Target{Address: "h", Identity: "/k/id"}, nil, nil, "-i /k/id"},
+		{"known hosts", remote.Target{Address: "h"}, nil, []string{"/tmp/kh"}, "-o UserKnownHostsFile=/tmp/kh"},
+		{"extra first", remote.Target{Address: "h", Port: 2200, Identity: "/id"}, []string{"-o", "ConnectTimeout=5"}, []string{"/kh"},
+			"-o ConnectTimeout=5 -p 2200 -i /id -o UserKnownHostsFile=/kh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(remote.SSHArgs(tc.t, tc.extra, tc.kh), " ")
+			if got != tc.want {
+				t.Errorf("SSHArgs = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func dialerFor(t *testing.T, s *testutil.SSHD) *remote.Dialer {
+	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
+	d.KnownHostsFiles = []string{s.KnownHostsFile}
+	return d
+}
+
+func targetOf(s *testutil.SSHD) remote.Target {
+	return remote.Target{User: s.User, Address: "127.0.0.1", Port: s.Port, Identity: s.ClientKeyFile}
+}
+
+func TestDialAndRun(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	ctx := context.Background()
+	c, err := dialerFor(t, s).Dial(ctx, targetOf(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	res, err := c.Run(ctx, "echo out; echo err >&2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "out\n" || string(res.Stderr) != "err\n" || res.ExitCode != 0 {
+		t.Errorf("got %+v", res)
+	}
+
+	res, err = c.Run(ctx, "cat; exit 3", strings.NewReader("fed"))
+	var ee *remote.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode != 3 || res.ExitCode != 3 || string(res.Stdout) != "fed" {
+		t.Fatalf("want exit 3 with stdin echoed, got %v, %+v", err, res)
+	}
+
+	// One quoted word survives the remote shell intact.
+	odd := `it's $(not run) "x"`
+	res, err = c.Run(ctx, "printf %s "+remote.ShellQuote(odd), nil)
+	if err != nil || string(res.Stdout) != odd {
+		t.Errorf("quoted word came back as %q (%v)", res.Stdout, err)
+	}
+}
+
+func TestDialNonRootUser(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{User: "nixctl-test"})
+	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Run(context.Background(), "id -un", nil)
+	if err != nil || strings.TrimSpace(string(res.Stdout)) != "nixctl-test" {
+		t.Fatalf("id -un = %q, %v", res.Stdout, err)
+	}
+}
+
+func TestSessionEnv(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TEST_MARK": "set"}})
+	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Run(context.Background(), "echo $NIXCTL_TEST_MARK", nil)
+	if err != nil || strings.TrimSpace(string(res.Stdout)) != "set" {
+		t.Fatalf("env = %q, %v", res.Stdout, err)
+	}
+}
+
+func TestUnknownHostKeyRefused(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	d := dialerFor(t, s)
+	d.KnownHostsFiles = []string{filepath.Join(t.TempDir(), "missing_known_hosts")}
+	_, err := d.Dial(context.Background(), targetOf(s))
+	var hk *remote.HostKeyError
+	if !errors.As(err, &hk) || hk.Kind != remote.HostKeyUnknown {
+		t.Fatalf("want an unknown host key error, got %v", err)
+	}
+	if want := fmt.Sprintf("[127.0.0.1]:%d", s.Port); hk.Host != want {
+		t.Errorf("Host = %q, want %q", hk.Host, want)
+	}
+	if !strings.HasPrefix(hk.Fingerprint, "SHA256:") || !strings.Contains(err.Error(), hk.Fingerprint) {
+		t.Errorf("error %q should name the fingerprint", err)
+	}
+	if want := fmt.Sprintf("ssh-keyscan -p %d 127.0.0.1 >> ", s.Port); !strings.Contains(hk.Hint(), want) {
+		t.Errorf("hint %q should contain %q", hk.Hint(), want)
+	}
+}
+
+func TestChangedHostKeyRefused(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	d := dialerFor(t, s)
+	// The host is "reinstalled": known_hosts keeps its old key.
+	s.SetHostKey(testutil.NewEd25519Key(t))
+	_, err := d.Dial(context.Background(), targetOf(s))
+	var hk *remote.HostKeyError
+	if !errors.As(err, &hk) || hk.Kind != remote.HostKeyChanged {
+		t.Fatalf("want a changed host key error, got %v", err)
+	}
+	if hk.KnownHostsFile != s.KnownHostsFile || hk.Line != 1 {
+		t.Errorf("conflict at %s:%d, want %s:1", hk.KnownHostsFile, hk.Line, s.KnownHostsFile)
+	}
+	if !strings.Contains(hk.Hint(), "ssh-keygen -R") {
+		t.Errorf("hint %q should say how to remove the old key", hk.Hint())
+	}
+
+	_, err = d.FetchHostKeys(context.Background(), "127.0.0.1", s.Port)
+	if !errors.As(err, &hk) || hk.Kind != remote.HostKeyChanged {
+		t.Fatalf("FetchHostKeys: want a changed host key error, got %v", err)
+	}
+}
+
+func TestFetchHostKeys(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	d := dialerFor(t, s)
+	keys, err := d.FetchHostKeys(context.Background(), "127.0.0.1", s.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("want the one ed25519 host key, got %+v", keys)
+	}
+	k := keys[0]
+	if k.Type != "ssh-ed25519" || k.AuthorizedKey != s.HostKeyPub || len(k.Ed25519) != 32 || !k.Known {
+		t.Errorf("got %+v", k)
+	}
+	if !bytes.Equal(k.Ed25519, s.HostKey.Public().(ed25519.PublicKey)) {
+		t.Errorf("Ed25519 bytes differ from the server's key")
+	}
+
+	d.KnownHostsFiles = nil
+	keys, err = d.FetchHostKeys(context.Background(), "127.0.0.1", s.Port)
+	if err != nil || len(keys) != 1 || keys[0].Known {
+		t.Fatalf("without known_hosts: want one unknown key, got %+v, %v", keys, err)
+	}
+}
+
+func TestAuthenticationFailure(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	other := filepath.Join(t.TempDir(), "other_key")
+	s2 := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	data, err := os.ReadFile(s2.ClientKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tg := targetOf(s)
+	tg.Identity = other
+	_, err = dialerFor(t, s).Dial(context.Background(), tg)
+	var ce *remote.ConnectError
+	if !errors.As(err, &ce) || ce.Stage != "authenticate" || !strings.Contains(ce.Hint(), "authorized_keys") {
+		t.Fatalf("want an authentication error with a hint, got %v", err)
+	}
+
+	tg.Identity = filepath.Join(t.TempDir(), "nope")
+	_, err = dialerFor(t, s).Dial(context.Background(), tg)
+	var kf *remote.KeyFileError
+	if !errors.As(err, &kf) {
+		t.Fatalf("want a key file error, got %v", err)
+	}
+}
+
+func TestConnectRefused(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	s.Stop()
+	_, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	var ce *remote.ConnectError
+	if !errors.As(err, &ce) || ce.Stage != "connect" || !strings.Contains(ce.Hint(), fmt.Sprint(s.Port)) {
+		t.Fatalf("want a connect error naming the port, got %v", err)
+	}
+	s.Restart()
+	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	if err != nil {
+		t.Fatalf("after Restart: %v", err)
+	}
+	c.Close()
+}
+
+// signalWriter cancels when the remote command says it started.
+type signalWriter struct {
+	once   sync.Once
+	cancel func()
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("started")) {
+		w.once.Do(w.cancel)
+	}
+	return len(p), nil
+}
+
+func TestRunCancelled(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err = c.Stream(ctx, "echo started; sleep 20", nil, &signalWriter{cancel: cancel}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	// The connection still serves the next command.
+	if _, err := c.Run(context.Background(), "true", nil); err != nil {
+		t.Fatalf("after a cancelled command: %v", err)
+	}
+}

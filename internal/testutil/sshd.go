@@ -1,0 +1,321 @@
+package testutil
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// SSHDOptions shape a test sshd.
+type SSHDOptions struct {
+	// User is the login user: "" or "root", or a non-root user that is
+	// created (locked password, '*') when missing.
+	User string
+	// Env is set in every session (sshd's SetEnv), e.g. PATH with a fake
+	// sudo in front.
+	Env map[string]string
+	// HostKey is the server's ed25519 key; nil generates one.
+	HostKey ed25519.PrivateKey
+}
+
+// SSHD is a real /usr/sbin/sshd on 127.0.0.1 for one test.
+type SSHD struct {
+	Addr string // 127.0.0.1:port
+	Port int
+	// HostKeyPub is the host key as an authorized_keys line (no comment).
+	HostKeyPub string
+	// HostKey is the server's private host key.
+	HostKey ed25519.PrivateKey
+	// ClientKeyFile is an unencrypted private key the server accepts.
+	ClientKeyFile string
+	// KnownHostsFile names the host key for [127.0.0.1]:port.
+	KnownHostsFile string
+	User           string
+	// Dir holds the configuration, keys and the known_hosts file.
+	Dir string
+
+	t      testing.TB
+	opts   SSHDOptions
+	cmd    *exec.Cmd
+	done   chan struct{}
+	logMu  sync.Mutex
+	log    strings.Builder
+	config string
+}
+
+var userMu sync.Mutex
+
+// StartSSHD starts sshd on a free loopback port with its own ed25519 host
+// key and an authorized_keys holding a fresh client key, and stops it when
+// the test ends. It needs root (sshd's privilege separation).
+func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
+	t.Helper()
+	Require(t, "/usr/sbin/sshd")
+	if os.Geteuid() != 0 {
+		if InCI() {
+			t.Fatal("the test sshd needs root; CI runs as root")
+		}
+		t.Skip("the test sshd needs root (CI=true makes this a failure)")
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatalf("sshd privilege separation directory: %v", err)
+	}
+	user := opts.User
+	if user == "" {
+		user = "root"
+	}
+	if user != "root" {
+		EnsureUser(t, user)
+	}
+	// Not t.TempDir: a non-root user must be able to read authorized_keys,
+	// and TempDir's parent is private to root.
+	dir, err := os.MkdirTemp("", "nixctl-sshd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	s := &SSHD{User: user, Dir: dir, t: t, opts: opts}
+	s.HostKey = opts.HostKey
+	if s.HostKey == nil {
+		s.HostKey = NewEd25519Key(t)
+	}
+	writeKey(t, filepath.Join(dir, "host_key"), s.HostKey, 0o600)
+	s.HostKeyPub = AuthorizedKey(t, s.HostKey.Public())
+	client := NewEd25519Key(t)
+	s.ClientKeyFile = filepath.Join(dir, "client_key")
+	writeKey(t, s.ClientKeyFile, client, 0o600)
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(AuthorizedKey(t, client.Public())+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lastErr error
+	for range 5 {
+		s.Port = freePort(t)
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		if lastErr = s.start(); lastErr == nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		t.Fatalf("starting sshd: %v\n%s", lastErr, s.Log())
+	}
+	s.KnownHostsFile = filepath.Join(dir, "known_hosts")
+	line := fmt.Sprintf("[127.0.0.1]:%d %s\n", s.Port, s.HostKeyPub)
+	if err := os.WriteFile(s.KnownHostsFile, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sshd log:\n%s", s.Log())
+		}
+		s.Stop()
+	})
+	return s
+}
+
+func (s *SSHD) writeConfig() {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Port %d\nListenAddress 127.0.0.1\n", s.Port)
+	fmt.Fprintf(&b, "HostKey %s\nPidFile %s\nAuthorizedKeysFile %s\n",
+		filepath.Join(s.Dir, "host_key"), filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"))
+	b.WriteString("PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n")
+	b.WriteString("UsePAM no\nStrictModes no\nLogLevel VERBOSE\n")
+	fmt.Fprintf(&b, "AllowUsers %s\n", s.User)
+	if len(s.opts.Env) > 0 {
+		keys := make([]string, 0, len(s.opts.Env))
+		for k := range s.opts.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteString("SetEnv")
+		for _, k := range keys {
+			fmt.Fprintf(&b, " %q", k+"="+s.opts.Env[k])
+		}
+		b.WriteString("\n")
+	}
+	s.config = filepath.Join(s.Dir, "sshd_config")
+	if err := os.WriteFile(s.config, []byte(b.String()), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// start runs sshd -D and waits for "Server listening".
+func (s *SSHD) start() error {
+	s.writeConfig()
+	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.config)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ready := make(chan bool, 1)
+	s.done = make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			s.logMu.Lock()
+			s.log.WriteString(line + "\n")
+			s.logMu.Unlock()
+			if !signalled && strings.Contains(line, "Server listening on") {
+				ready <- true
+				signalled = true
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		if !signalled {
+			ready <- false
+		}
+	}()
+	go func() {
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	// sshd says it listens or exits; the deadline only guards a broken sshd.
+	select {
+	case ok := <-ready:
+		if ok {
+			s.cmd = cmd
+			return nil
+		}
+		<-s.done
+		return fmt.Errorf("sshd exited: %s", lastLines(s.Log(), 3))
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-s.done
+		return fmt.Errorf("sshd did not start listening")
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
+}
+
+// Log is what sshd printed so far.
+func (s *SSHD) Log() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
+
+// Stop stops sshd; open sessions keep their own processes until they end.
+func (s *SSHD) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Restart starts sshd again on the same port with the same keys (after Stop,
+// or to pick up a new HostKey set with SetHostKey).
+func (s *SSHD) Restart() {
+	s.t.Helper()
+	s.Stop()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("restarting sshd: %v\n%s", err, s.Log())
+	}
+}
+
+// SetHostKey replaces the server's host key (a "reinstalled" host) and
+// restarts it; KnownHostsFile keeps the old key.
+func (s *SSHD) SetHostKey(key ed25519.PrivateKey) {
+	s.t.Helper()
+	s.HostKey = key
+	writeKey(s.t, filepath.Join(s.Dir, "host_key"), key, 0o600)
+	s.HostKeyPub = AuthorizedKey(s.t, key.Public())
+	s.Restart()
+}
+
+// NewEd25519Key generates a key pair.
+func NewEd25519Key(t testing.TB) ed25519.PrivateKey {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv
+}
+
+// AuthorizedKey renders a public key as "ssh-ed25519 AAAA…".
+func AuthorizedKey(t testing.TB, pub any) string {
+	t.Helper()
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+}
+
+func writeKey(t testing.TB, path string, key ed25519.PrivateKey, mode os.FileMode) {
+	t.Helper()
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// EnsureUser creates a local user that can log in with a key only (password
+// '*': Debian creates users locked, and sshd with UsePAM no refuses those).
+func EnsureUser(t testing.TB, name string) {
+	t.Helper()
+	userMu.Lock()
+	defer userMu.Unlock()
+	Require(t, "useradd", "usermod")
+	var out []byte
+	var err error
+	// Another test process may be writing /etc/passwd at the same time.
+	for range 10 {
+		if exec.Command("id", "-u", name).Run() != nil {
+			out, err = exec.Command("useradd", "-m", "-s", "/bin/sh", name).CombinedOutput()
+			if err != nil && exec.Command("id", "-u", name).Run() != nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+		}
+		out, err = exec.Command("usermod", "-p", "*", name).CombinedOutput()
+		if err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("creating user %s: %v: %s", name, err, out)
+}
