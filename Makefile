@@ -7,7 +7,16 @@ BIN      := bin/nixctl
 # Outside the repository: inside it, nix would see only files git tracks.
 DEMO_DIR ?= $(or $(TMPDIR),/tmp)/nixctl-demo
 
-.PHONY: all build test lint vet fmt-check tidy-check demo bench fuzz clean
+# Fuzz targets as package:Target. `make test` runs each briefly
+# (FUZZTIME_SMOKE); `make fuzz` longer (FUZZTIME).
+FUZZ_TARGETS := \
+	./internal/inventory:FuzzParse \
+	./internal/inventory:FuzzSelect \
+	./internal/nix:FuzzParseErrors
+FUZZTIME_SMOKE ?= 3s
+FUZZTIME       ?= 60s
+
+.PHONY: all build test lint vet fmt-check tidy-check demo bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -17,6 +26,22 @@ build:
 # vet + gofmt + every test, including those that run real nix, sshd, age, sops.
 test: vet fmt-check
 	$(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name ($$pkg) for $(FUZZTIME_SMOKE)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME_SMOKE) $$pkg >/tmp/nixctl-fuzz.log 2>&1 \
+	    || { cat /tmp/nixctl-fuzz.log; exit 1; }; \
+	done
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 vet:
 	$(GO) vet ./...
