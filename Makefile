@@ -23,9 +23,16 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nixctl
 
-# vet + gofmt + every test, including those that run real nix, sshd, age, sops.
+# vet + gofmt + every test, including those that run real nix, sshd, age, sops,
+# then each fuzz target briefly. Each top-level test's PASS/SKIP line is shown
+# (so a log proves the real-part tests ran); a failure prints its whole output.
+TESTLOG ?= $(or $(TMPDIR),/tmp)/nixctl-test.log
 test: vet fmt-check
-	$(GO) test -count=1 ./...
+	@echo "$(GO) test -count=1 -v ./...  (full log: $(TESTLOG))"
+	@$(GO) test -count=1 -v ./... >$(TESTLOG) 2>&1; rc=$$?; \
+	grep -E '^(--- |ok |FAIL|panic:)' $(TESTLOG); \
+	if [ $$rc -ne 0 ]; then echo; echo "== failures =="; grep -E -A40 '^\s*--- FAIL|^panic:|\[build failed\]|^# ' $(TESTLOG); fi; \
+	exit $$rc
 	@$(MAKE) --no-print-directory fuzz-smoke
 
 fuzz-smoke:
