@@ -1,6 +1,8 @@
 # nixctl's everyday commands. `make demo` and `make test` are the two a new
 # user needs (see README).
 GO       ?= go
+# Tools installed with `go install` (the sops CLI) are found too.
+export PATH := $(shell $(GO) env GOPATH 2>/dev/null)/bin:$(PATH)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/nixctl/nixctl/internal/cli.Version=$(VERSION)
 BIN      := bin/nixctl
@@ -16,7 +18,7 @@ FUZZ_TARGETS := \
 FUZZTIME_SMOKE ?= 3s
 FUZZTIME       ?= 60s
 
-.PHONY: all build test lint vet fmt-check tidy-check demo bench fuzz fuzz-smoke clean
+.PHONY: all build setup test lint vet fmt-check tidy-check demo bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -27,7 +29,7 @@ build:
 # then each fuzz target briefly. Each top-level test's PASS/SKIP line is shown
 # (so a log proves the real-part tests ran); a failure prints its whole output.
 TESTLOG ?= $(or $(TMPDIR),/tmp)/nixctl-test.log
-test: vet fmt-check
+test: setup vet fmt-check
 	@echo "$(GO) test -count=1 -v ./...  (full log: $(TESTLOG))"
 	@$(GO) test -count=1 -v ./... >$(TESTLOG) 2>&1; rc=$$?; \
 	grep -E '^(--- |ok |FAIL|panic:)' $(TESTLOG); \
@@ -50,6 +52,11 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
+# Install the real parts (nix, sshd, age, sops) when run as root with apt-get;
+# otherwise say what is missing. Quick when everything is there.
+setup:
+	@bash .ci/setup
+
 vet:
 	$(GO) vet ./...
 
@@ -66,7 +73,7 @@ tidy-check:
 lint: vet fmt-check tidy-check
 
 # Build nixctl and run it on the embedded offline demo fleet (nix/demo).
-demo: build
+demo: setup build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(dir $(DEMO_DIR)) && cp -r nix/demo $(DEMO_DIR)
 	@DEMO_DIR=$(DEMO_DIR) NIXCTL=$(CURDIR)/$(BIN) sh nix/demo/run.sh
 
