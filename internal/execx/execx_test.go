@@ -124,3 +124,22 @@ func TestRecorderVerifyFailsOnUnusedStub(t *testing.T) {
 		t.Error("an unexpected command must fail")
 	}
 }
+
+func TestRealInteractiveKeepsStreamsAndReportsFailure(t *testing.T) {
+	var out bytes.Buffer
+	res, err := NewReal().Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "echo hi; exit 4"}, Stdout: &out, Interactive: true})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.ExitCode != 4 || res.ExitCode != 4 {
+		t.Fatalf("want exit 4, got %v", err)
+	}
+	if out.String() != "hi\n" || len(res.Stdout) != 0 {
+		t.Errorf("interactive output must go straight to the stream: %q / captured %q", out.String(), res.Stdout)
+	}
+}
+
+func TestRealReportsMaxRSS(t *testing.T) {
+	res, err := NewReal().Run(context.Background(), Cmd{Argv: []string{"true"}})
+	if err != nil || res.MaxRSS <= 0 {
+		t.Errorf("MaxRSS = %d, err %v", res.MaxRSS, err)
+	}
+}

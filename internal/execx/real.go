@@ -39,6 +39,9 @@ func (r *Real) Run(ctx context.Context, c Cmd) (*Result, error) {
 	}
 	cmd.Stdin = c.Stdin
 	var stdout, stderr bytes.Buffer
+	if c.Interactive {
+		return r.runInteractive(cmd, c)
+	}
 	cmd.Stdout = tee(&stdout, c.Stdout)
 	cmd.Stderr = tee(&stderr, c.Stderr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -59,6 +62,7 @@ func (r *Real) Run(ctx context.Context, c Cmd) (*Result, error) {
 	res := &Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
+		res.MaxRSS = maxRSS(cmd.ProcessState)
 	}
 	// Whatever happened, leave no member of the group behind.
 	if cmd.Process != nil {
@@ -81,4 +85,30 @@ func tee(buf *bytes.Buffer, w io.Writer) io.Writer {
 		return buf
 	}
 	return io.MultiWriter(buf, w)
+}
+
+// runInteractive runs a child that shares the terminal (same process group:
+// Ctrl-C reaches it as it reaches nixctl). Cancelling the context kills it.
+func (r *Real) runInteractive(cmd *exec.Cmd, c Cmd) (*Result, error) {
+	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
+	start := time.Now()
+	err := cmd.Run()
+	res := &Result{Duration: time.Since(start)}
+	if cmd.ProcessState != nil {
+		res.ExitCode = cmd.ProcessState.ExitCode()
+	}
+	if err != nil {
+		if res.ExitCode == 0 {
+			res.ExitCode = -1
+		}
+		return res, &ExitError{Argv: c.Argv, ExitCode: res.ExitCode, Err: err}
+	}
+	return res, nil
+}
+
+func maxRSS(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss
+	}
+	return 0
 }

@@ -26,6 +26,11 @@ type Cmd struct {
 	// ReadOnly marks a command that changes nothing (an evaluation, a
 	// version query): dry-run still runs it, so plans can be computed.
 	ReadOnly bool
+	// Interactive runs the child in nixctl's own process group with the
+	// given streams attached as they are (an editor on the terminal): a
+	// child in a group of its own could not read the terminal. Its output
+	// is not captured.
+	Interactive bool
 }
 
 // String shows the command as a user could paste it into a shell.
@@ -43,6 +48,8 @@ type Result struct {
 	Stderr   []byte
 	ExitCode int
 	Duration time.Duration
+	// MaxRSS is the child's peak resident memory in KiB (0 if unknown).
+	MaxRSS int64
 }
 
 // Runner runs commands. A non-zero exit returns the Result and an *ExitError.
