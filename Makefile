@@ -77,8 +77,11 @@ demo: setup build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(dir $(DEMO_DIR)) && cp -r nix/demo $(DEMO_DIR)
 	@DEMO_DIR=$(DEMO_DIR) NIXCTL=$(CURDIR)/$(BIN) sh nix/demo/run.sh
 
+# Go benchmarks beside the code, then the table of side-by-side ratios
+# (nixctl against the baseline each line names, measured in the same run).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./internal/benchreport
 
 clean:
 	rm -rf bin
