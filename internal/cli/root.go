@@ -115,6 +115,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newInventoryCmd(deps),
 		newCheckCmd(deps),
 		newDoctorCmd(deps),
+		newHomeCmd(deps),
 	)
 	return root
 }

@@ -1,0 +1,489 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/home"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+type homeOptions struct {
+	deps      *app.Deps
+	selectors []string
+	all       bool
+	diff      bool
+	backupExt string
+	to        int
+	hmArgs    []string
+}
+
+func newHomeCmd(deps *app.Deps) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "home",
+		Short: "Build, switch, compare and roll back Home Manager profiles, here and on hosts",
+		Long: `Home Manager profiles of the inventory (profiles: in nixctl.yaml). A profile
+without host: is switched on this machine through home-manager; a profile with
+host: is built here, copied to that host with nix copy and activated there over
+SSH as the profile's user.
+
+Without a PROFILE, nixctl picks the profile whose attr is $USER@hostname, else
+the one named after the short hostname, else the only profile (home-manager's
+own order).`,
+		Args: noArgs,
+	}
+	cmd.AddCommand(
+		newHomeSwitchCmd(deps),
+		newHomeBuildCmd(deps),
+		newHomeDiffCmd(deps),
+		newHomeGenerationsCmd(deps),
+		newHomeRollbackCmd(deps),
+	)
+	return cmd
+}
+
+func newHomeSwitchCmd(deps *app.Deps) *cobra.Command {
+	opts := &homeOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "switch [PROFILE...] [-- HOME_MANAGER_ARGS...]",
+		Short: "Build and activate profiles (home-manager switch, or activate over SSH)",
+		Long: `Build the selected profiles' generations in one nix build, look for files
+home-manager would refuse to overwrite, then switch: home-manager switch --flake
+FLAKE#ATTR -b EXT here (nix run --inputs-from FLAKE home-manager when it is not
+on PATH), or nix copy and ATTR's activate script over SSH for a profile with a
+host. Several profiles switch in parallel and end with a summary.
+
+PROFILE is a name, a glob or @tag. Arguments after -- go to home-manager.`,
+		ValidArgsFunction: completeNames(deps, completeProfiles),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors, opts.hmArgs = splitDash(cmd, args)
+			return runHomeSwitch(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.all, "all", false, "switch every profile")
+	f.BoolVar(&opts.diff, "diff", false, "show what changes and ask before switching (--yes skips the question)")
+	f.StringVarP(&opts.backupExt, "backup-ext", "b", "", "move files in the way to FILE.EXT (home-manager -b); default: the profile's backupExtension")
+	return cmd
+}
+
+func newHomeBuildCmd(deps *app.Deps) *cobra.Command {
+	opts := &homeOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "build [PROFILE...]",
+		Short: "Build profiles' activation packages in one nix build",
+		Long: `Build the activation packages of the selected profiles
+(FLAKE#homeConfigurations."ATTR".activationPackage) in one nix build --no-link
+and print each generation's store path. Nothing is activated.`,
+		ValidArgsFunction: completeNames(deps, completeProfiles),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors = args
+			return runHomeBuild(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.all, "all", false, "build every profile")
+	return cmd
+}
+
+func newHomeDiffCmd(deps *app.Deps) *cobra.Command {
+	opts := &homeOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "diff [PROFILE]",
+		Short: "Show what switching a profile would change",
+		Long: `Build the profile's new generation and compare it with the current one
+(the home-manager profile under ~/.local/state/nix/profiles) with nix store
+diff-closures: packages added, removed and changed with their versions, and
+the change of the closure's size. --json prints the same as a document.`,
+		Args:              maxArgs(1),
+		ValidArgsFunction: completeNames(deps, completeProfiles),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors = args
+			return runHomeDiff(opts)
+		},
+	}
+	return cmd
+}
+
+func newHomeGenerationsCmd(deps *app.Deps) *cobra.Command {
+	opts := &homeOptions{deps: deps}
+	return &cobra.Command{
+		Use:               "generations [PROFILE]",
+		Short:             "List a profile's generations",
+		Long:              `List the generations of a profile of this machine (nix-env --list-generations on its home-manager profile), marking the current one.`,
+		Args:              maxArgs(1),
+		ValidArgsFunction: completeNames(deps, completeProfiles),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors = args
+			return runHomeGenerations(opts)
+		},
+	}
+}
+
+func newHomeRollbackCmd(deps *app.Deps) *cobra.Command {
+	opts := &homeOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "rollback [PROFILE] [--to N]",
+		Short: "Go back to an earlier generation of a profile",
+		Long: `Make an earlier generation of a profile of this machine current again and run
+its activation (Home Manager's documented rollback): the one before the
+current generation, or generation N with --to N.`,
+		Args:              maxArgs(1),
+		ValidArgsFunction: completeNames(deps, completeProfiles),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors = args
+			return runHomeRollback(opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.to, "to", 0, "the generation to go back to (see nixctl home generations)")
+	return cmd
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return exitcode.UsageErrorf("see '"+cmd.CommandPath()+" --help'", "%s takes at most %d argument(s), got %q", cmd.CommandPath(), n, strings.Join(args, " "))
+		}
+		return nil
+	}
+}
+
+// homeEnv is what package home needs, taken from deps.
+func homeEnv(deps *app.Deps, fleet *inventory.Fleet) *home.Env {
+	return &home.Env{
+		Runner: deps.Runner(),
+		Fleet:  fleet,
+		Who:    who(deps),
+		Home:   deps.Home(),
+		Getenv: deps.Getenv,
+		Err:    deps.IO.Err,
+		Remote: newHomeRemote(deps, fleet),
+		Events: &homeProgress{io: deps.IO},
+	}
+}
+
+func who(deps *app.Deps) home.Who {
+	h, _ := os.Hostname()
+	return home.Who{User: deps.Getenv("USER"), Hostname: h}
+}
+
+// selectHomeProfiles resolves selectors; none picks this machine's profile.
+func selectHomeProfiles(deps *app.Deps, fleet *inventory.Fleet, selectors []string, all bool) ([]inventory.Profile, error) {
+	if len(selectors) == 0 && !all {
+		p, err := home.AutoSelect(fleet.Profiles, who(deps))
+		if err != nil {
+			return nil, err
+		}
+		return []inventory.Profile{p}, nil
+	}
+	return fleet.SelectProfiles(selectors, all)
+}
+
+// localProfile resolves the one profile of this machine a command works on.
+func localProfile(deps *app.Deps, fleet *inventory.Fleet, selectors []string) (inventory.Profile, error) {
+	ps, err := selectHomeProfiles(deps, fleet, selectors, false)
+	if err != nil {
+		return inventory.Profile{}, err
+	}
+	if len(ps) != 1 {
+		return inventory.Profile{}, exitcode.UsageErrorf("name one profile", "%q selects %d profiles; this command works on one", strings.Join(selectors, " "), len(ps))
+	}
+	p := ps[0]
+	if p.Host != "" {
+		return p, exitcode.UsageErrorf("run it on "+p.Host+", or use nixctl home switch "+p.Name+" to update it from here",
+			"profile %s lives on host %s; this command works on profiles of this machine", p.Name, p.Host)
+	}
+	return p, nil
+}
+
+func requireNix(deps *app.Deps) error {
+	if _, err := deps.Runner().LookPath("nix"); err != nil {
+		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) or run 'nixctl doctor'", "nix is not installed or not on PATH")
+	}
+	return nil
+}
+
+func runHomeBuild(opts *homeOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	profiles, err := selectHomeProfiles(deps, fleet, opts.selectors, opts.all)
+	if err != nil {
+		return err
+	}
+	if err := requireNix(deps); err != nil {
+		return err
+	}
+	names := make([]string, len(profiles))
+	for i, p := range profiles {
+		names[i] = p.Name
+	}
+	deps.IO.Logf("building %s", strings.Join(names, ", "))
+	built, err := home.Build(deps.Context(), deps.Runner(), fleet, profiles, nil)
+	if err != nil {
+		return err
+	}
+	if deps.Config.DryRun {
+		return nil
+	}
+	if deps.Config.JSON {
+		return deps.IO.PrintJSON(built)
+	}
+	rows := make([][]string, len(built))
+	for i, b := range built {
+		rows[i] = []string{b.Profile, b.Path}
+	}
+	deps.IO.Table([]string{"profile", "generation"}, rows)
+	return nil
+}
+
+func runHomeSwitch(opts *homeOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	profiles, err := selectHomeProfiles(deps, fleet, opts.selectors, opts.all)
+	if err != nil {
+		return err
+	}
+	if err := requireNix(deps); err != nil {
+		return err
+	}
+	env := homeEnv(deps, fleet)
+	ctx := deps.Context()
+	so := home.SwitchOptions{BackupExt: opts.backupExt, Diff: opts.diff, Extra: opts.hmArgs}
+	targets, err := env.Prepare(ctx, profiles, so)
+	if err != nil {
+		return err
+	}
+	if opts.diff && !deps.Config.DryRun {
+		var diffs []*home.Diff
+		for _, t := range targets {
+			if t.Diff != nil {
+				diffs = append(diffs, t.Diff)
+			}
+		}
+		if err := printDiffs(deps, diffs); err != nil {
+			return err
+		}
+		if err := deps.RequireYes(fmt.Sprintf("switch %s?", profileNames(targets))); err != nil {
+			return err
+		}
+	}
+	results := env.SwitchAll(ctx, targets, so, fleet.Defaults.Parallel)
+	if len(results) == 1 && !deps.Config.JSON {
+		r := results[0]
+		if r.Err != nil {
+			return r.Err
+		}
+		if !deps.Config.DryRun {
+			deps.IO.Table([]string{"", "profile", "where", "generation", "time"}, [][]string{summaryRow(deps.IO, targets[0], r)})
+		}
+		return nil
+	}
+	return reportHomeSwitch(deps, targets, results)
+}
+
+func profileNames(targets []*home.Target) string {
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.Profile.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func summaryRow(io *ui.IO, t *home.Target, r home.Result) []string {
+	mark, detail := io.OK(), r.Generation
+	if !r.OK {
+		mark, detail = io.Fail(), r.Error
+	}
+	return []string{mark, r.Profile, t.Where(), detail, r.Duration.Round(time.Millisecond).String()}
+}
+
+func reportHomeSwitch(deps *app.Deps, targets []*home.Target, results []home.Result) error {
+	var failed []home.Result
+	for _, r := range results {
+		if !r.OK {
+			failed = append(failed, r)
+		}
+	}
+	if deps.Config.JSON {
+		if err := deps.IO.PrintJSON(struct {
+			OK      bool          `json:"ok"`
+			Results []home.Result `json:"results"`
+		}{len(failed) == 0, results}); err != nil {
+			return err
+		}
+	} else if !deps.Config.DryRun {
+		rows := make([][]string, len(results))
+		for i, r := range results {
+			rows[i] = summaryRow(deps.IO, targets[i], r)
+		}
+		deps.IO.Table([]string{"", "profile", "where", "result", "time"}, rows)
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	code := exitcode.Partial
+	if len(failed) == len(results) {
+		code = exitcode.AllFailed
+		if len(results) == 1 {
+			code = exitcode.Code(failed[0].Err)
+		}
+	}
+	if deps.Config.JSON {
+		return Silent(code)
+	}
+	names := make([]string, len(failed))
+	for i, f := range failed {
+		names[i] = f.Profile
+	}
+	return exitcode.New(code, fmt.Errorf("%d of %d profiles failed: %s (first: %s)", len(failed), len(results), strings.Join(names, ", "), failed[0].Error), exitcode.HintOf(failed[0].Err))
+}
+
+func runHomeDiff(opts *homeOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	p, err := localProfile(deps, fleet, opts.selectors)
+	if err != nil {
+		return err
+	}
+	if err := requireNix(deps); err != nil {
+		return err
+	}
+	env := homeEnv(deps, fleet)
+	env.Who.User = "" // diff does not switch: any user may look
+	targets, err := env.Prepare(deps.Context(), []inventory.Profile{p}, home.SwitchOptions{Diff: true})
+	if err != nil {
+		return err
+	}
+	if deps.Config.DryRun || targets[0].Diff == nil {
+		return nil
+	}
+	return printDiffs(deps, []*home.Diff{targets[0].Diff})
+}
+
+func printDiffs(deps *app.Deps, diffs []*home.Diff) error {
+	if deps.Config.JSON {
+		if len(diffs) == 1 {
+			return deps.IO.PrintJSON(diffs[0])
+		}
+		return deps.IO.PrintJSON(diffs)
+	}
+	for _, d := range diffs {
+		added, removed, changed := d.Count()
+		size := fmt.Sprintf("closure %s → %s (%s)", formatSize(d.OldSize), formatSize(d.NewSize), nix.FormatSizeDelta(d.SizeDelta))
+		switch {
+		case d.Old == "":
+			deps.IO.Printf("%s: first generation, closure %s\n", d.Profile, formatSize(d.NewSize))
+			continue
+		case d.Old == d.New:
+			deps.IO.Printf("%s: no change (the new generation is the current one)\n", d.Profile)
+			continue
+		}
+		deps.IO.Printf("%s: %d added, %d removed, %d changed; %s\n", d.Profile, added, removed, changed, size)
+		for _, c := range d.Changes {
+			deps.IO.Printf("  %s\n", c.String())
+		}
+	}
+	return nil
+}
+
+func formatSize(b int64) string {
+	return strings.TrimPrefix(nix.FormatSizeDelta(b), "+")
+}
+
+func runHomeGenerations(opts *homeOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	if _, err := localProfile(deps, fleet, opts.selectors); err != nil {
+		return err
+	}
+	path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
+	gens, err := home.Generations(deps.Context(), deps.Runner(), path)
+	if err != nil {
+		return err
+	}
+	if deps.Config.JSON {
+		return deps.IO.PrintJSON(gens)
+	}
+	rows := make([][]string, len(gens))
+	for i, g := range gens {
+		cur := ""
+		if g.Current {
+			cur = "current"
+		}
+		rows[i] = []string{fmt.Sprint(g.Number), g.Date.Format("2006-01-02 15:04:05"), cur, g.Path}
+	}
+	deps.IO.Table([]string{"generation", "date", "", "path"}, rows)
+	return nil
+}
+
+func runHomeRollback(opts *homeOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	p, err := localProfile(deps, fleet, opts.selectors)
+	if err != nil {
+		return err
+	}
+	if opts.to < 0 {
+		return exitcode.UsageErrorf("generation numbers start at 1", "--to %d is not a generation", opts.to)
+	}
+	path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
+	gens, err := home.Generations(deps.Context(), deps.Runner(), path)
+	if err != nil {
+		return err
+	}
+	cur, target, err := home.RollbackTarget(gens, opts.to)
+	if err != nil {
+		return err
+	}
+	deps.IO.Logf("%s: rolling back from generation %d to %d", p.Name, cur.Number, target.Number)
+	if err := home.Rollback(deps.Context(), deps.Runner(), path, cur, target, home.Streams{Out: deps.IO.Out, Err: deps.IO.Err}); err != nil {
+		return err
+	}
+	if deps.Config.JSON {
+		return deps.IO.PrintJSON(struct {
+			Profile string `json:"profile"`
+			From    int    `json:"from"`
+			To      int    `json:"to"`
+			Path    string `json:"path"`
+		}{p.Name, cur.Number, target.Number, target.Path})
+	}
+	if !deps.Config.DryRun {
+		deps.IO.Printf("%s: generation %d is current (%s)\n", p.Name, target.Number, target.Path)
+	}
+	return nil
+}
+
+// homeProgress prints "profile: stage" lines on stderr.
+type homeProgress struct {
+	io *ui.IO
+	mu sync.Mutex
+}
+
+func (p *homeProgress) Stage(profile, stage string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.io.Logf("%s: %s", profile, stage)
+}

@@ -1,0 +1,285 @@
+package home
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+// Streams are where results (Out) and progress and child output (Err) go.
+type Streams struct{ Out, Err io.Writer }
+
+// Events receives progress; implementations must be safe for concurrent use.
+type Events interface {
+	Stage(profile, stage string)
+}
+
+type noEvents struct{}
+
+func (noEvents) Stage(string, string) {}
+
+// Remote reaches the hosts of remote profiles.
+type Remote interface {
+	// SSHOpts are the ssh arguments nix copy needs to reach host (they
+	// become NIX_SSHOPTS): port, identity, known_hosts, sshOptions.
+	SSHOpts(host inventory.Host) ([]string, error)
+	// Activate runs the generation's activate script on host as user, after
+	// the host's preflight and under its lock; output goes to out.
+	Activate(ctx context.Context, host inventory.Host, user, generation string, out io.Writer) error
+}
+
+// Env is what home needs from the machine it runs on.
+type Env struct {
+	Runner execx.Runner
+	Fleet  *inventory.Fleet
+	Who    Who
+	Home   string
+	Getenv func(string) string
+	Err    io.Writer
+	Remote Remote
+	Events Events
+}
+
+func (e *Env) events() Events {
+	if e.Events == nil {
+		return noEvents{}
+	}
+	return e.Events
+}
+
+// Target is one planned switch: a profile, its new generation, and what
+// was found before switching.
+type Target struct {
+	Profile inventory.Profile
+	// Host is the remote host; nil means this machine.
+	Host       *inventory.Host
+	Generation string
+	BackupExt  string
+	Clobbers   []Clobber
+	Diff       *Diff
+	// err is a problem found while preparing (wrong user, no profile path).
+	err error
+}
+
+// User is the account the profile is activated for.
+func (t *Target) User() string {
+	if t.Profile.User == "" && t.Host != nil {
+		return t.Host.User
+	}
+	return t.Profile.User
+}
+
+// Where is "here" or the host's name.
+func (t *Target) Where() string {
+	if t.Host == nil {
+		return "here"
+	}
+	return t.Host.Name
+}
+
+// SwitchOptions are the knobs of a switch.
+type SwitchOptions struct {
+	// BackupExt overrides every profile's backupExtension (home-manager -b).
+	BackupExt string
+	// Diff computes what each switch changes before it happens.
+	Diff bool
+	// Extra arguments go to home-manager (local profiles).
+	Extra []string
+}
+
+// Prepare builds every profile's generation in one nix build, then looks for
+// files home-manager would refuse to overwrite and, with Diff, compares each
+// generation with the current one. Nothing is switched yet.
+func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o SwitchOptions) ([]*Target, error) {
+	for _, p := range profiles {
+		e.events().Stage(p.Name, "building")
+	}
+	built, err := Build(ctx, e.Runner, e.Fleet, profiles, nil)
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]*Target, len(profiles))
+	for i, p := range profiles {
+		t := &Target{Profile: p, Generation: built[i].Path, BackupExt: p.BackupExtension}
+		if o.BackupExt != "" {
+			t.BackupExt = o.BackupExt
+		}
+		targets[i] = t
+		if p.Host != "" {
+			h, ok := e.Fleet.Host(p.Host)
+			if !ok {
+				t.err = exitcode.Newf(exitcode.Inventory, "fix profiles[].host in nixctl.yaml", "profile %s: no host %q", p.Name, p.Host)
+				continue
+			}
+			t.Host = h
+			if o.Diff {
+				e.events().Stage(p.Name, "diff skipped: remote generations are compared on the host")
+			}
+			continue
+		}
+		if p.User != "" && e.Who.User != "" && p.User != e.Who.User {
+			t.err = exitcode.Newf(exitcode.Usage, "run nixctl as "+p.User+", or give the profile a host: to activate it over SSH",
+				"profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, e.Who.User)
+			continue
+		}
+		if t.Generation == "" { // dry-run
+			continue
+		}
+		e.events().Stage(p.Name, "checking files in "+e.Home)
+		if t.Clobbers, err = FindClobbers(t.Generation, e.Home, t.BackupExt); err != nil {
+			return nil, fmt.Errorf("profile %s: looking for files in the way: %w", p.Name, err)
+		}
+		if o.Diff {
+			cur, err := Current(ProfilePath(e.Getenv, e.Home, e.Who.User))
+			if err != nil {
+				return nil, err
+			}
+			if t.Diff, err = DiffGenerations(ctx, e.Runner, p.Name, cur, t.Generation); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return targets, nil
+}
+
+// Result is what happened to one profile.
+type Result struct {
+	Profile    string        `json:"profile"`
+	Host       string        `json:"host,omitempty"`
+	User       string        `json:"user,omitempty"`
+	OK         bool          `json:"ok"`
+	Generation string        `json:"generation,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	Duration   time.Duration `json:"durationNs"`
+	// Err is the error itself, for the exit code and hint.
+	Err error `json:"-"`
+}
+
+// SwitchAll switches targets: profiles of this machine one after the other
+// (they share one home-manager), remote ones in parallel, at most parallel
+// at once. Results come back in the order of targets.
+func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions, parallel int) []Result {
+	if parallel < 1 {
+		parallel = 1
+	}
+	results := make([]Result, len(targets))
+	var localMu sync.Mutex
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	outMu := &sync.Mutex{}
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if t.Host == nil {
+				localMu.Lock()
+				defer localMu.Unlock()
+			}
+			out := e.Err
+			var pw *ui.PrefixWriter
+			if len(targets) > 1 {
+				pw = ui.NewPrefixWriter(e.Err, t.Profile.Name+": ", outMu)
+				out = pw
+			}
+			start := time.Now()
+			err := e.Switch(ctx, t, o, out)
+			if pw != nil {
+				_ = pw.Flush()
+			}
+			r := Result{Profile: t.Profile.Name, User: t.User(), OK: err == nil, Generation: t.Generation, Duration: time.Since(start), Err: err}
+			if t.Host != nil {
+				r.Host = t.Host.Name
+			}
+			if err != nil {
+				r.Error = err.Error()
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// Switch activates one prepared target; child output goes to out.
+func (e *Env) Switch(ctx context.Context, t *Target, o SwitchOptions, out io.Writer) error {
+	if t.err != nil {
+		return t.err
+	}
+	if len(t.Clobbers) > 0 {
+		return ClobberError(t.Profile.Name, t.Clobbers, t.BackupExt)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if t.Host != nil {
+		return e.switchRemote(ctx, t, out)
+	}
+	return e.switchLocal(ctx, t, o, out)
+}
+
+func (e *Env) switchLocal(ctx context.Context, t *Target, o SwitchOptions, out io.Writer) error {
+	hm := nix.HomeManagerOptions{Flake: e.Fleet.Flake, Attr: t.Profile.Attr, BackupExt: t.BackupExt, Extra: o.Extra}
+	argv := nix.HomeManagerSwitch(hm)
+	if _, err := e.Runner.LookPath("home-manager"); err != nil {
+		argv = nix.HomeManagerViaNix(hm)
+		e.events().Stage(t.Profile.Name, "home-manager is not on PATH: running the one pinned in the flake's lock file (nix run --inputs-from "+e.Fleet.Flake+" home-manager)")
+	}
+	e.events().Stage(t.Profile.Name, "switching")
+	res, err := e.Runner.Run(ctx, execx.Cmd{Argv: argv, Stdout: out, Stderr: out})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	var output string
+	if res != nil {
+		output = nix.StripANSI(string(res.Stdout) + "\n" + string(res.Stderr))
+	}
+	if files := ParseClobbered(output); len(files) > 0 {
+		return ClobberError(t.Profile.Name, files, t.BackupExt)
+	}
+	var ee *execx.ExitError
+	if errors.As(err, &ee) && ee.ExitCode == -1 {
+		return exitcode.New(exitcode.Failure, err, "is home-manager installed? nixctl doctor checks")
+	}
+	return exitcode.Newf(exitcode.Failure, "see home-manager's output above; add -v to see the command",
+		"profile %s: home-manager switch failed: %s", t.Profile.Name, strings.TrimPrefix(err.Error(), "home-manager switch "))
+}
+
+func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error {
+	if e.Remote == nil {
+		return exitcode.Newf(exitcode.Failure, "", "profile %s: remote profiles are not available in this build", t.Profile.Name)
+	}
+	opts, err := e.Remote.SSHOpts(*t.Host)
+	if err != nil {
+		return err
+	}
+	e.events().Stage(t.Profile.Name, "copying to "+t.Host.Name)
+	gen := t.Generation
+	if gen == "" { // dry-run: show the commands with a placeholder
+		gen = "<generation of " + t.Profile.Name + ">"
+	}
+	argv, env := nix.CopyToSSH(nix.CopyOptions{User: t.Host.User, Address: t.Host.Address, SSHOpts: opts, Paths: []string{gen}})
+	if _, err := e.Runner.Run(ctx, execx.Cmd{Argv: argv, Env: env, Stdout: out, Stderr: out}); err != nil {
+		return exitcode.Newf(exitcode.Failure, "check that "+t.Host.User+" may add paths to the store of "+t.Host.Name+" (trusted-users) and that ssh works: nixctl doctor",
+			"profile %s: copying to %s failed: %v", t.Profile.Name, t.Host.Name, err)
+	}
+	e.events().Stage(t.Profile.Name, "activating on "+t.Host.Name+" as "+t.User())
+	if err := e.Remote.Activate(ctx, *t.Host, t.User(), gen, out); err != nil {
+		return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
+	}
+	return nil
+}
