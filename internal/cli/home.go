@@ -446,6 +446,9 @@ func runHomeRollback(opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
+	if u := deps.Getenv("USER"); p.User != "" && u != "" && p.User != u {
+		return exitcode.UsageErrorf("run nixctl as "+p.User, "profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, u)
+	}
 	if opts.to < 0 {
 		return exitcode.UsageErrorf("generation numbers start at 1", "--to %d is not a generation", opts.to)
 	}

@@ -33,9 +33,16 @@ type Remote interface {
 	// SSHOpts are the ssh arguments nix copy needs to reach host (they
 	// become NIX_SSHOPTS): port, identity, known_hosts, sshOptions.
 	SSHOpts(host inventory.Host) ([]string, error)
-	// Activate runs the generation's activate script on host as user, after
-	// the host's preflight and under its lock; output goes to out.
-	Activate(ctx context.Context, host inventory.Host, user, generation string, out io.Writer) error
+	// Open connects to host as user and runs the host's preflight.
+	Open(ctx context.Context, host inventory.Host, user string) (Session, error)
+}
+
+// Session is an open connection to a host as the profile's user.
+type Session interface {
+	// Activate runs generation's activate script under the host's lock,
+	// streaming its output to out.
+	Activate(ctx context.Context, generation string, out io.Writer) error
+	Close() error
 }
 
 // Env is what home needs from the machine it runs on.
@@ -263,6 +270,12 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 	if e.Remote == nil {
 		return exitcode.Newf(exitcode.Failure, "", "profile %s: remote profiles are not available in this build", t.Profile.Name)
 	}
+	e.events().Stage(t.Profile.Name, "preflight on "+t.Host.Name)
+	sess, err := e.Remote.Open(ctx, *t.Host, t.User())
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
+	}
+	defer sess.Close()
 	opts, err := e.Remote.SSHOpts(*t.Host)
 	if err != nil {
 		return err
@@ -270,15 +283,18 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 	e.events().Stage(t.Profile.Name, "copying to "+t.Host.Name)
 	gen := t.Generation
 	if gen == "" { // dry-run: show the commands with a placeholder
-		gen = "<generation of " + t.Profile.Name + ">"
+		gen = "/nix/store/<generation-of-" + t.Profile.Name + ">"
 	}
 	argv, env := nix.CopyToSSH(nix.CopyOptions{User: t.Host.User, Address: t.Host.Address, SSHOpts: opts, Paths: []string{gen}})
 	if _, err := e.Runner.Run(ctx, execx.Cmd{Argv: argv, Env: env, Stdout: out, Stderr: out}); err != nil {
-		return exitcode.Newf(exitcode.Failure, "check that "+t.Host.User+" may add paths to the store of "+t.Host.Name+" (trusted-users) and that ssh works: nixctl doctor",
+		if ctx.Err() != nil {
+			return err
+		}
+		return exitcode.Newf(exitcode.Failure, "check that "+t.Host.User+" may add paths to the store of "+t.Host.Name+" (nix.settings.trusted-users) and that ssh works: nixctl doctor",
 			"profile %s: copying to %s failed: %v", t.Profile.Name, t.Host.Name, err)
 	}
 	e.events().Stage(t.Profile.Name, "activating on "+t.Host.Name+" as "+t.User())
-	if err := e.Remote.Activate(ctx, *t.Host, t.User(), gen, out); err != nil {
+	if err := sess.Activate(ctx, gen, out); err != nil {
 		return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
 	}
 	return nil

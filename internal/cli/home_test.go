@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/testutil"
+)
+
+const homeFleetYAML = `hosts:
+  - {name: nixos-mini, address: 192.0.2.20, user: deploy, port: 2222, identity: /keys/id_ed25519}
+profiles:
+  - {name: laptop, attr: gabriel@laptop, user: gabriel, backupExtension: hm-bak}
+  - {name: work, attr: gabriel@work, user: gabriel}
+  - {name: server, user: ops, host: nixos-mini, tags: [servers]}
+`
+
+// buildOutput is nix build --json for generations at paths.
+func buildOutput(paths ...string) string {
+	var items []string
+	for _, p := range paths {
+		items = append(items, `{"drvPath":"`+p+`.drv","outputs":{"out":"`+p+`"}}`)
+	}
+	return "[" + strings.Join(items, ",") + "]"
+}
+
+func homeFleet(t *testing.T) (dir string, env map[string]string) {
+	t.Helper()
+	dir = testutil.WriteTree(t, map[string]string{"nixctl.yaml": homeFleetYAML, "flake.nix": "{}"})
+	home := t.TempDir()
+	return dir, map[string]string{"HOME": home, "USER": "gabriel"}
+}
+
+func TestHomeBuildBuildsSeveralProfilesInOneNixBuild(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	rec.Register([]string{"nix", "build", "--no-link", "--json"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
+	r := runIn(t, dir, rec, env, "home", "build", "laptop", "@servers")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rec.Verify(t)
+	argvs := rec.Argvs()
+	if len(argvs) != 1 {
+		t.Fatalf("want one nix build, got %q", argvs)
+	}
+	if !strings.HasSuffix(argvs[0], dir+`#homeConfigurations."gabriel@laptop".activationPackage `+dir+`#homeConfigurations.server.activationPackage`) {
+		t.Errorf("installables: %s", argvs[0])
+	}
+	if r.stdout != "laptop\t/nix/store/aaa-home-manager-generation\nserver\t/nix/store/bbb-home-manager-generation\n" {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+}
+
+func TestHomeBuildFailureIsExit9WithTheNixError(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build"}, ExitCode: 1,
+		Stderr: `@nix {"action":"msg","level":0,"msg":"error: undefined variable 'zsh'","file":"/repo/home/laptop.nix","line":3,"column":5}` + "\n"})
+	r := runIn(t, dir, rec, env, "home", "build", "laptop")
+	if r.code != exitcode.Build {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitcode.Build, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "nixctl: error: building laptop failed: /repo/home/laptop.nix:3:5: undefined variable 'zsh'") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestHomeSwitchWithoutHomeManagerRunsThePinnedOne(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
+	rec.Register([]string{"nix", "run", "--extra-experimental-features", "nix-command flakes", "--inputs-from", dir, "home-manager", "--",
+		"switch", "--flake", dir + "#gabriel@laptop", "-b", "hm-bak"}, "", 0)
+	r := runIn(t, dir, rec, env, "home", "switch", "laptop")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rec.Verify(t)
+	if !strings.Contains(r.stderr, "home-manager is not on PATH: running the one pinned in the flake's lock file (nix run --inputs-from "+dir+" home-manager)") {
+		t.Errorf("stderr does not say so:\n%s", r.stderr)
+	}
+}
+
+func TestHomeSwitchSeveralProfilesEndsWithASummary(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
+	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
+	rec.Register([]string{"home-manager", "switch", "--flake", dir + "#gabriel@laptop"}, "", 0)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"home-manager", "switch", "--flake", dir + "#gabriel@work"}, ExitCode: 1, Stderr: "error: activation failed\n"})
+	r := runIn(t, dir, rec, env, "home", "switch", "laptop", "work")
+	if r.code != exitcode.Partial {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitcode.Partial, r.stderr)
+	}
+	rec.Verify(t)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "✓\tlaptop\there\t/nix/store/aaa-home-manager-generation\t") || !strings.HasPrefix(lines[1], "✗\twork\there\tprofile work: home-manager switch failed") {
+		t.Errorf("summary:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "nixctl: error: 1 of 2 profiles failed: work") || !strings.Contains(r.stderr, "work: error: activation failed") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+
+	r = runIn(t, dir, rec, env, "home", "switch", "laptop", "work", "--json")
+	var doc struct {
+		OK      bool
+		Results []struct {
+			Profile string
+			OK      bool
+			Error   string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.OK || len(doc.Results) != 2 || !doc.Results[0].OK || doc.Results[1].OK {
+		t.Errorf("JSON (%v): %s", err, r.stdout)
+	}
+	if r.code != exitcode.Partial || strings.Contains(r.stderr, "nixctl: error:") {
+		t.Errorf("--json: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
+	dir, env := homeFleet(t)
+	old := t.TempDir()
+	profiles := filepath.Join(env["HOME"], ".local", "state", "nix", "profiles")
+	if err := os.MkdirAll(profiles, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(old, filepath.Join(profiles, "home-manager")); err != nil {
+		t.Fatal(err)
+	}
+	newGen := "/nix/store/bbb-home-manager-generation"
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
+	rec.Register([]string{"nix", "build"}, buildOutput(newGen), 0)
+	rec.Register([]string{"nix", "store", "diff-closures", "--extra-experimental-features", "nix-command flakes", old, newGen},
+		"atuin: 18.3.0 → ∅, \x1b[32;1m-27.0 KiB\x1b[0m\nripgrep: ∅ → 14.1.0\nzsh: 5.9 → 5.9.1\n", 0)
+	rec.Register([]string{"nix", "path-info"}, `[{"path":"`+newGen+`","closureSize":3145728},{"path":"`+old+`","closureSize":1048576}]`, 0)
+
+	// No terminal and no --yes: nothing is switched.
+	r := runIn(t, dir, rec, env, "home", "switch", "laptop", "--diff")
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "pass --yes") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := "laptop: 1 added, 1 removed, 1 changed; closure 1.0 MiB → 3.0 MiB (+2.0 MiB)\n  - atuin 18.3.0 (-27.0 KiB)\n  + ripgrep 14.1.0\n  ~ zsh 5.9 → 5.9.1\n"
+	if r.stdout != want {
+		t.Errorf("diff:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	for _, a := range rec.Argvs() {
+		if strings.HasPrefix(a, "home-manager") {
+			t.Fatalf("switched without confirmation: %s", a)
+		}
+	}
+
+	rec.Register([]string{"home-manager", "switch"}, "", 0)
+	r = runIn(t, dir, rec, env, "home", "switch", "laptop", "--diff", "--yes")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rec.Verify(t)
+}
+
+func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	r := runIn(t, dir, rec, env, "--dry-run", "home", "switch", "server")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if len(rec.Calls()) != 0 {
+		t.Errorf("dry-run ran %q", rec.Argvs())
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want build, copy, activate:\n%s", r.stdout)
+	}
+	if !strings.HasPrefix(lines[0], "nix build --no-link --json") || !strings.HasSuffix(lines[0], dir+"#homeConfigurations.server.activationPackage") {
+		t.Errorf("build: %s", lines[0])
+	}
+	if lines[1] != "'NIX_SSHOPTS=-p 2222 -i /keys/id_ed25519' nix copy --extra-experimental-features 'nix-command flakes' --to ssh://deploy@192.0.2.20 '/nix/store/<generation-of-server>'" {
+		t.Errorf("copy: %s", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 ") || !strings.Contains(lines[2], "flock -w 300 -E 75") || !strings.Contains(lines[2], "/activate") {
+		t.Errorf("activation: %s", lines[2])
+	}
+}
+
+func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
+	dir, env := homeFleet(t)
+	env["USER"] = "nobody-in-particular"
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	r := runIn(t, dir, rec, env, "home", "build")
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "profiles: laptop, work, server") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestHomeCommandsOnRemoteProfilesAreUsageErrors(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	for _, args := range [][]string{{"home", "diff", "server"}, {"home", "generations", "server"}, {"home", "rollback", "server"}} {
+		r := runIn(t, dir, rec, env, args...)
+		if r.code != exitcode.Usage || !strings.Contains(r.stderr, "profile server lives on host nixos-mini") {
+			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+}
