@@ -21,7 +21,8 @@ type result struct {
 	code           int
 }
 
-// runIn runs nixctl in dir with a recording runner and a controlled environment.
+// runIn runs nixctl in dir with a recording runner (nil: the real one) and a
+// controlled environment.
 func runIn(t *testing.T, dir string, rec *execx.Recorder, env map[string]string, args ...string) result {
 	t.Helper()
 	for _, k := range []string{"NIXCTL_FLAKE", "NIXCTL_CONFIG", "NIXCTL_JSON", "NIXCTL_DRY_RUN", "NIXCTL_YES", "NIXCTL_QUIET", "NIXCTL_VERBOSE", "NIXCTL_NO_COLOR"} {
@@ -37,7 +38,10 @@ func runIn(t *testing.T, dir string, rec *execx.Recorder, env map[string]string,
 		return ""
 	}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: getenv, Cwd: dir, Now: time.Now, Version: "test", TestRunner: rec}
+	deps := &app.Deps{Getenv: getenv, Cwd: dir, Now: time.Now, Version: "test"}
+	if rec != nil { // nil: the real runner (tests of real parts)
+		deps.TestRunner = rec
+	}
 	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 	return result{out.String(), errb.String(), code}
 }

@@ -26,6 +26,9 @@ type SSHDOptions struct {
 	// User is the login user: "" or "root", or a non-root user that is
 	// created (locked password, '*') when missing.
 	User string
+	// ExtraUsers may log in too (non-root ones are created like User), e.g.
+	// root to copy store paths and a user to activate a profile as.
+	ExtraUsers []string
 	// Env is set in every session (sshd's SetEnv), e.g. PATH with a fake
 	// sudo in front.
 	Env map[string]string
@@ -79,8 +82,10 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 	if user == "" {
 		user = "root"
 	}
-	if user != "root" {
-		EnsureUser(t, user)
+	for _, u := range append([]string{user}, opts.ExtraUsers...) {
+		if u != "root" {
+			EnsureUser(t, u)
+		}
 	}
 	// Not t.TempDir: a non-root user must be able to read authorized_keys,
 	// and TempDir's parent is private to root.
@@ -137,7 +142,7 @@ func (s *SSHD) writeConfig() {
 		filepath.Join(s.Dir, "host_key"), filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"))
 	b.WriteString("PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n")
 	b.WriteString("UsePAM no\nStrictModes no\nLogLevel VERBOSE\n")
-	fmt.Fprintf(&b, "AllowUsers %s\n", s.User)
+	fmt.Fprintf(&b, "AllowUsers %s\n", strings.Join(append([]string{s.User}, s.opts.ExtraUsers...), " "))
 	if len(s.opts.Env) > 0 {
 		keys := make([]string, 0, len(s.opts.Env))
 		for k := range s.opts.Env {
