@@ -1,5 +1,9 @@
 # Stand-ins for nixpkgs.lib.nixosSystem and home-manager's
 # homeConfiguration: each returns the attributes nixctl reads.
+#
+# Builders take mkdir and chmod from the build machine (PATH below): the demo
+# is meant for a machine without nixpkgs, where the sandbox is off (see the
+# README's set-up). Evaluation, which most of the demo does, needs nothing.
 { system }:
 let
   assertString = what: v:
@@ -16,6 +20,7 @@ in
       args = [
         "-c"
         ''
+          PATH=/usr/bin:/bin
           mkdir -p $out/bin
           echo ${cfg.version} > $out/nixos-version
           printf '#!/bin/sh\necho "switching ${cfg.hostName} ($1)"\n' > $out/bin/switch-to-configuration
@@ -33,6 +38,7 @@ in
       args = [
         "-c"
         ''
+          PATH=/usr/bin:/bin
           mkdir -p $out/home-files
           printf '#!/bin/sh\necho "activating ${cfg.user} (${builtins.concatStringsSep " " cfg.packages})"\n' > $out/activate
           chmod +x $out/activate
