@@ -116,6 +116,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newCheckCmd(deps),
 		newDoctorCmd(deps),
 		newHomeCmd(deps),
+		newCICmd(deps),
 	)
 	return root
 }

@@ -1,0 +1,734 @@
+package ci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+)
+
+// Case kinds beyond check's host and profile.
+const (
+	KindInventory = "inventory"
+	KindSecret    = "secret"
+	KindCheck     = "check"
+	KindFlake     = "flake"
+	KindBuild     = "build"
+	KindDeploy    = "deploy"
+)
+
+// SecretFile is what the secrets stage needs to know of one file.
+type SecretFile struct {
+	// Path is relative to the repository.
+	Path     string
+	Status   string
+	Problems []string
+}
+
+// SecretsVerifier checks every file of the fleet's secrets directory.
+type SecretsVerifier func(ctx context.Context, fleet *inventory.Fleet) ([]SecretFile, error)
+
+// Options say what a run does.
+type Options struct {
+	// Fleet is the inventory; nil when it did not load (FleetErr says why).
+	Fleet    *inventory.Fleet
+	FleetErr error
+	// FlakeDir is the repository, used for nix flake check when Fleet is nil.
+	FlakeDir string
+	NoBuild  bool
+	// Deploy, when set, is the selector the deploy stage passes to
+	// `nixctl deploy SELECTOR --yes` once every other stage passed.
+	Deploy string
+	// Self is the argv that runs nixctl itself (with global flags).
+	Self []string
+	// VerifySecrets is the secrets stage; nil skips it.
+	VerifySecrets SecretsVerifier
+	// Log receives the output of children worth showing (deploy).
+	Log      io.Writer
+	Parallel int
+}
+
+// Events receives progress. Implementations must be safe for concurrent use.
+type Events interface {
+	StageStarted(name string)
+	CaseFinished(stage string, c Case)
+	StageFinished(s Stage)
+}
+
+type noEvents struct{}
+
+func (noEvents) StageStarted(string)       {}
+func (noEvents) CaseFinished(string, Case) {}
+func (noEvents) StageFinished(Stage)       {}
+
+// Run runs every stage and returns the report. Failures are in the report;
+// the error is set only when the run was interrupted.
+func Run(ctx context.Context, r execx.Runner, o Options, ev Events) (*Report, error) {
+	if ev == nil {
+		ev = noEvents{}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	rn := &run{ctx: ctx, r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}}
+	rn.stage(StageInventory, exitcode.Inventory, rn.inventory)
+	rn.stage(StageSecrets, exitcode.Secrets, rn.secrets)
+	rn.stage(StageFlake, exitcode.Check, rn.flake)
+	rn.stage(StageEvaluate, exitcode.Eval, rn.evaluate)
+	rn.stage(StageBuild, exitcode.Build, rn.build)
+	if o.Deploy != "" {
+		rn.stage(StageDeploy, exitcode.Failure, rn.deploy)
+	}
+	rn.rep.Duration = time.Since(rn.rep.Started)
+	rn.rep.settle()
+	return rn.rep, ctx.Err()
+}
+
+type run struct {
+	ctx context.Context
+	r   execx.Runner
+	o   Options
+	ev  Events
+	rep *Report
+
+	// Between stages: inventory entries the flake lacks, evaluated items.
+	missing   map[string]bool
+	evaluated []check.Item
+}
+
+func (rn *run) stage(name string, code int, body func(*Stage)) {
+	st := Stage{Name: name, Cases: []Case{}}
+	if err := rn.ctx.Err(); err != nil {
+		st.Status, st.Reason = Skipped, "interrupted"
+	} else {
+		rn.ev.StageStarted(name)
+		start := time.Now()
+		body(&st)
+		if st.Code != 0 {
+			code = st.Code // deploy passes its own code on
+		}
+		st.finish(code, time.Since(start))
+	}
+	rn.rep.Stages = append(rn.rep.Stages, st)
+	rn.ev.StageFinished(st)
+}
+
+func (rn *run) add(st *Stage, c Case) {
+	st.Cases = append(st.Cases, c)
+	rn.ev.CaseFinished(st.Name, c)
+}
+
+func skip(st *Stage, reason string) { st.Status, st.Reason = Skipped, reason }
+
+// repoDir is the repository directory nix paths are made relative to.
+func (rn *run) repoDir() string {
+	if rn.o.Fleet != nil {
+		return rn.o.Fleet.Dir
+	}
+	return rn.o.FlakeDir
+}
+
+func (rn *run) flakeRef() string {
+	if rn.o.Fleet != nil {
+		return rn.o.Fleet.Flake
+	}
+	return rn.o.FlakeDir
+}
+
+// --- 1. inventory -------------------------------------------------------
+
+func (rn *run) inventory(st *Stage) {
+	start := time.Now()
+	fleet := rn.o.Fleet
+	if fleet == nil {
+		c := Case{Kind: KindInventory, Name: inventory.FileName, Status: Failed, Duration: time.Since(start)}
+		var ve *inventory.ValidationError
+		if errors.As(rn.o.FleetErr, &ve) {
+			c.Name = ve.File
+			for _, p := range ve.Problems {
+				msg := p.Msg
+				if p.Field != "" {
+					msg = p.Field + ": " + msg
+				}
+				c.Problems = append(c.Problems, Problem{File: p.File, Line: p.Line, Message: msg})
+			}
+		} else {
+			msg := "the inventory did not load"
+			if rn.o.FleetErr != nil {
+				msg = rn.o.FleetErr.Error()
+			}
+			c.Problems = []Problem{{Message: msg}}
+		}
+		rn.add(st, c)
+		return
+	}
+	file := rn.rel(fleet.File)
+	rn.missing = map[string]bool{}
+	agree, err := check.Agree(rn.ctx, rn.r, fleet)
+	if err != nil {
+		c := Case{Kind: KindInventory, Name: file, Status: Failed, Duration: time.Since(start)}
+		var ee *check.EvalError
+		if errors.As(err, &ee) {
+			c.Problems = []Problem{fromNix(ee.Err)}
+			c.Problems[0].Message = "evaluating " + ee.What + ": " + c.Problems[0].Message
+		} else {
+			c.Problems = []Problem{{Message: err.Error()}}
+		}
+		rn.add(st, c)
+		return
+	}
+	valid := Case{Kind: KindInventory, Name: file, Status: Passed, Duration: time.Since(start),
+		Output: fmt.Sprintf("valid: %d hosts, %d profiles", len(fleet.Hosts), len(fleet.Profiles))}
+	for _, u := range agree.Unlisted {
+		valid.Output += "\n" + u.String() + " is in the flake but not in the inventory"
+	}
+	rn.add(st, valid)
+	missing := map[string]check.Mismatch{}
+	for _, m := range agree.Missing {
+		missing[m.Kind+":"+m.Name] = m
+		rn.missing[m.Kind+":"+m.Name] = true
+	}
+	entry := func(kind, name string, line int) {
+		c := Case{Kind: kind, Name: name, Status: Passed}
+		if m, ok := missing[kind+":"+name]; ok {
+			c.Status = Failed
+			c.Problems = []Problem{{File: file, Line: line, Message: m.String() + " (fix attr: in " + inventory.FileName + ", or add the output to flake.nix)"}}
+		}
+		rn.add(st, c)
+	}
+	for _, h := range fleet.Hosts {
+		entry(check.KindHost, h.Name, h.Line)
+	}
+	for _, p := range fleet.Profiles {
+		entry(check.KindProfile, p.Name, p.Line)
+	}
+}
+
+func (rn *run) rel(path string) string {
+	if r, err := filepath.Rel(rn.repoDir(), path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+// --- 2. secrets ---------------------------------------------------------
+
+func (rn *run) secrets(st *Stage) {
+	switch {
+	case rn.o.Fleet == nil:
+		skip(st, "the inventory did not load")
+		return
+	case rn.o.VerifySecrets == nil:
+		skip(st, "this nixctl has no secrets verification")
+		return
+	}
+	start := time.Now()
+	files, err := rn.o.VerifySecrets(rn.ctx, rn.o.Fleet)
+	if err != nil {
+		rn.add(st, Case{Kind: KindSecret, Name: rn.rel(rn.o.Fleet.SecretsDir()), Status: Failed, Duration: time.Since(start),
+			Problems: []Problem{{Message: err.Error()}}})
+		return
+	}
+	if len(files) == 0 {
+		skip(st, "no secret files under "+rn.rel(rn.o.Fleet.SecretsDir()))
+		return
+	}
+	per := time.Since(start) / time.Duration(len(files))
+	for _, f := range files {
+		c := Case{Kind: KindSecret, Name: f.Path, Status: Passed, Duration: per}
+		for _, p := range f.Problems {
+			c.Problems = append(c.Problems, Problem{File: f.Path, Message: p})
+		}
+		if len(c.Problems) == 0 && f.Status != "" && f.Status != "ok" {
+			c.Problems = []Problem{{File: f.Path, Message: f.Status}}
+		}
+		if len(c.Problems) > 0 {
+			c.Status = Failed
+		}
+		rn.add(st, c)
+	}
+}
+
+// --- 3. flake -----------------------------------------------------------
+
+type flakeCheckCase struct {
+	system, name string
+	pos          nix.Position
+	drv          string
+	c            Case
+}
+
+func (rn *run) flake(st *Stage) {
+	dir, ref := rn.repoDir(), rn.flakeRef()
+	if ref == "" {
+		skip(st, "no flake repository found")
+		return
+	}
+	checks := rn.listChecks(ref, dir)
+	if !rn.o.NoBuild {
+		rn.checkDrvPaths(ref, dir, checks)
+	}
+	start := time.Now()
+	argv := nix.FlakeCheck(ref, nix.FlakeCheckOptions{NoBuild: rn.o.NoBuild, KeepGoing: true})
+	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
+	general := Case{Kind: KindFlake, Name: "nix flake check", Status: Passed, Duration: time.Since(start)}
+	byOutput := map[string]*flakeCheckCase{}
+	byDrv := map[string]*flakeCheckCase{}
+	for _, fc := range checks {
+		byOutput["checks."+fc.system+"."+fc.name] = fc
+		if fc.drv != "" {
+			byDrv[fc.drv] = fc
+		}
+	}
+	if err != nil {
+		var stderr []byte
+		if res != nil {
+			stderr = res.Stderr
+		}
+		failures := map[string]nix.BuildFailure{}
+		for _, f := range nix.ParseBuildFailures(stderr) {
+			failures[f.Drv] = f
+		}
+		attributed := 0
+		var loose []nix.BuildFailure
+		for _, e := range nix.ParseOutputErrors(stderr, dir) {
+			if fc, ok := byOutput[e.Output]; ok {
+				fc.c.Problems = append(fc.c.Problems, fromNix(e.Error))
+				attributed++
+				continue
+			}
+			if rn.evaluatedElsewhere(e.Output) {
+				attributed++ // the evaluate stage reports it, with its location
+				continue
+			}
+			if f, ok := buildFailureIn(e.Message, failures); ok {
+				if fc, ok := byDrv[f.Drv]; ok {
+					p := Problem{File: fc.pos.File, Line: fc.pos.Line, Column: fc.pos.Column, Message: failureMessage(f)}
+					fc.c.Problems = append(fc.c.Problems, p)
+					fc.c.Output = strings.Join(f.Log, "\n")
+					attributed++
+					continue
+				}
+				if !f.Dependencies {
+					loose = append(loose, f)
+					continue
+				}
+			}
+			general.Problems = append(general.Problems, fromNix(e.Error))
+		}
+		// A dependency of a check failed: its log belongs to that check.
+		for _, f := range loose {
+			placed := false
+			for _, fc := range checks {
+				if len(fc.c.Problems) > 0 {
+					fc.c.Output = strings.TrimSpace(fc.c.Output + "\n" + f.Message + "\n" + strings.Join(f.Log, "\n"))
+					placed = true
+				}
+			}
+			if !placed {
+				general.Problems = append(general.Problems, Problem{Message: f.Message})
+				general.Output = strings.Join(f.Log, "\n")
+			}
+		}
+		if attributed == 0 && len(general.Problems) == 0 {
+			general.Problems = []Problem{{Message: processError(res, err)}}
+		}
+		if len(general.Problems) > 0 {
+			general.Status = Failed
+		}
+	}
+	rn.add(st, general)
+	for _, fc := range checks {
+		fc.c.Duration = general.Duration / time.Duration(len(checks)+1)
+		if len(fc.c.Problems) > 0 {
+			fc.c.Status = Failed
+		}
+		rn.add(st, fc.c)
+	}
+}
+
+// evaluatedElsewhere reports whether an error about a flake output belongs
+// to the evaluate stage (a host or profile of the inventory).
+func (rn *run) evaluatedElsewhere(output string) bool {
+	fleet := rn.o.Fleet
+	if fleet == nil {
+		return false
+	}
+	for _, h := range fleet.Hosts {
+		if output == "nixosConfigurations."+h.Attr {
+			return true
+		}
+	}
+	for _, p := range fleet.Profiles {
+		if output == "homeConfigurations."+p.Attr {
+			return true
+		}
+	}
+	return false
+}
+
+func buildFailureIn(msg string, failures map[string]nix.BuildFailure) (nix.BuildFailure, bool) {
+	for drv, f := range failures {
+		if strings.Contains(msg, drv) {
+			return f, true
+		}
+	}
+	return nix.BuildFailure{}, false
+}
+
+// listChecks names every check of every system with where it is defined.
+// A checks output that does not evaluate lists nothing: nix flake check
+// reports the error itself.
+func (rn *run) listChecks(ref, dir string) []*flakeCheckCase {
+	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.EvalPositions(ref, []string{"checks"}, 2), Dir: dir, ReadOnly: true})
+	if err != nil {
+		return nil
+	}
+	var bySystem map[string]map[string]*nix.Position
+	if json.Unmarshal(res.Stdout, &bySystem) != nil {
+		return nil
+	}
+	var out []*flakeCheckCase
+	for system, checks := range bySystem {
+		for name, pos := range checks {
+			fc := &flakeCheckCase{system: system, name: name}
+			if pos != nil {
+				fc.pos = *pos
+				fc.pos.File = nix.RepoPath(pos.File, dir)
+			}
+			fc.c = Case{Kind: KindCheck, Name: system + "." + name, Status: Passed}
+			out = append(out, fc)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].c.Name < out[j].c.Name })
+	return out
+}
+
+// checkDrvPaths evaluates the derivation of each check nix flake check will
+// build (this system's), so a build failure can be traced to its check.
+func (rn *run) checkDrvPaths(ref, dir string, checks []*flakeCheckCase) {
+	rn.parallel(len(checks), func(i int) {
+		fc := checks[i]
+		if fc.system != nix.System() {
+			return
+		}
+		argv := nix.EvalDrvPath(ref, nix.CheckAttr(fc.system, fc.name))
+		if res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true}); err == nil {
+			fc.drv = strings.TrimSpace(string(res.Stdout))
+		}
+	})
+}
+
+func (rn *run) parallel(n int, fn func(i int)) {
+	par := rn.o.Parallel
+	if par < 1 {
+		par = 2
+	}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// --- 4. evaluate --------------------------------------------------------
+
+func (rn *run) evaluate(st *Stage) {
+	fleet := rn.o.Fleet
+	if fleet == nil {
+		skip(st, "the inventory did not load")
+		return
+	}
+	var hosts []inventory.Host
+	var profiles []inventory.Profile
+	for _, h := range fleet.Hosts {
+		if !rn.missing[check.KindHost+":"+h.Name] {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, p := range fleet.Profiles {
+		if !rn.missing[check.KindProfile+":"+p.Name] {
+			profiles = append(profiles, p)
+		}
+	}
+	rep, _ := check.Run(rn.ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, NoFlakeCheck: true, Parallel: rn.o.Parallel}, nil)
+	byKey := map[string]check.Item{}
+	if rep != nil {
+		for _, it := range rep.Items {
+			byKey[it.Kind+":"+it.Name] = it
+		}
+	}
+	each := func(kind, name string) {
+		it, ok := byKey[kind+":"+name]
+		if !ok {
+			reason := "interrupted"
+			if rn.missing[kind+":"+name] {
+				reason = "not in the flake (see the inventory stage)"
+			}
+			rn.add(st, Case{Kind: kind, Name: name, Status: Skipped, Reason: reason})
+			return
+		}
+		c := Case{Kind: kind, Name: name, Status: Passed, Output: it.DrvPath, Duration: it.Duration}
+		if !it.OK {
+			c.Status = Failed
+			for _, e := range it.Errors {
+				c.Problems = append(c.Problems, fromNix(e))
+			}
+			if len(c.Problems) == 0 {
+				c.Problems = []Problem{{Message: "evaluation failed"}}
+			}
+		} else {
+			rn.evaluated = append(rn.evaluated, it)
+		}
+		rn.add(st, c)
+	}
+	for _, h := range fleet.Hosts {
+		each(check.KindHost, h.Name)
+	}
+	for _, p := range fleet.Profiles {
+		each(check.KindProfile, p.Name)
+	}
+}
+
+// --- 5. build -----------------------------------------------------------
+
+type buildTarget struct {
+	item        check.Item
+	installable string
+	c           Case
+	done        bool
+}
+
+func (rn *run) build(st *Stage) {
+	switch {
+	case rn.o.NoBuild:
+		skip(st, "--no-build")
+		return
+	case rn.o.Fleet == nil:
+		skip(st, "the inventory did not load")
+		return
+	}
+	fleet := rn.o.Fleet
+	var targets []*buildTarget
+	for _, it := range rn.evaluated {
+		path := nix.ToplevelAttr(it.Attr)
+		if it.Kind == check.KindProfile {
+			path = nix.ActivationAttr(it.Attr)
+		}
+		targets = append(targets, &buildTarget{item: it, installable: nix.Installable(fleet.Flake, path...),
+			c: Case{Kind: it.Kind, Name: it.Name, Status: Passed}})
+	}
+	start := time.Now()
+	if len(targets) > 0 {
+		installables := make([]string, len(targets))
+		for i, t := range targets {
+			installables[i] = t.installable
+		}
+		// One invocation: nix shares the evaluation and schedules every
+		// build itself (and on the user's remote builders).
+		res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.Build(installables, "--keep-going"), Dir: fleet.Dir, ReadOnly: true})
+		elapsed := time.Since(start) / time.Duration(len(targets))
+		if err == nil {
+			rn.markBuilt(targets, res.Stdout, elapsed)
+		} else {
+			rn.attributeBuildFailures(targets, res, elapsed)
+		}
+	}
+	// In inventory order; items that did not evaluate are not built.
+	byKey := map[string]*buildTarget{}
+	for _, t := range targets {
+		byKey[t.item.Kind+":"+t.item.Name] = t
+	}
+	each := func(kind, name string) {
+		if t, ok := byKey[kind+":"+name]; ok {
+			rn.add(st, t.c)
+			return
+		}
+		rn.add(st, Case{Kind: kind, Name: name, Status: Skipped, Reason: "not evaluated"})
+	}
+	for _, h := range fleet.Hosts {
+		each(check.KindHost, h.Name)
+	}
+	for _, p := range fleet.Profiles {
+		each(check.KindProfile, p.Name)
+	}
+}
+
+func (rn *run) markBuilt(targets []*buildTarget, stdout []byte, elapsed time.Duration) {
+	results, _ := nix.ParseBuildResults(stdout)
+	for _, t := range targets {
+		t.c.Duration, t.done = elapsed, true
+		for _, r := range results {
+			if r.DrvPath == t.item.DrvPath {
+				t.c.Output = r.Out()
+			}
+		}
+	}
+}
+
+// attributeBuildFailures turns a failed combined build into per-item
+// results. Nix 2.8 with --keep-going does not always print every failure
+// (the last one can be missing), so items no failure names are built once
+// more on their own: instant when already built, else their own error.
+func (rn *run) attributeBuildFailures(targets []*buildTarget, res *execx.Result, elapsed time.Duration) {
+	var stderr []byte
+	if res != nil {
+		stderr = res.Stderr
+	}
+	var loose []nix.BuildFailure
+	for _, f := range nix.ParseBuildFailures(stderr) {
+		matched := false
+		for _, t := range targets {
+			if t.item.DrvPath == f.Drv {
+				rn.failTarget(t, f, elapsed)
+				matched = true
+			}
+		}
+		if !matched {
+			loose = append(loose, f)
+		}
+	}
+	for _, t := range targets {
+		if t.done {
+			continue
+		}
+		start := time.Now()
+		r, e := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.Build([]string{t.installable}, "--keep-going"), Dir: rn.o.Fleet.Dir, ReadOnly: true})
+		if e == nil {
+			rn.markBuilt([]*buildTarget{t}, r.Stdout, time.Since(start))
+			continue
+		}
+		var own []nix.BuildFailure
+		if r != nil {
+			own = nix.ParseBuildFailures(r.Stderr)
+		}
+		if len(own) == 0 {
+			t.c.Status, t.done = Failed, true
+			t.c.Problems = []Problem{{Message: processError(r, e)}}
+			continue
+		}
+		rn.failTarget(t, own[len(own)-1], time.Since(start))
+		for _, f := range own[:len(own)-1] {
+			loose = append(loose, f)
+		}
+	}
+	// Failed dependencies: their logs explain the items that needed them.
+	for _, f := range loose {
+		for _, t := range targets {
+			if t.c.Status == Failed && !strings.Contains(t.c.Output, f.Drv) {
+				t.c.Output = strings.TrimSpace(t.c.Output + "\n" + f.Message + "\n" + strings.Join(f.Log, "\n"))
+			}
+		}
+	}
+	rn.locateFailures(targets)
+}
+
+func (rn *run) failTarget(t *buildTarget, f nix.BuildFailure, elapsed time.Duration) {
+	t.c.Status, t.c.Duration, t.done = Failed, elapsed, true
+	t.c.Problems = append(t.c.Problems, Problem{Message: failureMessage(f)})
+	t.c.Output = strings.Join(f.Log, "\n")
+}
+
+// failureMessage is nix's line plus the builder's last log line, which is
+// usually the reason.
+func failureMessage(f nix.BuildFailure) string {
+	if n := len(f.Log); n > 0 && strings.TrimSpace(f.Log[n-1]) != "" {
+		return f.Message + ": " + strings.TrimSpace(f.Log[n-1])
+	}
+	return f.Message
+}
+
+// locateFailures points failed builds at where flake.nix defines the host or
+// profile, so annotations land on a line.
+func (rn *run) locateFailures(targets []*buildTarget) {
+	positions := map[string]map[string]*nix.Position{}
+	for _, t := range targets {
+		if t.c.Status != Failed {
+			continue
+		}
+		output := "nixosConfigurations"
+		if t.item.Kind == check.KindProfile {
+			output = "homeConfigurations"
+		}
+		if _, ok := positions[output]; !ok {
+			positions[output] = nil
+			res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.EvalPositions(rn.o.Fleet.Flake, []string{output}, 1), Dir: rn.o.Fleet.Dir, ReadOnly: true})
+			if err == nil {
+				var m map[string]*nix.Position
+				if json.Unmarshal(res.Stdout, &m) == nil {
+					positions[output] = m
+				}
+			}
+		}
+		if p := positions[output][t.item.Attr]; p != nil {
+			for i := range t.c.Problems {
+				if t.c.Problems[i].File == "" {
+					t.c.Problems[i].File = nix.RepoPath(p.File, rn.o.Fleet.Dir)
+					t.c.Problems[i].Line, t.c.Problems[i].Column = p.Line, p.Column
+				}
+			}
+		}
+	}
+}
+
+// --- 6. deploy ----------------------------------------------------------
+
+func (rn *run) deploy(st *Stage) {
+	for _, s := range rn.rep.Stages {
+		if s.Status == Failed {
+			skip(st, "the "+s.Name+" stage failed")
+			return
+		}
+	}
+	start := time.Now()
+	argv := append(slices.Clone(rn.o.Self), "deploy", rn.o.Deploy, "--yes")
+	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Stdout: rn.o.Log, Stderr: rn.o.Log})
+	c := Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Passed, Duration: time.Since(start)}
+	if err != nil {
+		c.Status = Failed
+		c.Problems = []Problem{{Message: processError(res, err)}}
+		st.Code = exitcode.Failure
+		if res != nil && res.ExitCode > 0 {
+			st.Code = res.ExitCode
+		}
+	}
+	rn.add(st, c)
+}
+
+// --- helpers ------------------------------------------------------------
+
+func fromNix(e nix.Error) Problem { return e }
+
+// processError is the one line a failed process left: its last stderr line
+// that is not a nix log record, else the error itself.
+func processError(res *execx.Result, err error) string {
+	if res != nil {
+		lines := strings.Split(strings.TrimSpace(nix.StripANSI(string(res.Stderr))), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "@nix ") {
+				return strings.TrimPrefix(l, "error: ")
+			}
+		}
+	}
+	return err.Error()
+}

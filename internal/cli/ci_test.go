@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/testutil"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+// ciFleet is a fixture repository without inputs: hosts a and b, profile
+// p, a check that passes. Entries of broken replace files to break it.
+func ciFleet(t *testing.T, broken map[string]string) string {
+	t.Helper()
+	files := map[string]string{
+		"flake.nix": `{
+  outputs = { self }:
+    let
+      system = "` + nix.System() + `";
+      mk = name: script: derivation { inherit name system; builder = "/bin/sh"; args = [ "-c" script ]; };
+      host = cfg: {
+        config.system.build.toplevel = mk "nixos-system-${cfg.hostName}" "echo ${cfg.hostName} > $out";
+      };
+    in {
+      nixosConfigurations = {
+        a = host (import ./hosts/a.nix);
+        b = host (import ./hosts/b.nix);
+      };
+      homeConfigurations.p.activationPackage = mk "home-manager-generation" "echo p > $out";
+      checks.${system} = import ./checks.nix { inherit mk; };
+    };
+}
+`,
+		"hosts/a.nix": "{ hostName = \"a\"; }\n",
+		"hosts/b.nix": "{ hostName = \"b\"; }\n",
+		"checks.nix":  "{ mk }:\n{\n  fmt = mk \"fmt-check\" \"echo ok > $out\";\n}\n",
+		"nixctl.yaml": `hosts:
+  - name: a
+    address: 192.0.2.1
+  - name: b
+    address: 192.0.2.2
+profiles:
+  - name: p
+secrets:
+  dir: secrets
+  sopsConfig: .sops.yaml
+`,
+	}
+	for k, v := range broken {
+		files[k] = v
+	}
+	dir := testutil.WriteTree(t, files)
+	// Relative inventory paths resolve against the process's directory.
+	t.Chdir(dir)
+	return dir
+}
+
+// ciDeps are Deps for an in-process run in dir with the real runner.
+func ciDeps(dir string, env map[string]string) *app.Deps {
+	return &app.Deps{
+		Getenv: func(k string) string {
+			if v, ok := env[k]; ok {
+				return v
+			}
+			if k == "PATH" || k == "HOME" {
+				return os.Getenv(k)
+			}
+			return ""
+		},
+		Cwd: dir, Now: time.Now, Version: "test",
+	}
+}
+
+func ciRun(t *testing.T, deps *app.Deps, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+// JUnit as the reporters read it.
+type junitDoc struct {
+	Tests    int `xml:"tests,attr"`
+	Failures int `xml:"failures,attr"`
+	Suites   []struct {
+		Name     string `xml:"name,attr"`
+		Tests    int    `xml:"tests,attr"`
+		Failures int    `xml:"failures,attr"`
+		Skipped  int    `xml:"skipped,attr"`
+		Cases    []struct {
+			Name    string `xml:"name,attr"`
+			File    string `xml:"file,attr"`
+			Line    int    `xml:"line,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+				Text    string `xml:",chardata"`
+			} `xml:"failure"`
+			Skipped *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"skipped"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+func readJUnit(t *testing.T, path string) junitDoc {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc junitDoc
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("JUnit report is not valid XML: %v\n%s", err, data)
+	}
+	return doc
+}
+
+// failures lists "suite/case: message" for every failed testcase.
+func (d junitDoc) failures() map[string]string {
+	out := map[string]string{}
+	for _, s := range d.Suites {
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				out[s.Name+"/"+c.Name] = c.Failure.Message
+			}
+		}
+	}
+	return out
+}
+
+func (d junitDoc) passed(suite string) []string {
+	var out []string
+	for _, s := range d.Suites {
+		if s.Name != suite {
+			continue
+		}
+		for _, c := range s.Cases {
+			if c.Failure == nil && c.Skipped == nil {
+				out = append(out, c.Name)
+			}
+		}
+	}
+	return out
+}
+
+func TestCIGreenRepositoryPasses(t *testing.T) {
+	testutil.Require(t, "nix")
+	dir := ciFleet(t, nil)
+	report := filepath.Join(t.TempDir(), "report.xml")
+	code, stdout, stderr := ciRun(t, ciDeps(dir, nil), "ci", "--junit", report)
+	if code != exitcode.OK {
+		t.Fatalf("exit %d, want 0\n%s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout should stay empty without --json -, got %q", stdout)
+	}
+	for _, want := range []string{"STAGE", "evaluate", "host a", "profile p", "nixctl ci passed"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("summary on stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	doc := readJUnit(t, report)
+	if doc.Failures != 0 {
+		t.Errorf("failures = %d, want 0: %v", doc.Failures, doc.failures())
+	}
+	for _, suite := range []string{"evaluate", "build"} {
+		got := strings.Join(doc.passed(suite), ",")
+		if got != "host a,host b,profile p" {
+			t.Errorf("%s: passing testcases = %q, want one per host and profile", suite, got)
+		}
+	}
+	if got := strings.Join(doc.passed("flake"), ","); got != "flake nix flake check,check "+nix.System()+".fmt" {
+		t.Errorf("flake: passing testcases = %q", got)
+	}
+}
+
+func TestCIBrokenRepositoryReportsEveryFailure(t *testing.T) {
+	testutil.Require(t, "nix")
+	dir := ciFleet(t, map[string]string{
+		// A NixOS-style type error that nix flake check lets through.
+		"hosts/b.nix": "{\n  hostName = 42;\n}\n",
+		"checks.nix": "{ mk }:\n{\n  fmt = mk \"fmt-check\" \"echo ok > $out\";\n" +
+			"  lint = mk \"lint-check\" \"echo 'hosts/a.nix: trailing space' >&2; exit 1\";\n}\n",
+	})
+	report := filepath.Join(t.TempDir(), "report.xml")
+	jsonReport := filepath.Join(t.TempDir(), "report.json")
+	code, _, stderr := ciRun(t, ciDeps(dir, nil), "ci", "--junit", report, "--json", jsonReport)
+	// flake (4) comes before evaluate (8): the first failing stage decides.
+	if code != exitcode.Check {
+		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Check, stderr)
+	}
+	doc := readJUnit(t, report)
+	got := doc.failures()
+	if len(got) != 2 || doc.Failures != 2 {
+		t.Fatalf("failures = %d %v, want exactly the check and the host", doc.Failures, got)
+	}
+	lint := got["flake/check "+nix.System()+".lint"]
+	if !strings.Contains(lint, "checks.nix:4:") || !strings.Contains(lint, "lint-check.drv' failed with exit code 1") || !strings.Contains(lint, "hosts/a.nix: trailing space") {
+		t.Errorf("check failure = %q, want its location, nix's message and the builder's last line", lint)
+	}
+	host := got["evaluate/host b"]
+	if !strings.Contains(host, "cannot coerce an integer to a string") || !strings.HasPrefix(host, "flake.nix:7:") {
+		t.Errorf("host failure = %q, want the evaluation error with its location", host)
+	}
+	// The broken host is not built; the others are.
+	if p := strings.Join(doc.passed("build"), ","); p != "host a,profile p" || doc.Suites[4].Skipped != 1 {
+		t.Errorf("build: passing = %q", p)
+	}
+	if _, err := os.Stat(jsonReport); err != nil {
+		t.Errorf("JSON report not written: %v", err)
+	}
+}
