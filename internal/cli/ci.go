@@ -32,8 +32,15 @@ type ciOptions struct {
 	testOnlyVerifySecrets ci.SecretsVerifier
 }
 
+// testOnlyCIOptions, when set by a test, seeds the ci command's options
+// with its testOnly fields.
+var testOnlyCIOptions *ciOptions
+
 func newCICmd(deps *app.Deps) *cobra.Command {
 	opts := &ciOptions{deps: deps}
+	if t := testOnlyCIOptions; t != nil {
+		opts.testOnlySelf, opts.testOnlyVerifySecrets = t.testOnlySelf, t.testOnlyVerifySecrets
+	}
 	cmd := &cobra.Command{
 		Use:   "ci [--no-build] [--junit FILE] [--json FILE|-] [--deploy SELECTOR]",
 		Short: "Validate the whole repository in one pipeline step, with JUnit and JSON reports",

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/testutil"
+)
+
+// ciRecorded is a one-host repository whose nix answers come from a
+// recorder: every stage passes unless a test overrides a stub.
+func ciRecorded(t *testing.T) (dir string, rec *execx.Recorder) {
+	t.Helper()
+	dir = testutil.WriteTree(t, map[string]string{
+		"nixctl.yaml": "hosts:\n  - name: a\n    address: 192.0.2.1\n",
+		"flake.nix":   "{ outputs = { self }: { }; }\n",
+	})
+	t.Chdir(dir)
+	rec = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
+	rec.Register(nix.EvalAttrNames(dir, "nixosConfigurations"), `["a"]`, 0)
+	rec.Register(nix.EvalAttrNames(dir, "homeConfigurations"), `[]`, 0)
+	rec.Register(nix.EvalPositions(dir, []string{"checks"}, 2), `{}`, 0)
+	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
+	rec.Register(nix.EvalDrvPath(dir, nix.ToplevelAttr("a")), "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv", 0)
+	return dir, rec
+}
+
+func registerBuild(rec *execx.Recorder) {
+	rec.Register([]string{"nix", "build", "--no-link", "--json"},
+		`[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a"}}]`, 0)
+}
+
+func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
+	dir, rec := ciRecorded(t)
+	registerBuild(rec)
+	rec.Register([]string{"/opt/nixctl", "deploy", "a", "--yes"}, "", 0)
+	deps := ciDeps(dir, nil)
+	deps.TestRunner = rec
+	code, stdout, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a", "--json", "-")
+	if code != exitcode.OK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	rec.Verify(t)
+	var rep struct {
+		OK     bool `json:"ok"`
+		Stages []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+			Cases  []struct {
+				Kind, Name, Status, Output string
+			} `json:"cases"`
+		} `json:"stages"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("--json - printed no JSON: %v\n%s", err, stdout)
+	}
+	var names []string
+	for _, s := range rep.Stages {
+		names = append(names, s.Name+":"+s.Status)
+	}
+	if got := strings.Join(names, " "); got != "inventory:passed secrets:skipped flake:passed evaluate:passed build:passed deploy:passed" {
+		t.Errorf("stages = %s", got)
+	}
+	if out := rep.Stages[4].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a" {
+		t.Errorf("build case output = %q, want the out path", out)
+	}
+}
+
+func TestCIDeployPassesItsExitCodeOn(t *testing.T) {
+	dir, rec := ciRecorded(t)
+	registerBuild(rec)
+	rec.Register([]string{"/opt/nixctl", "deploy", "a", "--yes"}, "", exitcode.RolledBack)
+	deps := ciDeps(dir, nil)
+	deps.TestRunner = rec
+	code, _, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a")
+	if code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want deploy's %d\n%s", code, exitcode.RolledBack, stderr)
+	}
+	rec.Verify(t)
+}
+
+func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
+	dir, rec := ciRecorded(t)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build", "--no-link", "--json"}, ExitCode: 1,
+		Stderr: `@nix {"action":"msg","level":0,"msg":"error: builder for '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv' failed with exit code 1"}` + "\n"})
+	rec.Register(nix.EvalPositions(dir, []string{"nixosConfigurations"}, 1), `{"a":{"file":"`+dir+`/flake.nix","line":4,"column":9}}`, 0)
+	deps := ciDeps(dir, nil)
+	deps.TestRunner = rec
+	report := filepath.Join(t.TempDir(), "r.xml")
+	code, _, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a", "--junit", report)
+	if code != exitcode.Build {
+		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Build, stderr)
+	}
+	rec.Verify(t)
+	for _, argv := range rec.Argvs() {
+		if strings.Contains(argv, "deploy") {
+			t.Errorf("deploy ran after a failed build: %s", argv)
+		}
+	}
+	doc := readJUnit(t, report)
+	fails := doc.failures()
+	if msg := fails["build/host a"]; msg != "flake.nix:4:9: builder for '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv' failed with exit code 1" || len(fails) != 1 {
+		t.Errorf("failures = %v", fails)
+	}
+	if s := doc.Suites[5]; s.Name != "deploy" || s.Skipped != 1 || !strings.Contains(s.Cases[0].Skipped.Message, "build stage failed") {
+		t.Errorf("deploy suite = %+v", s)
+	}
+	if !strings.Contains(stderr, "nixctl: error: ci failed at the build stage") || !strings.Contains(stderr, "nixctl: hint:") {
+		t.Errorf("no one-line error with hint:\n%s", stderr)
+	}
+}
+
+func TestCIGitHubAnnotations(t *testing.T) {
+	dir, rec := ciRecorded(t)
+	rec.RegisterStub(&execx.Stub{Prefix: nix.EvalDrvPath(dir, nix.ToplevelAttr("a")), ExitCode: 1,
+		Stderr: `@nix {"action":"msg","column":5,"file":"` + dir + `/hosts/a.nix","level":0,"line":3,"msg":"error: undefined variable 'pkgs'","raw_msg":"undefined variable 'pkgs'"}` + "\n"})
+	deps := ciDeps(dir, map[string]string{"GITHUB_ACTIONS": "true"})
+	deps.TestRunner = rec
+	code, stdout, _ := ciRunWith(t, deps, nil, "ci", "--no-build")
+	if code != exitcode.Eval {
+		t.Fatalf("exit %d, want %d", code, exitcode.Eval)
+	}
+	want := "::error file=hosts/a.nix,line=3,col=5,title=nixctl ci evaluate%3A host a::undefined variable 'pkgs'\n"
+	if stdout != want {
+		t.Errorf("stdout = %q\nwant     %q", stdout, want)
+	}
+	if slices.ContainsFunc(rec.Argvs(), func(a string) bool { return strings.HasPrefix(a, "nix build") }) {
+		t.Error("--no-build built")
+	}
+}
+
+func TestCIUnknownDeploySelectorIsAUsageError(t *testing.T) {
+	dir, _ := ciRecorded(t)
+	deps := ciDeps(dir, nil)
+	deps.TestRunner = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
+	code, _, stderr := ciRun(t, deps, "ci", "--deploy", "nope")
+	if code != exitcode.Usage || !strings.Contains(stderr, "nope") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
+
+func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
+	dir, _ := ciRecorded(t)
+	deps := ciDeps(dir, nil)
+	code, stdout, stderr := ciRun(t, deps, "ci", "init", "github")
+	path := filepath.Join(dir, ".github", "workflows", "nixctl.yml")
+	if code != 0 || strings.TrimSpace(stdout) != path {
+		t.Fatalf("exit %d stdout %q\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "flake.lock has no nixctl input") {
+		t.Errorf("no hint about pinning nixctl:\n%s", stderr)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil || doc["jobs"] == nil {
+		t.Fatalf("not a workflow: %v\n%s", err, data)
+	}
+	if err := os.WriteFile(path, []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = ciRun(t, ciDeps(dir, nil), "ci", "init", "github")
+	if code != exitcode.Failure || !strings.Contains(stderr, "will not overwrite") || !strings.Contains(stderr, "--force") {
+		t.Errorf("second init: exit %d\n%s", code, stderr)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "mine\n" {
+		t.Errorf("file overwritten without --force")
+	}
+	if code, _, stderr = ciRun(t, ciDeps(dir, nil), "ci", "init", "github", "--force"); code != 0 {
+		t.Errorf("--force: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr = ciRun(t, ciDeps(dir, nil), "ci", "init", "jenkins"); code != exitcode.Usage || !strings.Contains(stderr, "forgejo|github|gitlab") {
+		t.Errorf("unknown platform: exit %d\n%s", code, stderr)
+	}
+}
