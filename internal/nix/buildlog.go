@@ -126,6 +126,25 @@ type OutputError struct {
 
 var outputRe = regexp.MustCompile(`(?:while checking the derivation|while checking flake output|checking NixOS configuration|while checking the NixOS configuration) '([^']+)'`)
 
+const ignoredPrefix = "error (ignored): "
+
+// unignore rewrites an internal-json message line without its "error
+// (ignored): " prefix.
+func unignore(line string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(strings.TrimPrefix(line, "@nix ")), &m) != nil {
+		return line
+	}
+	if msg, ok := m["msg"].(string); ok {
+		m["msg"] = strings.Replace(StripANSI(msg), ignoredPrefix, "", 1)
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return line
+	}
+	return "@nix " + string(data)
+}
+
 // summaryError is nix flake check's closing line after --keep-going errors.
 const summaryError = "some errors were encountered during the evaluation"
 
@@ -144,24 +163,34 @@ func ParseOutputErrors(stderr []byte, repo string) []OutputError {
 			plain.WriteString(line + "\n")
 			continue
 		}
+		var a activity
+		_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "@nix ")), &a)
+		if msg := StripANSI(a.Msg); strings.Contains(msg, ignoredPrefix) {
+			// ParseErrors drops these (nix's eval cache being busy), but
+			// with --keep-going nix flake check reports real errors so.
+			if strings.Contains(msg, "SQLite") {
+				continue
+			}
+			line = unignore(line)
+		}
 		errs := ParseErrors([]byte(line), repo)
 		if len(errs) == 0 {
 			continue
 		}
-		var a activity
-		_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "@nix ")), &a)
 		output := ""
 		if m := outputRe.FindAllStringSubmatch(StripANSI(a.Msg), -1); m != nil {
 			output = m[len(m)-1][1] // the outermost frame names the output
 		}
 		for _, e := range errs {
-			e.Message = strings.TrimPrefix(strings.TrimPrefix(e.Message, "error (ignored): "), "error: ")
+			e.Message = strings.TrimPrefix(e.Message, "error: ")
 			out = append(out, OutputError{Error: e, Output: output})
 		}
 	}
 	if len(out) == 0 {
-		for _, e := range ParseErrors(plain.Bytes(), repo) {
-			e.Message = strings.TrimPrefix(strings.TrimPrefix(e.Message, "error (ignored): "), "error: ")
+		text := strings.ReplaceAll(plain.String(), "\n"+ignoredPrefix, "\n")
+		text = strings.TrimPrefix(text, ignoredPrefix)
+		for _, e := range ParseErrors([]byte(text), repo) {
+			e.Message = strings.TrimPrefix(e.Message, "error: ")
 			out = append(out, OutputError{Error: e})
 		}
 	}
