@@ -117,6 +117,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newDoctorCmd(deps),
 		newHomeCmd(deps),
 		newCICmd(deps),
+		newSecretsCmd(deps),
 	)
 	return root
 }

@@ -1,0 +1,341 @@
+package secrets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	sopsage "github.com/getsops/sops/v3/age"
+	sopsconfig "github.com/getsops/sops/v3/config"
+)
+
+// Session does the cryptography of one command: it knows the repository,
+// its .sops.yaml and the keys found on this machine.
+type Session struct {
+	Repo Repo
+	// Config is nil when .sops.yaml does not exist.
+	Config *SopsConfig
+	// Keys is nil when the command must not decrypt (verify without key).
+	Keys   *Keyring
+	Now    func() time.Time
+	stores *sopsconfig.StoresConfig
+	// cipher is shared between decryption and re-encryption: it remembers
+	// the nonce of every value it decrypted, so unchanged values keep their
+	// ciphertext and a one-line edit is a one-line diff (as with sops edit).
+	cipher sops.Cipher
+}
+
+// NewSession loads .sops.yaml (if present).
+func NewSession(repo Repo, keys *Keyring) (*Session, error) {
+	quietSops()
+	s := &Session{Repo: repo, Keys: keys, Now: time.Now, cipher: aes.NewCipher()}
+	c, err := LoadSopsConfig(repo.Config)
+	switch {
+	case err == nil:
+		s.Config = c
+	case !errors.Is(err, ErrNoSopsConfig):
+		return nil, err
+	}
+	s.stores = storesConfig(repo.Config)
+	return s, nil
+}
+
+func (s *Session) requireConfig() error {
+	if s.Config == nil {
+		return LoadSopsConfigErr(s.Repo.Config)
+	}
+	return nil
+}
+
+// LoadSopsConfigErr is the error for a missing .sops.yaml.
+func LoadSopsConfigErr(path string) error {
+	_, err := LoadSopsConfig(path)
+	return err
+}
+
+func (s *Session) keyService() ageKeyService { return ageKeyService{keys: s.Keys} }
+
+// Errors from opening a file. None carries plaintext.
+var (
+	ErrMAC         = errors.New("MAC mismatch: the file was changed without its data key")
+	ErrValue       = errors.New("a value fails authentication: its ciphertext was altered")
+	ErrNotSopsFile = errors.New("not a sops file")
+)
+
+// NoKeyError means no key on this machine opens the file's data key.
+type NoKeyError struct{ Err error }
+
+func (e *NoKeyError) Error() string { return "cannot decrypt the data key: " + e.Err.Error() }
+func (e *NoKeyError) Unwrap() error { return e.Err }
+
+// Hint says where sops and nixctl look for keys.
+func (e *NoKeyError) Hint() string {
+	return "put your age key in SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt (nixctl secrets init makes one), or ask someone who can read the file to add your recipient"
+}
+
+// Encrypted is a sops file as stored, not decrypted.
+type Encrypted struct {
+	Path   string
+	Format Format
+	Tree   *sops.Tree
+	store  sops.Store
+}
+
+// Load parses an encrypted file without decrypting it.
+func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
+	f := FormatOf(path)
+	store := storeFor(f, s.stores)
+	tree, err := store.LoadEncryptedFile(data)
+	if err != nil {
+		return nil, ErrNotSopsFile
+	}
+	tree.FilePath = path
+	return &Encrypted{Path: path, Format: f, Tree: &tree, store: store}, nil
+}
+
+// Recipients lists the age recipients of the file (other key types as
+// "type:id").
+func (e *Encrypted) Recipients() []string {
+	var out []string
+	for _, g := range e.Tree.Metadata.KeyGroups {
+		for _, k := range g {
+			if ak, ok := k.(*sopsage.MasterKey); ok {
+				out = append(out, ak.Recipient)
+			} else {
+				out = append(out, k.TypeToIdentifier()+":"+k.ToString())
+			}
+		}
+	}
+	return out
+}
+
+// DataKey recovers the file's data key with the keyring.
+func (s *Session) DataKey(e *Encrypted) ([]byte, error) {
+	if s.Keys == nil {
+		return nil, &NoKeyError{Err: errors.New("no keys loaded")}
+	}
+	key, err := e.Tree.Metadata.GetDataKeyWithKeyServices(s.keyService().clients(), nil)
+	if err != nil {
+		return nil, &NoKeyError{Err: s.Keys.Err()}
+	}
+	return key, nil
+}
+
+// Opened is a decrypted file; its tree holds plaintext.
+type Opened struct {
+	*Encrypted
+	DataKey []byte
+}
+
+// Open decrypts a file and checks its MAC, the way sops -d does.
+func (s *Session) Open(path string, data []byte) (*Opened, error) {
+	e, err := s.Load(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return s.Decrypt(e)
+}
+
+// Decrypt decrypts a loaded file in place and checks its MAC.
+func (s *Session) Decrypt(e *Encrypted) (*Opened, error) {
+	key, err := s.DataKey(e)
+	if err != nil {
+		return nil, err
+	}
+	computed, err := e.Tree.Decrypt(key, s.cipher)
+	if err != nil {
+		return nil, ErrValue
+	}
+	stored, err := s.cipher.Decrypt(e.Tree.Metadata.MessageAuthenticationCode, key, e.Tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil || stored != computed {
+		return nil, ErrMAC
+	}
+	return &Opened{Encrypted: e, DataKey: key}, nil
+}
+
+// Plaintext emits the decrypted document in its format.
+func (o *Opened) Plaintext() ([]byte, error) {
+	out, err := o.store.EmitPlainFile(o.Tree.Branches)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write the decrypted %s document", o.Format)
+	}
+	return out, nil
+}
+
+// Extract emits one value, addressed as sops --extract does
+// (["a"]["b"][0]) or with dots (a.b.0).
+func (o *Opened) Extract(path []any) ([]byte, error) {
+	v, err := o.Tree.Branches[0].Truncate(path)
+	if err != nil {
+		return nil, fmt.Errorf("no value at that key")
+	}
+	if o.Format == Binary || o.Format == Dotenv {
+		if b, ok := v.(string); ok {
+			return []byte(b), nil
+		}
+	}
+	out, err := o.store.EmitValue(v)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write the value at that key")
+	}
+	return out, nil
+}
+
+// Seal re-encrypts the opened tree with its data key and emits the file.
+func (s *Session) Seal(o *Opened) ([]byte, error) {
+	mac, err := o.Tree.Encrypt(o.DataKey, s.cipher)
+	if err != nil {
+		return nil, errors.New("cannot encrypt the document")
+	}
+	o.Tree.Metadata.LastModified = s.Now().UTC().Truncate(time.Second)
+	o.Tree.Metadata.MessageAuthenticationCode, err = s.cipher.Encrypt(mac, o.DataKey, o.Tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil {
+		return nil, errors.New("cannot encrypt the MAC")
+	}
+	return o.store.EmitEncryptedFile(*o.Tree)
+}
+
+// ParsePlain parses plaintext in format f into sops branches; errors never
+// quote the input.
+func (s *Session) ParsePlain(f Format, plain []byte) (sops.TreeBranches, error) {
+	store := storeFor(f, s.stores)
+	branches, err := store.LoadPlainFile(plain)
+	if err != nil {
+		return nil, errors.New(parseProblem(f, err))
+	}
+	if len(branches) == 0 || (f != Binary && len(branches[0]) == 0 && len(bytes.TrimSpace(plain)) == 0) {
+		return nil, errors.New("the document is empty")
+	}
+	if store.HasSopsTopLevelKey(branches[0]) {
+		return nil, errors.New("the input is already a sops file (it has a sops key)")
+	}
+	return branches, nil
+}
+
+// Encrypt makes a new sops file at path (used for its format and its rule)
+// from plaintext, with a fresh data key for the rule's recipients.
+func (s *Session) Encrypt(path string, f Format, plain []byte) ([]byte, *Rule, error) {
+	if err := s.requireConfig(); err != nil {
+		return nil, nil, err
+	}
+	rule, err := s.Config.RuleFor(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	branches, err := s.ParsePlain(f, plain)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := rule.Config
+	md := sops.Metadata{
+		KeyGroups:               c.KeyGroups,
+		ShamirThreshold:         c.ShamirThreshold,
+		UnencryptedSuffix:       c.UnencryptedSuffix,
+		EncryptedSuffix:         c.EncryptedSuffix,
+		UnencryptedRegex:        c.UnencryptedRegex,
+		EncryptedRegex:          c.EncryptedRegex,
+		UnencryptedCommentRegex: c.UnencryptedCommentRegex,
+		EncryptedCommentRegex:   c.EncryptedCommentRegex,
+		MACOnlyEncrypted:        c.MACOnlyEncrypted,
+		Version:                 sopsVersion,
+	}
+	// sops supplies this default when no rule chooses what to encrypt.
+	if md.UnencryptedSuffix == "" && md.EncryptedSuffix == "" && md.UnencryptedRegex == "" && md.EncryptedRegex == "" &&
+		md.UnencryptedCommentRegex == "" && md.EncryptedCommentRegex == "" && f != Binary {
+		md.UnencryptedSuffix = sops.DefaultUnencryptedSuffix
+	}
+	tree := &sops.Tree{Branches: branches, Metadata: md, FilePath: path}
+	key, errs := tree.GenerateDataKeyWithKeyServices(s.keyService().clients())
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
+	}
+	out, err := s.Seal(&Opened{Encrypted: &Encrypted{Path: path, Format: f, Tree: tree, store: storeFor(f, s.stores)}, DataKey: key})
+	return out, rule, err
+}
+
+// RekeyResult says what rekeying one file did.
+type RekeyResult struct {
+	Path    string
+	Added   []string
+	Removed []string
+	// Rotated is true when the data key was replaced (a recipient left).
+	Rotated bool
+	Changed bool
+}
+
+// Rekey brings a file's recipients in line with its creation rule, as sops
+// updatekeys does: the data key is kept when recipients were only added, and
+// rotated (every value re-encrypted) when one was removed, so a retired key
+// cannot read what is written from now on. It returns the new file content.
+func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) {
+	if err := s.requireConfig(); err != nil {
+		return nil, nil, err
+	}
+	e, err := s.Load(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	rule, err := s.Config.RuleFor(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	res := &RekeyResult{Path: path}
+	have := e.Recipients()
+	res.Added = minus(rule.Recipients, have)
+	res.Removed = minus(have, rule.Recipients)
+	if len(res.Added) == 0 && len(res.Removed) == 0 && len(e.Tree.Metadata.KeyGroups) == len(rule.Config.KeyGroups) {
+		return data, res, nil
+	}
+	res.Changed = true
+	if len(res.Removed) == 0 {
+		key, err := s.DataKey(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		e.Tree.Metadata.KeyGroups = rule.Config.KeyGroups
+		e.Tree.Metadata.ShamirThreshold = min(e.Tree.Metadata.ShamirThreshold, len(rule.Config.KeyGroups))
+		if errs := e.Tree.Metadata.UpdateMasterKeysWithKeyServices(key, s.keyService().clients()); len(errs) > 0 {
+			return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
+		}
+		out, err := e.store.EmitEncryptedFile(*e.Tree)
+		return out, res, err
+	}
+	o, err := s.Decrypt(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Tree.Metadata.KeyGroups = rule.Config.KeyGroups
+	o.Tree.Metadata.ShamirThreshold = min(o.Tree.Metadata.ShamirThreshold, len(rule.Config.KeyGroups))
+	key, errs := o.Tree.GenerateDataKeyWithKeyServices(s.keyService().clients())
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
+	}
+	o.DataKey = key
+	res.Rotated = true
+	out, err := s.Seal(o)
+	return out, res, err
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// readFileInDir reads a secret file for commands that take a PATH.
+func (s *Session) readFileInDir(path string) ([]byte, os.FileInfo, error) {
+	return readSecret(path)
+}
+
+// sopsVersion is written into files' metadata, as sops writes its own
+// version: the sops module nixctl is built with (go.mod).
+const sopsVersion = "3.13.3"

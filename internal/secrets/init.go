@@ -1,0 +1,103 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/nixctl/nixctl/internal/exitcode"
+)
+
+// InitResult says what `secrets init` found and did.
+type InitResult struct {
+	KeyFile       string `json:"keyFile"`
+	Recipient     string `json:"recipient"`
+	KeyCreated    bool   `json:"keyCreated"`
+	Config        string `json:"config"`
+	ConfigCreated bool   `json:"configCreated"`
+	// InConfig is false when an existing .sops.yaml does not list the key.
+	InConfig bool `json:"inConfig"`
+}
+
+// Init makes sure the user has an age key where sops looks for it, and that
+// .sops.yaml exists with that key under an anchor called name. It never
+// overwrites a key file or a .sops.yaml, so running it twice changes nothing.
+func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult, error) {
+	if err := CheckAnchorName(name); err != nil {
+		return nil, err
+	}
+	res := &InitResult{KeyFile: env.KeyFile(), Config: repo.Rel(repo.Config)}
+	recipient, err := existingRecipient(res.KeyFile)
+	switch {
+	case err == nil:
+		res.Recipient = recipient
+	case errors.Is(err, os.ErrNotExist):
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			return nil, err
+		}
+		res.Recipient = id.Recipient().String()
+		if err := w.MkdirAll(filepath.Dir(res.KeyFile), 0o700); err != nil {
+			return nil, err
+		}
+		if err := w.CreateFile(res.KeyFile, KeyFileContent(id, now), 0o600); err != nil {
+			return nil, fmt.Errorf("writing the age key: %w", err)
+		}
+		res.KeyCreated = true
+	default:
+		return nil, err
+	}
+	if _, err := os.Stat(repo.Config); errors.Is(err, os.ErrNotExist) {
+		if err := w.CreateFile(repo.Config, InitialSopsConfig(name, res.Recipient, repo.Rel(repo.Dir)), 0o644); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", repo.Rel(repo.Config), err)
+		}
+		res.ConfigCreated, res.InConfig = true, true
+	} else if err != nil {
+		return nil, err
+	} else {
+		c, err := LoadSopsConfig(repo.Config)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range c.rules("") {
+			for _, l := range allAgeLists(r) {
+				res.InConfig = res.InConfig || listHas(l, res.Recipient)
+			}
+		}
+	}
+	if err := w.MkdirAll(repo.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// KeyFileContent is a key file as age-keygen writes it.
+func KeyFileContent(id *age.X25519Identity, now time.Time) []byte {
+	return []byte(fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", now.Format(time.RFC3339), id.Recipient(), id))
+}
+
+// existingRecipient reads the first native age key of a key file.
+func existingRecipient(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", exitcode.Newf(exitcode.Failure, "point SOPS_AGE_KEY_FILE at a regular file", "%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	k := &Keyring{}
+	k.addAgeKeys(path, f, false)
+	if x := k.X25519(); len(x) > 0 {
+		return x[0].Recipient().String(), nil
+	}
+	return "", exitcode.Newf(exitcode.Failure, "nixctl never overwrites a key file: fix or move it, then run init again", "%s exists but holds no age secret key", path)
+}

@@ -1,0 +1,374 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/getsops/sops/v3"
+
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/inventory"
+)
+
+// Statuses of a file, most severe first.
+const (
+	StatusPlaintext  = "PLAINTEXT"
+	StatusMACInvalid = "MAC invalid"
+	StatusDrift      = "recipients differ from .sops.yaml"
+	StatusUnreadable = "unreadable"
+	StatusOK         = "ok"
+)
+
+var severity = []string{StatusPlaintext, StatusMACInvalid, StatusUnreadable, StatusDrift, StatusOK}
+
+// FileStatus is what verify and list know about one file. It never holds a
+// value of the file.
+type FileStatus struct {
+	// Path is relative to the fleet directory (secrets/kubeconfig/x.yml).
+	Path   string `json:"path"`
+	Format Format `json:"format"`
+	// Recipients are named by their .sops.yaml anchors.
+	Recipients []string  `json:"recipients"`
+	Modified   time.Time `json:"modified"`
+	Status     string    `json:"status"`
+	Problems   []string  `json:"problems"`
+	// MACChecked is true when a key was available and the MAC was verified.
+	MACChecked bool `json:"macChecked"`
+}
+
+// OK reports whether the file has no problem.
+func (f FileStatus) OK() bool { return len(f.Problems) == 0 }
+
+// VerifyReport covers every file of the secrets directory.
+type VerifyReport struct {
+	Dir   string       `json:"dir"`
+	Files []FileStatus `json:"files"`
+}
+
+// OK reports whether no file has a problem.
+func (r *VerifyReport) OK() bool {
+	for _, f := range r.Files {
+		if !f.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// Problems lists "path: problem" for every problem.
+func (r *VerifyReport) Problems() []string {
+	var out []string
+	for _, f := range r.Files {
+		for _, p := range f.Problems {
+			out = append(out, f.Path+": "+p)
+		}
+	}
+	return out
+}
+
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	// Keys, when set, lets Verify decrypt and check each file's MAC; without
+	// keys it checks structure and recipients only.
+	Keys *Keyring
+	// Staged checks the content git has staged under the secrets directory
+	// instead of the working tree (for a pre-commit hook); it needs Runner.
+	Staged bool
+	Runner execx.Runner
+}
+
+// Verify checks every file under the fleet's secrets directory: each must be
+// a sops file whose values are all encrypted and whose recipients match
+// .sops.yaml; with keys, its MAC must verify too. Problems are in the report;
+// the error is for failures to look at all.
+func Verify(ctx context.Context, fleet *inventory.Fleet, opts VerifyOptions) (*VerifyReport, error) {
+	s, err := NewSession(RepoOf(fleet), opts.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return s.Verify(ctx, opts)
+}
+
+// candidate is one file to check: its content is read lazily.
+type candidate struct {
+	abs     string
+	read    func() ([]byte, error)
+	mtime   time.Time
+	problem string
+}
+
+// Verify is Verify for an already open session.
+func (s *Session) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, error) {
+	var files []candidate
+	var err error
+	if opts.Staged {
+		files, err = s.stagedFiles(ctx, opts.Runner)
+	} else {
+		files, err = s.treeFiles()
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep := &VerifyReport{Dir: s.Repo.Rel(s.Repo.Dir), Files: []FileStatus{}}
+	for _, c := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st := s.check(c)
+		st.Status = worst(st.Problems, st.statusOf)
+		rep.Files = append(rep.Files, st)
+	}
+	return rep, nil
+}
+
+// treeFiles lists every file under the secrets directory, hidden ones too
+// (a stray .env is exactly what verify is for). .git folders and empty
+// .gitkeep files are skipped.
+func (s *Session) treeFiles() ([]candidate, error) {
+	var out []candidate
+	err := filepath.WalkDir(s.Repo.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == s.Repo.Dir && errors.Is(err, fs.ErrNotExist) {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		c := candidate{abs: p, mtime: info.ModTime()}
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			c.problem = "a symbolic link (not followed): keep real files in the secrets directory"
+		case !info.Mode().IsRegular():
+			c.problem = "not a regular file"
+		case (d.Name() == ".gitkeep" || d.Name() == ".keep") && info.Size() == 0:
+			return nil
+		}
+		c.read = func() ([]byte, error) { data, _, err := readSecret(p); return data, err }
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// stagedFiles lists what git has staged under the secrets directory, read
+// from the index (git show :path), not from the working tree.
+func (s *Session) stagedFiles(ctx context.Context, r execx.Runner) ([]candidate, error) {
+	if r == nil {
+		return nil, errors.New("--staged needs git")
+	}
+	if _, err := os.Stat(s.Repo.Dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	res, err := r.Run(ctx, execx.Cmd{Argv: []string{"git", "diff", "--cached", "--name-only", "-z", "--relative", "--diff-filter=ACMR", "--", "."}, Dir: s.Repo.Dir, ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("listing staged files: %w", err)
+	}
+	var out []candidate
+	for _, name := range strings.Split(string(res.Stdout), "\x00") {
+		if name == "" {
+			continue
+		}
+		name := name
+		out = append(out, candidate{
+			abs: filepath.Join(s.Repo.Dir, filepath.FromSlash(name)),
+			read: func() ([]byte, error) {
+				res, err := r.Run(ctx, execx.Cmd{Argv: []string{"git", "show", ":./" + name}, Dir: s.Repo.Dir, ReadOnly: true})
+				if err != nil {
+					return nil, err
+				}
+				return res.Stdout, nil
+			},
+		})
+	}
+	return out, nil
+}
+
+// check examines one file.
+func (s *Session) check(c candidate) FileStatus {
+	st := FileStatus{Path: s.Repo.Rel(c.abs), Format: FormatOf(c.abs), Modified: c.mtime, Recipients: []string{}, Problems: []string{}}
+	if c.problem != "" {
+		st.Problems = append(st.Problems, c.problem)
+		return st
+	}
+	data, err := c.read()
+	if err != nil {
+		st.Problems = append(st.Problems, "cannot read: "+errText(err))
+		return st
+	}
+	e, err := s.Load(c.abs, data)
+	if err != nil {
+		st.Problems = append(st.Problems, "PLAINTEXT: not a sops file (no sops metadata); encrypt it with 'nixctl secrets add' and delete this copy")
+		return st
+	}
+	if !e.Tree.Metadata.LastModified.IsZero() {
+		st.Modified = e.Tree.Metadata.LastModified
+	}
+	have := e.Recipients()
+	for _, r := range have {
+		st.Recipients = append(st.Recipients, s.name(r))
+	}
+	for _, p := range unencryptedValues(e.Tree) {
+		st.Problems = append(st.Problems, "PLAINTEXT: value at "+p+" is not encrypted")
+	}
+	if e.Tree.Metadata.MessageAuthenticationCode == "" {
+		st.Problems = append(st.Problems, "MAC invalid: the file has no MAC")
+	}
+	if s.Config == nil {
+		st.Problems = append(st.Problems, "recipients cannot be checked: "+s.Repo.Rel(s.Repo.Config)+" is missing")
+	} else if rule, err := s.Config.RuleFor(c.abs); err != nil {
+		st.Problems = append(st.Problems, "recipients differ from .sops.yaml: no creation rule matches this file")
+	} else {
+		missing, extra := minus(rule.Recipients, have), minus(have, rule.Recipients)
+		if len(missing) > 0 || len(extra) > 0 {
+			var parts []string
+			if len(missing) > 0 {
+				parts = append(parts, "missing "+strings.Join(s.names(missing), ", "))
+			}
+			if len(extra) > 0 {
+				parts = append(parts, "not in .sops.yaml "+strings.Join(s.names(extra), ", "))
+			}
+			st.Problems = append(st.Problems, "recipients differ from .sops.yaml: "+strings.Join(parts, "; ")+" (run 'nixctl secrets rekey')")
+		}
+	}
+	if s.Keys != nil && s.Keys.HasKeys() {
+		_, err := s.Decrypt(e)
+		var nk *NoKeyError
+		switch {
+		case err == nil:
+			st.MACChecked = true
+		case errors.As(err, &nk):
+			// Not a problem of the file: this machine cannot read it.
+		case errors.Is(err, ErrMAC), errors.Is(err, ErrValue):
+			st.MACChecked = true
+			st.Problems = append(st.Problems, "MAC invalid: "+err.Error())
+		default:
+			st.Problems = append(st.Problems, "cannot decrypt: "+errText(err))
+		}
+	}
+	return st
+}
+
+// errText keeps an error's message on one line.
+func errText(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+func (st *FileStatus) statusOf(problem string) string {
+	for _, s := range []string{StatusPlaintext, StatusMACInvalid, StatusDrift} {
+		if strings.HasPrefix(problem, s) {
+			return s
+		}
+	}
+	return StatusUnreadable
+}
+
+func worst(problems []string, classify func(string) string) string {
+	best := len(severity) - 1
+	for _, p := range problems {
+		if i := slices.Index(severity, classify(p)); i < best {
+			best = i
+		}
+	}
+	return severity[best]
+}
+
+func (s *Session) name(r string) string {
+	if s.Config == nil {
+		return (&SopsConfig{}).Name(r)
+	}
+	return s.Config.Name(r)
+}
+
+func (s *Session) names(rs []string) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = s.name(r)
+	}
+	return out
+}
+
+var encValue = regexp.MustCompile(`^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:(str|int|float|bool|bytes|time|comment)\]$`)
+
+// unencryptedValues lists the key paths (never the values) of values that
+// should be encrypted according to the file's own metadata but are not.
+// Comments are not checked: sops does not authenticate them either.
+func unencryptedValues(tree *sops.Tree) []string {
+	md := tree.Metadata
+	if md.UnencryptedCommentRegex != "" || md.EncryptedCommentRegex != "" {
+		// Whether a value is encrypted depends on comments; only sops's own
+		// walker knows, and the MAC check covers it when a key is present.
+		return nil
+	}
+	var out []string
+	var walkValue func(v any, path []string)
+	walkValue = func(v any, path []string) {
+		switch v := v.(type) {
+		case sops.TreeBranch:
+			for _, it := range v {
+				k, ok := it.Key.(string)
+				if !ok {
+					continue
+				}
+				walkValue(it.Value, append(slices.Clone(path), k))
+			}
+		case []any:
+			for _, x := range v {
+				walkValue(x, path)
+			}
+		case sops.Comment, nil:
+		case string:
+			if v != "" && !encValue.MatchString(v) && shouldEncrypt(md, path) {
+				out = append(out, strings.Join(path, "."))
+			}
+		default:
+			if shouldEncrypt(md, path) {
+				out = append(out, strings.Join(path, "."))
+			}
+		}
+	}
+	for _, b := range tree.Branches {
+		walkValue(b, nil)
+	}
+	return out
+}
+
+// shouldEncrypt mirrors sops's rule for a value at path from the metadata's
+// suffix and regex settings.
+func shouldEncrypt(md sops.Metadata, path []string) bool {
+	enc := true
+	if md.UnencryptedSuffix != "" {
+		for _, p := range path {
+			if strings.HasSuffix(p, md.UnencryptedSuffix) {
+				enc = false
+			}
+		}
+	}
+	if md.EncryptedSuffix != "" {
+		enc = slices.ContainsFunc(path, func(p string) bool { return strings.HasSuffix(p, md.EncryptedSuffix) })
+	}
+	if md.UnencryptedRegex != "" {
+		if re, err := regexp.Compile(md.UnencryptedRegex); err == nil && slices.ContainsFunc(path, re.MatchString) {
+			enc = false
+		}
+	}
+	if md.EncryptedRegex != "" {
+		re, err := regexp.Compile(md.EncryptedRegex)
+		enc = err != nil || slices.ContainsFunc(path, re.MatchString)
+	}
+	return enc
+}
