@@ -335,6 +335,21 @@ func reportHomeSwitch(deps *app.Deps, targets []*home.Target, results []home.Res
 	if len(failed) == 0 {
 		return nil
 	}
+	if deps.Context().Err() != nil {
+		var done, notDone []string
+		for _, r := range results {
+			if r.OK {
+				done = append(done, r.Profile)
+			} else {
+				notDone = append(notDone, r.Profile)
+			}
+		}
+		if deps.Config.JSON {
+			return Silent(exitcode.Interrupted)
+		}
+		return exitcode.Newf(exitcode.Interrupted, "run the same command again to finish",
+			"interrupted: switched %s; not switched %s", orNone(done), orNone(notDone))
+	}
 	code := exitcode.Partial
 	if len(failed) == len(results) {
 		code = exitcode.AllFailed
@@ -350,6 +365,13 @@ func reportHomeSwitch(deps *app.Deps, targets []*home.Target, results []home.Res
 		names[i] = f.Profile
 	}
 	return exitcode.New(code, fmt.Errorf("%d of %d profiles failed: %s (first: %s)", len(failed), len(results), strings.Join(names, ", "), failed[0].Error), exitcode.HintOf(failed[0].Err))
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 func runHomeDiff(opts *homeOptions) error {

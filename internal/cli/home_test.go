@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/testutil"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 const homeFleetYAML = `hosts:
@@ -206,5 +211,32 @@ func TestHomeCommandsOnRemoteProfilesAreUsageErrors(t *testing.T) {
 		if r.code != exitcode.Usage || !strings.Contains(r.stderr, "profile server lives on host nixos-mini") {
 			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
 		}
+	}
+}
+
+func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
+	dir, env := homeFleet(t)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
+	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"home-manager", "switch"}, Func: func(execx.Cmd) (string, int) {
+		cancel() // SIGINT while the first profile switches
+		return "", 0
+	}})
+	var out, errb bytes.Buffer
+	deps := &app.Deps{Getenv: func(k string) string { return env[k] }, Cwd: dir, Now: time.Now, Version: "test", TestRunner: rec}
+	code := run(ctx, deps, []string{"home", "switch", "laptop", "work"}, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if code != exitcode.Interrupted {
+		t.Fatalf("exit %d, want 130:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "nixctl: error: interrupted: switched none; not switched laptop, work") {
+		t.Errorf("stderr:\n%s", errb.String())
+	}
+	if n := len(rec.Argvs()); n != 2 {
+		t.Errorf("the second profile started after the interrupt: %q", rec.Argvs())
 	}
 }

@@ -228,7 +228,7 @@ func (e *Env) Switch(ctx context.Context, t *Target, o SwitchOptions, out io.Wri
 		return ClobberError(t.Profile.Name, t.Clobbers, t.BackupExt)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("not started: %w", err)
 	}
 	if t.Host != nil {
 		return e.switchRemote(ctx, t, out)
