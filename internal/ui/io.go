@@ -10,9 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 )
@@ -81,11 +82,19 @@ func (o *IO) Warnf(format string, args ...any) {
 	fmt.Fprintf(o.Err, "%s "+format+"\n", append([]any{o.Paint(Yellow, "warning:")}, args...)...)
 }
 
-// Printf writes a result to stdout.
+// Printf writes a result to stdout. Colour codes (Paint decides by stderr)
+// are removed when stdout is not a terminal, so pipes get plain text.
 func (o *IO) Printf(format string, args ...any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	fmt.Fprintf(o.Out, format, args...)
+	fmt.Fprint(o.Out, o.plainUnlessTTY(fmt.Sprintf(format, args...)))
+}
+
+func (o *IO) plainUnlessTTY(s string) string {
+	if o.OutTTY {
+		return s
+	}
+	return ansiRe.ReplaceAllString(s, "")
 }
 
 // PrintJSON writes v to stdout as indented JSON.
@@ -105,19 +114,51 @@ func (o *IO) Table(header []string, rows [][]string) {
 	defer o.mu.Unlock()
 	if !o.OutTTY {
 		for _, r := range rows {
-			fmt.Fprintln(o.Out, strings.Join(r, "\t"))
+			fmt.Fprintln(o.Out, o.plainUnlessTTY(strings.Join(r, "\t")))
 		}
 		return
 	}
-	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	all := rows
 	if len(header) > 0 {
-		fmt.Fprintln(tw, strings.ToUpper(strings.Join(header, "\t")))
+		up := make([]string, len(header))
+		for i, h := range header {
+			up[i] = strings.ToUpper(h)
+		}
+		all = append([][]string{up}, rows...)
 	}
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	_ = tw.Flush()
+	fmt.Fprint(o.Out, alignColumns(all))
 }
+
+// alignColumns pads cells to their column's widest visible text (colour
+// codes take no room on screen, so they are not counted).
+func alignColumns(rows [][]string) string {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], visibleWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-visibleWidth(c)+2))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func visibleWidth(s string) int {
+	return utf8.RuneCountInString(ansiRe.ReplaceAllString(s, ""))
+}
+
+var ansiRe = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 // ErrNoTTY is returned by Confirm when nobody can answer.
 var ErrNoTTY = errors.New("no terminal to ask for confirmation")
