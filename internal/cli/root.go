@@ -118,6 +118,9 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newHomeCmd(deps),
 		newCICmd(deps),
 		newSecretsCmd(deps),
+		newInitCmd(deps),
+		newHostCmd(deps),
+		newProfileCmd(deps),
 	)
 	return root
 }

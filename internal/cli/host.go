@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"io/fs"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/scaffold"
+	nixfiles "github.com/nixctl/nixctl/nix"
+)
+
+func newHostCmd(deps *app.Deps) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "host",
+		Short: "Add NixOS hosts to the repository",
+	}
+	cmd.AddCommand(newHostAddCmd(deps))
+	return cmd
+}
+
+type hostAddOptions struct {
+	deps     *app.Deps
+	spec     scaffold.HostSpec
+	template fs.FS
+}
+
+func newHostAddCmd(deps *app.Deps) *cobra.Command {
+	opts := &hostAddOptions{deps: deps, template: nixfiles.Template()}
+	cmd := &cobra.Command{
+		Use:   "add NAME --address ADDR",
+		Short: "Add a NixOS host: hosts/NAME/, its flake.nix entry and its nixctl.yaml entry",
+		Long: `Add a NixOS host to the repository: hosts/NAME/configuration.nix (importing
+modules/server/*) with a stand-in hardware-configuration.nix, the
+nixosConfigurations entry in flake.nix (above its '# nixctl:add-host' line) and
+the inventory entry at the end of nixctl.yaml's hosts, keeping the file's
+comments and order. A name that exists is refused; nothing is written unless
+every part can be.`,
+		Example: `  nixctl host add nixos-node-1 --address 192.168.1.21 --tags cluster,k0s`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return exitcode.UsageErrorf("nixctl host add NAME --address ADDR", "name one host")
+			}
+			opts.spec.Name = args[0]
+			return runHostAdd(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.spec.Address, "address", "", "IP address or DNS name nixctl reaches the host at (required)")
+	f.StringSliceVar(&opts.spec.Tags, "tags", nil, "tags for selectors (@tag), comma-separated")
+	f.StringVar(&opts.spec.User, "user", "", "SSH user for this host (default: the inventory's defaults.user)")
+	return cmd
+}
+
+func runHostAdd(opts *hostAddOptions) error {
+	if opts.spec.Address == "" {
+		return exitcode.UsageErrorf("nixctl host add "+opts.spec.Name+" --address ADDR", "--address is required")
+	}
+	dir, err := repoDir(opts.deps)
+	if err != nil {
+		return err
+	}
+	plan, err := scaffold.PlanHost(dir, opts.template, opts.spec)
+	if err != nil {
+		return scaffoldError(err)
+	}
+	return applyAdd(opts.deps, plan, "host", opts.spec.Name,
+		"replace hosts/"+opts.spec.Name+"/hardware-configuration.nix with the host's own, add your SSH key, then 'nixctl check "+opts.spec.Name+"'")
+}
+
+// repoDir is the directory of the inventory (and flake.nix) nixctl works on.
+func repoDir(deps *app.Deps) (string, error) {
+	p, err := deps.Config.FindInventory(deps.Cwd)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(p), nil
+}
+
+// applyAdd writes an add plan (unless --dry-run) and reports the files.
+func applyAdd(deps *app.Deps, plan *scaffold.Plan, kind, name, next string) error {
+	io := deps.IO
+	if !deps.Config.DryRun {
+		if err := plan.Apply(); err != nil {
+			return exitcode.New(exitcode.Failure, err, "")
+		}
+	}
+	var created, edited []string
+	for _, f := range plan.Create {
+		created = append(created, f.Path)
+	}
+	for _, f := range plan.Rewrite {
+		edited = append(edited, f.Path)
+	}
+	if deps.Config.JSON {
+		return io.PrintJSON(map[string]any{"kind": kind, "name": name, "dir": plan.Dir, "created": created,
+			"edited": edited, "flakeEntry": plan.FlakeEntry, "dryRun": deps.Config.DryRun})
+	}
+	verb := "added"
+	if deps.Config.DryRun {
+		verb = "would add"
+	}
+	io.Printf("%s %s %s %s\n", io.OK(), verb, kind, name)
+	for _, p := range created {
+		io.Printf("  create %s\n", p)
+	}
+	for _, p := range edited {
+		io.Printf("  edit   %s\n", p)
+	}
+	io.Logf("next: %s", next)
+	return nil
+}

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/scaffold"
+	nixfiles "github.com/nixctl/nixctl/nix"
+)
+
+type initOptions struct {
+	deps *app.Deps
+	dir  string
+	// names are the flags; an empty value takes its default.
+	names scaffold.Names
+	git   bool
+	// template is the tree written (nix/template; tests may swap it).
+	template fs.FS
+}
+
+func newInitCmd(deps *app.Deps) *cobra.Command {
+	opts := &initOptions{deps: deps, template: nixfiles.Template()}
+	cmd := &cobra.Command{
+		Use:   "init [DIR]",
+		Short: "Create a fleet repository: flake, Home Manager profiles, NixOS server modules, inventory",
+		Long: `Write a new fleet repository into DIR (default: the current directory):
+flake.nix (nixpkgs, Home Manager, nixGL, sops-nix), home/ with the laptop,
+desktop and server profiles, modules/server/ (base system, networking, node
+exporter, k0s skeleton), hosts/<host>/, secrets/ with .sops.yaml, nixctl.yaml
+and a README with the deployment procedure.
+
+Nothing is overwritten: if any of these files exists, every conflict is listed
+and nothing is written. With --git, the files are added to a git repository
+(flakes only see files git tracks).`,
+		Example: `  nixctl init myfleet --user gabriel --host nixos-mini --address 192.168.1.20 --git`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return exitcode.UsageErrorf("nixctl init [DIR]", "init takes one directory, got %d arguments", len(args))
+			}
+			opts.dir = "."
+			if len(args) == 1 {
+				opts.dir = args[0]
+			}
+			return runInit(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.names.User, "user", "", "your login user on every machine (default: $USER)")
+	f.StringVar(&opts.names.Host, "host", "", "name of the first NixOS server (default: "+scaffold.TemplateNames.Host+")")
+	f.StringVar(&opts.names.Address, "address", "", "IP address or DNS name nixctl reaches the server at (default: the host name)")
+	f.StringVar(&opts.names.Release, "release", scaffold.DefaultRelease, "NixOS and Home Manager release to pin")
+	f.BoolVar(&opts.git, "git", false, "run git init and git add on the new files")
+	return cmd
+}
+
+func runInit(opts *initOptions) error {
+	deps := opts.deps
+	names := opts.names
+	if names.User == "" {
+		names.User = deps.Getenv("USER")
+		if names.User == "" || names.User == "root" {
+			return exitcode.UsageErrorf("pass --user NAME: your login user on the laptop and the servers", "no --user given and $USER is %q", names.User)
+		}
+	}
+	if names.Host == "" {
+		names.Host = scaffold.TemplateNames.Host
+	}
+	if names.Address == "" {
+		names.Address = names.Host
+	}
+	dir := opts.dir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(deps.Cwd, dir)
+	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return exitcode.UsageErrorf("name a directory (it is created if missing)", "%s is not a directory", opts.dir)
+	}
+	plan, err := scaffold.PlanInit(dir, opts.template, names)
+	if err != nil {
+		return scaffoldError(err)
+	}
+	if opts.git {
+		if _, err := deps.Runner().LookPath("git"); err != nil {
+			return exitcode.Newf(exitcode.Failure, "install git, or run nixctl init without --git", "--git: git is not installed or not on PATH")
+		}
+	}
+	if !deps.Config.DryRun {
+		if err := plan.Apply(); err != nil {
+			return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", opts.dir, err), "")
+		}
+	}
+	if opts.git {
+		if err := gitAdd(deps, dir, plan.Paths()); err != nil {
+			return err
+		}
+	}
+	next := initNextSteps(opts.dir, names, opts.git)
+	return reportInit(deps, opts.dir, plan, names, next)
+}
+
+// gitAdd makes dir a git repository and adds files to it, so that flakes see them.
+func gitAdd(deps *app.Deps, dir string, files []string) error {
+	ctx, r := deps.Context(), deps.Runner()
+	for _, argv := range [][]string{
+		{"git", "init", "--quiet"},
+		append([]string{"git", "add", "--"}, files...),
+	} {
+		if _, err := r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, Stderr: deps.IO.Err}); err != nil {
+			return exitcode.New(exitcode.Failure, fmt.Errorf("the files are written, but %w", err), "run 'git init && git add .' in "+dir+" yourself")
+		}
+	}
+	return nil
+}
+
+// initNextSteps are the three commands to run after init.
+func initNextSteps(dir string, n scaffold.Names, git bool) []string {
+	second := "git init && git add .        # flakes see only the files git tracks"
+	if git {
+		second = "nix flake lock               # pins nixpkgs, Home Manager, nixGL, sops-nix (needs network)"
+	}
+	return []string{
+		"cd " + execx.QuoteWord(dir),
+		second,
+		"nixctl check                 # evaluates " + n.Host + " and the laptop, desktop and server profiles",
+	}
+}
+
+func reportInit(deps *app.Deps, dir string, plan *scaffold.Plan, n scaffold.Names, next []string) error {
+	io := deps.IO
+	paths := plan.Paths()
+	if deps.Config.JSON {
+		return io.PrintJSON(map[string]any{"dir": plan.Dir, "files": paths, "dryRun": deps.Config.DryRun,
+			"user": n.User, "host": n.Host, "address": n.Address, "release": n.Release, "next": next})
+	}
+	verb := "created"
+	if deps.Config.DryRun {
+		verb = "would create"
+	}
+	for _, p := range paths {
+		io.Debugf("%s %s", verb, p)
+	}
+	io.Printf("%s %s %s: %d files (user %s, host %s at %s, release %s)\n", io.OK(), verb, dir, len(paths), n.User, n.Host, n.Address, n.Release)
+	io.Printf("\nNext:\n")
+	for _, c := range next {
+		io.Printf("  %s\n", c)
+	}
+	io.Logf("\nBefore the first deploy, put your SSH public key in hosts/%s/configuration.nix (fleet.server.authorizedKeys) and read README.md.", n.Host)
+	return nil
+}
+
+// scaffoldError classifies scaffold's refusals into exit codes and hints.
+func scaffoldError(err error) error {
+	var conflict *scaffold.ConflictError
+	var exists *scaffold.ExistsError
+	var marker *scaffold.MarkerError
+	var invalid *inventory.ValidationError
+	switch {
+	case errors.As(err, &conflict):
+		return exitcode.New(exitcode.Failure, err, conflict.Hint())
+	case errors.As(err, &exists):
+		return exitcode.New(exitcode.Usage, err, exists.Hint())
+	case errors.As(err, &marker):
+		return exitcode.New(exitcode.Failure, err, marker.Hint())
+	case errors.As(err, &invalid):
+		return exitcode.New(exitcode.Inventory, err, invalid.Hint())
+	case errors.Is(err, fs.ErrNotExist):
+		return exitcode.New(exitcode.Inventory, err, "run this inside a fleet repository (nixctl.yaml beside flake.nix), or create one with 'nixctl init'")
+	}
+	return exitcode.New(exitcode.Usage, err, "see --help for what each flag accepts")
+}

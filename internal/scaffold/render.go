@@ -1,0 +1,154 @@
+package scaffold
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// File is one file to write, at a slash-separated path relative to the
+// repository.
+type File struct {
+	Path string
+	Data []byte
+	Mode fs.FileMode
+}
+
+// Render reads the template tree and returns its files with n's values in
+// place of the template's, in paths and contents alike, sorted by path.
+func Render(tmpl fs.FS, n Names) ([]File, error) {
+	r := n.replacer()
+	var files []File
+	err := fs.WalkDir(tmpl, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(tmpl, p)
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if info, err := d.Info(); err == nil && info.Mode()&0o111 != 0 {
+			mode = 0o755
+		}
+		files = append(files, File{Path: r.Replace(p), Data: []byte(r.Replace(string(data))), Mode: mode})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the template: %w", err)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// Conflicts lists the files that already exist under dir (or whose parent is
+// not a directory), so that the caller can refuse before writing anything.
+func Conflicts(dir string, files []File) []string {
+	var out []string
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if _, err := os.Lstat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			out = append(out, f.Path)
+			continue
+		}
+		if blocked := blockedParent(dir, f.Path); blocked != "" {
+			out = append(out, blocked+" (not a directory)")
+		}
+	}
+	return dedupe(out)
+}
+
+// blockedParent returns the first parent of rel under dir that exists and is
+// not a directory.
+func blockedParent(dir, rel string) string {
+	if path.Dir(rel) == "." {
+		return ""
+	}
+	parts := strings.Split(path.Dir(rel), "/")
+	for i := range parts {
+		sub := strings.Join(parts[:i+1], "/")
+		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(sub)))
+		if err != nil {
+			return ""
+		}
+		if !st.IsDir() {
+			return sub
+		}
+	}
+	return ""
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// WriteNew creates every file under dir. It never replaces a file: each is
+// opened with O_EXCL, so a file that appeared since Conflicts was checked
+// stops the write with an error naming it.
+func WriteNew(dir string, files []File) error {
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := writeExcl(p, f.Data, f.Mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeExcl(p string, data []byte, mode fs.FileMode) error {
+	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := fh.Write(data); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+// replaceFile rewrites an existing regular file through a temporary file in
+// the same directory and a rename, keeping its mode. It refuses anything but
+// a regular file (renaming over /dev/null once broke a machine).
+func replaceFile(p string, data []byte) error {
+	st, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file; nixctl only edits regular files", p)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".nixctl-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
