@@ -35,7 +35,7 @@ func newInitCmd(deps *app.Deps) *cobra.Command {
 		Long: `Write a new fleet repository into DIR (default: the current directory):
 flake.nix (nixpkgs, Home Manager, nixGL, sops-nix), home/ with the laptop,
 desktop and server profiles, modules/server/ (base system, networking, node
-exporter, k0s skeleton), hosts/<host>/, secrets/ with .sops.yaml, nixctl.yaml
+exporter, k0s skeleton), hosts/HOST/, secrets/ with .sops.yaml, nixctl.yaml
 and a README with the deployment procedure.
 
 Nothing is overwritten: if any of these files exists, every conflict is listed

@@ -121,6 +121,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newInitCmd(deps),
 		newHostCmd(deps),
 		newProfileCmd(deps),
+		newManCmd(deps),
 	)
 	return root
 }
