@@ -97,6 +97,8 @@ func hostPort(addr string, port int) string {
 func (n Names) replacer() *strings.Replacer {
 	t := TemplateNames
 	return strings.NewReplacer(
+		// The host's attribute in flake.nix, quoted when it starts with a digit.
+		t.Host+` = mkHost "`+t.Host+`"`, nixAttr(n.Host)+` = mkHost "`+n.Host+`"`,
 		hostPort(t.Address, 22), hostPort(n.Address, 22),
 		"http://"+hostPort(t.Address, 9100), "http://"+hostPort(n.Address, 9100),
 		t.Address, n.Address,

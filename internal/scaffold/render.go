@@ -51,13 +51,13 @@ func Render(tmpl fs.FS, n Names) ([]File, error) {
 func Conflicts(dir string, files []File) []string {
 	var out []string
 	for _, f := range files {
+		if blocked := blockedParent(dir, f.Path); blocked != "" {
+			out = append(out, blocked+" (not a directory)")
+			continue
+		}
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if _, err := os.Lstat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
 			out = append(out, f.Path)
-			continue
-		}
-		if blocked := blockedParent(dir, f.Path); blocked != "" {
-			out = append(out, blocked+" (not a directory)")
 		}
 	}
 	return dedupe(out)
