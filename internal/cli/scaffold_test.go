@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/testutil"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+type cliResult struct {
+	code        int
+	out, errOut string
+}
+
+// runIn runs nixctl in-process in dir with env as the whole environment.
+func runIn(t *testing.T, dir string, env map[string]string, runner execx.Runner, args ...string) cliResult {
+	t.Helper()
+	var out, errb bytes.Buffer
+	deps := &app.Deps{
+		Getenv:     func(k string) string { return env[k] },
+		Cwd:        dir,
+		Now:        time.Now,
+		Version:    "test",
+		TestRunner: runner,
+	}
+	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return cliResult{code, out.String(), errb.String()}
+}
+
+func treeOf(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		files[rel] = info.ModTime().String() + string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestInitCommand(t *testing.T) {
+	parent := t.TempDir()
+	env := map[string]string{"USER": "alice"}
+	r := runIn(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	dir := filepath.Join(parent, "myfleet")
+	for _, want := range []string{"created myfleet", "user alice, host mini at 10.0.0.7, release 25.05", "  cd myfleet\n", "  nixctl check"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.out)
+		}
+	}
+	if n := strings.Count(r.out[strings.Index(r.out, "Next:"):], "\n  "); n != 3 {
+		t.Errorf("printed %d next commands, want 3:\n%s", n, r.out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hosts/mini/configuration.nix")); err != nil {
+		t.Error(err)
+	}
+	r = runIn(t, dir, env, nil, "inventory", "check", "--no-eval")
+	if r.code != 0 || !strings.Contains(r.out, "1 hosts, 3 profiles") {
+		t.Errorf("inventory check --no-eval: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+
+	// Twice: refused with every conflict listed, and nothing changes.
+	before := treeOf(t, dir)
+	r = runIn(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
+	if r.code != 1 || !strings.Contains(r.errOut, "nothing was written") || !strings.Contains(r.errOut, "hosts/mini/configuration.nix") || !strings.Contains(r.errOut, "nixctl: hint:") {
+		t.Errorf("second init: exit %d\n%s", r.code, r.errOut)
+	}
+	after := treeOf(t, dir)
+	if len(after) != len(before) {
+		t.Errorf("files: %d before, %d after", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s changed", k)
+		}
+	}
+}
+
+func TestInitRefusesBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{}, []string{"init", "x"}, "pass --user NAME"},
+		{map[string]string{"USER": "root"}, []string{"init", "x"}, "pass --user NAME"},
+		{map[string]string{"USER": "alice"}, []string{"init", "x", "--host", "../etc"}, "--host"},
+		{map[string]string{"USER": "alice"}, []string{"init", "x", "--address", "1.2.3.4;reboot"}, "--address"},
+		{map[string]string{"USER": "alice"}, []string{"init", "x", "--release", "23.11"}, "--release"},
+		{map[string]string{"USER": "alice"}, []string{"init", "x", "y"}, "one directory"},
+	} {
+		dir := t.TempDir()
+		r := runIn(t, dir, tc.env, nil, tc.args...)
+		if r.code != 2 || !strings.Contains(r.errOut, tc.want) || !strings.Contains(r.errOut, "nixctl: hint:") {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, r.code, r.errOut, tc.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%v wrote %d entries", tc.args, len(entries))
+		}
+	}
+}
+
+func TestInitGitAddsTheFiles(t *testing.T) {
+	parent := t.TempDir()
+	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
+	dir := filepath.Join(parent, "f")
+	var added []string
+	rec.Register([]string{"git", "init", "--quiet"}, "", 0)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"git", "add", "--"}, Func: func(c execx.Cmd) (string, int) {
+		if c.Dir != dir {
+			t.Errorf("git add ran in %q, want %q", c.Dir, dir)
+		}
+		added = c.Argv[3:]
+		return "", 0
+	}})
+	r := runIn(t, parent, map[string]string{"USER": "alice"}, rec, "--json", "init", "f", "--git")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	rec.Verify(t)
+	var res struct {
+		Files []string `json:"files"`
+		Next  []string `json:"next"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
+		t.Fatalf("%v: %s", err, r.out)
+	}
+	if strings.Join(added, " ") != strings.Join(res.Files, " ") || len(added) < 20 {
+		t.Errorf("git add %v, want the %d written files", added, len(res.Files))
+	}
+	if len(res.Next) != 3 || !strings.HasPrefix(res.Next[1], "nix flake lock") {
+		t.Errorf("next = %q", res.Next)
+	}
+}
+
+func TestInitDryRunWritesNothing(t *testing.T) {
+	parent := t.TempDir()
+	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
+	r := runIn(t, parent, map[string]string{"USER": "alice"}, rec, "--dry-run", "init", "f", "--git")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	if !strings.Contains(r.out, "would create f") || !strings.Contains(r.out, "git init --quiet") {
+		t.Errorf("stdout:\n%s", r.out)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "f")); err == nil {
+		t.Error("--dry-run created the directory")
+	}
+	if len(rec.Calls()) != 0 {
+		t.Errorf("--dry-run ran %v", rec.Argvs())
+	}
+}
+
+// stubInputs points a fleet made by nixctl init at the stand-ins in
+// testdata/stub-inputs: the template's own flake.nix, evaluated offline.
+func stubInputs(t *testing.T, fleet string) {
+	t.Helper()
+	stubs := testutil.CopyDir(t, "testdata/stub-inputs")
+	p := filepath.Join(fleet, "flake.nix")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for url, stub := range map[string]string{
+		"github:NixOS/nixpkgs/nixos-25.05":                "nixpkgs",
+		"github:nix-community/home-manager/release-25.05": "home-manager",
+		"github:nix-community/nixGL":                      "nixgl",
+		"github:Mic92/sops-nix":                           "sops-nix",
+	} {
+		if !strings.Contains(s, `"`+url+`"`) {
+			t.Fatalf("flake.nix no longer has the input %s", url)
+		}
+		s = strings.Replace(s, `"`+url+`"`, `"path:`+filepath.Join(stubs, stub)+`"`, 1)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// host add, then inventory check with real nix: the new host is in the
+// inventory and in the flake's nixosConfigurations, and its file evaluates.
+func TestHostAddThenInventoryCheck(t *testing.T) {
+	testutil.Require(t, "nix")
+	parent := t.TempDir()
+	env := map[string]string{"USER": "alice", "HOME": os.Getenv("HOME"), "PATH": os.Getenv("PATH")}
+	if r := runIn(t, parent, env, nil, "init", "fleet", "--host", "mini", "--address", "10.0.0.7"); r.code != 0 {
+		t.Fatalf("init: exit %d: %s", r.code, r.errOut)
+	}
+	fleet := filepath.Join(parent, "fleet")
+	stubInputs(t, fleet)
+	// inventory.Parse resolves the flake directory against the process's
+	// working directory, not Deps.Cwd: run where a user would.
+	t.Chdir(fleet)
+
+	r := runIn(t, fleet, env, nil, "host", "add", "web-1", "--address", "10.0.0.8", "--tags", "web")
+	if r.code != 0 {
+		t.Fatalf("host add: exit %d: %s", r.code, r.errOut)
+	}
+	for _, want := range []string{"added host web-1", "create hosts/web-1/configuration.nix", "edit   flake.nix", "edit   nixctl.yaml"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("host add stdout lacks %q:\n%s", want, r.out)
+		}
+	}
+	if r := runIn(t, fleet, env, nil, "profile", "add", "web", "--host", "web-1"); r.code != 0 {
+		t.Fatalf("profile add: exit %d: %s", r.code, r.errOut)
+	}
+
+	r = runIn(t, fleet, env, nil, "--json", "inventory", "check")
+	if r.code != 0 {
+		t.Fatalf("inventory check: exit %d\n%s\n%s", r.code, r.out, r.errOut)
+	}
+	var res struct {
+		OK       bool  `json:"ok"`
+		Hosts    int   `json:"hosts"`
+		Profiles int   `json:"profiles"`
+		Missing  []any `json:"missing"`
+		Unlisted []any `json:"unlisted"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
+		t.Fatalf("%v: %s", err, r.out)
+	}
+	if !res.OK || res.Hosts != 2 || res.Profiles != 4 || len(res.Missing) != 0 || len(res.Unlisted) != 0 {
+		t.Errorf("inventory check = %+v", res)
+	}
+
+	// The host's entry reads hosts/web-1/configuration.nix: evaluating it
+	// proves the file is where flake.nix looks.
+	r = runIn(t, fleet, env, nil, "check", "--no-build", "web-1", "web")
+	if r.code != 0 {
+		t.Errorf("check web-1: exit %d\n%s\n%s", r.code, r.out, r.errOut)
+	}
+	if err := os.Remove(filepath.Join(fleet, "hosts/web-1/configuration.nix")); err != nil {
+		t.Fatal(err)
+	}
+	if r := runIn(t, fleet, env, nil, "check", "--no-build", "web-1"); r.code == 0 {
+		t.Error("check passed without hosts/web-1/configuration.nix: the test proves nothing")
+	}
+}

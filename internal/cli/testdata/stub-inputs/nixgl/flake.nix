@@ -1,0 +1,4 @@
+{
+  description = "nixGL stand-in for nixctl's tests";
+  outputs = { self }: { };
+}
