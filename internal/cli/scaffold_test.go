@@ -21,9 +21,16 @@ type cliResult struct {
 	out, errOut string
 }
 
-// runIn runs nixctl in-process in dir with env as the whole environment.
-func runIn(t *testing.T, dir string, env map[string]string, runner execx.Runner, args ...string) cliResult {
+// runWith runs nixctl in-process in dir with env as its environment, like
+// runIn, but with any runner: nil is the real one (tests with real nix).
+func runWith(t *testing.T, dir string, env map[string]string, runner execx.Runner, args ...string) cliResult {
 	t.Helper()
+	for _, k := range []string{"NIXCTL_FLAKE", "NIXCTL_CONFIG", "NIXCTL_JSON", "NIXCTL_DRY_RUN", "NIXCTL_YES", "NIXCTL_QUIET", "NIXCTL_VERBOSE", "NIXCTL_NO_COLOR"} {
+		t.Setenv(k, "")
+	}
+	if runner == nil {
+		runner = execx.NewReal()
+	}
 	var out, errb bytes.Buffer
 	deps := &app.Deps{
 		Getenv:     func(k string) string { return env[k] },
@@ -57,7 +64,7 @@ func treeOf(t *testing.T, dir string) map[string]string {
 func TestInitCommand(t *testing.T) {
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice"}
-	r := runIn(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
+	r := runWith(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
@@ -73,14 +80,14 @@ func TestInitCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "hosts/mini/configuration.nix")); err != nil {
 		t.Error(err)
 	}
-	r = runIn(t, dir, env, nil, "inventory", "check", "--no-eval")
+	r = runWith(t, dir, env, nil, "inventory", "check", "--no-eval")
 	if r.code != 0 || !strings.Contains(r.out, "1 hosts, 3 profiles") {
 		t.Errorf("inventory check --no-eval: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 
 	// Twice: refused with every conflict listed, and nothing changes.
 	before := treeOf(t, dir)
-	r = runIn(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
+	r = runWith(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
 	if r.code != 1 || !strings.Contains(r.errOut, "nothing was written") || !strings.Contains(r.errOut, "hosts/mini/configuration.nix") || !strings.Contains(r.errOut, "nixctl: hint:") {
 		t.Errorf("second init: exit %d\n%s", r.code, r.errOut)
 	}
@@ -109,7 +116,7 @@ func TestInitRefusesBadInput(t *testing.T) {
 		{map[string]string{"USER": "alice"}, []string{"init", "x", "y"}, "one directory"},
 	} {
 		dir := t.TempDir()
-		r := runIn(t, dir, tc.env, nil, tc.args...)
+		r := runWith(t, dir, tc.env, nil, tc.args...)
 		if r.code != 2 || !strings.Contains(r.errOut, tc.want) || !strings.Contains(r.errOut, "nixctl: hint:") {
 			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, r.code, r.errOut, tc.want)
 		}
@@ -132,7 +139,7 @@ func TestInitGitAddsTheFiles(t *testing.T) {
 		added = c.Argv[3:]
 		return "", 0
 	}})
-	r := runIn(t, parent, map[string]string{"USER": "alice"}, rec, "--json", "init", "f", "--git")
+	r := runWith(t, parent, map[string]string{"USER": "alice"}, rec, "--json", "init", "f", "--git")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
@@ -155,7 +162,7 @@ func TestInitGitAddsTheFiles(t *testing.T) {
 func TestInitDryRunWritesNothing(t *testing.T) {
 	parent := t.TempDir()
 	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
-	r := runIn(t, parent, map[string]string{"USER": "alice"}, rec, "--dry-run", "init", "f", "--git")
+	r := runWith(t, parent, map[string]string{"USER": "alice"}, rec, "--dry-run", "init", "f", "--git")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
@@ -203,7 +210,7 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 	testutil.Require(t, "nix")
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice", "HOME": os.Getenv("HOME"), "PATH": os.Getenv("PATH")}
-	if r := runIn(t, parent, env, nil, "init", "fleet", "--host", "mini", "--address", "10.0.0.7"); r.code != 0 {
+	if r := runWith(t, parent, env, nil, "init", "fleet", "--host", "mini", "--address", "10.0.0.7"); r.code != 0 {
 		t.Fatalf("init: exit %d: %s", r.code, r.errOut)
 	}
 	fleet := filepath.Join(parent, "fleet")
@@ -212,7 +219,7 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 	// working directory, not Deps.Cwd: run where a user would.
 	t.Chdir(fleet)
 
-	r := runIn(t, fleet, env, nil, "host", "add", "web-1", "--address", "10.0.0.8", "--tags", "web")
+	r := runWith(t, fleet, env, nil, "host", "add", "web-1", "--address", "10.0.0.8", "--tags", "web")
 	if r.code != 0 {
 		t.Fatalf("host add: exit %d: %s", r.code, r.errOut)
 	}
@@ -221,11 +228,11 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 			t.Errorf("host add stdout lacks %q:\n%s", want, r.out)
 		}
 	}
-	if r := runIn(t, fleet, env, nil, "profile", "add", "web", "--host", "web-1"); r.code != 0 {
+	if r := runWith(t, fleet, env, nil, "profile", "add", "web", "--host", "web-1"); r.code != 0 {
 		t.Fatalf("profile add: exit %d: %s", r.code, r.errOut)
 	}
 
-	r = runIn(t, fleet, env, nil, "--json", "inventory", "check")
+	r = runWith(t, fleet, env, nil, "--json", "inventory", "check")
 	if r.code != 0 {
 		t.Fatalf("inventory check: exit %d\n%s\n%s", r.code, r.out, r.errOut)
 	}
@@ -245,14 +252,14 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 
 	// The host's entry reads hosts/web-1/configuration.nix: evaluating it
 	// proves the file is where flake.nix looks.
-	r = runIn(t, fleet, env, nil, "check", "--no-build", "web-1", "web")
+	r = runWith(t, fleet, env, nil, "check", "--no-build", "web-1", "web")
 	if r.code != 0 {
 		t.Errorf("check web-1: exit %d\n%s\n%s", r.code, r.out, r.errOut)
 	}
 	if err := os.Remove(filepath.Join(fleet, "hosts/web-1/configuration.nix")); err != nil {
 		t.Fatal(err)
 	}
-	if r := runIn(t, fleet, env, nil, "check", "--no-build", "web-1"); r.code == 0 {
+	if r := runWith(t, fleet, env, nil, "check", "--no-build", "web-1"); r.code == 0 {
 		t.Error("check passed without hosts/web-1/configuration.nix: the test proves nothing")
 	}
 }
