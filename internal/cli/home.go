@@ -100,9 +100,10 @@ func newHomeDiffCmd(deps *app.Deps) *cobra.Command {
 		Use:   "diff [PROFILE]",
 		Short: "Show what switching a profile would change",
 		Long: `Build the profile's new generation and compare it with the current one
-(the home-manager profile under ~/.local/state/nix/profiles) with nix store
-diff-closures: packages added, removed and changed with their versions, and
-the change of the closure's size. --json prints the same as a document.`,
+(the home-manager profile under ~/.local/state/nix/profiles, here or on the
+profile's host) with nix store diff-closures: packages added, removed and
+changed with their versions, and the change of the closure's size. --json
+prints the same as a document.`,
 		Args:              maxArgs(1),
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -116,9 +117,11 @@ the change of the closure's size. --json prints the same as a document.`,
 func newHomeGenerationsCmd(deps *app.Deps) *cobra.Command {
 	opts := &homeOptions{deps: deps}
 	return &cobra.Command{
-		Use:               "generations [PROFILE]",
-		Short:             "List a profile's generations",
-		Long:              `List the generations of a profile of this machine (nix-env --list-generations on its home-manager profile), marking the current one.`,
+		Use:   "generations [PROFILE]",
+		Short: "List a profile's generations",
+		Long: `List the generations of a profile (nix-env --list-generations on its
+home-manager profile, here or over SSH on the profile's host), marking the
+current one.`,
 		Args:              maxArgs(1),
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,9 +136,10 @@ func newHomeRollbackCmd(deps *app.Deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback [PROFILE] [--to N]",
 		Short: "Go back to an earlier generation of a profile",
-		Long: `Make an earlier generation of a profile of this machine current again and run
-its activation (Home Manager's documented rollback): the one before the
-current generation, or generation N with --to N.`,
+		Long: `Make an earlier generation of a profile current again and run its activation
+(Home Manager's documented rollback), here or over SSH on the profile's host:
+the one before the current generation, or generation N with --to N. When the
+activation fails, the profile is switched back.`,
 		Args:              maxArgs(1),
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -187,8 +191,8 @@ func selectHomeProfiles(deps *app.Deps, fleet *inventory.Fleet, selectors []stri
 	return fleet.SelectProfiles(selectors, all)
 }
 
-// localProfile resolves the one profile of this machine a command works on.
-func localProfile(deps *app.Deps, fleet *inventory.Fleet, selectors []string) (inventory.Profile, error) {
+// oneProfile resolves the one profile a command works on.
+func oneProfile(deps *app.Deps, fleet *inventory.Fleet, selectors []string) (inventory.Profile, error) {
 	ps, err := selectHomeProfiles(deps, fleet, selectors, false)
 	if err != nil {
 		return inventory.Profile{}, err
@@ -196,12 +200,7 @@ func localProfile(deps *app.Deps, fleet *inventory.Fleet, selectors []string) (i
 	if len(ps) != 1 {
 		return inventory.Profile{}, exitcode.UsageErrorf("name one profile", "%q selects %d profiles; this command works on one", strings.Join(selectors, " "), len(ps))
 	}
-	p := ps[0]
-	if p.Host != "" {
-		return p, exitcode.UsageErrorf("run it on "+p.Host+", or use nixctl home switch "+p.Name+" to update it from here",
-			"profile %s lives on host %s; this command works on profiles of this machine", p.Name, p.Host)
-	}
-	return p, nil
+	return ps[0], nil
 }
 
 func requireNix(deps *app.Deps) error {
@@ -380,7 +379,7 @@ func runHomeDiff(opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := localProfile(deps, fleet, opts.selectors)
+	p, err := oneProfile(deps, fleet, opts.selectors)
 	if err != nil {
 		return err
 	}
@@ -435,13 +434,28 @@ func runHomeGenerations(opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := localProfile(deps, fleet, opts.selectors); err != nil {
-		return err
-	}
-	path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
-	gens, err := home.Generations(deps.Context(), deps.Runner(), path)
+	p, err := oneProfile(deps, fleet, opts.selectors)
 	if err != nil {
 		return err
+	}
+	var gens []home.Generation
+	if p.Host != "" {
+		env := homeEnv(deps, fleet)
+		rp, err := env.RemoteProfile(p)
+		if err != nil {
+			return err
+		}
+		if gens, err = env.RemoteGenerations(deps.Context(), rp); err != nil {
+			return err
+		}
+		if deps.Config.DryRun {
+			return nil
+		}
+	} else {
+		path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
+		if gens, err = home.Generations(deps.Context(), deps.Runner(), path); err != nil {
+			return err
+		}
 	}
 	if deps.Config.JSON {
 		return deps.IO.PrintJSON(gens)
@@ -464,28 +478,39 @@ func runHomeRollback(opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := localProfile(deps, fleet, opts.selectors)
+	p, err := oneProfile(deps, fleet, opts.selectors)
 	if err != nil {
 		return err
-	}
-	if u := deps.Getenv("USER"); p.User != "" && u != "" && p.User != u {
-		return exitcode.UsageErrorf("run nixctl as "+p.User, "profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, u)
 	}
 	if opts.to < 0 {
 		return exitcode.UsageErrorf("generation numbers start at 1", "--to %d is not a generation", opts.to)
 	}
-	path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
-	gens, err := home.Generations(deps.Context(), deps.Runner(), path)
-	if err != nil {
-		return err
-	}
-	cur, target, err := home.RollbackTarget(gens, opts.to)
-	if err != nil {
-		return err
-	}
-	deps.IO.Logf("%s: rolling back from generation %d to %d", p.Name, cur.Number, target.Number)
-	if err := home.Rollback(deps.Context(), deps.Runner(), path, cur, target, home.Streams{Out: deps.IO.Out, Err: deps.IO.Err}); err != nil {
-		return err
+	var cur, target home.Generation
+	if p.Host != "" {
+		env := homeEnv(deps, fleet)
+		rp, err := env.RemoteProfile(p)
+		if err != nil {
+			return err
+		}
+		if cur, target, err = env.RemoteRollback(deps.Context(), rp, opts.to, deps.IO.Err); err != nil {
+			return err
+		}
+	} else {
+		if u := deps.Getenv("USER"); p.User != "" && u != "" && p.User != u {
+			return exitcode.UsageErrorf("run nixctl as "+p.User, "profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, u)
+		}
+		path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
+		gens, err := home.Generations(deps.Context(), deps.Runner(), path)
+		if err != nil {
+			return err
+		}
+		if cur, target, err = home.RollbackTarget(gens, opts.to); err != nil {
+			return err
+		}
+		deps.IO.Logf("%s: rolling back from generation %d to %d", p.Name, cur.Number, target.Number)
+		if err := home.Rollback(deps.Context(), deps.Runner(), path, cur, target, home.Streams{Out: deps.IO.Out, Err: deps.IO.Err}); err != nil {
+			return err
+		}
 	}
 	if deps.Config.JSON {
 		return deps.IO.PrintJSON(struct {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/user"
@@ -10,6 +11,26 @@ import (
 
 	"github.com/nixctl/nixctl/internal/testutil"
 )
+
+// remoteHomeFixture is the fixture fleet with one host, nixos-mini, reached
+// as root through sshd, and the given profiles. nixctl runs as root.
+func remoteHomeFixture(t *testing.T, sshd *testutil.SSHD, profiles string) (dir string, env map[string]string) {
+	t.Helper()
+	dir, env = homeFixture(t)
+	testutil.WriteFiles(t, dir, map[string]string{"nixctl.yaml": fmt.Sprintf(`hosts:
+  - {name: nixos-mini, address: 127.0.0.1, port: %d, user: root, identity: %s}
+profiles:%s
+`, sshd.Port, sshd.ClientKeyFile, profiles)})
+	// nixctl's own SSH reads ~/.ssh/known_hosts of $HOME; the system ssh
+	// under nix copy gets it through NIX_SSHOPTS.
+	known, err := os.ReadFile(sshd.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFiles(t, env["HOME"], map[string]string{".ssh/known_hosts": string(known)})
+	env["USER"] = "root"
+	return dir, env
+}
 
 // A remote profile is built here, copied with the real nix copy over a real
 // sshd on 127.0.0.1 and activated there as its non-root user: the fixture's
@@ -29,25 +50,9 @@ func TestRealHomeSwitchRemoteProfilesOverSSH(t *testing.T) {
 		_ = os.Remove(marker)
 		t.Cleanup(func() { _ = os.Remove(marker) })
 	}
-	dir, env := homeFixture(t)
-	testutil.WriteFiles(t, dir, map[string]string{"nixctl.yaml": fmt.Sprintf(`hosts:
-  - name: nixos-mini
-    address: 127.0.0.1
-    port: %d
-    user: root
-    identity: %s
-profiles:
+	dir, env := remoteHomeFixture(t, sshd, `
   - {name: server, user: nixctl-hm1, host: nixos-mini, tags: [servers]}
-  - {name: server-2, attr: server, user: nixctl-hm2, host: nixos-mini, tags: [servers]}
-`, sshd.Port, sshd.ClientKeyFile)})
-	// nixctl's own SSH reads ~/.ssh/known_hosts of $HOME; the system ssh
-	// under nix copy gets it through NIX_SSHOPTS.
-	known, err := os.ReadFile(sshd.KnownHostsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.WriteFiles(t, env["HOME"], map[string]string{".ssh/known_hosts": string(known)})
-	env["USER"] = "root"
+  - {name: server-2, attr: server, user: nixctl-hm2, host: nixos-mini, tags: [servers]}`)
 
 	gen := buildGeneration(t, dir, env, "server")
 	r := runIn(t, dir, nil, env, "home", "switch", "@servers")
@@ -78,5 +83,69 @@ profiles:
 	}
 	if strings.Contains(r.stderr, "copying to") {
 		t.Errorf("copied before the preflight passed:\n%s", r.stderr)
+	}
+}
+
+// A remote profile's diff, generations and rollback run against its
+// generations on the host. Here the profile's user is root (only root can
+// write this machine's single-user store, which a generation needs), with
+// XDG_STATE_HOME pointing into the test's own directory.
+func TestRealHomeRemoteDiffGenerationsRollback(t *testing.T) {
+	testutil.Require(t, "nix", "ssh")
+	state := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(state, "nix", "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"XDG_STATE_HOME": state}})
+	marker := "/root/.nixctl-activated"
+	if old, err := os.ReadFile(marker); err == nil {
+		t.Cleanup(func() { _ = os.WriteFile(marker, old, 0o644) })
+	} else {
+		t.Cleanup(func() { _ = os.Remove(marker) })
+	}
+	dir, env := remoteHomeFixture(t, sshd, `
+  - {name: server, user: root, host: nixos-mini}`)
+
+	// Never switched: generations says so.
+	if r := runIn(t, dir, nil, env, "home", "generations", "server"); r.code != 1 || !strings.Contains(r.stderr, "no Home Manager generations") {
+		t.Errorf("generations before a switch: exit %d: %s", r.code, r.stderr)
+	}
+	if r := runIn(t, dir, nil, env, "home", "switch", "server"); r.code != 0 {
+		t.Fatalf("switch: exit %d: %s", r.code, r.stderr)
+	}
+	gen1 := buildGeneration(t, dir, env, "server")
+	testutil.WriteFiles(t, dir, map[string]string{"packages.nix": `{
+  zsh = { version = "5.9"; size = 100; };
+  atuin = { version = "18.4.0"; size = 300; };
+}`})
+	r := runIn(t, dir, nil, env, "home", "diff", "server")
+	if r.code != 0 {
+		t.Fatalf("diff: exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "server: 0 added, 0 removed, 1 changed;") || !strings.Contains(r.stdout, "  ~ atuin 18.3.0 → 18.4.0\n") {
+		t.Errorf("diff:\n%s", r.stdout)
+	}
+	if r := runIn(t, dir, nil, env, "home", "switch", "server", "--diff", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "~ atuin 18.3.0 → 18.4.0") {
+		t.Fatalf("switch --diff --yes: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	gen2 := buildGeneration(t, dir, env, "server")
+
+	r = runIn(t, dir, nil, env, "home", "generations", "server", "--json")
+	var gens []struct {
+		Number  int
+		Current bool
+		Path    string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &gens); err != nil || len(gens) != 2 || gens[0].Path != gen1 || gens[1].Path != gen2 || !gens[1].Current {
+		t.Fatalf("generations (%v): %s\n%s", err, r.stdout, r.stderr)
+	}
+
+	r = runIn(t, dir, nil, env, "home", "rollback", "server")
+	if r.code != 0 || r.stdout != fmt.Sprintf("server: generation 1 is current (%s)\n", gen1) {
+		t.Fatalf("rollback: exit %d: %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	assertActivated(t, "/root", gen1)
+	if cur, err := filepath.EvalSymlinks(filepath.Join(state, "nix", "profiles", "home-manager")); err != nil || cur != gen1 {
+		t.Errorf("the host's profile points at %s (%v), want %s", cur, err, gen1)
 	}
 }

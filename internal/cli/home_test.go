@@ -203,14 +203,25 @@ func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
 	}
 }
 
-func TestHomeCommandsOnRemoteProfilesAreUsageErrors(t *testing.T) {
+func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
-	for _, args := range [][]string{{"home", "diff", "server"}, {"home", "generations", "server"}, {"home", "rollback", "server"}} {
-		r := runIn(t, dir, rec, env, args...)
-		if r.code != exitcode.Usage || !strings.Contains(r.stderr, "profile server lives on host nixos-mini") {
-			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
-		}
+	r := runIn(t, dir, rec, env, "--dry-run", "home", "rollback", "server", "--to", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 ") || !strings.Contains(lines[0], "nix-env --list-generations") {
+		t.Fatalf("want the generations listing, then the rollback:\n%s", r.stdout)
+	}
+	if !strings.Contains(lines[1], `--switch-generation 3 || exit 1; if ! "$p-3-link/activate"`) || !strings.Contains(lines[1], "flock -w 300 -E 75") {
+		t.Errorf("rollback: %s", lines[1])
+	}
+	if r := runIn(t, dir, rec, env, "--dry-run", "home", "rollback", "server"); r.code != exitcode.Usage || !strings.Contains(r.stderr, "pass --to N with --dry-run") {
+		t.Errorf("dry-run without --to: exit %d: %s", r.code, r.stderr)
+	}
+	if len(rec.Calls()) != 0 {
+		t.Errorf("dry-run ran %q", rec.Argvs())
 	}
 }
 

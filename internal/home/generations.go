@@ -40,6 +40,9 @@ func Current(profilePath string) (string, error) {
 	return p, err
 }
 
+// ErrNoGenerations means a profile was never switched.
+var ErrNoGenerations = errors.New("no Home Manager generations")
+
 // Generation is one generation of a profile.
 type Generation struct {
 	nix.Generation
@@ -55,7 +58,7 @@ func linkPath(profilePath string, n int) string {
 // Generations lists a profile's generations, oldest first.
 func Generations(ctx context.Context, r execx.Runner, profilePath string) ([]Generation, error) {
 	if _, err := os.Lstat(profilePath); errors.Is(err, fs.ErrNotExist) {
-		return nil, exitcode.Newf(exitcode.Failure, "switch the profile first: nixctl home switch", "no Home Manager generations at %s", profilePath)
+		return nil, exitcode.New(exitcode.Failure, fmt.Errorf("%w at %s", ErrNoGenerations, profilePath), "switch the profile first: nixctl home switch")
 	}
 	res, err := r.Run(ctx, execx.Cmd{Argv: nix.ListGenerations(profilePath), ReadOnly: true})
 	if err != nil {

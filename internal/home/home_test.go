@@ -174,3 +174,15 @@ func TestProfilePath(t *testing.T) {
 		t.Errorf("XDG_STATE_HOME: %s", got)
 	}
 }
+
+func TestParseRemoteGenerations(t *testing.T) {
+	out := "/home/ops/.local/state/nix/profiles/home-manager\n" +
+		"   1   2026-11-25 21:48:05   \n   2   2026-11-25 21:50:12   (current)\n" +
+		"--\n1-link /nix/store/aaa-home-manager-generation\n2-link /nix/store/bbb-home-manager-generation\n"
+	path, gens, err := parseRemoteGenerations(out)
+	must(t, err)
+	if path != "/home/ops/.local/state/nix/profiles/home-manager" || len(gens) != 2 ||
+		gens[0].Path != "/nix/store/aaa-home-manager-generation" || gens[1].Path != "/nix/store/bbb-home-manager-generation" || !gens[1].Current {
+		t.Errorf("got %s %+v", path, gens)
+	}
+}

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
@@ -21,14 +23,44 @@ const LockWait = 5 * time.Minute
 // Exit codes of the remote scripts below, chosen to be told apart from the
 // activation's own failures.
 const (
-	exitNoNix  = 69 // EX_UNAVAILABLE: no /nix/store on the host
-	exitLocked = 75 // EX_TEMPFAIL: another nixctl run holds the host's lock
-	exitNoGen  = 66 // EX_NOINPUT: the generation did not arrive
+	exitNoNix    = 69 // EX_UNAVAILABLE: nix is not on the user's PATH
+	exitLocked   = 75 // EX_TEMPFAIL: another nixctl run holds the host's lock
+	exitNoGen    = 66 // EX_NOINPUT: the generation did not arrive, or no generations
+	exitRestored = 70 // EX_SOFTWARE: activation failed, previous generation restored
 )
 
-// preflightScript checks that the host can take a generation. It is a
-// constant: nothing from the inventory goes into it.
-const preflightScript = `test -d /nix/store || { echo "no /nix/store on this host" >&2; exit 69; }`
+// The remote scripts are constants or built from validated store paths and
+// numbers only; nothing else from the inventory goes into them.
+const (
+	preflightScript = `command -v nix >/dev/null || { echo "nix is not on the PATH of $USER" >&2; exit 69; }`
+	// profileScript sets $p to the home-manager profile the way Home
+	// Manager 25.05 finds it (see ProfilePath).
+	profileScript = `s="${XDG_STATE_HOME:-$HOME/.local/state}/nix/profiles"; ` +
+		`if [ -d "$s" ]; then p="$s/home-manager"; else p="/nix/var/nix/profiles/per-user/$USER/home-manager"; fi`
+	generationsScript = profileScript + `; echo "$p"; [ -e "$p" ] || exit 66; ` +
+		`nix-env --list-generations -p "$p" || exit 1; echo --; ` +
+		`for l in "$p"-*-link; do [ -e "$l" ] && printf '%s %s\n' "${l#"$p"-}" "$(readlink -f "$l")"; done; exit 0`
+)
+
+// locked runs script with sh under the host's lock.
+func locked(script string) string {
+	return fmt.Sprintf(`lock=/run/lock; [ -d "$lock" ] && [ -w "$lock" ] || lock=/tmp; mkdir -p "$lock/nixctl" 2>/dev/null; `+
+		`exec flock -w %d -E %d "$lock/nixctl" sh -c %s`, int(LockWait.Seconds()), exitLocked, remote.ShellQuote(script))
+}
+
+// activateScript runs generation/activate under the host's lock.
+func activateScript(generation string) string {
+	act := remote.ShellQuote(generation + "/activate")
+	return locked(fmt.Sprintf(`test -x %s || { echo "nixctl: %s is missing on this host" >&2; exit %d; }; exec %s`, act, act, exitNoGen, act))
+}
+
+// rollbackScript makes generation target current and activates it; a failed
+// activation switches back to cur.
+func rollbackScript(cur, target int) string {
+	return locked(fmt.Sprintf(`%s; nix-env -p "$p" --switch-generation %d || exit 1; `+
+		`if ! "$p-%d-link/activate"; then nix-env -p "$p" --switch-generation %d; exit %d; fi`,
+		profileScript, target, target, cur, exitRestored))
+}
 
 // SSH reaches remote profiles' hosts with internal/remote.
 //
@@ -87,81 +119,134 @@ func firstExisting(paths []string) string {
 func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session, error) {
 	t := s.target(h, user)
 	if s.DryRun {
-		return &dryRunSession{s: s, t: t, host: h}, nil
+		return &session{host: h, user: user, run: s.printer(t)}, nil
 	}
 	c, err := s.Dialer.Dial(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.Run(ctx, preflightScript, nil)
-	if err != nil {
+	sess := &session{host: h, user: user, run: func(ctx context.Context, script string, out io.Writer) (string, error) {
+		var stdout strings.Builder
+		w := io.Writer(&stdout)
+		if out != nil {
+			w = io.MultiWriter(&stdout, out)
+		}
+		_, err := c.Stream(ctx, script, nil, w, out)
+		return stdout.String(), err
+	}, close: c.Close}
+	if _, err := sess.run(ctx, preflightScript, nil); err != nil {
 		c.Close()
-		if res != nil && res.ExitCode == exitNoNix {
-			return nil, exitcode.Newf(exitcode.Failure, "install Nix on "+h.Name+" (NixOS has it)", "preflight on %s: no /nix/store", h.Name)
+		var ee *remote.ExitError
+		if errors.As(err, &ee) && ee.ExitCode == exitNoNix {
+			return nil, exitcode.Newf(exitcode.Failure, "install Nix on "+h.Name+", or put it on "+user+"'s PATH (NixOS has it)",
+				"preflight on %s: nix is not on the PATH of %s", h.Name, t)
 		}
 		return nil, fmt.Errorf("preflight on %s: %w", h.Name, err)
 	}
-	return &sshSession{c: c, host: h, user: user}, nil
+	return sess, nil
 }
 
-// activateScript runs generation/activate under the host's lock.
-func activateScript(generation string) string {
-	gen := remote.ShellQuote(generation)
-	act := remote.ShellQuote(generation + "/activate")
-	return fmt.Sprintf(`test -x %s || { echo "nixctl: %s/activate is missing on this host" >&2; exit %d; }; `+
-		`lock=/run/lock; [ -d "$lock" ] && [ -w "$lock" ] || lock=/tmp; mkdir -p "$lock/nixctl" 2>/dev/null; `+
-		`exec flock -w %d -E %d "$lock/nixctl" %s`, act, gen, exitNoGen, int(LockWait.Seconds()), exitLocked, act)
+// printer is dry-run's stand-in for running a script: it prints the ssh
+// command line that would run it.
+func (s *SSH) printer(t remote.Target) func(context.Context, string, io.Writer) (string, error) {
+	return func(_ context.Context, script string, _ io.Writer) (string, error) {
+		words := append([]string{"ssh"}, remote.SSHArgs(t, nil, nil)...)
+		words = append(words, t.User+"@"+t.Address, script)
+		fmt.Fprintln(s.Out, remote.ShellJoin(words...))
+		return "", nil
+	}
 }
 
-type sshSession struct {
-	c    *remote.Client
-	host inventory.Host
-	user string
+// session runs scripts on a host as the profile's user.
+type session struct {
+	host  inventory.Host
+	user  string
+	run   func(ctx context.Context, script string, out io.Writer) (string, error)
+	close func() error
 }
 
-func (s *sshSession) Activate(ctx context.Context, generation string, out io.Writer) error {
+func (s *session) Close() error {
+	if s.close == nil {
+		return nil
+	}
+	return s.close()
+}
+
+func (s *session) Activate(ctx context.Context, generation string, out io.Writer) error {
 	if !strings.HasPrefix(generation, "/nix/store/") || strings.ContainsAny(generation, "\n") {
 		return fmt.Errorf("refusing to activate %q: not a store path", generation)
 	}
-	_, err := s.c.Stream(ctx, activateScript(generation), nil, out, out)
-	var ee *remote.ExitError
-	if errors.As(err, &ee) {
-		switch ee.ExitCode {
-		case exitLocked:
-			return exitcode.Newf(exitcode.Failure, "another nixctl run is working on "+s.host.Name+": wait for it and try again",
-				"%s stayed locked for %s", s.host.Name, LockWait)
-		case exitNoGen:
-			return exitcode.Newf(exitcode.Failure, "nix copy did not bring the generation: check the copy's output above",
-				"the generation is missing on %s", s.host.Name)
-		}
-		return exitcode.Newf(exitcode.Failure, "see the activation's output above", "activation on %s as %s failed (exit %d): %s",
-			s.host.Name, s.user, ee.ExitCode, lastLine(ee.StderrTail))
-	}
-	return err
+	_, err := s.run(ctx, activateScript(generation), out)
+	return s.explain(err, "activation", "nix copy did not bring the generation: check the copy's output above")
 }
 
-func (s *sshSession) Close() error { return s.c.Close() }
+// Generations lists the profile's generations on the host.
+func (s *session) Generations(ctx context.Context) (string, []Generation, error) {
+	out, err := s.run(ctx, generationsScript, nil)
+	if err != nil {
+		var ee *remote.ExitError
+		if errors.As(err, &ee) && ee.ExitCode == exitNoGen {
+			return "", nil, exitcode.New(exitcode.Failure, fmt.Errorf("%s on %s: %w", s.user, s.host.Name, ErrNoGenerations), "switch the profile first: nixctl home switch")
+		}
+		return "", nil, fmt.Errorf("listing generations on %s: %w", s.host.Name, err)
+	}
+	if out == "" { // dry-run
+		return "", nil, nil
+	}
+	return parseRemoteGenerations(out)
+}
+
+// Rollback makes target current on the host and activates it.
+func (s *session) Rollback(ctx context.Context, cur, target Generation, out io.Writer) error {
+	_, err := s.run(ctx, rollbackScript(cur.Number, target.Number), out)
+	return s.explain(err, "activating generation "+strconv.Itoa(target.Number), "")
+}
+
+func (s *session) explain(err error, what, missingHint string) error {
+	var ee *remote.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	switch ee.ExitCode {
+	case exitLocked:
+		return exitcode.Newf(exitcode.Failure, "another nixctl run is working on "+s.host.Name+": wait for it and try again",
+			"%s stayed locked for %s", s.host.Name, LockWait)
+	case exitNoGen:
+		if missingHint != "" {
+			return exitcode.Newf(exitcode.Failure, missingHint, "the generation is missing on %s", s.host.Name)
+		}
+	case exitRestored:
+		return exitcode.Newf(exitcode.Failure, "the previous generation is current again; see the output above",
+			"%s on %s as %s failed", what, s.host.Name, s.user)
+	}
+	return exitcode.Newf(exitcode.Failure, "see the output above", "%s on %s as %s failed (exit %d): %s",
+		what, s.host.Name, s.user, ee.ExitCode, lastLine(ee.StderrTail))
+}
+
+// parseRemoteGenerations reads generationsScript's output: the profile path,
+// nix-env --list-generations, "--", then "N-link STOREPATH" lines.
+func parseRemoteGenerations(out string) (string, []Generation, error) {
+	path, rest, _ := strings.Cut(out, "\n")
+	list, links, _ := strings.Cut(rest, "\n--\n")
+	gens, err := nix.ParseGenerations(list, time.Local)
+	if err != nil {
+		return "", nil, err
+	}
+	paths := map[int]string{}
+	for _, l := range strings.Split(links, "\n") {
+		name, store, ok := strings.Cut(l, " ")
+		if n, err := strconv.Atoi(strings.TrimSuffix(name, "-link")); ok && err == nil {
+			paths[n] = store
+		}
+	}
+	res := make([]Generation, len(gens))
+	for i, g := range gens {
+		res[i] = Generation{Generation: g, Path: paths[g.Number]}
+	}
+	return strings.TrimSpace(path), res, nil
+}
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
-
-// dryRunSession prints what would run over SSH.
-type dryRunSession struct {
-	s    *SSH
-	t    remote.Target
-	host inventory.Host
-}
-
-func (d *dryRunSession) Activate(ctx context.Context, generation string, out io.Writer) error {
-	args := remote.SSHArgs(d.t, nil, nil)
-	line := "ssh " + remote.ShellJoin(args...)
-	if len(args) > 0 {
-		line += " "
-	}
-	fmt.Fprintf(d.s.Out, "%s%s %s\n", line, remote.ShellQuote(d.t.User+"@"+d.t.Address), remote.ShellQuote(activateScript(generation)))
-	return nil
-}
-
-func (d *dryRunSession) Close() error { return nil }

@@ -42,6 +42,11 @@ type Session interface {
 	// Activate runs generation's activate script under the host's lock,
 	// streaming its output to out.
 	Activate(ctx context.Context, generation string, out io.Writer) error
+	// Generations lists the profile's generations on the host and returns
+	// the profile's path there.
+	Generations(ctx context.Context) (string, []Generation, error)
+	// Rollback makes target current and activates it, under the lock.
+	Rollback(ctx context.Context, cur, target Generation, out io.Writer) error
 	Close() error
 }
 
@@ -129,8 +134,10 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 				continue
 			}
 			t.Host = h
-			if o.Diff {
-				e.events().Stage(p.Name, "diff skipped: remote generations are compared on the host")
+			if o.Diff && t.Generation != "" {
+				if t.Diff, err = e.remoteDiff(ctx, t); err != nil {
+					return nil, err
+				}
 			}
 			continue
 		}

@@ -71,8 +71,10 @@ func SwitchGeneration(profile string, n int) []string {
 	return []string{"nix-env", "-p", profile, "--switch-generation", strconv.Itoa(n)}
 }
 
-// CopyOptions describe `nix copy --to ssh://…`.
+// CopyOptions describe `nix copy --to ssh://…` (or --from with From).
 type CopyOptions struct {
+	// From copies from the host into the local store instead.
+	From bool
 	// User and Address name the target store: ssh://USER@ADDRESS.
 	User, Address string
 	// SSHOpts becomes NIX_SSHOPTS (port, identity, known_hosts, options).
@@ -92,7 +94,11 @@ func CopyToSSH(o CopyOptions) (argv, env []string) {
 	if o.User != "" {
 		store = "ssh://" + o.User + "@" + addr
 	}
-	argv = append(append(Nix("copy"), "--to", store), o.Paths...)
+	dir := "--to"
+	if o.From {
+		dir = "--from"
+	}
+	argv = append(append(Nix("copy"), dir, store), o.Paths...)
 	if len(o.SSHOpts) > 0 {
 		env = []string{"NIX_SSHOPTS=" + strings.Join(o.SSHOpts, " ")}
 	}

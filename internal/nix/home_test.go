@@ -54,6 +54,8 @@ func TestCopyToSSH(t *testing.T) {
 			"nix|copy|--extra-experimental-features|nix-command flakes|--to|ssh://root@192.0.2.20|/nix/store/x", "NIX_SSHOPTS=-p 2222 -i /k"},
 		{"no user, no options", CopyOptions{Address: "mini.lan", Paths: []string{"/nix/store/x", "/nix/store/y"}},
 			"nix|copy|--extra-experimental-features|nix-command flakes|--to|ssh://mini.lan|/nix/store/x|/nix/store/y", ""},
+		{"from", CopyOptions{From: true, User: "root", Address: "mini.lan", SSHOpts: []string{"-p", "2222"}, Paths: []string{"/nix/store/x"}},
+			"nix|copy|--extra-experimental-features|nix-command flakes|--from|ssh://root@mini.lan|/nix/store/x", "NIX_SSHOPTS=-p 2222"},
 		{"ipv6", CopyOptions{User: "u", Address: "fd00::1", Paths: []string{"/nix/store/x"}},
 			"nix|copy|--extra-experimental-features|nix-command flakes|--to|ssh://u@[fd00::1]|/nix/store/x", ""},
 	}

@@ -29,11 +29,24 @@
         echo "managed by home-manager" > $out/.config/demo/config
         echo "set -o vi" > $out/.demorc
       '';
+      # activate does what home-manager's does that nixctl relies on: it
+      # makes its generation current in the home-manager profile (when this
+      # user may write to the store), then records who ran it.
       profile = user: sh "home-manager-generation" ''
         mkdir -p $out
         ln -s ${files} $out/home-files
         echo ${builtins.concatStringsSep " " pkgs} > $out/packages
-        printf '#!/bin/sh\necho "activating %s for ${user} as $(id -un)"\necho %s > "$HOME/.nixctl-activated"\n' "$out" "$out" > $out/activate
+        cat > $out/activate <<'EOF'
+        #!/bin/sh
+        echo "activating @out@ for ${user} as $(id -un)"
+        s="''${XDG_STATE_HOME:-$HOME/.local/state}/nix/profiles"
+        if [ -d "$s" ]; then p="$s/home-manager"; else p="/nix/var/nix/profiles/per-user/$(id -un)/home-manager"; fi
+        if [ -w /nix/var/nix/db ] || [ -S /nix/var/nix/daemon-socket/socket ]; then
+          if [ "$(readlink -f "$p" 2>/dev/null)" != "@out@" ]; then nix-env -p "$p" --set "@out@" || exit 1; fi
+        fi
+        echo "@out@" > "$HOME/.nixctl-activated"
+        EOF
+        sed -i "s|@out@|$out|g" $out/activate
         chmod +x $out/activate
       '';
     in
