@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
 
@@ -27,6 +30,11 @@ sops-nix read unchanged.`,
 		newSecretsListCmd(deps),
 		newSecretsVerifyCmd(deps),
 		newSecretsCatCmd(deps),
+		newSecretsAddCmd(deps),
+		newSecretsEditCmd(deps),
+		newSecretsRekeyCmd(deps),
+		newSecretsAddHostCmd(deps),
+		newSecretsRemoveHostCmd(deps),
 	)
 	return cmd
 }
@@ -284,4 +292,348 @@ func runSecretsCat(opts *secretsCatOptions) error {
 // secretsFileError turns a failure on one file into a one-line error.
 func secretsFileError(path string, err error) error {
 	return exitcode.New(exitcode.Code(err), fmt.Errorf("%s: %w", path, err), exitcode.HintOf(err))
+}
+
+type secretsAddOptions struct {
+	deps   *app.Deps
+	kind   string
+	name   string
+	from   string
+	format string
+	force  bool
+}
+
+func newSecretsAddCmd(deps *app.Deps) *cobra.Command {
+	opts := &secretsAddOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "add KIND [NAME] --from FILE|-",
+		Short: "Encrypt a file into secrets/KIND/NAME for the recipients of .sops.yaml",
+		Long: `Encrypt FILE (or stdin with --from -) into <secrets>/KIND/NAME.<ext>. KIND is a
+folder under the secrets directory; for kubeconfig, NAME defaults to the
+kubeconfig's current context. The input decides the format and extension: a
+JSON object (.json), a YAML mapping (.yml), dotenv lines (.env), anything else
+binary (.bin). The recipients are those of the .sops.yaml creation rule that
+matches the path. An existing secret is replaced only with --force. The sops-nix
+declaration that exposes the secret is printed afterwards.
+
+  nixctl secrets add kubeconfig nixos-mini --from ~/.kube/config`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return exitcode.UsageErrorf("nixctl secrets add KIND [NAME] --from FILE", "expected KIND and an optional NAME, got %d arguments", len(args))
+			}
+			opts.kind = args[0]
+			if len(args) == 2 {
+				opts.name = args[1]
+			}
+			return runSecretsAdd(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.from, "from", "", "file to encrypt, or - for stdin (required)")
+	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv or binary")
+	f.BoolVar(&opts.force, "force", false, "replace an existing secret")
+	return cmd
+}
+
+// maxInput bounds what add reads.
+const maxInput = 4 << 20
+
+func runSecretsAdd(opts *secretsAddOptions) error {
+	deps := opts.deps
+	var format secrets.Format
+	if opts.format != "" {
+		f, ok := secrets.ParseFormat(opts.format)
+		if !ok {
+			return exitcode.UsageErrorf("use yaml, json, dotenv or binary", "unknown --format %q", opts.format)
+		}
+		format = f
+	}
+	var r io.Reader
+	switch opts.from {
+	case "":
+		return exitcode.UsageErrorf("nixctl secrets add "+opts.kind+" --from FILE (or --from - for stdin)", "--from is required")
+	case "-":
+		r = deps.IO.In
+	default:
+		fh, err := os.Open(opts.from)
+		if err != nil {
+			return exitcode.New(exitcode.Usage, fmt.Errorf("--from: %w", err), "name a readable file")
+		}
+		defer fh.Close()
+		r = fh
+	}
+	input, err := io.ReadAll(io.LimitReader(r, maxInput+1))
+	if err != nil {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("reading --from: %w", err), "")
+	}
+	if len(input) > maxInput {
+		return exitcode.UsageErrorf("secrets are small files; store large data elsewhere", "the input is larger than %d bytes", maxInput)
+	}
+	s, err := secretsSession(deps, false)
+	if err != nil {
+		return err
+	}
+	res, err := s.Add(secrets.AddOptions{Kind: opts.kind, Name: opts.name, Input: input, Format: format, Force: opts.force}, secretsWriter(deps))
+	if err != nil {
+		return err
+	}
+	io := deps.IO
+	if deps.Config.JSON {
+		return io.PrintJSON(res)
+	}
+	verb := "wrote"
+	if res.Replaced {
+		verb = "replaced"
+	}
+	io.Logf("%s %s %s (%s) for %s", io.OK(), verb, res.Path, res.Format, strings.Join(res.Recipients, ", "))
+	io.Printf("%s", res.Declaration)
+	return nil
+}
+
+type secretsEditOptions struct {
+	deps *app.Deps
+	path string
+}
+
+func newSecretsEditCmd(deps *app.Deps) *cobra.Command {
+	opts := &secretsEditOptions{deps: deps}
+	return &cobra.Command{
+		Use:   "edit PATH",
+		Short: "Edit a secret in $VISUAL/$EDITOR and re-encrypt it",
+		Long: `Decrypt PATH into a 0600 file inside a 0700 directory under $XDG_RUNTIME_DIR
+(else the temp dir), run $VISUAL or $EDITOR (split on spaces: EDITOR='code --wait'
+works; no shell), then re-encrypt with the same data key if the content changed
+and replace the file atomically. The plaintext file is removed whatever happens,
+Ctrl-C included. Content that no longer parses keeps the original file; the
+edited text is kept encrypted with the file's key and offered on the next edit.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return exitcode.UsageErrorf("nixctl secrets edit PATH", "name one secret file")
+			}
+			opts.path = args[0]
+			return runSecretsEdit(opts)
+		},
+	}
+}
+
+func runSecretsEdit(opts *secretsEditOptions) error {
+	deps := opts.deps
+	editor := strings.Fields(deps.Getenv("VISUAL"))
+	if len(editor) == 0 {
+		editor = strings.Fields(deps.Getenv("EDITOR"))
+	}
+	if len(editor) == 0 {
+		editor = []string{"vi"}
+	}
+	if _, err := deps.Runner().LookPath(editor[0]); err != nil {
+		return exitcode.UsageErrorf("set $VISUAL or $EDITOR, e.g. EDITOR=nano or EDITOR='code --wait'", "editor %q not found", editor[0])
+	}
+	s, err := secretsSession(deps, true)
+	if err != nil {
+		return err
+	}
+	base := deps.Getenv("XDG_RUNTIME_DIR")
+	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
+		base = os.TempDir()
+	}
+	io := deps.IO
+	res, err := s.Edit(deps.Context(), opts.path, secrets.EditOptions{
+		Editor: editor, Runner: deps.Runner(),
+		Stdin: io.In, Stdout: io.Err, Stderr: io.Err,
+		TempBase: base, StateDir: deps.StateDir(),
+		Resume: func(saved time.Time) (bool, error) {
+			if !io.InTTY {
+				return true, nil
+			}
+			return io.Confirm(fmt.Sprintf("your last edit of %s was rejected (%s); start from it?", opts.path, saved.Local().Format(time.DateTime)))
+		},
+		Logf: io.Logf,
+	}, secretsWriter(deps))
+	if err != nil {
+		return err
+	}
+	if deps.Config.JSON {
+		return io.PrintJSON(res)
+	}
+	if res.Changed {
+		io.Logf("%s %s re-encrypted", io.OK(), res.Path)
+	} else {
+		io.Logf("%s unchanged", res.Path)
+	}
+	return nil
+}
+
+type secretsRekeyOptions struct {
+	deps  *app.Deps
+	paths []string
+}
+
+func newSecretsRekeyCmd(deps *app.Deps) *cobra.Command {
+	opts := &secretsRekeyOptions{deps: deps}
+	return &cobra.Command{
+		Use:   "rekey [PATH...]",
+		Short: "Bring every secret's recipients in line with .sops.yaml",
+		Long: `Re-encrypt each file's data key for the recipients its .sops.yaml creation rule
+lists now (what sops updatekeys does, keeping the data key). When a recipient
+was removed, the data key is rotated as well and every value re-encrypted, so a
+retired machine cannot read what is written from now on. With no PATH, every
+sops file under the secrets directory. One line per file.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.paths = args
+			return runSecretsRekey(opts)
+		},
+	}
+}
+
+func runSecretsRekey(opts *secretsRekeyOptions) error {
+	deps := opts.deps
+	s, err := secretsSession(deps, true)
+	if err != nil {
+		return err
+	}
+	return rekeyAndReport(deps, s, opts.paths)
+}
+
+// rekeyAndReport rekeys and prints one line per file (or JSON).
+func rekeyAndReport(deps *app.Deps, s *secrets.Session, paths []string) error {
+	io := deps.IO
+	report := func(l secrets.RekeyLine) {
+		if !deps.Config.JSON {
+			mark := io.OK()
+			if l.Error != "" {
+				mark = io.Fail()
+			}
+			io.Printf("%s %s\n", mark, l)
+		}
+	}
+	lines, err := s.RekeyAll(deps.Context(), paths, secretsWriter(deps), report)
+	if deps.Config.JSON {
+		if lines == nil {
+			lines = []secrets.RekeyLine{}
+		}
+		if jerr := io.PrintJSON(lines); jerr != nil {
+			return jerr
+		}
+		if err != nil {
+			return Silent(exitcode.Code(err))
+		}
+	}
+	return err
+}
+
+type secretsHostOptions struct {
+	deps      *app.Deps
+	host      string
+	keyFile   string
+	pathRegex string
+}
+
+func newSecretsAddHostCmd(deps *app.Deps) *cobra.Command {
+	opts := &secretsHostOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "add-host HOST",
+		Short: "Let a host of the inventory decrypt the secrets (sops-nix), then rekey",
+		Long: `Fetch HOST's ed25519 SSH host key over SSH (checked against known_hosts; a key
+known_hosts does not hold is shown by its SHA256 fingerprint and needs
+confirmation or --yes), convert it to the age recipient sops-nix derives from
+/etc/ssh/ssh_host_ed25519_key (ssh-to-age), add it to .sops.yaml under an
+anchor named after the host (comments and layout kept) in every creation rule
+(or the one whose path_regex is --rule), then rekey the files.
+--key-file takes the public key instead of asking the host: an
+ssh_host_ed25519_key.pub line or an age1 recipient.`,
+		ValidArgsFunction: completeNames(deps, completeHosts),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return exitcode.UsageErrorf("nixctl secrets add-host HOST", "name one host of the inventory")
+			}
+			opts.host = args[0]
+			return runSecretsAddHost(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.keyFile, "key-file", "", "the host's public key file (no SSH)")
+	cmd.Flags().StringVar(&opts.pathRegex, "rule", "", "only the creation rule with this exact path_regex")
+	return cmd
+}
+
+func runSecretsAddHost(opts *secretsHostOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	if err := secrets.CheckAnchorName(opts.host); err != nil {
+		return err
+	}
+	var recipient string
+	if opts.keyFile != "" {
+		data, err := os.ReadFile(opts.keyFile)
+		if err != nil {
+			return exitcode.New(exitcode.Usage, fmt.Errorf("--key-file: %w", err), "pass /etc/ssh/ssh_host_ed25519_key.pub copied from the host")
+		}
+		if recipient, err = secrets.ParseRecipientLine(data); err != nil {
+			return exitcode.New(exitcode.Usage, fmt.Errorf("--key-file %s: %w", opts.keyFile, err), "pass the host's ssh_host_ed25519_key.pub")
+		}
+	} else {
+		h, ok := fleet.Host(opts.host)
+		if !ok {
+			return exitcode.UsageErrorf("'nixctl inventory list' shows the hosts, or pass --key-file", "no host named %q in the inventory", opts.host)
+		}
+		d := remote.NewDialer(deps.Home(), deps.Getenv)
+		recipient, _, err = secrets.HostRecipient(deps.Context(), d, h, func(k remote.HostKey) error {
+			deps.IO.Logf("%s (%s) is not in known_hosts; its %s key fingerprint is %s", h.Name, h.Dial(), k.Type, k.Fingerprint)
+			return deps.RequireYes("trust this host key and let " + h.Name + " decrypt the secrets?")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	s, err := secretsSession(deps, true)
+	if err != nil {
+		return err
+	}
+	changed, err := s.AddHost(opts.host, recipient, opts.pathRegex, secretsWriter(deps))
+	if err != nil {
+		return err
+	}
+	if changed {
+		deps.IO.Logf("%s %s: %s added as %s", deps.IO.OK(), secrets.RepoOf(fleet).Rel(s.Config.Path), recipient, opts.host)
+	} else {
+		deps.IO.Logf("%s already lists %s", secrets.RepoOf(fleet).Rel(s.Config.Path), opts.host)
+	}
+	return rekeyAndReport(deps, s, nil)
+}
+
+func newSecretsRemoveHostCmd(deps *app.Deps) *cobra.Command {
+	opts := &secretsHostOptions{deps: deps}
+	return &cobra.Command{
+		Use:   "remove-host HOST",
+		Short: "Remove a host's key from .sops.yaml and rekey (rotating data keys)",
+		Long: `Remove the key anchored as HOST from .sops.yaml (every creation rule and keys:),
+then rekey every file: the data keys rotate, so the retired host cannot read
+what is written from now on. (What it could already read stays readable from
+git history: rotate the secrets themselves if that matters.)`,
+		ValidArgsFunction: completeNames(deps, completeHosts),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return exitcode.UsageErrorf("nixctl secrets remove-host HOST", "name one host")
+			}
+			opts.host = args[0]
+			return runSecretsRemoveHost(opts)
+		},
+	}
+}
+
+func runSecretsRemoveHost(opts *secretsHostOptions) error {
+	deps := opts.deps
+	s, err := secretsSession(deps, true)
+	if err != nil {
+		return err
+	}
+	rec, err := s.RemoveHost(opts.host, secretsWriter(deps))
+	if err != nil {
+		return err
+	}
+	deps.IO.Logf("%s %s removed from %s", deps.IO.OK(), opts.host, s.Repo.Rel(s.Config.Path))
+	_ = rec
+	return rekeyAndReport(deps, s, nil)
 }

@@ -106,3 +106,178 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+const kubeconfig = `apiVersion: v1
+current-context: nixos-mini
+clusters:
+  - name: k0s
+    cluster:
+      server: https://192.0.2.20:6443
+users:
+  - name: admin
+    user:
+      token: very-secret-token
+`
+
+// writeEditor writes a fake editor script and returns its path.
+func writeEditor(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "editor")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (f *secretsFleet) addKubeconfig() string {
+	f.t.Helper()
+	src := filepath.Join(f.t.TempDir(), "config")
+	os.WriteFile(src, []byte(kubeconfig), 0o600)
+	f.mustRun("", "secrets", "init")
+	out := f.mustRun("", "secrets", "add", "kubeconfig", "--from", src)
+	if !strings.Contains(out, `path = "${config.home.homeDirectory}/.kube/kubeconfig/nixos-mini.yml"`) {
+		f.t.Errorf("add did not print the sops-nix declaration:\n%s", out)
+	}
+	return filepath.Join(f.dir, "secrets", "kubeconfig", "nixos-mini.yml")
+}
+
+func TestSecretsAddCatAndForce(t *testing.T) {
+	f := newSecretsFleet(t)
+	path := f.addKubeconfig()
+	if !strings.Contains(readFile(t, path), "ENC[AES256_GCM") || strings.Contains(readFile(t, path), "very-secret-token") {
+		t.Fatal("the secret is not encrypted")
+	}
+	if out := f.mustRun("", "secrets", "cat", "kubeconfig/nixos-mini.yml", "--extract", "users.0.user.token"); strings.TrimSpace(out) != "very-secret-token" {
+		t.Errorf("cat --extract = %q", out)
+	}
+	if out := f.mustRun("", "secrets", "cat", "secrets/kubeconfig/nixos-mini.yml"); !strings.Contains(out, "token: very-secret-token") {
+		t.Errorf("cat = %q", out)
+	}
+	before := readFile(t, path)
+	_, errs, code := f.run(kubeconfig, "secrets", "add", "kubeconfig", "--from", "-")
+	if code != exitcode.Usage || !strings.Contains(errs, "already exists") || !strings.Contains(errs, "--force") || readFile(t, path) != before {
+		t.Errorf("overwrite without --force: exit %d %s", code, errs)
+	}
+	f.mustRun("token: other\n", "secrets", "add", "kubeconfig", "nixos-mini", "--from", "-", "--force")
+	if out := f.mustRun("", "secrets", "cat", "kubeconfig/nixos-mini.yml"); out != "token: other\n" {
+		t.Errorf("after --force: %q", out)
+	}
+	// Formats decide the extension.
+	f.mustRun("A=1\nB=2\n", "secrets", "add", "app", "env", "--from", "-")
+	f.mustRun(`{"a": 1}`, "secrets", "add", "app", "conf", "--from", "-")
+	f.mustRun("\x00\x01raw", "secrets", "add", "app", "blob", "--from", "-")
+	for _, name := range []string{"env.env", "conf.json", "blob.bin"} {
+		if _, err := os.Stat(filepath.Join(f.dir, "secrets", "app", name)); err != nil {
+			t.Errorf("missing %s: %v", name, err)
+		}
+	}
+}
+
+func TestSecretsHostileNames(t *testing.T) {
+	f := newSecretsFleet(t)
+	f.mustRun("", "secrets", "init")
+	outside := t.TempDir()
+	os.Symlink(outside, filepath.Join(f.dir, "secrets", "link"))
+	cases := [][]string{
+		{"secrets", "add", "../x", "n", "--from", "-"},
+		{"secrets", "add", "kube", "../../etc", "--from", "-"},
+		{"secrets", "add", ".hidden", "n", "--from", "-"},
+		{"secrets", "add", "kube", ".n", "--from", "-"},
+		{"secrets", "add", "kube", "a\x00b", "--from", "-"},
+		{"secrets", "add", "kube", "a\nb", "--from", "-"},
+		{"secrets", "add", "/etc", "passwd", "--from", "-"},
+		{"secrets", "add", "link", "n", "--from", "-"},
+		{"secrets", "cat", "../nixctl.yaml"},
+		{"secrets", "cat", "/etc/passwd"},
+		{"secrets", "cat", "kube/../../nixctl.yaml"},
+		{"secrets", "cat", "link/x.yml"},
+		{"secrets", "edit", "../.sops.yaml"},
+		{"secrets", "rekey", "../nixctl.yaml"},
+	}
+	for _, args := range cases {
+		out, errs, code := f.run("k: v\n", args...)
+		if code != exitcode.Usage || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 1 || !strings.Contains(errs, "nixctl: hint:") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("something was written through the symlink: %v", entries)
+	}
+}
+
+func TestSecretsEditChangesOnlyWhatChanged(t *testing.T) {
+	f := newSecretsFleet(t)
+	path := f.addKubeconfig()
+	before := readFile(t, path)
+	f.env["XDG_RUNTIME_DIR"] = t.TempDir()
+
+	// An editor that changes nothing: the file is not rewritten.
+	f.env["EDITOR"] = writeEditor(t, "exit 0\n")
+	f.mustRun("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
+	if readFile(t, path) != before {
+		t.Error("an unchanged edit rewrote the file")
+	}
+
+	// A real change: same data key, the other values keep their ciphertext.
+	f.env["EDITOR"] = writeEditor(t, "sed -i 's/very-secret-token/rotated-token/' \"$1\"\n")
+	f.mustRun("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
+	after := readFile(t, path)
+	if out := f.mustRun("", "secrets", "cat", "kubeconfig/nixos-mini.yml", "--extract", "users.0.user.token"); strings.TrimSpace(out) != "rotated-token" {
+		t.Errorf("after edit: %q", out)
+	}
+	if encOf(before, "server:") != encOf(after, "server:") || encOf(before, "token:") == encOf(after, "token:") {
+		t.Error("re-encryption did not keep the data key and unchanged values")
+	}
+	if entries, _ := os.ReadDir(f.env["XDG_RUNTIME_DIR"]); len(entries) != 0 {
+		t.Errorf("plaintext left behind: %v", entries)
+	}
+
+	// Invalid content: the original stays, the text is kept encrypted and
+	// offered back next time.
+	f.env["EDITOR"] = writeEditor(t, "printf 'users: [\\n  unclosed-secret-text\\n' > \"$1\"\n")
+	_, errs, code := f.run("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
+	if code != exitcode.Secrets || !strings.Contains(errs, "unchanged") || strings.Contains(errs, "unclosed-secret-text") {
+		t.Errorf("invalid edit: exit %d %s", code, errs)
+	}
+	if readFile(t, path) != after {
+		t.Error("an invalid edit changed the file")
+	}
+	state := filepath.Join(f.home, ".local", "state")
+	found := false
+	filepath.WalkDir(state, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			found = true
+			if strings.Contains(readFile(t, p), "unclosed-secret-text") {
+				t.Errorf("the rejected edit is stored in plaintext in %s", p)
+			}
+		}
+		return nil
+	})
+	if !found {
+		t.Error("the rejected edit was not kept")
+	}
+	seen := filepath.Join(t.TempDir(), "seen")
+	f.env["EDITOR"] = writeEditor(t, "cp \"$1\" "+seen+"\n")
+	if _, errs, code := f.run("", "secrets", "edit", "kubeconfig/nixos-mini.yml"); code != exitcode.Secrets || !strings.Contains(errs, "starting from your edit") {
+		t.Errorf("resuming: exit %d %s", code, errs)
+	}
+	if !strings.Contains(readFile(t, seen), "unclosed-secret-text") {
+		t.Error("the rejected text was not offered back")
+	}
+	// Fixing it clears the kept text.
+	f.env["EDITOR"] = writeEditor(t, "printf 'users: []\\n' > \"$1\"\n")
+	f.mustRun("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
+	if out := f.mustRun("", "secrets", "cat", "kubeconfig/nixos-mini.yml"); out != "users: []\n" {
+		t.Errorf("after the fix: %q", out)
+	}
+}
+
+// encOf returns the line holding key in an encrypted YAML file.
+func encOf(doc, key string) string {
+	for _, l := range strings.Split(doc, "\n") {
+		if strings.Contains(l, key) {
+			return l
+		}
+	}
+	return ""
+}
