@@ -289,11 +289,6 @@ func runSecretsCat(opts *secretsCatOptions) error {
 	return err
 }
 
-// secretsFileError turns a failure on one file into a one-line error.
-func secretsFileError(path string, err error) error {
-	return exitcode.New(exitcode.Code(err), fmt.Errorf("%s: %w", path, err), exitcode.HintOf(err))
-}
-
 type secretsAddOptions struct {
 	deps   *app.Deps
 	kind   string
@@ -633,7 +628,6 @@ func runSecretsRemoveHost(opts *secretsHostOptions) error {
 	if err != nil {
 		return err
 	}
-	deps.IO.Logf("%s %s removed from %s", deps.IO.OK(), opts.host, s.Repo.Rel(s.Config.Path))
-	_ = rec
+	deps.IO.Logf("%s %s (%s) removed from %s", deps.IO.OK(), opts.host, rec, s.Repo.Rel(s.Config.Path))
 	return rekeyAndReport(deps, s, nil)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/testutil"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -280,4 +282,71 @@ func encOf(doc, key string) string {
 		}
 	}
 	return ""
+}
+
+func TestSecretsAddHostKeyFileAndRemoveHost(t *testing.T) {
+	f := newSecretsFleet(t)
+	path := f.addKubeconfig()
+	hostPub := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
+	// The public half of ed25519 seed 0x01…: any valid key does.
+	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
+	out := f.mustRun("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
+	if !strings.Contains(out, "secrets/kubeconfig/nixos-mini.yml: added nixos-mini") {
+		t.Errorf("add-host output: %s", out)
+	}
+	cfg := readFile(t, filepath.Join(f.dir, ".sops.yaml"))
+	if !strings.Contains(cfg, "  - &nixos-mini age1") || !strings.Contains(cfg, "          - *nixos-mini\n") {
+		t.Errorf(".sops.yaml:\n%s", cfg)
+	}
+	list := f.mustRun("", "secrets", "list")
+	if !strings.Contains(list, "gabriel,nixos-mini") || !strings.Contains(list, "\tok") {
+		t.Errorf("list: %s", list)
+	}
+	if out := f.mustRun("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub); !strings.Contains(out, "up to date") {
+		t.Errorf("second add-host: %s", out)
+	}
+	before := readFile(t, path)
+	out = f.mustRun("", "secrets", "remove-host", "nixos-mini")
+	if !strings.Contains(out, "removed nixos-mini; data key rotated") || strings.Contains(readFile(t, filepath.Join(f.dir, ".sops.yaml")), "nixos-mini") {
+		t.Errorf("remove-host: %s", out)
+	}
+	if encOf(before, "server:") == encOf(readFile(t, path), "server:") {
+		t.Error("values were not re-encrypted under a new data key")
+	}
+	f.mustRun("", "secrets", "verify")
+	_, errs, code := f.run("", "secrets", "remove-host", "gabriel")
+	if code != exitcode.Secrets || !strings.Contains(errs, "no recipient") {
+		t.Errorf("removing the last key: exit %d %s", code, errs)
+	}
+	_, errs, code = f.run("", "secrets", "add-host", "nope")
+	if code != exitcode.Usage || !strings.Contains(errs, `no host named "nope"`) {
+		t.Errorf("unknown host: exit %d %s", code, errs)
+	}
+}
+
+// Over SSH, a host key known_hosts does not hold needs --yes (no terminal
+// here); with it, the host is added.
+func TestSecretsAddHostOverSSH(t *testing.T) {
+	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	f := newSecretsFleet(t)
+	os.WriteFile(filepath.Join(f.dir, "nixctl.yaml"), []byte(fmt.Sprintf("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    port: %d\n", sshd.Port)), 0o644)
+	f.addKubeconfig()
+	_, errs, code := f.run("", "secrets", "add-host", "nixos-mini")
+	if code != exitcode.Usage || !strings.Contains(errs, "SHA256:") || !strings.Contains(errs, "--yes") {
+		t.Fatalf("unknown host key without --yes: exit %d %s", code, errs)
+	}
+	if strings.Contains(readFile(t, filepath.Join(f.dir, ".sops.yaml")), "nixos-mini") {
+		t.Fatal(".sops.yaml changed without confirmation")
+	}
+	out := f.mustRun("", "--yes", "secrets", "add-host", "nixos-mini")
+	if !strings.Contains(out, "added nixos-mini") {
+		t.Errorf("add-host --yes: %s", out)
+	}
+	// With known_hosts holding the key, no confirmation is needed.
+	os.MkdirAll(filepath.Join(f.home, ".ssh"), 0o700)
+	kh, _ := os.ReadFile(sshd.KnownHostsFile)
+	os.WriteFile(filepath.Join(f.home, ".ssh", "known_hosts"), kh, 0o600)
+	if out := f.mustRun("", "secrets", "add-host", "nixos-mini"); !strings.Contains(out, "up to date") {
+		t.Errorf("known host: %s", out)
+	}
 }

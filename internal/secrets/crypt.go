@@ -24,6 +24,9 @@ type Session struct {
 	Keys   *Keyring
 	Now    func() time.Time
 	stores *sopsconfig.StoresConfig
+	// retired names recipients remove-host took out of .sops.yaml, so the
+	// rekey lines that follow still say which host left.
+	retired map[string]string
 	// cipher is shared between decryption and re-encryption: it remembers
 	// the nonce of every value it decrypted, so unchanged values keep their
 	// ciphertext and a one-line edit is a one-line diff (as with sops edit).

@@ -68,5 +68,9 @@ func (s *Session) RemoveHost(name string, w Writer) (string, error) {
 		return "", exitcode.Newf(exitcode.Secrets, "add another recipient to the rule first",
 			"removing %s would leave no recipient in the creation rule %s", name, strings.Join(empty, ", "))
 	}
+	if s.retired == nil {
+		s.retired = map[string]string{}
+	}
+	s.retired[rec] = name
 	return rec, w.WriteFile(s.Config.Path, s.Config.Data, 0o644)
 }

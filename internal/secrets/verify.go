@@ -288,6 +288,9 @@ func worst(problems []string, classify func(string) string) string {
 }
 
 func (s *Session) name(r string) string {
+	if n, ok := s.retired[r]; ok {
+		return n
+	}
 	if s.Config == nil {
 		return (&SopsConfig{}).Name(r)
 	}

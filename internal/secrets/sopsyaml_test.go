@@ -1,0 +1,184 @@
+package secrets
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A .sops.yaml written by hand, with comments, two rules and the compact
+// sequence style sops-nix's README uses.
+const handWritten = `# Who reads what.
+keys:
+  # people
+  - &gabriel age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2 # laptop
+  # machines
+  - &gateway age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+creation_rules:
+  - path_regex: ^secrets/kubeconfig/   # kubeconfigs
+    key_groups:
+    - age:
+      - *gabriel
+  - path_regex: ^secrets/
+    key_groups:
+      - age:
+          - *gabriel
+          - *gateway
+
+stores:
+  yaml:
+    indent: 4
+`
+
+const nodeRecipient = "age1cy0su9fwf3gf9mw868g5yut09p6nytfmmnktexz2ya5uqg9vl9sss4euqm"
+
+func TestSopsYAMLEditKeepsCommentsAndLayout(t *testing.T) {
+	c, err := parseSopsConfig("/r/.sops.yaml", []byte(handWritten))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := c.AddRecipient("nixos-mini", nodeRecipient, "")
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	want := strings.NewReplacer(
+		"  - &gateway age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n",
+		"  - &gateway age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n  - &nixos-mini "+nodeRecipient+"\n",
+		"      - *gabriel\n  - path_regex", "      - *gabriel\n      - *nixos-mini\n  - path_regex",
+		"          - *gateway\n", "          - *gateway\n          - *nixos-mini\n",
+	).Replace(handWritten)
+	if string(c.Data) != want {
+		t.Errorf("after add:\n%s\nwant:\n%s", c.Data, want)
+	}
+	if again, err := c.AddRecipient("nixos-mini", nodeRecipient, ""); err != nil || again {
+		t.Errorf("adding twice changed the file: %v %v", again, err)
+	}
+	if _, err := c.AddRecipient("gateway", nodeRecipient, ""); err == nil {
+		t.Error("an anchor name was reused for another key")
+	}
+	if c.Name(nodeRecipient) != "nixos-mini" {
+		t.Errorf("Name = %s", c.Name(nodeRecipient))
+	}
+	rec, err := c.RemoveRecipient("nixos-mini")
+	if err != nil || rec != nodeRecipient {
+		t.Fatal(rec, err)
+	}
+	if string(c.Data) != handWritten {
+		t.Errorf("add then remove is not the original:\n%s", c.Data)
+	}
+
+	// Only the rule named by --rule.
+	c, _ = parseSopsConfig("/r/.sops.yaml", []byte(handWritten))
+	if _, err := c.AddRecipient("nixos-mini", nodeRecipient, "^secrets/"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(c.Data), "*nixos-mini") != 1 {
+		t.Errorf("--rule added to other rules:\n%s", c.Data)
+	}
+	if _, err := c.AddRecipient("x", nodeRecipient, "^nope/"); err == nil {
+		t.Error("an unknown --rule was accepted")
+	}
+}
+
+// sops reads what nixctl wrote: the rule for a path lists the new key.
+func TestSopsYAMLRuleForAfterEdit(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".sops.yaml")
+	c, _ := parseSopsConfig(p, []byte(handWritten))
+	c.AddRecipient("nixos-mini", nodeRecipient, "")
+	os.WriteFile(p, c.Data, 0o644)
+	c, err := LoadSopsConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.RuleFor(filepath.Join(dir, "secrets", "kubeconfig", "x.yml"))
+	if err != nil || len(r.Recipients) != 2 || r.Recipients[1] != nodeRecipient {
+		t.Errorf("kubeconfig rule: %+v %v", r, err)
+	}
+	r, err = c.RuleFor(filepath.Join(dir, "secrets", "app.env"))
+	if err != nil || len(r.Recipients) != 3 {
+		t.Errorf("secrets rule: %+v %v", r, err)
+	}
+	if _, err := c.RuleFor(filepath.Join(dir, "elsewhere", "x.yml")); err == nil {
+		t.Error("a path outside every rule got recipients")
+	}
+}
+
+// Flow sequences and comma lists cannot be edited line by line; the node
+// tree is rewritten and sops still reads it.
+func TestSopsYAMLFallbackForms(t *testing.T) {
+	const flow = "creation_rules:\n  - path_regex: ^secrets/\n    age: age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\n"
+	c, _ := parseSopsConfig("/r/.sops.yaml", []byte(flow))
+	if _, err := c.AddRecipient("nixos-mini", nodeRecipient, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(c.Data), "&nixos-mini "+nodeRecipient) || !strings.Contains(string(c.Data), "age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2,"+nodeRecipient) {
+		t.Errorf("comma list:\n%s", c.Data)
+	}
+	if _, err := c.RemoveRecipient("nixos-mini"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(c.Data), nodeRecipient) {
+		t.Errorf("not removed:\n%s", c.Data)
+	}
+	const only = "keys:\n  - &a age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\ncreation_rules:\n  - key_groups:\n      - age:\n          - *a\n"
+	c, _ = parseSopsConfig("/r/.sops.yaml", []byte(only))
+	c.RemoveRecipient("a")
+	if len(c.emptyRules()) != 1 {
+		t.Errorf("a rule left without recipients is not reported:\n%s", c.Data)
+	}
+}
+
+func TestWriteFileNeverRenamesOverSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, []byte("old"), 0o640)
+	link := filepath.Join(dir, "link")
+	os.Symlink(target, link)
+	if err := WriteFile(link, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Lstat(link); st.Mode()&os.ModeSymlink == 0 {
+		t.Error("the symlink was replaced by a regular file")
+	}
+	if b, _ := os.ReadFile(target); string(b) != "new" {
+		t.Errorf("target = %q", b)
+	}
+	if err := WriteFile("/dev/null", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat("/dev/null"); st.Mode()&os.ModeCharDevice == 0 {
+		t.Fatal("/dev/null is no longer a device")
+	}
+	if err := WriteFile(target, []byte("newer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(target); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %o, want the file's own 640", st.Mode().Perm())
+	}
+	if err := CreateFile(target, []byte("x"), 0o600); err == nil {
+		t.Error("CreateFile replaced an existing file")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func TestResolveRefusesEscapes(t *testing.T) {
+	root := t.TempDir()
+	r := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
+	os.MkdirAll(r.Dir, 0o755)
+	os.Symlink(t.TempDir(), filepath.Join(r.Dir, "out"))
+	for _, p := range []string{"", "../x", "a/../../x", "/etc/passwd", ".env", "a/.git/x", "a\x00b", "a\nb", "out/x.yml", "a//b", "./a"} {
+		if _, err := r.Resolve(p); err == nil {
+			t.Errorf("Resolve(%q) accepted", p)
+		}
+	}
+	for p, want := range map[string]string{"kubeconfig/x.yml": "kubeconfig/x.yml", "secrets/kubeconfig/x.yml": "kubeconfig/x.yml"} {
+		got, err := r.Resolve(p)
+		if err != nil || got != filepath.Join(r.Dir, want) {
+			t.Errorf("Resolve(%q) = %s, %v", p, got, err)
+		}
+	}
+}
