@@ -1,0 +1,127 @@
+package nix
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Flavour is which nixos-rebuild is installed: the bash script (default in
+// NixOS 25.05) or nixos-rebuild-ng (default from 25.11). They disagree on the
+// elevation flag: the bash one rejects --sudo, ng deprecates --use-remote-sudo.
+type Flavour string
+
+const (
+	FlavourBash Flavour = "bash"
+	FlavourNG   Flavour = "ng"
+)
+
+// Actions nixos-rebuild takes that nixctl deploys with.
+var Actions = []string{"switch", "boot", "test", "dry-activate", "build"}
+
+// IsAction reports whether a is one of Actions.
+func IsAction(a string) bool {
+	for _, x := range Actions {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// RebuildOptions describe one nixos-rebuild invocation.
+type RebuildOptions struct {
+	Action string
+	Flake  string
+	// Attr is the nixosConfigurations name; nixos-rebuild quotes it itself.
+	Attr string
+	// TargetHost is user@address ("" builds or activates locally).
+	TargetHost string
+	BuildHost  string
+	// Sudo elevates on the target with the flag the flavour accepts.
+	Sudo     bool
+	Flavour  Flavour
+	Rollback bool
+	Extra    []string
+}
+
+// Rebuild is the nixos-rebuild argv for o.
+func Rebuild(o RebuildOptions) []string {
+	argv := []string{"nixos-rebuild", o.Action}
+	if o.Rollback {
+		argv = append(argv, "--rollback")
+	}
+	argv = append(argv, "--flake", o.Flake+"#"+o.Attr)
+	if o.TargetHost != "" {
+		argv = append(argv, "--target-host", o.TargetHost)
+	}
+	if o.BuildHost != "" {
+		argv = append(argv, "--build-host", o.BuildHost)
+	}
+	if o.Sudo && o.TargetHost != "" {
+		argv = append(argv, SudoFlag(o.Flavour))
+	}
+	return append(argv, o.Extra...)
+}
+
+// SudoFlag is the elevation flag the flavour accepts without a warning.
+func SudoFlag(f Flavour) string {
+	if f == FlavourNG {
+		return "--sudo"
+	}
+	return "--use-remote-sudo"
+}
+
+// ProbeFlag is a flag neither flavour knows: how each refuses it tells them
+// apart without deploying anything.
+const ProbeFlag = "--nixctl-flavour-probe"
+
+// RebuildProbe is the argv that tells the flavours apart.
+func RebuildProbe() []string { return []string{"nixos-rebuild", ProbeFlag} }
+
+// ParseProbe reads the answer to RebuildProbe: the bash script exits 1 with
+// "unknown option `--…'"; ng (argparse) exits 2 with "usage: …" and
+// "unrecognized arguments". ok is false when neither answered.
+func ParseProbe(exitCode int, stderr string) (f Flavour, ok bool) {
+	switch {
+	case strings.Contains(stderr, "unrecognized arguments") || exitCode == 2 && strings.Contains(stderr, "usage:"):
+		return FlavourNG, true
+	case strings.Contains(stderr, "unknown option"):
+		return FlavourBash, true
+	}
+	return FlavourBash, false
+}
+
+// SSHOpts joins ssh arguments into NIX_SSHOPTS. nixos-rebuild and nix copy
+// split it on whitespace, so an argument with whitespace cannot pass.
+func SSHOpts(args []string) (string, error) {
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n\r\"'\\") {
+			return "", fmt.Errorf("ssh argument %q cannot go through NIX_SSHOPTS: it has spaces or quotes", a)
+		}
+	}
+	return strings.Join(args, " "), nil
+}
+
+// BuildResult is one entry of nix build --json.
+type BuildResult struct {
+	DrvPath string            `json:"drvPath"`
+	Outputs map[string]string `json:"outputs"`
+}
+
+// ParseBuild reads nix build --json output: one entry per installable, in
+// the order they were given.
+func ParseBuild(stdout []byte) ([]BuildResult, error) {
+	var out []BuildResult
+	if err := json.Unmarshal(stdout, &out); err != nil {
+		return nil, fmt.Errorf("reading nix build --json output: %w", err)
+	}
+	return out, nil
+}
+
+// EvalOutPath evaluates the store path a flake attribute would build,
+// without building it.
+func EvalOutPath(flake string, path []string) []string {
+	p := append(append([]string(nil), path...), "outPath")
+	return Nix("eval", "--raw", Installable(flake, p...))
+}
