@@ -453,3 +453,24 @@ func (t *tailBuffer) String() string { return string(t.b) }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
+
+// Session is an open connection that runs commands; *Client is one.
+type Session interface {
+	Run(ctx context.Context, command string, stdin io.Reader) (*Result, error)
+	Close() error
+}
+
+// Connector opens sessions: *Dialer in real use, a fake in tests of code
+// that only runs commands.
+type Connector interface {
+	Connect(ctx context.Context, t Target) (Session, error)
+}
+
+// Connect is Dial returning a Session, so that *Dialer is a Connector.
+func (d *Dialer) Connect(ctx context.Context, t Target) (Session, error) {
+	c, err := d.Dial(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,450 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
+)
+
+// Events receives progress; implementations must be safe for concurrent use.
+type Events interface {
+	Stage(host, stage string)
+	Done(host, result string, failed bool)
+	// Writer receives a host's child output, line by line.
+	Writer(host string) io.Writer
+}
+
+// Env is what the executor runs with.
+type Env struct {
+	Runner execx.Runner
+	Dialer remote.Connector
+	Events Events
+	Fleet  *inventory.Fleet
+	// LogDir receives <host>.log for every host ("" = no log files).
+	LogDir string
+	RunID  string
+	// Who (user@machine) and GitRev go into each host's lock.
+	Who    string
+	GitRev string
+	Now    func() time.Time
+}
+
+// hostRun is one host's state through the run.
+type hostRun struct {
+	plan    HostPlan
+	res     HostResult
+	stage   string
+	start   time.Time
+	session remote.Session
+	locked  bool
+	done    bool
+	log     *os.File
+	out     io.Writer
+	mu      sync.Mutex
+}
+
+type executor struct {
+	env       Env
+	plan      *Plan
+	parent    context.Context
+	ctx       context.Context // cancelled by --fail-fast too
+	cancelRun context.CancelFunc
+	hosts     []*hostRun
+}
+
+// Run executes the plan: check, preflight and lock, one build, then per host
+// activation, health checks and rollback. Hosts run in parallel up to
+// plan.Parallel; a failing host stops the others only with FailFast. When ctx
+// is cancelled, running stages are cancelled, locks released, and the
+// report says where each host stopped.
+func Run(ctx context.Context, env Env, p *Plan) *Report {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	x := &executor{env: env, plan: p, parent: ctx, ctx: runCtx, cancelRun: cancel}
+	for _, hp := range p.Hosts {
+		h := &hostRun{plan: hp, start: env.Now(), stage: StageCheck, res: HostResult{Host: hp.Host.Name, Action: actionName(p)}}
+		h.out = env.Events.Writer(hp.Host.Name)
+		if env.LogDir != "" {
+			if f, err := os.OpenFile(filepath.Join(env.LogDir, hp.Host.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+				h.log = f
+				h.out = io.MultiWriter(f, h.out)
+				h.res.Log = f.Name()
+			}
+		}
+		x.hosts = append(x.hosts, h)
+	}
+	defer x.cleanup()
+
+	if !p.NoCheck && !p.Rollback {
+		x.check()
+	}
+	if p.Remote() {
+		x.parallel(x.preflight)
+	}
+	if p.Build != nil {
+		x.build()
+	}
+	x.parallel(x.activate)
+
+	rep := &Report{RunID: env.RunID, Action: actionName(p), LogDir: env.LogDir, Interrupted: ctx.Err() != nil}
+	for _, h := range x.hosts {
+		if !h.done {
+			x.finish(h, ResultOK, nil)
+		}
+		rep.Hosts = append(rep.Hosts, h.res)
+	}
+	return rep
+}
+
+func actionName(p *Plan) string {
+	if p.Rollback {
+		return "rollback"
+	}
+	return p.Action
+}
+
+// active lists hosts still going.
+func (x *executor) active() []*hostRun {
+	var out []*hostRun
+	for _, h := range x.hosts {
+		if !h.done {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// parallel runs f for every active host, plan.Parallel at a time; hosts not
+// started when the run is cancelled end as cancelled or interrupted.
+func (x *executor) parallel(f func(h *hostRun)) {
+	sem := make(chan struct{}, max(x.plan.Parallel, 1))
+	var wg sync.WaitGroup
+	for _, h := range x.active() {
+		sem <- struct{}{}
+		if x.ctx.Err() != nil {
+			<-sem
+			x.fail(h, x.ctx.Err())
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(h)
+		}()
+	}
+	wg.Wait()
+}
+
+func (x *executor) setStage(h *hostRun, stage string) {
+	h.mu.Lock()
+	h.stage = stage
+	h.mu.Unlock()
+	x.env.Events.Stage(h.plan.Host.Name, stage)
+	x.logf(h, "== %s", stage)
+}
+
+func (x *executor) logf(h *hostRun, format string, args ...any) {
+	if h.log != nil {
+		fmt.Fprintf(h.log, "%s "+format+"\n", append([]any{x.env.Now().Format(time.RFC3339)}, args...)...)
+	}
+}
+
+// fail ends h at its current stage; the result depends on why.
+func (x *executor) fail(h *hostRun, err error) {
+	result := ResultFailed
+	switch {
+	case x.parent.Err() != nil:
+		result = ResultInterrupted
+	case x.ctx.Err() != nil && errors.Is(err, context.Canceled):
+		result = ResultCancelled
+	}
+	x.finish(h, result, err)
+}
+
+func (x *executor) finish(h *hostRun, result string, err error) {
+	h.mu.Lock()
+	if h.done {
+		h.mu.Unlock()
+		return
+	}
+	h.done = true
+	h.res.Result = result
+	h.res.Stage = h.stage
+	if result == ResultOK || result == ResultRolledBack && err == nil {
+		if result == ResultOK {
+			h.res.Stage = StageDone
+		}
+	}
+	if err != nil {
+		h.res.Error = err.Error()
+		h.res.Hint = exitcode.HintOf(err)
+	}
+	h.res.Duration = x.env.Now().Sub(h.start)
+	h.mu.Unlock()
+	if err != nil {
+		x.logf(h, "%s: %v", result, err)
+	} else {
+		x.logf(h, "%s", result)
+	}
+	x.env.Events.Done(h.plan.Host.Name, result, result != ResultOK)
+	if result != ResultOK && result != ResultInterrupted && result != ResultCancelled && x.plan.FailFast {
+		x.cancelRun()
+	}
+}
+
+func (x *executor) check() {
+	var hosts []inventory.Host
+	for _, h := range x.hosts {
+		x.setStage(h, StageCheck)
+		hosts = append(hosts, h.plan.Host)
+	}
+	rep, err := check.Run(x.ctx, x.env.Runner, x.env.Fleet, check.Options{Hosts: hosts, NoBuild: true}, nil)
+	if err != nil {
+		for _, h := range x.hosts {
+			x.fail(h, err)
+		}
+		return
+	}
+	for _, it := range rep.Items {
+		if it.OK {
+			continue
+		}
+		err := fmt.Errorf("check failed: %s", it.Summary())
+		for _, h := range x.hosts {
+			if it.Kind == check.KindFlake || it.Kind == check.KindHost && it.Name == h.plan.Host.Name {
+				x.finish(h, ResultFailed, exitcode.New(exitcode.Check, err, "run 'nixctl check' to see every error; --no-check skips this stage"))
+			}
+		}
+	}
+}
+
+func (x *executor) hostCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	if x.plan.Timeout > 0 {
+		return context.WithTimeout(parent, x.plan.Timeout)
+	}
+	return context.WithCancel(parent)
+}
+
+func (x *executor) preflight(h *hostRun) {
+	ctx, cancel := x.hostCtx(x.ctx)
+	defer cancel()
+	x.setStage(h, StagePreflight)
+	s, err := preflight(ctx, x.env.Dialer, h.plan)
+	if err != nil {
+		x.fail(h, timeoutErr(ctx, x.plan.Timeout, err))
+		return
+	}
+	h.session = s
+	x.setStage(h, StageLock)
+	info := LockInfo{RunID: x.env.RunID, Who: x.env.Who, Started: x.env.Now().UTC(), GitRev: x.env.GitRev, Action: actionName(x.plan)}
+	if err := acquireLock(ctx, s, h.plan, info, x.plan.BreakLock); err != nil {
+		x.fail(h, timeoutErr(ctx, x.plan.Timeout, err))
+		return
+	}
+	h.locked = true
+}
+
+// build runs the one nix build of every active host built here. When it
+// fails with several hosts and --keep-going, each is built alone (the store
+// keeps what already built) to tell which hosts fail.
+func (x *executor) build() {
+	var local []*hostRun
+	for _, h := range x.active() {
+		if h.plan.Installable != "" {
+			local = append(local, h)
+			x.setStage(h, StageBuild)
+		}
+	}
+	if len(local) == 0 {
+		return
+	}
+	err := x.buildHosts(local)
+	if err != nil && len(local) > 1 && !x.plan.FailFast && x.ctx.Err() == nil {
+		for _, h := range local {
+			if err := x.buildHosts([]*hostRun{h}); err != nil {
+				x.fail(h, err)
+			}
+		}
+	} else if err != nil {
+		for _, h := range local {
+			x.fail(h, err)
+		}
+	}
+	if x.plan.Action == "build" && !x.plan.Rollback {
+		for _, h := range local {
+			x.finish(h, ResultOK, nil)
+		}
+	}
+}
+
+func (x *executor) buildHosts(hosts []*hostRun) error {
+	installables := make([]string, len(hosts))
+	var outs []io.Writer
+	for i, h := range hosts {
+		installables[i] = h.plan.Installable
+		outs = append(outs, h.out)
+	}
+	c := *x.plan.Build
+	c.Argv = nix.Build(installables)
+	w := io.MultiWriter(outs...)
+	if len(hosts) > 1 {
+		w = x.env.Events.Writer("nix build")
+		for _, h := range hosts {
+			if h.log != nil {
+				w = io.MultiWriter(w, h.log)
+			}
+		}
+	}
+	c.Stderr = w
+	res, err := x.env.Runner.Run(x.ctx, c)
+	if err != nil {
+		var hint string
+		if res != nil {
+			if errs := nix.ParseErrors(res.Stderr, x.env.Fleet.Dir); len(errs) > 0 {
+				err = fmt.Errorf("%w: %s", err, errs[0].String())
+			}
+		}
+		hint = "the full build log is in the host's log file; run the nix build command with -v to see it here"
+		return exitcode.New(exitcode.Build, err, hint)
+	}
+	if _, err := nix.ParseBuild(res.Stdout); err != nil {
+		return exitcode.New(exitcode.Build, err, "")
+	}
+	return nil
+}
+
+func (x *executor) activate(h *hostRun) {
+	ctx, cancel := x.hostCtx(x.ctx)
+	defer cancel()
+	p := x.plan
+	var err error
+	if p.Rollback && h.plan.RollbackRemote != "" {
+		x.setStage(h, StageRollback)
+		_, err = h.session.Run(ctx, h.plan.RollbackRemote, nil)
+	} else {
+		x.setStage(h, StageActivate)
+		c := h.plan.Activate
+		c.Stdout, c.Stderr = h.out, h.out
+		_, err = x.env.Runner.Run(ctx, c)
+	}
+	if err != nil {
+		x.fail(h, timeoutErr(ctx, p.Timeout, activationErr(err)))
+		return
+	}
+	if p.Activates() {
+		x.setStage(h, StageHealth)
+		hc := newHealthChecker(x.env.Dialer, p.HealthInterval)
+		if err := hc.run(ctx, h.plan); err != nil {
+			if x.ctx.Err() != nil {
+				x.fail(h, err)
+				return
+			}
+			x.logf(h, "%v", err)
+			x.rollback(h, err)
+			return
+		}
+	}
+	if h.session != nil && p.Action != "dry-activate" {
+		h.res.Generation = currentGeneration(ctx, h.session)
+	}
+	x.finish(h, ResultOK, nil)
+}
+
+// rollback undoes a deploy whose health checks failed, then checks again.
+func (x *executor) rollback(h *hostRun, healthErr error) {
+	if h.plan.RollbackCmd == nil && h.plan.RollbackRemote == "" || x.plan.Rollback {
+		x.finish(h, ResultFailed, healthErr)
+		return
+	}
+	// The rollback runs even when --timeout ran out for the activation.
+	ctx, cancel := x.hostCtx(x.ctx)
+	defer cancel()
+	x.setStage(h, StageRollback)
+	var err error
+	if h.plan.RollbackCmd != nil {
+		c := *h.plan.RollbackCmd
+		c.Stdout, c.Stderr = h.out, h.out
+		_, err = x.env.Runner.Run(ctx, c)
+	} else {
+		_, err = h.session.Run(ctx, h.plan.RollbackRemote, nil)
+	}
+	if err != nil {
+		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
+			fmt.Errorf("%v; then the rollback failed: %w", healthErr, err), "the host may run the broken generation: log in and run nixos-rebuild switch --rollback"))
+		return
+	}
+	x.setStage(h, StageHealth)
+	if err := newHealthChecker(x.env.Dialer, x.plan.HealthInterval).run(ctx, h.plan); err != nil {
+		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
+			fmt.Errorf("%v; still unhealthy after the rollback: %w", healthErr, err), "the previous generation is active but unhealthy: look at the host"))
+		return
+	}
+	h.res.Generation = currentGeneration(ctx, h.session)
+	x.finish(h, ResultRolledBack, healthErr)
+}
+
+func activationErr(err error) error {
+	var ee *execx.ExitError
+	if errors.As(err, &ee) && ee.ExitCode > 0 {
+		return exitcode.New(exitcode.Failure, err, "the host's log file has nixos-rebuild's full output")
+	}
+	return err
+}
+
+func timeoutErr(ctx context.Context, d time.Duration, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("timed out after %s: %w", d, err), "raise --timeout, or look at the host's log file")
+	}
+	return err
+}
+
+// cleanup releases every lock this run holds, even after a cancellation,
+// and closes sessions and logs.
+func (x *executor) cleanup() {
+	var wg sync.WaitGroup
+	for _, h := range x.hosts {
+		if h.session == nil {
+			if h.log != nil {
+				_ = h.log.Close()
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if h.locked {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(x.parent), 15*time.Second)
+				record := LockInfo{
+					RunID: x.env.RunID, Who: x.env.Who, GitRev: x.env.GitRev, Action: actionName(x.plan),
+					Started: h.start.UTC(), Finished: x.env.Now().UTC(), Result: h.res.Result, Generation: h.res.Generation,
+				}
+				if err := releaseLock(ctx, h.session, h.plan, record); err != nil {
+					x.logf(h, "releasing the lock: %v", err)
+					x.env.Events.Writer(h.plan.Host.Name).Write([]byte(fmt.Sprintf("warning: could not release the lock %s: %v\n", lockDir, err)))
+				}
+				cancel()
+			}
+			_ = h.session.Close()
+			if h.log != nil {
+				_ = h.log.Close()
+			}
+		}()
+	}
+	wg.Wait()
+}

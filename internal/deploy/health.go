@@ -1,0 +1,134 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/remote"
+)
+
+// DefaultHealthTimeout is how long a check may keep failing before the host
+// counts as unhealthy, when the check sets no timeout of its own.
+const DefaultHealthTimeout = 60 * time.Second
+
+// HealthError is a check that never passed before its deadline.
+type HealthError struct {
+	Host  string
+	Check string
+	Last  error
+}
+
+func (e *HealthError) Error() string {
+	return fmt.Sprintf("%s: health check %s failed: %v", e.Host, e.Check, e.Last)
+}
+
+func (e *HealthError) Unwrap() error { return e.Last }
+
+// healthChecker runs a host's checks, each retried until its deadline.
+type healthChecker struct {
+	dialer   remote.Connector
+	interval time.Duration
+	client   *http.Client
+}
+
+func newHealthChecker(d remote.Connector, interval time.Duration) *healthChecker {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	return &healthChecker{dialer: d, interval: interval, client: &http.Client{
+		// A check looks at the host itself: a redirect elsewhere is its answer.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// run checks that the host still accepts SSH, then every configured check.
+func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
+	sshCheck := func(ctx context.Context) error {
+		s, err := hc.dialer.Connect(ctx, h.Target)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, err = s.Run(ctx, "true", nil)
+		return err
+	}
+	if err := hc.retry(ctx, DefaultHealthTimeout, sshCheck); err != nil {
+		return &HealthError{Host: h.Host.Name, Check: "ssh " + h.Target.String(), Last: err}
+	}
+	for _, c := range h.Host.Health {
+		timeout := c.Timeout
+		if timeout <= 0 {
+			timeout = DefaultHealthTimeout
+		}
+		err := hc.retry(ctx, timeout, func(ctx context.Context) error { return hc.once(ctx, h, c) })
+		if err != nil {
+			return &HealthError{Host: h.Host.Name, Check: c.Kind() + " " + c.Target(), Last: err}
+		}
+	}
+	return nil
+}
+
+// retry calls f until it succeeds, ctx ends or timeout passes.
+func (hc *healthChecker) retry(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := f(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("still failing after %s: %w", timeout, err)
+			}
+			return ctx.Err()
+		case <-time.After(hc.interval):
+		}
+	}
+}
+
+func (hc *healthChecker) once(ctx context.Context, h HostPlan, c inventory.Health) error {
+	switch c.Kind() {
+	case "tcp":
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", c.TCP)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	case "http":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.HTTP, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.ExpectStatus {
+			return fmt.Errorf("status %d, want %d", resp.StatusCode, c.ExpectStatus)
+		}
+		return nil
+	default:
+		s, err := hc.dialer.Connect(ctx, h.Target)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, err = s.Run(ctx, c.Command, nil)
+		return lastLineOf(err)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

@@ -1,0 +1,95 @@
+package deploy
+
+import (
+	"time"
+
+	"github.com/nixctl/nixctl/internal/exitcode"
+)
+
+// Results a host can end with.
+const (
+	ResultOK             = "ok"
+	ResultFailed         = "failed"
+	ResultRolledBack     = "rolled back"
+	ResultRollbackFailed = "rollback failed"
+	ResultCancelled      = "cancelled"
+	ResultInterrupted    = "interrupted"
+)
+
+// HostResult is how one host's deploy ended.
+type HostResult struct {
+	Host   string `json:"host"`
+	Action string `json:"action"`
+	Result string `json:"result"`
+	// Stage is where the host stopped (done when it finished).
+	Stage      string        `json:"stage"`
+	Error      string        `json:"error,omitempty"`
+	Hint       string        `json:"hint,omitempty"`
+	Duration   time.Duration `json:"durationNs"`
+	Generation int           `json:"generation,omitempty"`
+	Log        string        `json:"log,omitempty"`
+}
+
+// OK reports whether the host ended as asked.
+func (r HostResult) OK() bool { return r.Result == ResultOK }
+
+// Report is a whole run.
+type Report struct {
+	RunID       string       `json:"runId"`
+	Action      string       `json:"action"`
+	Hosts       []HostResult `json:"hosts"`
+	Interrupted bool         `json:"interrupted"`
+	LogDir      string       `json:"logDir,omitempty"`
+}
+
+// ExitCode is the run's documented exit code: 0 all ok; 130 interrupted;
+// 4 when the check stage failed every host; 9 when the build failed every
+// host; 10 when every host failed; 5 when some failed; 6 when none failed
+// but some were rolled back.
+func (r *Report) ExitCode() int {
+	if r.Interrupted {
+		return exitcode.Interrupted
+	}
+	var failed, rolledBack, atCheck, atBuild int
+	for _, h := range r.Hosts {
+		switch h.Result {
+		case ResultOK:
+		case ResultRolledBack:
+			rolledBack++
+		default:
+			failed++
+			switch h.Stage {
+			case StageCheck:
+				atCheck++
+			case StageBuild:
+				atBuild++
+			}
+		}
+	}
+	n := len(r.Hosts)
+	switch {
+	case n == 0 || failed == 0 && rolledBack == 0:
+		return exitcode.OK
+	case atCheck == n:
+		return exitcode.Check
+	case atBuild == n:
+		return exitcode.Build
+	case failed == n:
+		return exitcode.AllFailed
+	case failed > 0:
+		return exitcode.Partial
+	default:
+		return exitcode.RolledBack
+	}
+}
+
+// Count returns how many hosts ended with result.
+func (r *Report) Count(result string) int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Result == result {
+			n++
+		}
+	}
+	return n
+}
