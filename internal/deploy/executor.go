@@ -323,7 +323,7 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 		hint = "the full build log is in the host's log file; run the nix build command with -v to see it here"
 		return exitcode.New(exitcode.Build, err, hint)
 	}
-	if _, err := nix.ParseBuild(res.Stdout); err != nil {
+	if _, err := nix.ParseBuildResults(res.Stdout); err != nil {
 		return exitcode.New(exitcode.Build, err, "")
 	}
 	return nil

@@ -1,7 +1,6 @@
 package nix
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -101,22 +100,6 @@ func SSHOpts(args []string) (string, error) {
 		}
 	}
 	return strings.Join(args, " "), nil
-}
-
-// BuildResult is one entry of nix build --json.
-type BuildResult struct {
-	DrvPath string            `json:"drvPath"`
-	Outputs map[string]string `json:"outputs"`
-}
-
-// ParseBuild reads nix build --json output: one entry per installable, in
-// the order they were given.
-func ParseBuild(stdout []byte) ([]BuildResult, error) {
-	var out []BuildResult
-	if err := json.Unmarshal(stdout, &out); err != nil {
-		return nil, fmt.Errorf("reading nix build --json output: %w", err)
-	}
-	return out, nil
 }
 
 // EvalOutPath evaluates the store path a flake attribute would build,

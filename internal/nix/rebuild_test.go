@@ -84,12 +84,3 @@ func TestSSHOpts(t *testing.T) {
 	}
 }
 
-func TestParseBuild(t *testing.T) {
-	res, err := ParseBuild([]byte(`[{"drvPath":"/nix/store/a.drv","outputs":{"out":"/nix/store/a"}},{"drvPath":"/nix/store/b.drv","outputs":{"out":"/nix/store/b"}}]`))
-	if err != nil || len(res) != 2 || res[1].Outputs["out"] != "/nix/store/b" {
-		t.Fatalf("got %+v, %v", res, err)
-	}
-	if _, err := ParseBuild([]byte("not json")); err == nil {
-		t.Error("want an error for bad JSON")
-	}
-}
