@@ -98,7 +98,7 @@ func TestDryRunPrintsChangesAndRunsReadOnly(t *testing.T) {
 	if err != nil || string(res.Stdout) != "/nix/store/x.drv" {
 		t.Fatalf("read-only command not run: %v %q", err, res.Stdout)
 	}
-	if got := out.String(); got != "'NIX_SSHOPTS=-p 22' nixos-rebuild switch --flake '/r#a b'\n" {
+	if got := out.String(); got != "NIX_SSHOPTS='-p 22' nixos-rebuild switch --flake '/r#a b'\n" {
 		t.Errorf("printed %q", got)
 	}
 	if argvs := rec.Argvs(); len(argvs) != 1 || argvs[0] != "nix eval x" {

@@ -36,8 +36,10 @@ type Cmd struct {
 // String shows the command as a user could paste it into a shell.
 func (c Cmd) String() string {
 	s := Quote(c.Argv)
-	if len(c.Env) > 0 {
-		s = Quote(c.Env) + " " + s
+	// KEY='v a l' (not 'KEY=v a l', which a shell runs as a command).
+	for i := len(c.Env) - 1; i >= 0; i-- {
+		k, v, _ := strings.Cut(c.Env[i], "=")
+		s = k + "=" + QuoteWord(v) + " " + s
 	}
 	return s
 }
