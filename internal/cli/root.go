@@ -122,6 +122,9 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newHostCmd(deps),
 		newProfileCmd(deps),
 		newManCmd(deps),
+		newDeployCmd(deps),
+		newStatusCmd(deps),
+		newRollbackCmd(deps),
 	)
 	return root
 }

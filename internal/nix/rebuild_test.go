@@ -29,7 +29,12 @@ func TestRebuildArgv(t *testing.T) {
 			"nixos-rebuild build --flake /fleet#web-1"},
 		{"bash sudo", with(func(o *RebuildOptions) { o.Action = "switch"; o.Sudo = true; o.TargetHost = "deploy@h" }),
 			"nixos-rebuild switch --flake /fleet#web-1 --target-host deploy@h --use-remote-sudo"},
-		{"ng sudo", with(func(o *RebuildOptions) { o.Action = "switch"; o.Sudo = true; o.Flavour = FlavourNG; o.TargetHost = "deploy@h" }),
+		{"ng sudo", with(func(o *RebuildOptions) {
+			o.Action = "switch"
+			o.Sudo = true
+			o.Flavour = FlavourNG
+			o.TargetHost = "deploy@h"
+		}),
 			"nixos-rebuild switch --flake /fleet#web-1 --target-host deploy@h --sudo"},
 		{"ng without sudo", with(func(o *RebuildOptions) { o.Action = "boot"; o.Flavour = FlavourNG }),
 			"nixos-rebuild boot --flake /fleet#web-1 --target-host root@10.0.0.1"},
@@ -83,4 +88,3 @@ func TestSSHOpts(t *testing.T) {
 		t.Error("a path with a space must be refused")
 	}
 }
-

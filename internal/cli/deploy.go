@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/ui"
+)
+
+type deployOptions struct {
+	deps      *app.Deps
+	selectors []string
+	all       bool
+	action    string
+	parallel  int
+	keepGoing bool
+	failFast  bool
+	noCheck   bool
+	buildHost string
+	timeout   time.Duration
+	breakLock bool
+	// rollback and to are set by nixctl rollback.
+	rollback bool
+	to       int
+}
+
+func newDeployCmd(deps *app.Deps) *cobra.Command {
+	opts := &deployOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "deploy [SELECTOR...] [--all]",
+		Short: "Deploy NixOS hosts with nixos-rebuild, with preflight, health checks and rollback",
+		Long: `Deploy the selected hosts through nixos-rebuild --target-host. For each host,
+in order: check (nix flake check --no-build and evaluation, once for the run),
+preflight over SSH (the host key must match known_hosts; nix must exist; with
+sudo, sudo -n true must work), a lock on the host, one local nix build of every
+host's system, activation with nixos-rebuild <action>, health checks (the
+host's tcp, http and command checks, retried until their timeout), and, when
+they fail after switch or test, a rollback followed by the checks again.
+
+Hosts run in parallel (--parallel, default from the inventory); a failing host
+does not stop the others unless --fail-fast. switch and boot ask for
+confirmation unless --yes. Each host's full output is in
+$XDG_STATE_HOME/nixctl/logs/<run-id>/<host>.log.
+
+Exit codes: 0 all ok, 5 some hosts failed, 6 some rolled back (none failed),
+10 all failed, 4 the check failed, 9 the build failed, 130 interrupted.
+
+Selectors: a name, a glob such as 'nixos-*', or @tag.`,
+		ValidArgsFunction: completeNames(deps, completeHosts),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors = args
+			if cmd.Flags().Changed("keep-going") && opts.failFast {
+				return exitcode.UsageErrorf("pick one of them", "--keep-going and --fail-fast contradict each other")
+			}
+			return runDeploy(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.all, "all", false, "deploy every host of the inventory")
+	f.StringVar(&opts.action, "action", "switch", "nixos-rebuild action: switch, boot, test, dry-activate or build")
+	f.IntVar(&opts.parallel, "parallel", 0, "hosts deployed at once (default: defaults.parallel of the inventory)")
+	f.BoolVar(&opts.keepGoing, "keep-going", true, "go on with the other hosts when one fails (the default)")
+	f.BoolVar(&opts.failFast, "fail-fast", false, "stop every host at the first failure")
+	f.BoolVar(&opts.noCheck, "no-check", false, "skip the check stage")
+	f.StringVar(&opts.buildHost, "build-host", "", "build on this host (inventory name or user@address) instead of here")
+	f.DurationVar(&opts.timeout, "timeout", 0, "limit for each host's preflight and for its activation with health checks, e.g. 10m (0: none)")
+	f.BoolVar(&opts.breakLock, "break-lock", false, "remove a lock left by another deploy before taking it")
+	return cmd
+}
+
+func runDeploy(opts *deployOptions) error {
+	deps := opts.deps
+	if !nix.IsAction(opts.action) {
+		return exitcode.UsageErrorf("use one of: "+strings.Join(nix.Actions, ", "), "unknown action %q", opts.action)
+	}
+	if len(opts.selectors) == 0 && !opts.all {
+		return exitcode.UsageErrorf("name hosts (a name, a glob such as 'nixos-*', or @tag), or pass --all", "deploy needs a selector or --all")
+	}
+	if opts.parallel < 0 {
+		return exitcode.UsageErrorf("pass a number of hosts, 1 or more", "--parallel %d is not a number of hosts", opts.parallel)
+	}
+	if opts.timeout < 0 {
+		return exitcode.UsageErrorf("pass a duration such as 10m", "--timeout %s is negative", opts.timeout)
+	}
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	hosts, err := fleet.SelectHosts(opts.selectors, opts.all)
+	if err != nil {
+		return err
+	}
+	if opts.buildHost != "" {
+		if _, ok := fleet.Host(opts.buildHost); !ok && !validUserAtAddress(opts.buildHost) {
+			return exitcode.UsageErrorf("name a host of the inventory or user@address", "--build-host %q is neither", opts.buildHost)
+		}
+	}
+	dialer := remote.NewDialer(deps.Home(), deps.Getenv)
+	o := deploy.Options{
+		Action: opts.action, Parallel: opts.parallel, FailFast: opts.failFast, NoCheck: opts.noCheck || opts.rollback,
+		BreakLock: opts.breakLock, BuildHost: opts.buildHost, Timeout: opts.timeout, Home: deps.Home(),
+		KnownHosts: userKnownHosts(dialer), Rollback: opts.rollback, RollbackTo: opts.to,
+	}
+	o.Flavour, err = rebuildFlavour(deps, hosts, o)
+	if err != nil {
+		return err
+	}
+	plan, err := deploy.NewPlan(fleet, hosts, o)
+	if err != nil {
+		return exitcode.New(exitcode.Usage, err, exitcode.HintOf(err))
+	}
+	if deps.Config.DryRun {
+		plan.Print(deps.IO.Out)
+		return nil
+	}
+	if plan.Action == "switch" || plan.Action == "boot" || plan.Rollback {
+		verb := plan.Action
+		if plan.Rollback {
+			verb = "roll back"
+		}
+		if err := deps.RequireYes(fmt.Sprintf("%s %s?", verb, hostNames(hosts))); err != nil {
+			return err
+		}
+	}
+	return executeDeploy(deps, fleet, plan, dialer)
+}
+
+func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, dialer *remote.Dialer) error {
+	runID := newRunID(deps.Now())
+	logDir := filepath.Join(deps.StateDir(), "logs", runID)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		deps.IO.Warnf("no log files: %v", err)
+		logDir = ""
+	}
+	names := make([]string, len(plan.Hosts))
+	for i, h := range plan.Hosts {
+		names[i] = h.Host.Name
+	}
+	progress := ui.NewProgress(deps.IO, names)
+	rep := deploy.Run(deps.Context(), deploy.Env{
+		Runner: deps.Runner(), Dialer: dialer, Events: progress, Fleet: fleet, LogDir: logDir,
+		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(deps, fleet), Now: deps.Now,
+	}, plan)
+	progress.Close()
+	return reportDeploy(deps, rep)
+}
+
+func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
+	io := deps.IO
+	if deps.Config.JSON {
+		if err := io.PrintJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		rows := make([][]string, len(rep.Hosts))
+		for i, h := range rep.Hosts {
+			mark := io.OK()
+			if !h.OK() {
+				mark = io.Fail()
+			}
+			gen := "-"
+			if h.Generation > 0 {
+				gen = fmt.Sprint(h.Generation)
+			}
+			result := h.Result
+			if !h.OK() && h.Stage != deploy.StageDone {
+				result += " at " + h.Stage
+			}
+			rows[i] = []string{mark, h.Host, h.Action, result, h.Duration.Round(100 * time.Millisecond).String(), gen}
+		}
+		io.Table([]string{"", "host", "action", "result", "time", "generation"}, rows)
+	}
+	for _, h := range rep.Hosts {
+		if h.OK() || h.Error == "" {
+			continue
+		}
+		label := "nixctl: error:"
+		if h.Result == deploy.ResultRolledBack {
+			label = "nixctl: rolled back:"
+		}
+		if h.Result == deploy.ResultRollbackFailed {
+			label = "nixctl: ROLLBACK FAILED:"
+		}
+		fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint(ui.Red, label), h.Host, h.Error)
+		if h.Hint != "" {
+			fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), h.Hint)
+		}
+	}
+	if rep.Interrupted {
+		var where []string
+		for _, h := range rep.Hosts {
+			if h.Result == deploy.ResultInterrupted {
+				where = append(where, h.Host+" at "+h.Stage)
+			}
+		}
+		if len(where) > 0 {
+			fmt.Fprintf(io.Err, "nixctl: interrupted: stopped %s; locks released\n", strings.Join(where, ", "))
+		} else {
+			fmt.Fprintln(io.Err, "nixctl: interrupted")
+		}
+	}
+	if rep.LogDir != "" && rep.ExitCode() != 0 && !io.Quiet {
+		fmt.Fprintf(io.Err, "nixctl: logs: %s\n", rep.LogDir)
+	}
+	if code := rep.ExitCode(); code != 0 {
+		return Silent(code)
+	}
+	return nil
+}
+
+// rebuildFlavour finds which nixos-rebuild is installed when some host
+// needs the elevation flag and does not force rebuild: bash|ng.
+func rebuildFlavour(deps *app.Deps, hosts []inventory.Host, o deploy.Options) (nix.Flavour, error) {
+	needed, used := false, o.Action != "build" || o.BuildHost != ""
+	for _, h := range hosts {
+		needed = needed || (h.Sudo || h.User != "root") && h.Rebuild != "bash" && h.Rebuild != "ng"
+		used = used || h.BuildHost != ""
+	}
+	if o.RollbackTo > 0 || !used {
+		return nix.FlavourBash, nil
+	}
+	r := deps.Runner()
+	if _, err := r.LookPath("nixos-rebuild"); err != nil {
+		if deps.Config.DryRun {
+			deps.IO.Warnf("nixos-rebuild is not on PATH; the plan assumes the bash nixos-rebuild")
+			return nix.FlavourBash, nil
+		}
+		return "", exitcode.Newf(exitcode.Failure, "install it (nix profile install nixpkgs#nixos-rebuild), or run nixctl on a NixOS machine",
+			"nixos-rebuild is not installed or not on PATH")
+	}
+	if !needed {
+		return nix.FlavourBash, nil
+	}
+	res, _ := r.Run(deps.Context(), execx.Cmd{Argv: nix.RebuildProbe(), ReadOnly: true})
+	if res == nil {
+		return nix.FlavourBash, nil
+	}
+	f, ok := nix.ParseProbe(res.ExitCode, string(res.Stderr))
+	if !ok {
+		deps.IO.Warnf("could not tell which nixos-rebuild is installed (exit %d); assuming the bash one: set rebuild: bash|ng in nixctl.yaml to choose", res.ExitCode)
+	}
+	deps.IO.Debugf("nixos-rebuild flavour: %s", f)
+	return f, nil
+}
+
+// userKnownHosts is the known_hosts file nixctl checks that the system ssh
+// would not read by itself (it takes ~ from the password database).
+func userKnownHosts(d *remote.Dialer) string {
+	for _, f := range d.KnownHostsFiles {
+		if f == "/etc/ssh/ssh_known_hosts" {
+			continue
+		}
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+			return f
+		}
+	}
+	return ""
+}
+
+func validUserAtAddress(s string) bool {
+	user, addr, ok := strings.Cut(s, "@")
+	return ok && user != "" && addr != "" && !strings.HasPrefix(s, "-") && !strings.ContainsAny(s, " \t\n'\"\\;$`")
+}
+
+func hostNames(hosts []inventory.Host) string {
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name
+	}
+	if len(names) > 8 {
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:8], ", "), len(names)-8)
+	}
+	return strings.Join(names, ", ")
+}
+
+func newRunID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func whoAmI(deps *app.Deps) string {
+	h, _ := os.Hostname()
+	u := deps.Getenv("USER")
+	if u == "" {
+		u = "unknown"
+	}
+	return u + "@" + h
+}
+
+// gitRev is the flake repository's commit, "-dirty" when it has changes;
+// "" outside git.
+func gitRev(deps *app.Deps, fleet *inventory.Fleet) string {
+	r := deps.Runner()
+	res, err := r.Run(deps.Context(), execx.Cmd{Argv: []string{"git", "-C", fleet.Dir, "rev-parse", "--short=12", "HEAD"}, ReadOnly: true})
+	if err != nil {
+		return ""
+	}
+	rev := strings.TrimSpace(string(res.Stdout))
+	if res, err := r.Run(deps.Context(), execx.Cmd{Argv: []string{"git", "-C", fleet.Dir, "status", "--porcelain"}, ReadOnly: true}); err == nil && len(strings.TrimSpace(string(res.Stdout))) > 0 {
+		rev += "-dirty"
+	}
+	return rev
+}

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/remote"
+)
+
+type statusOptions struct {
+	deps      *app.Deps
+	selectors []string
+	all       bool
+	noEval    bool
+	parallel  int
+}
+
+func newStatusCmd(deps *app.Deps) *cobra.Command {
+	opts := &statusOptions{deps: deps}
+	cmd := &cobra.Command{
+		Use:   "status [SELECTOR...|--all]",
+		Short: "Show what each host runs and whether it is behind the flake",
+		Long: `Ask each selected host over SSH, in parallel: is it reachable, its NixOS
+version, the current and booted system, whether a reboot is needed (kernel,
+initrd or modules differ), the current generation and its date, and the last
+nixctl deploy (from the record its lock leaves on the host). Unless --no-eval,
+evaluate what the flake builds for each host now and report drift: "up to
+date" or "behind". With no selector every host is shown.
+
+Exits 0 when every host answered, 5 when some did not, 10 when none did.`,
+		ValidArgsFunction: completeNames(deps, completeHosts),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors = args
+			return runStatus(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.all, "all", false, "every host (the default without selectors)")
+	f.BoolVar(&opts.noEval, "no-eval", false, "do not evaluate the flake (no drift)")
+	f.IntVar(&opts.parallel, "parallel", 0, "hosts asked at once (default: defaults.parallel of the inventory)")
+	return cmd
+}
+
+func runStatus(opts *statusOptions) error {
+	deps := opts.deps
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	hosts := fleet.Hosts
+	if len(opts.selectors) > 0 || opts.all {
+		if hosts, err = fleet.SelectHosts(opts.selectors, opts.all); err != nil {
+			return err
+		}
+	}
+	if len(hosts) == 0 {
+		return exitcode.Newf(exitcode.Inventory, "add hosts: to nixctl.yaml", "the inventory has no hosts")
+	}
+	if !opts.noEval {
+		if err := requireNix(deps); err != nil {
+			return err
+		}
+	}
+	parallel := opts.parallel
+	if parallel <= 0 {
+		parallel = max(fleet.Defaults.Parallel, len(hosts))
+	}
+	sts := deploy.Status(deps.Context(), deps.Runner(), remote.NewDialer(deps.Home(), deps.Getenv), fleet, hosts,
+		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, Home: deps.Home()})
+	io := deps.IO
+	failed := 0
+	for _, s := range sts {
+		if !s.Reachable {
+			failed++
+		}
+	}
+	if deps.Config.JSON {
+		if err := io.PrintJSON(sts); err != nil {
+			return err
+		}
+	} else {
+		rows := make([][]string, len(sts))
+		for i, s := range sts {
+			rows[i] = statusRow(s)
+		}
+		io.Table([]string{"host", "reachable", "nixos", "generation", "reboot", "drift", "last deploy"}, rows)
+		for _, s := range sts {
+			if s.Error != "" {
+				fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint("31", "nixctl: error:"), s.Host, s.Error)
+				if s.Hint != "" {
+					fmt.Fprintf(io.Err, "%s %s\n", io.Paint("33", "nixctl: hint:"), s.Hint)
+				}
+			}
+		}
+	}
+	switch {
+	case ctxErr(deps) != nil:
+		return Silent(exitcode.Interrupted)
+	case failed == 0:
+		return nil
+	case failed == len(sts):
+		return Silent(exitcode.AllFailed)
+	default:
+		return Silent(exitcode.Partial)
+	}
+}
+
+func ctxErr(deps *app.Deps) error { return deps.Context().Err() }
+
+func statusRow(s deploy.HostStatus) []string {
+	if !s.Reachable {
+		return []string{s.Host, "no", "-", "-", "-", s.Drift, lastDeploy(s)}
+	}
+	gen := "-"
+	if s.Generation > 0 {
+		gen = fmt.Sprint(s.Generation)
+		if !s.GenerationDate.IsZero() {
+			gen += " (" + s.GenerationDate.Local().Format("2006-01-02 15:04") + ")"
+		}
+	}
+	reboot := "no"
+	if s.RebootNeeded {
+		reboot = "yes"
+	}
+	return []string{s.Host, "yes", orDash(s.NixOSVersion), gen, reboot, s.Drift, lastDeploy(s)}
+}
+
+func lastDeploy(s deploy.HostStatus) string {
+	switch {
+	case s.Locked != nil:
+		return fmt.Sprintf("running: %s by %s since %s", s.Locked.Action, s.Locked.Who, s.Locked.Started.Local().Format(time.DateTime))
+	case s.LastDeploy != nil:
+		l := s.LastDeploy
+		out := fmt.Sprintf("%s %s by %s at %s", l.Action, l.Result, l.Who, l.Finished.Local().Format(time.DateTime))
+		if l.GitRev != "" {
+			out += " (" + l.GitRev + ")"
+		}
+		return out
+	}
+	return "-"
+}
