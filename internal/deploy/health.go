@@ -78,15 +78,20 @@ func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
 func (hc *healthChecker) retry(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var last error
 	for {
 		err := f(ctx)
 		if err == nil {
 			return nil
 		}
+		// An attempt cut short by the deadline says less than the one before.
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("still failing after %s: %w", timeout, err)
+				return fmt.Errorf("still failing after %s: %w", timeout, last)
 			}
 			return ctx.Err()
 		case <-time.After(hc.interval):
