@@ -1,0 +1,331 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/testutil"
+)
+
+// realHost is a real sshd on 127.0.0.1 whose nixctl state (locks, the
+// system profile, /run/current-system) lives under Root.
+type realHost struct {
+	*testutil.SSHD
+	Root string
+}
+
+func startRealHost(t *testing.T, user string) *realHost {
+	t.Helper()
+	testutil.Require(t, "nix", "sudo")
+	root, err := os.MkdirTemp("", "nixctl-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{User: user, Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
+	return &realHost{SSHD: s, Root: root}
+}
+
+func (h *realHost) yaml(name, extra string) string {
+	return fmt.Sprintf("  - {name: %s, address: 127.0.0.1, port: %d, user: %s, identity: %s%s}\n", name, h.Port, h.User, h.ClientKeyFile, extra)
+}
+
+// setGeneration makes the host's system profile point at generation n.
+func (h *realHost) setGeneration(t *testing.T, n int) {
+	t.Helper()
+	dir := filepath.Join(h.Root, "nix/var/nix/profiles")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "system")
+	_ = os.Remove(link)
+	gen := fmt.Sprintf("system-%d-link", n)
+	if err := os.Symlink("/nix/store/fake-system", filepath.Join(dir, gen)); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(gen, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *realHost) exists(rel string) bool {
+	_, err := os.Lstat(filepath.Join(h.Root, rel))
+	return err == nil
+}
+
+type realRun struct {
+	fleet  *inventory.Fleet
+	rec    *execx.Recorder
+	dialer *remote.Dialer
+	opts   Options
+}
+
+func newRealRun(t *testing.T, hostsYAML string, known ...string) *realRun {
+	f := fakeFleet(t, "hosts:\n"+hostsYAML)
+	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
+	d.KnownHostsFiles = known
+	return &realRun{fleet: f, rec: &execx.Recorder{}, dialer: d,
+		opts: Options{Action: "switch", NoCheck: true, Flavour: nix.FlavourBash, HealthInterval: 10 * time.Millisecond}}
+}
+
+func (r *realRun) exec(t *testing.T) *Report {
+	t.Helper()
+	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Run(context.Background(), Env{Runner: r.rec, Dialer: r.dialer, Events: &events{}, Fleet: r.fleet,
+		RunID: "run-real", Who: "alice@laptop", GitRev: "abc"}, p)
+}
+
+const appCheck = `, health: [{command: "test -e \"$NIXCTL_TESTONLY_ROOT/app-ok\"", timeout: 2s}]`
+
+func TestRealDeployLockAndCommandHealth(t *testing.T) {
+	h := startRealHost(t, "")
+	h.setGeneration(t, 12)
+	r := newRealRun(t, h.yaml("web", appCheck), h.KnownHostsFile)
+	buildStub(r.rec)
+	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch"}, Func: func(execx.Cmd) (string, int) {
+		// While activating, the host is locked by this run.
+		data, err := os.ReadFile(filepath.Join(h.Root, lockDir, "info"))
+		if err != nil || !strings.Contains(string(data), `"runId":"run-real"`) {
+			return "", 3
+		}
+		h.setGeneration(t, 13)
+		_ = os.WriteFile(filepath.Join(h.Root, "app-ok"), nil, 0o644)
+		return "", 0
+	}})
+	rep := r.exec(t)
+	r.rec.Verify(t)
+	web := result(t, rep, "web")
+	if !web.OK() || web.Generation != 13 {
+		t.Fatalf("web: %+v", web)
+	}
+	if h.exists(lockDir) {
+		t.Error("the lock must be released")
+	}
+	data, err := os.ReadFile(filepath.Join(h.Root, lastDeployFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var li LockInfo
+	if err := json.Unmarshal(data, &li); err != nil || li.Result != ResultOK || li.Generation != 13 || li.Who != "alice@laptop" {
+		t.Errorf("last deploy record %s (%v)", data, err)
+	}
+	// NIX_SSHOPTS gives the system ssh what nixctl used: port and key.
+	env := r.rec.Calls()[1].Cmd.Env
+	if want := fmt.Sprintf("NIX_SSHOPTS=-p %d -i %s", h.Port, h.ClientKeyFile); len(env) != 1 || env[0] != want {
+		t.Errorf("env %q, want %q", env, want)
+	}
+}
+
+func TestRealHealthFailureRollsBack(t *testing.T) {
+	h := startRealHost(t, "")
+	r := newRealRun(t, h.yaml("web", appCheck), h.KnownHostsFile)
+	buildStub(r.rec)
+	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake"}, "", 0)
+	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch", "--rollback"}, Func: func(execx.Cmd) (string, int) {
+		_ = os.WriteFile(filepath.Join(h.Root, "app-ok"), nil, 0o644)
+		return "", 0
+	}})
+	rep := r.exec(t)
+	r.rec.Verify(t)
+	if web := result(t, rep, "web"); web.Result != ResultRolledBack {
+		t.Fatalf("web: %+v", web)
+	}
+	if rep.ExitCode() != exitcode.RolledBack {
+		t.Errorf("exit %d", rep.ExitCode())
+	}
+	if h.exists(lockDir) {
+		t.Error("the lock must be released")
+	}
+}
+
+func TestRealHostKeyStopsTheHost(t *testing.T) {
+	good := startRealHost(t, "")
+	unknown := startRealHost(t, "")
+	changed := startRealHost(t, "")
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	var lines []byte
+	for _, h := range []*realHost{good, changed} {
+		b, _ := os.ReadFile(h.KnownHostsFile)
+		lines = append(lines, b...)
+	}
+	if err := os.WriteFile(kh, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed.SetHostKey(testutil.NewEd25519Key(t))
+	r := newRealRun(t, good.yaml("good", "")+unknown.yaml("unknown", "")+changed.yaml("changed", ""), kh)
+	buildStub(r.rec)
+	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake", "/fleet#good"}, "", 0)
+	rep := r.exec(t)
+	r.rec.Verify(t)
+	if !result(t, rep, "good").OK() {
+		t.Errorf("good: %+v", result(t, rep, "good"))
+	}
+	u, c := result(t, rep, "unknown"), result(t, rep, "changed")
+	if u.Stage != StagePreflight || !strings.Contains(u.Error, "is unknown") || !strings.Contains(u.Hint, "ssh-keyscan -p") {
+		t.Errorf("unknown: %+v", u)
+	}
+	if c.Stage != StagePreflight || !strings.Contains(c.Error, "CHANGED") || !strings.Contains(c.Hint, "ssh-keygen -R") {
+		t.Errorf("changed: %+v", c)
+	}
+	if rep.ExitCode() != exitcode.Partial {
+		t.Errorf("exit %d", rep.ExitCode())
+	}
+	for _, h := range []*realHost{unknown, changed} {
+		if h.exists("var/lib/nixctl") {
+			t.Error("nothing may be run on a host whose key is not verified")
+		}
+	}
+}
+
+func TestRealLockHeldAndBroken(t *testing.T) {
+	h := startRealHost(t, "")
+	if err := os.MkdirAll(filepath.Join(h.Root, lockDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	info := `{"runId":"20261125-200000-aaaaaa","who":"bob@desk","started":"2026-11-25T20:00:00Z","gitRev":"f00d","action":"boot"}`
+	if err := os.WriteFile(filepath.Join(h.Root, lockDir, "info"), []byte(info), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
+	rep := r.exec(t)
+	web := result(t, rep, "web")
+	var le *LockedError
+	_ = le
+	if web.Stage != StageLock || !strings.Contains(web.Error, "locked by bob@desk") || !strings.Contains(web.Error, "rev f00d") || !strings.Contains(web.Hint, "--break-lock") {
+		t.Fatalf("web: %+v", web)
+	}
+	if data, _ := os.ReadFile(filepath.Join(h.Root, lockDir, "info")); string(data) != info {
+		t.Fatal("someone else's lock must stay untouched")
+	}
+
+	r = newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
+	r.opts.BreakLock = true
+	buildStub(r.rec)
+	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
+	if rep := r.exec(t); rep.ExitCode() != 0 {
+		t.Fatalf("--break-lock: %+v", rep.Hosts)
+	}
+	if h.exists(lockDir) {
+		t.Error("the lock must be released")
+	}
+}
+
+func TestRealSudoPreflight(t *testing.T) {
+	h := startRealHost(t, "nixctl-test")
+	r := newRealRun(t, h.yaml("web", ", sudo: true"), h.KnownHostsFile)
+	rep := r.exec(t)
+	web := result(t, rep, "web")
+	if web.Stage != StagePreflight || !strings.Contains(web.Error, "sudo -n true failed") || !strings.Contains(web.Hint, "without a password") {
+		t.Fatalf("web: %+v", web)
+	}
+
+	r = newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
+	if web := result(t, r.exec(t), "web"); !strings.Contains(web.Error, "not root and sudo is off") {
+		t.Fatalf("web: %+v", web)
+	}
+
+	// root with sudo: true: sudo -n works for root.
+	root := startRealHost(t, "")
+	r = newRealRun(t, root.yaml("web", ", sudo: true"), root.KnownHostsFile)
+	buildStub(r.rec)
+	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake", "/fleet#web", "--target-host", "root@127.0.0.1", "--use-remote-sudo"}, "", 0)
+	if rep := r.exec(t); rep.ExitCode() != 0 {
+		t.Fatalf("root with sudo: %+v", rep.Hosts)
+	}
+	r.rec.Verify(t)
+}
+
+func TestRealRollbackToGeneration(t *testing.T) {
+	h := startRealHost(t, "")
+	// nix-env --switch-generation on a fake profile: a script stands in for
+	// the generation's switch-to-configuration.
+	h.setGeneration(t, 5)
+	r := newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
+	r.opts.Rollback, r.opts.RollbackTo = true, 4
+	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Hosts[0].RollbackRemote, "--switch-generation") || !strings.HasSuffix(p.Hosts[0].RollbackRemote, " 4") {
+		t.Fatalf("remote command %s", p.Hosts[0].RollbackRemote)
+	}
+	rep := r.exec(t)
+	// nix-env refuses: generation 4 does not exist in this fake profile.
+	web := result(t, rep, "web")
+	if web.Stage != StageRollback || web.Result != ResultFailed {
+		t.Fatalf("web: %+v", web)
+	}
+	if h.exists(lockDir) {
+		t.Error("the lock must be released")
+	}
+}
+
+func TestRealStatus(t *testing.T) {
+	h := startRealHost(t, "")
+	h.setGeneration(t, 12)
+	mk := func(dir, version, kernel string) string {
+		p := filepath.Join(h.Root, dir)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.WriteFile(filepath.Join(p, "nixos-version"), []byte(version), 0o644)
+		_ = os.Symlink(kernel, filepath.Join(p, "kernel"))
+		return p
+	}
+	cur := mk("sys-b", "25.05.1234", "/nix/store/k2/bzImage")
+	booted := mk("sys-a", "25.05.1000", "/nix/store/k1/bzImage")
+	_ = os.MkdirAll(filepath.Join(h.Root, "run"), 0o755)
+	_ = os.Symlink(cur, filepath.Join(h.Root, "run/current-system"))
+	_ = os.Symlink(booted, filepath.Join(h.Root, "run/booted-system"))
+	_ = os.MkdirAll(filepath.Join(h.Root, "var/lib/nixctl"), 0o755)
+	_ = os.WriteFile(filepath.Join(h.Root, lastDeployFile), []byte(`{"runId":"r1","who":"alice@laptop","action":"switch","result":"ok","gitRev":"abc"}`), 0o644)
+	down := startRealHost(t, "")
+	down.Stop()
+
+	f := fakeFleet(t, "hosts:\n"+h.yaml("web", "")+h.yaml("old", "")+down.yaml("down", ""))
+	rec := &execx.Recorder{}
+	rec.Register(nix.EvalOutPath("/fleet", nix.ToplevelAttr("web")), cur, 0)
+	rec.Register(nix.EvalOutPath("/fleet", nix.ToplevelAttr("old")), "/nix/store/newer-system", 0)
+	rec.Register(nix.EvalOutPath("/fleet", nix.ToplevelAttr("down")), "/nix/store/x", 0)
+	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
+	d.KnownHostsFiles = []string{h.KnownHostsFile, down.KnownHostsFile}
+	sts := Status(context.Background(), rec, d, f, f.Hosts, StatusOptions{Parallel: 3})
+	rec.Verify(t)
+	web, old, dn := sts[0], sts[1], sts[2]
+	if !web.Reachable || web.NixOSVersion != "25.05.1234" || web.Current != cur || web.Booted != booted || !web.RebootNeeded {
+		t.Errorf("web: %+v", web)
+	}
+	if web.Generation != 12 || web.GenerationDate.IsZero() || web.LastDeploy == nil || web.LastDeploy.Who != "alice@laptop" {
+		t.Errorf("web: generation %d %v, last %+v", web.Generation, web.GenerationDate, web.LastDeploy)
+	}
+	if web.Drift != "up to date" || old.Drift != "behind" {
+		t.Errorf("drift: web %q, old %q", web.Drift, old.Drift)
+	}
+	var ce *remote.ConnectError
+	if dn.Reachable || dn.Error == "" || dn.Hint == "" || errors.As(nil, &ce) {
+		t.Errorf("down: %+v", dn)
+	}
+
+	sts = Status(context.Background(), &execx.Recorder{}, d, f, f.Hosts[:1], StatusOptions{NoEval: true})
+	if sts[0].Drift != "not evaluated" || !sts[0].Reachable {
+		t.Errorf("--no-eval: %+v", sts[0])
+	}
+}
