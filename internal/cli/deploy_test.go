@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/testutil"
+)
+
+const deployFleet = `defaults: {parallel: 2, sshOptions: ["-o", "ConnectTimeout=5"]}
+hosts:
+  - {name: a, address: 10.0.0.1, tags: [cluster]}
+  - {name: b, address: 10.0.0.2, port: 2222, tags: [cluster]}
+  - {name: c, address: 10.0.0.3, user: deploy, sudo: true, tags: [cluster], health: [{tcp: "10.0.0.3:443"}]}
+  - {name: d, address: 10.0.0.4, rebuild: bash, sudo: true}
+`
+
+func probeStub(rec *execx.Recorder, stderr string, code int) {
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "--nixctl-flavour-probe"}, Stderr: stderr, ExitCode: code})
+}
+
+func TestDeployDryRunPrintsThePlan(t *testing.T) {
+	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
+	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
+	// nixos-rebuild-ng answers an unknown flag with argparse's usage error.
+	probeStub(rec, "usage: nixos-rebuild [-h] …\nnixos-rebuild: error: unrecognized arguments: --nixctl-flavour-probe\n", 2)
+	r := runIn(t, dir, rec, map[string]string{"HOME": t.TempDir()}, "deploy", "@cluster", "--dry-run")
+	rec.Verify(t)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"# nixctl deploy (switch) of 3 host(s), 2 at a time",
+		"nix build --no-link --json --log-format internal-json --extra-experimental-features 'nix-command flakes' " + dir + "#nixosConfigurations.a.config.system.build.toplevel " + dir + "#nixosConfigurations.b.",
+		"NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild switch --flake " + dir + "#a --target-host root@10.0.0.1\n",
+		"NIX_SSHOPTS='-o ConnectTimeout=5 -p 2222' nixos-rebuild switch --flake " + dir + "#b --target-host root@10.0.0.2\n",
+		"nixos-rebuild switch --flake " + dir + "#c --target-host deploy@10.0.0.3 --sudo\n",
+		"# c: health tcp 10.0.0.3:443",
+		"# c: if health fails: NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild switch --rollback --flake " + dir + "#c --target-host deploy@10.0.0.3 --sudo",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "#d") {
+		t.Error("d is not in @cluster")
+	}
+
+	// rebuild: bash in the inventory wins: no probe, the bash flag.
+	rec = &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
+	r = runIn(t, dir, rec, nil, "deploy", "d", "--dry-run", "--action", "boot", "--build-host", "a")
+	if r.code != 0 || !strings.Contains(r.stdout, "nixos-rebuild boot --flake "+dir+"#d --target-host root@10.0.0.4 --build-host root@10.0.0.1 --use-remote-sudo") {
+		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if len(rec.Calls()) != 0 {
+		t.Errorf("no command may run: %q", rec.Argvs())
+	}
+}
+
+func TestDeployBashFlavourAndRollbackPlan(t *testing.T) {
+	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
+	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
+	probeStub(rec, "unknown option `--nixctl-flavour-probe'\n", 1)
+	r := runIn(t, dir, rec, nil, "rollback", "c", "--dry-run")
+	rec.Verify(t)
+	if r.code != 0 || !strings.Contains(r.stdout, "nixos-rebuild switch --rollback --flake "+dir+"#c --target-host deploy@10.0.0.3 --use-remote-sudo") {
+		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runIn(t, dir, &execx.Recorder{}, nil, "rollback", "c", "--to", "7", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "--switch-generation") || !strings.Contains(r.stdout, "ssh -o ConnectTimeout=5 deploy@10.0.0.3 'sudo -n sh -c") {
+		t.Errorf("rollback --to: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestDeployUsageErrors(t *testing.T) {
+	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
+	paths := map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}
+	for _, c := range []struct {
+		args []string
+		code int
+		err  string
+		hint string
+	}{
+		{[]string{"deploy"}, exitcode.Usage, "deploy needs a selector or --all", "or pass --all"},
+		{[]string{"deploy", "a", "--action", "reboot"}, exitcode.Usage, `unknown action "reboot"`, "switch, boot, test, dry-activate, build"},
+		{[]string{"deploy", "a", "--keep-going", "--fail-fast"}, exitcode.Usage, "contradict", ""},
+		{[]string{"deploy", "zz"}, exitcode.Usage, `unknown host "zz"`, ""},
+		{[]string{"deploy", "a", "--build-host", "-oProxyCommand=x"}, exitcode.Usage, "--build-host", ""},
+		{[]string{"deploy", "a"}, exitcode.Usage, "confirmation needed but there is no terminal", "pass --yes"},
+		{[]string{"rollback"}, exitcode.Usage, "rollback needs at least one host", ""},
+		{[]string{"rollback", "a", "--to", "0"}, exitcode.Usage, "--to 0", ""},
+	} {
+		r := runIn(t, dir, &execx.Recorder{Paths: paths}, nil, c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, "nixctl: error: ") || !strings.Contains(r.stderr, c.err) || !strings.Contains(r.stderr, c.hint) {
+			t.Errorf("%v: exit %d, stderr:\n%s", c.args, r.code, r.stderr)
+		}
+	}
+	r := runIn(t, dir, &execx.Recorder{}, nil, "deploy", "a", "--yes")
+	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "nixos-rebuild is not installed") || !strings.Contains(r.stderr, "hint:") {
+		t.Errorf("without nixos-rebuild: exit %d:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestDeployCommandWithRealSSHD runs the whole command in-process: real
+// sshd for preflight, lock and health; recorded nix and nixos-rebuild.
+func TestDeployCommandWithRealSSHD(t *testing.T) {
+	testutil.Require(t, "nix")
+	root := t.TempDir()
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
+	home := t.TempDir()
+	kh, _ := os.ReadFile(s.KnownHostsFile)
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh)})
+	inv := fmt.Sprintf("hosts:\n  - {name: web, address: 127.0.0.1, port: %d, identity: %s}\n", s.Port, s.ClientKeyFile)
+	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": inv, "flake.nix": "{}"})
+	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
+	rec.Register([]string{"nix", "build"}, `[{"drvPath":"/nix/store/a.drv","outputs":{"out":"/nix/store/a"}}]`, 0)
+	sw := rec.Register([]string{"nixos-rebuild", "switch", "--flake", dir + "#web", "--target-host", "root@127.0.0.1"}, "activating the configuration...\n", 0)
+	_ = sw
+	state := filepath.Join(home, "state")
+	r := runIn(t, dir, rec, map[string]string{"HOME": home, "XDG_STATE_HOME": state, "USER": "alice"}, "deploy", "web", "--yes", "--no-check", "--json")
+	rec.Verify(t)
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	var rep deploy.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Hosts) != 1 || rep.Hosts[0].Result != "ok" {
+		t.Fatalf("JSON report %q: %v", r.stdout, err)
+	}
+	// NIX_SSHOPTS names the known_hosts nixctl checked: the system ssh
+	// would otherwise read root's own.
+	for _, c := range rec.Calls() {
+		if c.Cmd.Argv[0] == "nixos-rebuild" {
+			want := fmt.Sprintf("NIX_SSHOPTS=-p %d -i %s -o UserKnownHostsFile=%s", s.Port, s.ClientKeyFile, filepath.Join(home, ".ssh/known_hosts"))
+			if len(c.Cmd.Env) != 1 || c.Cmd.Env[0] != want {
+				t.Errorf("env %q, want %q", c.Cmd.Env, want)
+			}
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(state, "nixctl", "logs", rep.RunID, "web.log"))
+	if err != nil || !strings.Contains(string(log), "activating the configuration...") || !strings.Contains(string(log), "== health") {
+		t.Errorf("log file: %v\n%s", err, log)
+	}
+	if !strings.Contains(r.stderr, "web: activating the configuration...") {
+		t.Errorf("child output goes to stderr, prefixed with the host:\n%s", r.stderr)
+	}
+
+	// status reads the record the deploy left.
+	rec = &execx.Recorder{}
+	r = runIn(t, dir, rec, map[string]string{"HOME": home}, "status", "--no-eval", "--json")
+	var sts []deploy.HostStatus
+	if err := json.Unmarshal([]byte(r.stdout), &sts); err != nil || r.code != 0 || !sts[0].Reachable || sts[0].LastDeploy == nil || sts[0].LastDeploy.Who == "" || sts[0].LastDeploy.Result != "ok" {
+		t.Fatalf("status: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.HasPrefix(sts[0].LastDeploy.Who, "alice@") {
+		t.Errorf("who = %q", sts[0].LastDeploy.Who)
+	}
+}
