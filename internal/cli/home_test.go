@@ -185,7 +185,7 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "nix build --no-link --json") || !strings.HasSuffix(lines[0], dir+"#homeConfigurations.server.activationPackage") {
 		t.Errorf("build: %s", lines[0])
 	}
-	if lines[1] != "'NIX_SSHOPTS=-p 2222 -i /keys/id_ed25519' nix copy --extra-experimental-features 'nix-command flakes' --to ssh://deploy@192.0.2.20 '/nix/store/<generation-of-server>'" {
+	if lines[1] != "NIX_SSHOPTS='-p 2222 -i /keys/id_ed25519' nix copy --extra-experimental-features 'nix-command flakes' --to ssh://deploy@192.0.2.20 '/nix/store/<generation-of-server>'" {
 		t.Errorf("copy: %s", lines[1])
 	}
 	if !strings.HasPrefix(lines[2], "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 ") || !strings.Contains(lines[2], "flock -w 300 -E 75") || !strings.Contains(lines[2], "/activate") {
