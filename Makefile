@@ -6,8 +6,6 @@ export PATH := $(shell $(GO) env GOPATH 2>/dev/null)/bin:$(PATH)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/nixctl/nixctl/internal/cli.Version=$(VERSION)
 BIN      := bin/nixctl
-# Outside the repository: inside it, nix would see only files git tracks.
-DEMO_DIR ?= $(or $(TMPDIR),/tmp)/nixctl-demo
 
 # Fuzz targets as package:Target. `make test` runs each briefly
 # (FUZZTIME_SMOKE); `make fuzz` longer (FUZZTIME).
@@ -76,9 +74,12 @@ tidy-check:
 lint: vet fmt-check tidy-check
 
 # Build nixctl and run it on the embedded offline demo fleet (nix/demo).
+# The demo runs in a fresh copy outside the repository (inside it, nix would
+# see only the files git tracks); set DEMO_DIR to choose where.
 demo: setup build
-	@rm -rf $(DEMO_DIR) && mkdir -p $(dir $(DEMO_DIR)) && cp -r nix/demo $(DEMO_DIR)
-	@DEMO_DIR=$(DEMO_DIR) NIXCTL=$(CURDIR)/$(BIN) sh nix/demo/run.sh
+	@dir=$${DEMO_DIR:-$$(mktemp -d -t nixctl-demo.XXXXXX)}; \
+	mkdir -p "$$dir" && cp -r nix/demo/. "$$dir/" && echo "demo fleet copied to $$dir" >&2 && \
+	DEMO_DIR="$$dir" NIXCTL=$(CURDIR)/$(BIN) sh nix/demo/run.sh
 
 # Go benchmarks beside the code, then the table of side-by-side ratios
 # (nixctl against the baseline each line names, measured in the same run).
