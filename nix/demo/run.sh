@@ -11,6 +11,11 @@ step() {
 }
 fail=0
 step inventory list || fail=1
+# A fleet of your own: the repository of the README, with a second server
+# added. Writing files needs no network; evaluating it does (its inputs).
+step init "$DEMO_DIR/myfleet" --user demo --host nixos-mini --address 192.0.2.20 || fail=1
+step --flake "$DEMO_DIR/myfleet" host add nixos-node-2 --address 192.0.2.22 --tags cluster || fail=1
+step --flake "$DEMO_DIR/myfleet" inventory check --no-eval || fail=1
 if ! command -v nix >/dev/null 2>&1; then
   echo >&2
   echo "nix is not installed: the steps below need it and were skipped." >&2
