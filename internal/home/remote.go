@@ -119,7 +119,7 @@ func firstExisting(paths []string) string {
 func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session, error) {
 	t := s.target(h, user)
 	if s.DryRun {
-		return &session{host: h, user: user, run: s.printer(t)}, nil
+		return &session{host: h, user: user, run: s.printer(t, h.SSHOptions)}, nil
 	}
 	c, err := s.Dialer.Dial(ctx, t)
 	if err != nil {
@@ -148,9 +148,9 @@ func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session,
 
 // printer is dry-run's stand-in for running a script: it prints the ssh
 // command line that would run it.
-func (s *SSH) printer(t remote.Target) func(context.Context, string, io.Writer) (string, error) {
+func (s *SSH) printer(t remote.Target, sshOptions []string) func(context.Context, string, io.Writer) (string, error) {
 	return func(_ context.Context, script string, _ io.Writer) (string, error) {
-		words := append([]string{"ssh"}, remote.SSHArgs(t, nil, nil)...)
+		words := append([]string{"ssh"}, remote.SSHArgs(t, sshOptions, nil)...)
 		words = append(words, t.User+"@"+t.Address, script)
 		fmt.Fprintln(s.Out, remote.ShellJoin(words...))
 		return "", nil

@@ -25,6 +25,10 @@ if ! command -v nix >/dev/null 2>&1; then
 fi
 step inventory check || fail=1
 step check || fail=1
+# Home Manager profiles: both activation packages in one nix build, then the
+# commands that would set up the server profile on nixos-mini from here.
+step home build laptop server || fail=1
+step --dry-run home switch server || fail=1
 # What a pipeline runs (nixctl ci init writes it into a workflow). The demo's
 # fake systems are evaluated, not built: --no-build keeps the demo offline.
 step ci --no-build --junit "$DEMO_DIR/nixctl-report.xml" || fail=1
