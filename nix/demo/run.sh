@@ -16,6 +16,33 @@ step inventory list || fail=1
 step init "$DEMO_DIR/myfleet" --user demo --host nixos-mini --address 192.0.2.20 || fail=1
 step --flake "$DEMO_DIR/myfleet" host add nixos-node-2 --address 192.0.2.22 --tags cluster || fail=1
 step --flake "$DEMO_DIR/myfleet" inventory check --no-eval || fail=1
+
+# Secrets need no nix and no network. They use a HOME inside the demo copy, so
+# your own age key and sops settings are neither read nor touched.
+secrets_demo() (
+  export HOME="$DEMO_DIR/home" XDG_CONFIG_HOME="$DEMO_DIR/home/.config" XDG_STATE_HOME="$DEMO_DIR/home/.local/state" USER=demo
+  unset SOPS_AGE_KEY SOPS_AGE_KEY_FILE SOPS_AGE_KEY_CMD SOPS_AGE_SSH_PRIVATE_KEY_FILE SOPS_AGE_SSH_PRIVATE_KEY_CMD
+  mkdir -p "$HOME" && chmod 700 "$HOME"
+  cat > "$DEMO_DIR/kubeconfig-demo.yaml" <<'KUBE'
+apiVersion: v1
+kind: Config
+current-context: nixos-mini
+clusters:
+  - name: k0s
+    cluster:
+      server: https://192.0.2.20:6443
+users:
+  - name: admin
+    user:
+      token: demo-token-not-a-real-secret
+KUBE
+  step secrets init || return 1
+  step secrets add kubeconfig --from "$DEMO_DIR/kubeconfig-demo.yaml" || return 1
+  rm -f "$DEMO_DIR/kubeconfig-demo.yaml"
+  step secrets list || return 1
+  step secrets verify || return 1
+)
+secrets_demo || fail=1
 if ! command -v nix >/dev/null 2>&1; then
   echo >&2
   echo "nix is not installed: the steps below need it and were skipped." >&2
