@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -348,5 +349,38 @@ func TestSecretsAddHostOverSSH(t *testing.T) {
 	os.WriteFile(filepath.Join(f.home, ".ssh", "known_hosts"), kh, 0o600)
 	if out := f.mustRun("", "secrets", "add-host", "nixos-mini"); !strings.Contains(out, "up to date") {
 		t.Errorf("known host: %s", out)
+	}
+}
+
+// --staged reads the index, not the working tree: a plaintext staged and
+// then encrypted in the working tree still fails the hook.
+func TestSecretsVerifyStaged(t *testing.T) {
+	testutil.Require(t, "git")
+	f := newSecretsFleet(t)
+	f.addKubeconfig()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = f.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", ".")
+	if out := f.mustRun("", "secrets", "verify", "--staged"); !strings.Contains(out, "secrets/kubeconfig/nixos-mini.yml\tok") {
+		t.Errorf("staged ok: %s", out)
+	}
+	leak := filepath.Join(f.dir, "secrets", "app.env")
+	os.WriteFile(leak, []byte("PASSWORD=hunter2\n"), 0o644)
+	git("add", "secrets/app.env")
+	f.mustRun("PASSWORD=hunter2\n", "secrets", "add", "app", "enc", "--from", "-")
+	os.Remove(leak) // the working tree is clean again; the index is not
+	out, errs, code := f.run("", "secrets", "verify", "--staged")
+	if code != exitcode.Secrets || !strings.Contains(out, "secrets/app.env\tPLAINTEXT") || strings.Contains(out, "app/enc.env") || strings.Contains(out+errs, "hunter2") {
+		t.Errorf("staged plaintext: exit %d\n%s%s", code, out, errs)
+	}
+	if _, _, code := f.run("", "secrets", "verify"); code != 0 {
+		t.Errorf("the working tree is clean, verify exit %d", code)
 	}
 }
