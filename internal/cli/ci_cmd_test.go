@@ -184,3 +184,32 @@ func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
 		t.Errorf("unknown platform: exit %d\n%s", code, stderr)
 	}
 }
+
+func TestCIInvalidInventoryStillChecksTheFlake(t *testing.T) {
+	dir := testutil.WriteTree(t, map[string]string{
+		"nixctl.yaml": "hosts:\n  - name: a\n    adress: 192.0.2.1\n",
+		"flake.nix":   "{ outputs = { self }: { }; }\n",
+	})
+	t.Chdir(dir)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
+	rec.Register(nix.EvalPositions(dir, []string{"checks"}, 2), `{}`, 0)
+	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
+	deps := ciDeps(dir, nil)
+	deps.TestRunner = rec
+	report := filepath.Join(t.TempDir(), "r.xml")
+	code, _, stderr := ciRun(t, deps, "ci", "--junit", report)
+	if code != exitcode.Inventory {
+		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Inventory, stderr)
+	}
+	rec.Verify(t)
+	doc := readJUnit(t, report)
+	fails := doc.failures()
+	if len(fails) != 1 || !strings.HasPrefix(fails["inventory/inventory nixctl.yaml"], "nixctl.yaml:2: hosts[0] (a).address: required") || !strings.HasSuffix(fails["inventory/inventory nixctl.yaml"], "(and 1 more)") {
+		t.Errorf("failures = %v, want the inventory's problem with its line", fails)
+	}
+	for _, s := range doc.Suites {
+		if s.Name == "evaluate" && s.Skipped != 1 {
+			t.Errorf("evaluate should be skipped without an inventory: %+v", s)
+		}
+	}
+}
