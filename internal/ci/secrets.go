@@ -7,18 +7,26 @@ import (
 	"github.com/nixctl/nixctl/internal/secrets"
 )
 
-// DefaultSecretsVerifier is the secrets stage nixctl ships: secrets.Verify
-// without keys (CI rarely has one): every file must be a sops file whose
-// values are all encrypted, for the recipients .sops.yaml lists.
-func DefaultSecretsVerifier() SecretsVerifier {
+// SecretsStage is the secrets stage nixctl ships: secrets.Verify, which
+// needs no key. When SOPS_AGE_KEY or SOPS_AGE_KEY_FILE is set (a CI secret),
+// the keys are loaded the way sops loads them and every MAC is checked too.
+func SecretsStage(env secrets.Env) SecretsVerifier {
 	return func(ctx context.Context, fleet *inventory.Fleet) ([]SecretFile, error) {
-		rep, err := secrets.Verify(ctx, fleet, secrets.VerifyOptions{})
+		var keys *secrets.Keyring
+		if env.Getenv("SOPS_AGE_KEY") != "" || env.Getenv("SOPS_AGE_KEY_FILE") != "" {
+			keys = secrets.LoadKeyring(ctx, env)
+		}
+		rep, err := secrets.Verify(ctx, fleet, secrets.VerifyOptions{Keys: keys})
 		if err != nil {
 			return nil, err
 		}
 		out := make([]SecretFile, 0, len(rep.Files))
 		for _, f := range rep.Files {
-			out = append(out, SecretFile{Path: f.Path, Status: f.Status, Problems: f.Problems})
+			sf := SecretFile{Path: f.Path, Status: f.Status, Problems: f.Problems}
+			if f.MACChecked {
+				sf.Note = "MAC verified"
+			}
+			out = append(out, sf)
 		}
 		return out, nil
 	}

@@ -91,7 +91,7 @@ func runCI(opts *ciOptions) error {
 		o.FlakeDir = ciFlakeDir(deps)
 	}
 	if o.VerifySecrets == nil {
-		o.VerifySecrets = ci.DefaultSecretsVerifier()
+		o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
 	}
 	if opts.deploy != "" {
 		if o.Fleet != nil {

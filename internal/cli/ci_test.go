@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,11 +161,42 @@ func (d junitDoc) passed(suite string) []string {
 	return out
 }
 
+// ciEncryptedSecret writes .sops.yaml for a new age key and encrypts
+// secrets/db.yaml with the real sops CLI; it returns the key file.
+func ciEncryptedSecret(t *testing.T, dir string) string {
+	t.Helper()
+	keys := filepath.Join(t.TempDir(), "keys.txt")
+	if out, err := exec.Command("age-keygen", "-o", keys).CombinedOutput(); err != nil {
+		t.Fatalf("age-keygen: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		if p, ok := strings.CutPrefix(l, "# public key: "); ok {
+			pub = p
+		}
+	}
+	testutil.WriteFiles(t, dir, map[string]string{
+		".sops.yaml":      "keys:\n  - &ci " + pub + "\ncreation_rules:\n  - path_regex: secrets/.*\n    key_groups:\n      - age: [*ci]\n",
+		"secrets/db.yaml": "password: hunter2\n",
+	})
+	cmd := exec.Command("sops", "--encrypt", "--in-place", "secrets/db.yaml")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sops: %v\n%s", err, out)
+	}
+	return keys
+}
+
 func TestCIGreenRepositoryPasses(t *testing.T) {
-	testutil.Require(t, "nix")
+	testutil.Require(t, "nix", "sops", "age-keygen")
 	dir := ciFleet(t, nil)
+	keys := ciEncryptedSecret(t, dir)
 	report := filepath.Join(t.TempDir(), "report.xml")
-	code, stdout, stderr := ciRun(t, ciDeps(dir, nil), "ci", "--junit", report)
+	code, stdout, stderr := ciRun(t, ciDeps(dir, map[string]string{"SOPS_AGE_KEY_FILE": keys}), "ci", "--junit", report)
 	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0\n%s", code, stderr)
 	}
@@ -189,6 +221,12 @@ func TestCIGreenRepositoryPasses(t *testing.T) {
 	if got := strings.Join(doc.passed("flake"), ","); got != "flake nix flake check,check "+nix.System()+".fmt" {
 		t.Errorf("flake: passing testcases = %q", got)
 	}
+	if got := strings.Join(doc.passed("secrets"), ","); got != "secret secrets/db.yaml" {
+		t.Errorf("secrets: passing testcases = %q, want the encrypted file", got)
+	}
+	if !strings.Contains(readFile(t, report), "MAC verified") {
+		t.Errorf("with SOPS_AGE_KEY_FILE set the MAC should be checked")
+	}
 }
 
 func TestCIBrokenRepositoryReportsEveryFailure(t *testing.T) {
@@ -198,18 +236,25 @@ func TestCIBrokenRepositoryReportsEveryFailure(t *testing.T) {
 		"hosts/b.nix": "{\n  hostName = 42;\n}\n",
 		"checks.nix": "{ mk }:\n{\n  fmt = mk \"fmt-check\" \"echo ok > $out\";\n" +
 			"  lint = mk \"lint-check\" \"echo 'hosts/a.nix: trailing space' >&2; exit 1\";\n}\n",
+		".sops.yaml": "creation_rules:\n  - path_regex: secrets/.*\n    age: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n",
+		// Someone committed the decrypted kubeconfig.
+		"secrets/kubeconfig/nixos-mini.yml": "apiVersion: v1\nkind: Config\n",
 	})
 	report := filepath.Join(t.TempDir(), "report.xml")
 	jsonReport := filepath.Join(t.TempDir(), "report.json")
 	code, _, stderr := ciRun(t, ciDeps(dir, nil), "ci", "--junit", report, "--json", jsonReport)
-	// flake (4) comes before evaluate (8): the first failing stage decides.
-	if code != exitcode.Check {
-		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Check, stderr)
+	// secrets (7) runs before flake (4) and evaluate (8): the first failing
+	// stage decides.
+	if code != exitcode.Secrets {
+		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Secrets, stderr)
 	}
 	doc := readJUnit(t, report)
 	got := doc.failures()
-	if len(got) != 2 || doc.Failures != 2 {
-		t.Fatalf("failures = %d %v, want exactly the check and the host", doc.Failures, got)
+	if len(got) != 3 || doc.Failures != 3 {
+		t.Fatalf("failures = %d %v, want exactly the secret, the check and the host", doc.Failures, got)
+	}
+	if secret := got["secrets/secret secrets/kubeconfig/nixos-mini.yml"]; !strings.HasPrefix(secret, "secrets/kubeconfig/nixos-mini.yml: PLAINTEXT") {
+		t.Errorf("secret failure = %q, want its path and PLAINTEXT", secret)
 	}
 	lint := got["flake/check "+nix.System()+".lint"]
 	if !strings.Contains(lint, "checks.nix:4:") || !strings.Contains(lint, "lint-check.drv' failed with exit code 1") || !strings.Contains(lint, "hosts/a.nix: trailing space") {
