@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -160,8 +159,14 @@ func maxArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-// homeEnv is what package home needs, taken from deps.
-func homeEnv(deps *app.Deps, fleet *inventory.Fleet) *home.Env {
+// homeEnv is what package home needs, taken from deps, with live progress
+// for the profiles named; close it before printing results.
+func homeEnv(deps *app.Deps, fleet *inventory.Fleet, profiles ...inventory.Profile) (*home.Env, *ui.Progress) {
+	names := make([]string, len(profiles))
+	for i, p := range profiles {
+		names[i] = p.Name
+	}
+	progress := ui.NewProgress(deps.IO, names)
 	return &home.Env{
 		Runner: deps.Runner(),
 		Fleet:  fleet,
@@ -170,8 +175,8 @@ func homeEnv(deps *app.Deps, fleet *inventory.Fleet) *home.Env {
 		Getenv: deps.Getenv,
 		Err:    deps.IO.Err,
 		Remote: newHomeRemote(deps, fleet),
-		Events: &homeProgress{io: deps.IO},
-	}
+		Events: progress,
+	}, progress
 }
 
 func who(deps *app.Deps) home.Who {
@@ -259,10 +264,11 @@ func runHomeSwitch(opts *homeOptions) error {
 	if err := requireNix(deps); err != nil {
 		return err
 	}
-	env := homeEnv(deps, fleet)
+	env, progress := homeEnv(deps, fleet, profiles...)
 	ctx := deps.Context()
 	so := home.SwitchOptions{BackupExt: opts.backupExt, Diff: opts.diff, Extra: opts.hmArgs}
 	targets, err := env.Prepare(ctx, profiles, so)
+	progress.Close()
 	if err != nil {
 		return err
 	}
@@ -276,11 +282,14 @@ func runHomeSwitch(opts *homeOptions) error {
 		if err := printDiffs(deps, diffs); err != nil {
 			return err
 		}
-		if err := deps.RequireYes(fmt.Sprintf("switch %s?", profileNames(targets))); err != nil {
+		if err := deps.RequireYes(fmt.Sprintf("switch %s?", strings.Join(profileNames(targets), ", "))); err != nil {
 			return err
 		}
 	}
+	progress = ui.NewProgress(deps.IO, profileNames(targets))
+	env.Events = progress
 	results := env.SwitchAll(ctx, targets, so, fleet.Defaults.Parallel)
+	progress.Close()
 	if len(results) == 1 && !deps.Config.JSON {
 		r := results[0]
 		if r.Err != nil {
@@ -294,12 +303,12 @@ func runHomeSwitch(opts *homeOptions) error {
 	return reportHomeSwitch(deps, targets, results)
 }
 
-func profileNames(targets []*home.Target) string {
+func profileNames(targets []*home.Target) []string {
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.Profile.Name
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 func summaryRow(io *ui.IO, t *home.Target, r home.Result) []string {
@@ -386,9 +395,10 @@ func runHomeDiff(opts *homeOptions) error {
 	if err := requireNix(deps); err != nil {
 		return err
 	}
-	env := homeEnv(deps, fleet)
+	env, progress := homeEnv(deps, fleet, p)
 	env.Who.User = "" // diff does not switch: any user may look
 	targets, err := env.Prepare(deps.Context(), []inventory.Profile{p}, home.SwitchOptions{Diff: true})
+	progress.Close()
 	if err != nil {
 		return err
 	}
@@ -440,12 +450,15 @@ func runHomeGenerations(opts *homeOptions) error {
 	}
 	var gens []home.Generation
 	if p.Host != "" {
-		env := homeEnv(deps, fleet)
+		env, progress := homeEnv(deps, fleet, p)
 		rp, err := env.RemoteProfile(p)
 		if err != nil {
+			progress.Close()
 			return err
 		}
-		if gens, err = env.RemoteGenerations(deps.Context(), rp); err != nil {
+		gens, err = env.RemoteGenerations(deps.Context(), rp)
+		progress.Close()
+		if err != nil {
 			return err
 		}
 		if deps.Config.DryRun {
@@ -487,12 +500,15 @@ func runHomeRollback(opts *homeOptions) error {
 	}
 	var cur, target home.Generation
 	if p.Host != "" {
-		env := homeEnv(deps, fleet)
+		env, progress := homeEnv(deps, fleet, p)
 		rp, err := env.RemoteProfile(p)
 		if err != nil {
+			progress.Close()
 			return err
 		}
-		if cur, target, err = env.RemoteRollback(deps.Context(), rp, opts.to, deps.IO.Err); err != nil {
+		cur, target, err = env.RemoteRollback(deps.Context(), rp, opts.to, progress.Writer(p.Name))
+		progress.Close()
+		if err != nil {
 			return err
 		}
 	} else {
@@ -524,16 +540,4 @@ func runHomeRollback(opts *homeOptions) error {
 		deps.IO.Printf("%s: generation %d is current (%s)\n", p.Name, target.Number, target.Path)
 	}
 	return nil
-}
-
-// homeProgress prints "profile: stage" lines on stderr.
-type homeProgress struct {
-	io *ui.IO
-	mu sync.Mutex
-}
-
-func (p *homeProgress) Stage(profile, stage string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.io.Logf("%s: %s", profile, stage)
 }

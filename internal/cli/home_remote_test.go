@@ -96,7 +96,8 @@ func TestRealHomeRemoteDiffGenerationsRollback(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(state, "nix", "profiles"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"XDG_STATE_HOME": state}})
+	root := t.TempDir() // deploy's state root on the "host" (NIXCTL_TESTONLY_ROOT)
+	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"XDG_STATE_HOME": state, "NIXCTL_TESTONLY_ROOT": root}})
 	marker := "/root/.nixctl-activated"
 	if old, err := os.ReadFile(marker); err == nil {
 		t.Cleanup(func() { _ = os.WriteFile(marker, old, 0o644) })
@@ -148,4 +149,13 @@ func TestRealHomeRemoteDiffGenerationsRollback(t *testing.T) {
 	if cur, err := filepath.EvalSymlinks(filepath.Join(state, "nix", "profiles", "home-manager")); err != nil || cur != gen1 {
 		t.Errorf("the host's profile points at %s (%v), want %s", cur, err, gen1)
 	}
+
+	// While a deploy holds the host, a rollback waits for nothing and
+	// changes nothing: it names the deploy.
+	testutil.WriteFiles(t, root, map[string]string{"var/lib/nixctl/deploy.lock/info": `{"runId":"r42","who":"gabriel@laptop","started":"2026-11-25T21:00:00Z","action":"deploy"}`})
+	r = runIn(t, dir, nil, env, "home", "rollback", "server", "--to", "2")
+	if r.code != 1 || !strings.Contains(r.stderr, "nixctl: error: nixos-mini is being deployed by gabriel@laptop since ") || !strings.Contains(r.stderr, "(run r42, deploy)") {
+		t.Errorf("rollback during a deploy: exit %d: %s", r.code, r.stderr)
+	}
+	assertActivated(t, "/root", gen1)
 }

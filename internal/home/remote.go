@@ -2,6 +2,7 @@ package home
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,13 @@ const (
 	exitLocked   = 75 // EX_TEMPFAIL: another nixctl run holds the host's lock
 	exitNoGen    = 66 // EX_NOINPUT: the generation did not arrive, or no generations
 	exitRestored = 70 // EX_SOFTWARE: activation failed, previous generation restored
+	exitDeploy   = 73 // a deploy holds the host (deploy's lock directory exists)
 )
+
+// deployLock is where nixctl deploy keeps its lock on a host (see
+// internal/deploy/lock.go; home cannot import deploy, which sits above it).
+// NIXCTL_TESTONLY_ROOT is deploy's test hook for that path, reused here.
+const deployLock = "${NIXCTL_TESTONLY_ROOT:-}/var/lib/nixctl/deploy.lock"
 
 // The remote scripts are constants or built from validated store paths and
 // numbers only; nothing else from the inventory goes into them.
@@ -42,10 +49,12 @@ const (
 		`for l in "$p"-*-link; do [ -e "$l" ] && printf '%s %s\n' "${l#"$p"-}" "$(readlink -f "$l")"; done; exit 0`
 )
 
-// locked runs script with sh under the host's lock.
+// locked runs script with sh under the host's home lock, unless a deploy
+// holds the host: then it prints the deploy's lock record and exits.
 func locked(script string) string {
-	return fmt.Sprintf(`lock=/run/lock; [ -d "$lock" ] && [ -w "$lock" ] || lock=/tmp; mkdir -p "$lock/nixctl" 2>/dev/null; `+
-		`exec flock -w %d -E %d "$lock/nixctl" sh -c %s`, int(LockWait.Seconds()), exitLocked, remote.ShellQuote(script))
+	return fmt.Sprintf(`dl="%s"; if [ -e "$dl" ]; then { cat "$dl/info"; echo; } >&2 2>/dev/null; exit %d; fi; `+
+		`lock=/run/lock; [ -d "$lock" ] && [ -w "$lock" ] || lock=/tmp; mkdir -p "$lock/nixctl" 2>/dev/null; `+
+		`exec flock -w %d -E %d "$lock/nixctl" sh -c %s`, deployLock, exitDeploy, int(LockWait.Seconds()), exitLocked, remote.ShellQuote(script))
 }
 
 // activateScript runs generation/activate under the host's lock.
@@ -208,6 +217,19 @@ func (s *session) explain(err error, what, missingHint string) error {
 		return err
 	}
 	switch ee.ExitCode {
+	case exitDeploy:
+		var info struct {
+			RunID   string    `json:"runId"`
+			Who     string    `json:"who"`
+			Started time.Time `json:"started"`
+			Action  string    `json:"action"`
+		}
+		holder := "another run"
+		if json.Unmarshal([]byte(lastLine(ee.StderrTail)), &info) == nil && info.Who != "" {
+			holder = fmt.Sprintf("%s since %s (run %s, %s)", info.Who, info.Started.Local().Format("2006-01-02 15:04:05"), info.RunID, info.Action)
+		}
+		return exitcode.Newf(exitcode.Failure, "wait for that deploy to finish (its lock is /var/lib/nixctl/deploy.lock on the host)",
+			"%s is being deployed by %s", s.host.Name, holder)
 	case exitLocked:
 		return exitcode.Newf(exitcode.Failure, "another nixctl run is working on "+s.host.Name+": wait for it and try again",
 			"%s stayed locked for %s", s.host.Name, LockWait)

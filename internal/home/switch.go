@@ -20,13 +20,34 @@ import (
 type Streams struct{ Out, Err io.Writer }
 
 // Events receives progress; implementations must be safe for concurrent use.
+// ui.Progress is one.
 type Events interface {
+	// Stage says what a profile is doing now.
 	Stage(profile, stage string)
+	// Done says how a profile's switch ended.
+	Done(profile, result string, failed bool)
+	// Writer takes a profile's child output and messages, line by line.
+	Writer(profile string) io.Writer
 }
 
-type noEvents struct{}
+// logEvents writes stages and output to w, each line prefixed with the
+// profile's name: what Env does when no Events are given.
+type logEvents struct {
+	w  io.Writer
+	mu sync.Mutex
+}
 
-func (noEvents) Stage(string, string) {}
+func (l *logEvents) Stage(profile, stage string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s: %s\n", profile, stage)
+}
+
+func (l *logEvents) Done(profile, result string, failed bool) { l.Stage(profile, result) }
+
+func (l *logEvents) Writer(profile string) io.Writer {
+	return ui.NewPrefixWriter(l.w, profile+": ", &l.mu)
+}
 
 // Remote reaches the hosts of remote profiles.
 type Remote interface {
@@ -64,7 +85,7 @@ type Env struct {
 
 func (e *Env) events() Events {
 	if e.Events == nil {
-		return noEvents{}
+		e.Events = &logEvents{w: e.Err}
 	}
 	return e.Events
 }
@@ -190,7 +211,6 @@ func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions,
 	var localMu sync.Mutex
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	outMu := &sync.Mutex{}
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
@@ -201,16 +221,11 @@ func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions,
 				localMu.Lock()
 				defer localMu.Unlock()
 			}
-			out := e.Err
-			var pw *ui.PrefixWriter
-			if len(targets) > 1 {
-				pw = ui.NewPrefixWriter(e.Err, t.Profile.Name+": ", outMu)
-				out = pw
-			}
+			out := e.events().Writer(t.Profile.Name)
 			start := time.Now()
 			err := e.Switch(ctx, t, o, out)
-			if pw != nil {
-				_ = pw.Flush()
+			if f, ok := out.(interface{ Flush() error }); ok {
+				_ = f.Flush()
 			}
 			r := Result{Profile: t.Profile.Name, User: t.User(), OK: err == nil, Generation: t.Generation, Duration: time.Since(start), Err: err}
 			if t.Host != nil {
@@ -218,6 +233,9 @@ func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions,
 			}
 			if err != nil {
 				r.Error = err.Error()
+				e.events().Done(t.Profile.Name, "failed", true)
+			} else {
+				e.events().Done(t.Profile.Name, "switched", false)
 			}
 			results[i] = r
 		}()
@@ -248,7 +266,7 @@ func (e *Env) switchLocal(ctx context.Context, t *Target, o SwitchOptions, out i
 	argv := nix.HomeManagerSwitch(hm)
 	if _, err := e.Runner.LookPath("home-manager"); err != nil {
 		argv = nix.HomeManagerViaNix(hm)
-		e.events().Stage(t.Profile.Name, "home-manager is not on PATH: running the one pinned in the flake's lock file (nix run --inputs-from "+e.Fleet.Flake+" home-manager)")
+		fmt.Fprintf(out, "home-manager is not on PATH: running the one pinned in the flake's lock file (nix run --inputs-from %s home-manager)\n", e.Fleet.Flake)
 	}
 	e.events().Stage(t.Profile.Name, "switching")
 	res, err := e.Runner.Run(ctx, execx.Cmd{Argv: argv, Stdout: out, Stderr: out})
