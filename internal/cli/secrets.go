@@ -559,6 +559,10 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 	if err := secrets.CheckAnchorName(opts.host); err != nil {
 		return err
 	}
+	h, ok := fleet.Host(opts.host)
+	if !ok {
+		return exitcode.UsageErrorf("add the host to nixctl.yaml first; 'nixctl inventory list' shows the hosts", "no host named %q in the inventory", opts.host)
+	}
 	var recipient string
 	if opts.keyFile != "" {
 		data, err := os.ReadFile(opts.keyFile)
@@ -569,10 +573,6 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 			return exitcode.New(exitcode.Usage, fmt.Errorf("--key-file %s: %w", opts.keyFile, err), "pass the host's ssh_host_ed25519_key.pub")
 		}
 	} else {
-		h, ok := fleet.Host(opts.host)
-		if !ok {
-			return exitcode.UsageErrorf("'nixctl inventory list' shows the hosts, or pass --key-file", "no host named %q in the inventory", opts.host)
-		}
 		d := remote.NewDialer(deps.Home(), deps.Getenv)
 		recipient, _, err = secrets.HostRecipient(deps.Context(), d, h, func(k remote.HostKey) error {
 			deps.IO.Logf("%s (%s) is not in known_hosts; its %s key fingerprint is %s", h.Name, h.Dial(), k.Type, k.Fingerprint)
@@ -594,6 +594,10 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 		deps.IO.Logf("%s %s: %s added as %s", deps.IO.OK(), secrets.RepoOf(fleet).Rel(s.Config.Path), recipient, opts.host)
 	} else {
 		deps.IO.Logf("%s already lists %s", secrets.RepoOf(fleet).Rel(s.Config.Path), opts.host)
+	}
+	if deps.Config.DryRun && changed {
+		deps.IO.Logf("dry run: every file would then be rekeyed for %s ('nixctl secrets rekey')", opts.host)
+		return nil
 	}
 	return rekeyAndReport(deps, s, nil)
 }
@@ -629,5 +633,9 @@ func runSecretsRemoveHost(opts *secretsHostOptions) error {
 		return err
 	}
 	deps.IO.Logf("%s %s (%s) removed from %s", deps.IO.OK(), opts.host, rec, s.Repo.Rel(s.Config.Path))
+	if deps.Config.DryRun {
+		deps.IO.Logf("dry run: every file would then be rekeyed and its data key rotated")
+		return nil
+	}
 	return rekeyAndReport(deps, s, nil)
 }

@@ -3,12 +3,14 @@ package secrets
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/getsops/sops/v3/logging"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -198,4 +200,15 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// sops logs some values (an unencrypted comment) at warning level: once a
+// session exists, none of its loggers writes anywhere.
+func TestSopsLoggersAreSilenced(t *testing.T) {
+	newFixture(t).session()
+	for name, l := range logging.Loggers {
+		if l.Out != io.Discard {
+			t.Errorf("sops logger %s still writes", name)
+		}
+	}
 }
