@@ -384,3 +384,21 @@ func TestSecretsVerifyStaged(t *testing.T) {
 		t.Errorf("the working tree is clean, verify exit %d", code)
 	}
 }
+
+// The bar: init, then add a kubeconfig, gives a file the real sops
+// decrypts with the key init made.
+func TestSecretsInitAddDecryptsWithSops(t *testing.T) {
+	testutil.Require(t, "sops")
+	f := newSecretsFleet(t)
+	src := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(src, []byte(kubeconfig), 0o600)
+	f.mustRun("", "secrets", "init")
+	f.mustRun("", "secrets", "add", "kubeconfig", "nixos-mini", "--from", src)
+	cmd := exec.Command("sops", "-d", "secrets/kubeconfig/nixos-mini.yml")
+	cmd.Dir = f.dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + f.home}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "token: very-secret-token") {
+		t.Fatalf("sops -d: %v\n%s", err, out)
+	}
+}

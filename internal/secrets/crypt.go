@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -50,15 +49,9 @@ func NewSession(repo Repo, keys *Keyring) (*Session, error) {
 
 func (s *Session) requireConfig() error {
 	if s.Config == nil {
-		return LoadSopsConfigErr(s.Repo.Config)
+		return missingSopsConfig(s.Repo.Config)
 	}
 	return nil
-}
-
-// LoadSopsConfigErr is the error for a missing .sops.yaml.
-func LoadSopsConfigErr(path string) error {
-	_, err := LoadSopsConfig(path)
-	return err
 }
 
 func (s *Session) keyService() ageKeyService { return ageKeyService{keys: s.Keys} }
@@ -334,10 +327,6 @@ func minus(a, b []string) []string {
 	return out
 }
 
-// readFileInDir reads a secret file for commands that take a PATH.
-func (s *Session) readFileInDir(path string) ([]byte, os.FileInfo, error) {
-	return readSecret(path)
-}
 
 // sopsVersion is written into files' metadata, as sops writes its own
 // version: the sops module nixctl is built with (go.mod).

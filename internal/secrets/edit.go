@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -188,7 +187,3 @@ func (s *Session) loadRejected(file, path string, key []byte) ([]byte, time.Time
 	}
 	return []byte(text), r.Saved, true
 }
-
-// ErrNoEditor is returned when neither $VISUAL nor $EDITOR is set and vi is
-// missing.
-var ErrNoEditor = errors.New("no editor: set $VISUAL or $EDITOR")

@@ -30,11 +30,15 @@ type SopsConfig struct {
 // ErrNoSopsConfig is returned when .sops.yaml does not exist.
 var ErrNoSopsConfig = errors.New(".sops.yaml not found")
 
+func missingSopsConfig(path string) error {
+	return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w", path, ErrNoSopsConfig), "run 'nixctl secrets init' to create it")
+}
+
 // LoadSopsConfig reads and parses path.
 func LoadSopsConfig(path string) (*SopsConfig, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w", path, ErrNoSopsConfig), "run 'nixctl secrets init' to create it")
+		return nil, missingSopsConfig(path)
 	}
 	if err != nil {
 		return nil, err
