@@ -16,6 +16,8 @@ step inventory list || fail=1
 step init "$DEMO_DIR/myfleet" --user demo --host nixos-mini --address 192.0.2.20 || fail=1
 step --flake "$DEMO_DIR/myfleet" host add nixos-node-2 --address 192.0.2.22 --tags cluster || fail=1
 step --flake "$DEMO_DIR/myfleet" inventory check --no-eval || fail=1
+# What a deploy of the cluster would run, host by host; it connects nowhere.
+step deploy @cluster --dry-run --yes || fail=1
 
 # Secrets need no nix and no network. They use a HOME inside the demo copy, so
 # your own age key and sops settings are neither read nor touched.
