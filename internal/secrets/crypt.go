@@ -327,7 +327,6 @@ func minus(a, b []string) []string {
 	return out
 }
 
-
 // sopsVersion is written into files' metadata, as sops writes its own
 // version: the sops module nixctl is built with (go.mod).
 const sopsVersion = "3.13.3"
