@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
@@ -695,6 +696,13 @@ func (rn *run) locateFailures(targets []*buildTarget) {
 
 // --- 6. deploy ----------------------------------------------------------
 
+// DeployArgs follow Options.Self: deploy's results as JSON on stdout (a case
+// per host), no confirmation, and no check stage of its own, since the
+// flake, evaluate and build stages just passed.
+func DeployArgs(selector string) []string {
+	return []string{"--json", "deploy", selector, "--yes", "--no-check"}
+}
+
 func (rn *run) deploy(st *Stage) {
 	for _, s := range rn.rep.Stages {
 		if s.Status == Failed {
@@ -703,18 +711,45 @@ func (rn *run) deploy(st *Stage) {
 		}
 	}
 	start := time.Now()
-	argv := append(slices.Clone(rn.o.Self), "deploy", rn.o.Deploy, "--yes")
-	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Stdout: rn.o.Log, Stderr: rn.o.Log})
-	c := Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Passed, Duration: time.Since(start)}
+	argv := append(slices.Clone(rn.o.Self), DeployArgs(rn.o.Deploy)...)
+	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Stderr: rn.o.Log})
+	elapsed := time.Since(start)
 	if err != nil {
-		c.Status = Failed
-		c.Problems = []Problem{{Message: processError(res, err)}}
 		st.Code = exitcode.Failure
 		if res != nil && res.ExitCode > 0 {
 			st.Code = res.ExitCode
 		}
 	}
-	rn.add(st, c)
+	var rep deploy.Report
+	if res == nil || json.Unmarshal(res.Stdout, &rep) != nil || len(rep.Hosts) == 0 {
+		c := Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Passed, Duration: elapsed}
+		if err != nil {
+			c.Status, c.Problems = Failed, []Problem{{Message: processError(res, err)}}
+		}
+		rn.add(st, c)
+		return
+	}
+	for _, h := range rep.Hosts {
+		c := Case{Kind: check.KindHost, Name: h.Host, Status: Passed, Duration: h.Duration, Output: h.Log}
+		if !h.OK() {
+			msg := h.Result
+			if h.Stage != deploy.StageDone {
+				msg += " at " + h.Stage
+			}
+			if h.Error != "" {
+				msg += ": " + h.Error
+			}
+			if h.Hint != "" {
+				msg += " (" + h.Hint + ")"
+			}
+			c.Status, c.Problems = Failed, []Problem{{Message: msg}}
+		}
+		rn.add(st, c)
+	}
+	if err != nil && len(st.Cases) > 0 && !slices.ContainsFunc(st.Cases, func(c Case) bool { return c.Status == Failed }) {
+		// deploy failed although every host is fine (interrupted, say).
+		rn.add(st, Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Failed, Duration: elapsed, Problems: []Problem{{Message: processError(res, err)}}})
+	}
 }
 
 // --- helpers ------------------------------------------------------------

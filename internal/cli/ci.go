@@ -55,6 +55,7 @@ separately; every stage runs even when one fails, so one run shows every problem
   5. build      all of them in one nix build (skipped with --no-build, which
                 also passes --no-build to nix flake check)
   6. deploy     with --deploy SELECTOR, once 1-5 passed: nixctl deploy SELECTOR --yes
+                --no-check (1-5 were its check), a case per host
 
 A summary goes to stderr; --junit and --json write reports; with
 GITHUB_ACTIONS=true every problem is also printed as an ::error annotation.

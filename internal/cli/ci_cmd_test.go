@@ -42,7 +42,8 @@ func registerBuild(rec *execx.Recorder) {
 func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 	dir, rec := ciRecorded(t)
 	registerBuild(rec)
-	rec.Register([]string{"/opt/nixctl", "deploy", "a", "--yes"}, "", 0)
+	rec.Register([]string{"/opt/nixctl", "--json", "deploy", "a", "--yes", "--no-check"},
+		`{"runId":"r","action":"switch","hosts":[{"host":"a","action":"switch","result":"ok","stage":"done","durationNs":2000000000,"generation":7}]}`, 0)
 	deps := ciDeps(dir, nil)
 	deps.TestRunner = rec
 	code, stdout, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a", "--json", "-")
@@ -70,6 +71,9 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 	if got := strings.Join(names, " "); got != "inventory:passed secrets:skipped flake:passed evaluate:passed build:passed deploy:passed" {
 		t.Errorf("stages = %s", got)
 	}
+	if c := rep.Stages[5].Cases; len(c) != 1 || c[0].Kind != "host" || c[0].Name != "a" || c[0].Status != "passed" {
+		t.Errorf("deploy cases = %+v, want one per deployed host", c)
+	}
 	if out := rep.Stages[4].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a" {
 		t.Errorf("build case output = %q, want the out path", out)
 	}
@@ -78,14 +82,20 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 func TestCIDeployPassesItsExitCodeOn(t *testing.T) {
 	dir, rec := ciRecorded(t)
 	registerBuild(rec)
-	rec.Register([]string{"/opt/nixctl", "deploy", "a", "--yes"}, "", exitcode.RolledBack)
+	rec.Register([]string{"/opt/nixctl", "--json", "deploy", "a", "--yes", "--no-check"},
+		`{"runId":"r","action":"switch","hosts":[{"host":"a","action":"switch","result":"rolled back","stage":"health","error":"tcp 192.0.2.1:22: connection refused","durationNs":1}]}`, exitcode.RolledBack)
 	deps := ciDeps(dir, nil)
 	deps.TestRunner = rec
-	code, _, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a")
+	report := filepath.Join(t.TempDir(), "r.xml")
+	code, _, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a", "--junit", report)
 	if code != exitcode.RolledBack {
 		t.Fatalf("exit %d, want deploy's %d\n%s", code, exitcode.RolledBack, stderr)
 	}
 	rec.Verify(t)
+	fails := readJUnit(t, report).failures()
+	if len(fails) != 1 || fails["deploy/host a"] != "rolled back at health: tcp 192.0.2.1:22: connection refused" {
+		t.Errorf("failures = %v, want the host's deploy result", fails)
+	}
 }
 
 func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
