@@ -22,8 +22,10 @@ type homeOptions struct {
 	all       bool
 	diff      bool
 	backupExt string
-	to        int
-	hmArgs    []string
+	// backupExtSet: --backup-ext was given, possibly as "" (no backups).
+	backupExtSet bool
+	to           int
+	hmArgs       []string
 }
 
 func newHomeCmd(deps *app.Deps) *cobra.Command {
@@ -58,20 +60,21 @@ func newHomeSwitchCmd(deps *app.Deps) *cobra.Command {
 		Long: `Build the selected profiles' generations in one nix build, look for files
 home-manager would refuse to overwrite, then switch: home-manager switch --flake
 FLAKE#ATTR -b EXT here (nix run --inputs-from FLAKE home-manager when it is not
-on PATH), or nix copy and ATTR's activate script over SSH for a profile with a
-host. Several profiles switch in parallel and end with a summary.
+on PATH); for a profile with a host: nix copy there, then the generation's
+activate script over SSH as the profile's user. Several profiles switch in parallel and end with a summary.
 
 PROFILE is a name, a glob or @tag. Arguments after -- go to home-manager.`,
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors, opts.hmArgs = splitDash(cmd, args)
+			opts.backupExtSet = cmd.Flags().Changed("backup-ext")
 			return runHomeSwitch(opts)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opts.all, "all", false, "switch every profile")
 	f.BoolVar(&opts.diff, "diff", false, "show what changes and ask before switching (--yes skips the question)")
-	f.StringVarP(&opts.backupExt, "backup-ext", "b", "", "move files in the way to FILE.EXT (home-manager -b); default: the profile's backupExtension")
+	f.StringVarP(&opts.backupExt, "backup-ext", "b", "", "move files in the way to FILE.EXT (home-manager -b); default: the profile's backupExtension; '' for none")
 	return cmd
 }
 
@@ -257,6 +260,11 @@ func runHomeSwitch(opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.backupExt != "" {
+		if msg := inventory.CheckBackupExtension(opts.backupExt); msg != "" {
+			return exitcode.UsageErrorf("for example --backup-ext hm-bak", "--backup-ext: %s", msg)
+		}
+	}
 	profiles, err := selectHomeProfiles(deps, fleet, opts.selectors, opts.all)
 	if err != nil {
 		return err
@@ -266,7 +274,7 @@ func runHomeSwitch(opts *homeOptions) error {
 	}
 	env, progress := homeEnv(deps, fleet, profiles...)
 	ctx := deps.Context()
-	so := home.SwitchOptions{BackupExt: opts.backupExt, Diff: opts.diff, Extra: opts.hmArgs}
+	so := home.SwitchOptions{BackupExt: opts.backupExt, OverrideBackupExt: opts.backupExtSet, Diff: opts.diff, Extra: opts.hmArgs}
 	targets, err := env.Prepare(ctx, profiles, so)
 	progress.Close()
 	if err != nil {

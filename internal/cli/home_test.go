@@ -193,6 +193,15 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 	}
 }
 
+func TestHomeSwitchRefusesABadBackupExtension(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	r := runIn(t, dir, rec, env, "home", "switch", "laptop", "--backup-ext", "../../etc/x")
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "nixctl: error: --backup-ext: ") || len(rec.Calls()) != 0 {
+		t.Errorf("exit %d: %s (ran %q)", r.code, r.stderr, rec.Argvs())
+	}
+}
+
 func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
 	dir, env := homeFleet(t)
 	env["USER"] = "nobody-in-particular"

@@ -122,8 +122,10 @@ func (t *Target) Where() string {
 
 // SwitchOptions are the knobs of a switch.
 type SwitchOptions struct {
-	// BackupExt overrides every profile's backupExtension (home-manager -b).
-	BackupExt string
+	// BackupExt overrides every profile's backupExtension (home-manager -b)
+	// when OverrideBackupExt is set; "" then means no backups.
+	BackupExt         string
+	OverrideBackupExt bool
 	// Diff computes what each switch changes before it happens.
 	Diff bool
 	// Extra arguments go to home-manager (local profiles).
@@ -144,7 +146,7 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 	targets := make([]*Target, len(profiles))
 	for i, p := range profiles {
 		t := &Target{Profile: p, Generation: built[i].Path, BackupExt: p.BackupExtension}
-		if o.BackupExt != "" {
+		if o.OverrideBackupExt {
 			t.BackupExt = o.BackupExt
 		}
 		targets[i] = t

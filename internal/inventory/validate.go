@@ -55,6 +55,10 @@ func validAttr(s string) string {
 	return ""
 }
 
+// CheckBackupExtension says why s cannot be a backup extension ("" if it
+// can), for the same rule on a flag (nixctl home switch --backup-ext).
+func CheckBackupExtension(s string) string { return validExtension(s) }
+
 func validExtension(s string) string {
 	if !extRe.MatchString(s) {
 		return fmt.Sprintf("%s is not a valid backup extension: use letters, digits, '.', '_' and '-'", printable(s))
