@@ -164,18 +164,22 @@ func (o *Opened) Plaintext() ([]byte, error) {
 }
 
 // Extract emits one value, addressed as sops --extract does
-// (["a"]["b"][0]) or with dots (a.b.0).
+// (["a"]["b"][0]) or with dots (a.b.0), and printed as sops prints it: a
+// string as is, a mapping as a document of the file's format.
 func (o *Opened) Extract(path []any) ([]byte, error) {
 	v, err := o.Tree.Branches[0].Truncate(path)
 	if err != nil {
 		return nil, fmt.Errorf("no value at that key")
 	}
-	if o.Format == Binary || o.Format == Dotenv {
-		if b, ok := v.(string); ok {
-			return []byte(b), nil
-		}
+	var out []byte
+	switch v := v.(type) {
+	case sops.TreeBranch:
+		out, err = o.store.EmitPlainFile(sops.TreeBranches{v})
+	case string:
+		return []byte(v), nil
+	default:
+		out, err = o.store.EmitValue(v)
 	}
-	out, err := o.store.EmitValue(v)
 	if err != nil {
 		return nil, fmt.Errorf("cannot write the value at that key")
 	}

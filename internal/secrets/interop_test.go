@@ -186,3 +186,23 @@ func readIdentity(t *testing.T, path string) *age.X25519Identity {
 	}
 	return ids[0].(*age.X25519Identity)
 }
+
+// --extract prints what sops -d --extract prints.
+func TestInteropExtract(t *testing.T) {
+	testutil.Require(t, "sops")
+	f := newFixture(t)
+	path := f.add("kubeconfig/mini.yml", []byte(samples[0].plain))
+	for _, expr := range []string{`["users"][0]`, `["users"][0]["token"]`, `["port"]`, `["enabled"]`} {
+		want, err := sopsCmd(t, f.repo.Root, f.keyFile, "-d", "--extract", expr, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.session().Cat("kubeconfig/mini.yml", expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: nixctl %q, sops %q", expr, got, want)
+		}
+	}
+}
