@@ -264,9 +264,7 @@ func TestNoHealthForBootAndDryActivate(t *testing.T) {
 		r := newRun(t, healthHost)
 		r.opts.Action = action
 		r.host("web").healthFails = func() bool { return true }
-		if action == "boot" {
-			buildStub(r.rec)
-		}
+		buildStub(r.rec)
 		r.rec.Register([]string{"nixos-rebuild", action}, "", 0)
 		rep := r.exec(t, context.Background())
 		r.rec.Verify(t)

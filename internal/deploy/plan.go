@@ -118,7 +118,7 @@ func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options) (*Plan, 
 		}
 		p.Hosts = append(p.Hosts, hp)
 	}
-	if len(installables) > 0 && !o.Rollback && o.Action != "dry-activate" {
+	if len(installables) > 0 && !o.Rollback {
 		c := execx.Cmd{Argv: nix.Build(installables), Dir: fleet.Dir}
 		p.Build = &c
 	}

@@ -20,6 +20,8 @@ type Progress struct {
 	mu    sync.Mutex
 	items []*progressItem
 	byKey map[string]*progressItem
+	// writers keep each name's partial line between writes.
+	writers map[string]*progressWriter
 	drawn int
 	stop  chan struct{}
 	done  chan struct{}
@@ -36,8 +38,10 @@ type progressItem struct {
 }
 
 // NewProgress starts progress for names, in that order.
-func NewProgress(o *IO, names []string) *Progress {
-	p := &Progress{io: o, live: o.ErrTTY && !o.Quiet, now: time.Now, byKey: map[string]*progressItem{}}
+func NewProgress(o *IO, names []string) *Progress { return newProgress(o, names, time.Now) }
+
+func newProgress(o *IO, names []string, now func() time.Time) *Progress {
+	p := &Progress{io: o, live: o.ErrTTY && !o.Quiet, now: now, byKey: map[string]*progressItem{}, writers: map[string]*progressWriter{}}
 	for _, n := range names {
 		it := &progressItem{name: n, stage: "waiting", start: p.now()}
 		p.items = append(p.items, it)
@@ -110,7 +114,16 @@ func (p *Progress) Line(name, line string) {
 }
 
 // Writer returns a writer whose lines go to Line(name, …).
-func (p *Progress) Writer(name string) io.Writer { return &progressWriter{p: p, name: name} }
+func (p *Progress) Writer(name string) io.Writer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w, ok := p.writers[name]
+	if !ok {
+		w = &progressWriter{p: p, name: name}
+		p.writers[name] = w
+	}
+	return w
+}
 
 // Close stops the live display, leaving the final lines on screen.
 func (p *Progress) Close() {
@@ -158,6 +171,9 @@ func (p *Progress) clear() {
 	}
 }
 
+// stateWidth aligns the elapsed times of the live lines.
+const stateWidth = 14
+
 func (p *Progress) redraw() {
 	p.clear()
 	width := 0
@@ -174,7 +190,7 @@ func (p *Progress) redraw() {
 			}
 			state = mark + " " + it.result
 		}
-		fmt.Fprintf(&b, "%-*s  %s  %s\n", width, it.name, state, p.io.Paint(Dim, p.elapsed(it)))
+		fmt.Fprintf(&b, "%-*s  %-*s  %s\n", width, it.name, stateWidth, state, p.io.Paint(Dim, p.elapsed(it)))
 	}
 	_, _ = p.io.Err.Write(b.Bytes())
 	p.drawn = len(p.items)
@@ -183,10 +199,13 @@ func (p *Progress) redraw() {
 type progressWriter struct {
 	p    *Progress
 	name string
+	mu   sync.Mutex
 	buf  []byte
 }
 
 func (w *progressWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.buf = append(w.buf, b...)
 	for {
 		i := bytes.IndexByte(w.buf, '\n')
