@@ -22,9 +22,9 @@ type Progress struct {
 	byKey map[string]*progressItem
 	// writers keep each name's partial line between writes.
 	writers map[string]*progressWriter
-	drawn int
-	stop  chan struct{}
-	done  chan struct{}
+	drawn   int
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 type progressItem struct {
