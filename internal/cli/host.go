@@ -50,7 +50,7 @@ every part can be.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.spec.Address, "address", "", "IP address or DNS name nixctl reaches the host at (required)")
 	f.StringSliceVar(&opts.spec.Tags, "tags", nil, "tags for selectors (@tag), comma-separated")
-	f.StringVar(&opts.spec.User, "user", "", "SSH user for this host (default: the inventory's defaults.user)")
+	f.StringVar(&opts.spec.User, "user", "", "SSH user for this host (default: the inventory's defaults.user); the account must exist there")
 	return cmd
 }
 

@@ -88,6 +88,9 @@ func runInit(opts *initOptions) error {
 	if err != nil {
 		return scaffoldError(err)
 	}
+	if names.Release != scaffold.DefaultRelease {
+		deps.IO.Warnf("the template's option names were checked against NixOS and Home Manager %s; read the %s release notes before the first switch (Home Manager 25.11 moved nixGL.* to targets.genericLinux.nixGL.*)", scaffold.DefaultRelease, names.Release)
+	}
 	if opts.git {
 		if _, err := deps.Runner().LookPath("git"); err != nil {
 			return exitcode.Newf(exitcode.Failure, "install git, or run nixctl init without --git", "--git: git is not installed or not on PATH")

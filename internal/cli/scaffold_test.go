@@ -215,9 +215,6 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 	}
 	fleet := filepath.Join(parent, "fleet")
 	stubInputs(t, fleet)
-	// inventory.Parse resolves the flake directory against the process's
-	// working directory, not Deps.Cwd: run where a user would.
-	t.Chdir(fleet)
 
 	r := runWith(t, fleet, env, nil, "host", "add", "web-1", "--address", "10.0.0.8", "--tags", "web")
 	if r.code != 0 {

@@ -1,7 +1,6 @@
 package scaffold
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -192,7 +191,7 @@ func checkEntry(name, user string, tags []string, kind string) error {
 			errs = append(errs, fmt.Errorf("--tags: %s", msg))
 		}
 	}
-	return errors.Join(errs...)
+	return joinErrors(errs)
 }
 
 // ExistsError refuses a name the inventory already has.
@@ -224,7 +223,7 @@ func readRepo(dir string) (*repo, error) {
 	if r.flake, err = readRegular(filepath.Join(dir, "flake.nix")); err != nil {
 		return nil, err
 	}
-	if r.fleet, err = inventory.Parse(filepath.Join(dir, inventory.FileName), r.inventory); err != nil {
+	if r.fleet, err = inventory.ParseAt(inventory.FileName, filepath.Join(dir, inventory.FileName), r.inventory); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -252,7 +251,7 @@ func (r *repo) plan(create []File, marker, key, name string, fields []field, pre
 	if err != nil {
 		return nil, err
 	}
-	fleet, err := inventory.Parse(filepath.Join(r.dir, inventory.FileName), inv)
+	fleet, err := inventory.ParseAt(inventory.FileName, filepath.Join(r.dir, inventory.FileName), inv)
 	if err != nil {
 		return nil, fmt.Errorf("the edited %s would not be valid (nothing was written): %w", inventory.FileName, err)
 	}

@@ -56,7 +56,7 @@ func (n Names) Validate() error {
 	if msg := CheckRelease(n.Release); msg != "" {
 		errs = append(errs, fmt.Errorf("--release: %s", msg))
 	}
-	return errors.Join(errs...)
+	return joinErrors(errs)
 }
 
 // CheckRelease accepts NixOS releases from 25.05 on (YY.05 or YY.11): the
@@ -106,4 +106,16 @@ func (n Names) replacer() *strings.Replacer {
 		t.User, n.User,
 		t.Release, n.Release,
 	)
+}
+
+// joinErrors keeps several refusals on one line, as nixctl's errors are.
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }

@@ -212,6 +212,11 @@ func TestNamesAreValidated(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Errorf("valid names refused: %v", err)
 	}
+	// Several bad flags: every one is named, on one line.
+	err := Names{User: "A", Host: "../x", Address: "a b", Release: "1"}.Validate()
+	if err == nil || strings.Contains(err.Error(), "\n") || strings.Count(err.Error(), "; ") != 3 {
+		t.Errorf("err = %q, want four refusals on one line", err)
+	}
 }
 
 // snapshot records every file under dir with its content and mode.
