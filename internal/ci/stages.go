@@ -86,7 +86,7 @@ func Run(ctx context.Context, r execx.Runner, o Options, ev Events) (*Report, er
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	rn := &run{ctx: ctx, r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}}
+	rn := &run{ctx: ctx, r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}, flakeErrors: map[string][]Problem{}}
 	rn.stage(StageInventory, exitcode.Inventory, rn.inventory)
 	rn.stage(StageSecrets, exitcode.Secrets, rn.secrets)
 	rn.stage(StageFlake, exitcode.Check, rn.flake)
@@ -110,6 +110,9 @@ type run struct {
 	// Between stages: inventory entries the flake lacks, evaluated items.
 	missing   map[string]bool
 	evaluated []check.Item
+	// flakeErrors are nix flake check's errors about an inventory host or
+	// profile (by output, "nixosConfigurations.a"), left to the evaluate stage.
+	flakeErrors map[string][]Problem
 }
 
 func (rn *run) stage(name string, code int, body func(*Stage)) {
@@ -314,7 +317,9 @@ func (rn *run) flake(st *Stage) {
 				continue
 			}
 			if rn.evaluatedElsewhere(e.Output) {
-				attributed++ // the evaluate stage reports it, with its location
+				// The evaluate stage reports it once, with its location.
+				rn.flakeErrors[e.Output] = append(rn.flakeErrors[e.Output], fromNix(e.Error))
+				attributed++
 				continue
 			}
 			if f, ok := buildFailureIn(e.Message, failures); ok {
@@ -492,7 +497,14 @@ func (rn *run) evaluate(st *Stage) {
 			return
 		}
 		c := Case{Kind: kind, Name: name, Status: Passed, Output: it.DrvPath, Duration: it.Duration}
-		if !it.OK {
+		output := "nixosConfigurations." + it.Attr
+		if kind == check.KindProfile {
+			output = "homeConfigurations." + it.Attr
+		}
+		if errs := rn.flakeErrors[output]; it.OK && len(errs) > 0 {
+			// It evaluates, but nix flake check found something wrong with it.
+			c.Status, c.Problems = Failed, errs
+		} else if !it.OK {
 			c.Status = Failed
 			for _, e := range it.Errors {
 				c.Problems = append(c.Problems, fromNix(e))

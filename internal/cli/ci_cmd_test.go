@@ -223,3 +223,20 @@ func TestCIInvalidInventoryStillChecksTheFlake(t *testing.T) {
 		}
 	}
 }
+
+func TestCIFlakeCheckErrorAboutAHostIsReportedOnceByEvaluate(t *testing.T) {
+	dir, rec := ciRecorded(t)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "flake", "check", dir}, ExitCode: 1,
+		Stderr: `@nix {"action":"msg","level":0,"msg":"error: the option 'boot.loader.grub.device' is not set\n\n       … while checking NixOS configuration 'nixosConfigurations.a'\n\n       at ` + dir + `/hosts/a.nix:7:3:"}` + "\n"})
+	deps := ciDeps(dir, nil)
+	deps.TestRunner = rec
+	report := filepath.Join(t.TempDir(), "r.xml")
+	code, _, stderr := ciRun(t, deps, "ci", "--no-build", "--junit", report)
+	if code != exitcode.Eval {
+		t.Fatalf("exit %d, want %d (evaluate)\n%s", code, exitcode.Eval, stderr)
+	}
+	fails := readJUnit(t, report).failures()
+	if len(fails) != 1 || fails["evaluate/host a"] != "hosts/a.nix:7:3: the option 'boot.loader.grub.device' is not set" {
+		t.Errorf("failures = %v, want the flake check's error once, on host a", fails)
+	}
+}
