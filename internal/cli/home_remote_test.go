@@ -75,6 +75,22 @@ func TestRealHomeSwitchRemoteProfilesOverSSH(t *testing.T) {
 		}
 	}
 
+	// A file of the user's own where the generation puts one: found on the
+	// host before activating, and named.
+	mine := filepath.Join(homes["nixctl-hm1"], ".demorc")
+	if err := os.WriteFile(mine, []byte("my own\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(mine) })
+	_ = os.Remove(filepath.Join(homes["nixctl-hm1"], ".nixctl-activated"))
+	r = runIn(t, dir, nil, env, "home", "switch", "server")
+	if r.code != 1 || !strings.Contains(r.stderr, "nixctl: error: profile server: home-manager would clobber 1 file: "+mine+"\n") {
+		t.Errorf("clobber on the host: exit %d:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(homes["nixctl-hm1"], ".nixctl-activated")); err == nil {
+		t.Error("activated despite a file in the way")
+	}
+
 	// An unknown host key stops the switch before anything is copied.
 	testutil.WriteFiles(t, env["HOME"], map[string]string{".ssh/known_hosts": ""})
 	r = runIn(t, dir, nil, env, "home", "switch", "server")

@@ -57,10 +57,31 @@ func locked(script string) string {
 		`exec flock -w %d -E %d "$lock/nixctl" sh -c %s`, deployLock, exitDeploy, int(LockWait.Seconds()), exitLocked, remote.ShellQuote(script))
 }
 
-// activateScript runs generation/activate under the host's lock.
-func activateScript(generation string) string {
+// activateScript runs generation/activate under the host's lock, with
+// backupExt where home-manager -b puts it (HOME_MANAGER_BACKUP_EXT).
+func activateScript(generation, backupExt string) string {
 	act := remote.ShellQuote(generation + "/activate")
-	return locked(fmt.Sprintf(`test -x %s || { echo "nixctl: %s is missing on this host" >&2; exit %d; }; exec %s`, act, act, exitNoGen, act))
+	env := ""
+	if backupExt != "" {
+		env = "HOME_MANAGER_BACKUP_EXT=" + remote.ShellQuote(backupExt) + " "
+	}
+	return locked(fmt.Sprintf(`test -x %s || { echo "nixctl: %s is missing on this host" >&2; exit %d; }; %sexec %s`, act, act, exitNoGen, env, act))
+}
+
+// clobbersScript is FindClobbers in sh, run as the profile's user on the
+// host: "C FILE" for a file in the way, "B FILE" for one whose backup
+// FILE.EXT exists already.
+func clobbersScript(generation, backupExt string) string {
+	return `cd ` + remote.ShellQuote(generation+"/home-files") + ` 2>/dev/null || exit 0
+ext=` + remote.ShellQuote(backupExt) + `
+find . \( -type f -o -type l \) -print | while IFS= read -r f; do
+  t="$HOME/${f#./}"
+  [ -e "$t" ] || [ -L "$t" ] || continue
+  if [ -L "$t" ]; then case "$(readlink "$t")" in /nix/store/*-home-manager-files/*) continue;; esac; fi
+  cmp -s "$f" "$t" && continue
+  if [ ! -L "$t" ] && [ -n "$ext" ]; then [ -e "$t.$ext" ] && printf 'B %s\n' "$t"; continue; fi
+  printf 'C %s\n' "$t"
+done`
 }
 
 // rollbackScript makes generation target current and activates it; a failed
@@ -181,11 +202,38 @@ func (s *session) Close() error {
 	return s.close()
 }
 
-func (s *session) Activate(ctx context.Context, generation string, out io.Writer) error {
+func checkStorePath(generation string) error {
 	if !strings.HasPrefix(generation, "/nix/store/") || strings.ContainsAny(generation, "\n") {
 		return fmt.Errorf("refusing to activate %q: not a store path", generation)
 	}
-	_, err := s.run(ctx, activateScript(generation), out)
+	return nil
+}
+
+func (s *session) Clobbers(ctx context.Context, generation, backupExt string) ([]Clobber, error) {
+	if err := checkStorePath(generation); err != nil {
+		return nil, err
+	}
+	out, err := s.run(ctx, clobbersScript(generation, backupExt), nil)
+	if err != nil {
+		return nil, fmt.Errorf("looking for files in the way on %s: %w", s.host.Name, err)
+	}
+	var files []Clobber
+	for _, l := range strings.Split(out, "\n") {
+		switch kind, path, _ := strings.Cut(l, " "); kind {
+		case "C":
+			files = append(files, Clobber{Path: path})
+		case "B":
+			files = append(files, Clobber{Path: path, Backup: path + "." + backupExt})
+		}
+	}
+	return files, nil
+}
+
+func (s *session) Activate(ctx context.Context, generation, backupExt string, out io.Writer) error {
+	if err := checkStorePath(generation); err != nil {
+		return err
+	}
+	_, err := s.run(ctx, activateScript(generation, backupExt), out)
 	return s.explain(err, "activation", "nix copy did not bring the generation: check the copy's output above")
 }
 

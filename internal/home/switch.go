@@ -1,6 +1,7 @@
 package home
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -60,9 +61,12 @@ type Remote interface {
 
 // Session is an open connection to a host as the profile's user.
 type Session interface {
+	// Clobbers finds the files the generation's activation would refuse to
+	// overwrite in the user's home on the host (see FindClobbers).
+	Clobbers(ctx context.Context, generation, backupExt string) ([]Clobber, error)
 	// Activate runs generation's activate script under the host's lock,
-	// streaming its output to out.
-	Activate(ctx context.Context, generation string, out io.Writer) error
+	// with backupExt as home-manager's -b, streaming its output to out.
+	Activate(ctx context.Context, generation, backupExt string, out io.Writer) error
 	// Generations lists the profile's generations on the host and returns
 	// the profile's path there.
 	Generations(ctx context.Context) (string, []Generation, error)
@@ -320,8 +324,22 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 		return exitcode.Newf(exitcode.Failure, "check that "+t.Host.User+" may add paths to the store of "+t.Host.Name+" (nix.settings.trusted-users) and that ssh works: nixctl doctor",
 			"profile %s: copying to %s failed: %v", t.Profile.Name, t.Host.Name, err)
 	}
+	if t.Generation != "" {
+		e.events().Stage(t.Profile.Name, "checking files in the home of "+t.User()+" on "+t.Host.Name)
+		files, err := sess.Clobbers(ctx, gen, t.BackupExt)
+		if err != nil {
+			return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
+		}
+		if len(files) > 0 {
+			return ClobberError(t.Profile.Name, files, t.BackupExt)
+		}
+	}
 	e.events().Stage(t.Profile.Name, "activating on "+t.Host.Name+" as "+t.User())
-	if err := sess.Activate(ctx, gen, out); err != nil {
+	var output bytes.Buffer
+	if err := sess.Activate(ctx, gen, t.BackupExt, io.MultiWriter(out, &output)); err != nil {
+		if files := ParseClobbered(nix.StripANSI(output.String())); len(files) > 0 {
+			return ClobberError(t.Profile.Name, files, t.BackupExt)
+		}
 		return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
 	}
 	return nil
