@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/home"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -69,6 +71,26 @@ func TestRealHomeBuild(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(cols[1], "activate")); err != nil || st.Mode()&0o111 == 0 {
 			t.Errorf("%s has no executable activate: %v", cols[1], err)
 		}
+	}
+}
+
+func TestRealHomeBuildFailureNamesTheBuilderAndItsLastLine(t *testing.T) {
+	dir, env := homeFixture(t)
+	flake, err := os.ReadFile(filepath.Join(dir, "flake.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(flake), "        mkdir -p $out/bin\n", "        echo \"compiling ${name}: out of memory\" >&2; exit 3\n", 1)
+	testutil.WriteFiles(t, dir, map[string]string{"flake.nix": broken})
+	r := runIn(t, dir, nil, env, "home", "build", "laptop")
+	if r.code != exitcode.Build {
+		t.Fatalf("exit %d, want 9: %s", r.code, r.stderr)
+	}
+	if !regexp.MustCompile(`nixctl: error: building laptop failed: builder for '/nix/store/\w+-(zsh|atuin)-[0-9.]+\.drv' failed with exit code 3: compiling (zsh|atuin): out of memory\n`).MatchString(r.stderr) {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "nixctl: hint: nix log /nix/store/") {
+		t.Errorf("no nix log hint:\n%s", r.stderr)
 	}
 }
 

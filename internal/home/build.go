@@ -38,13 +38,24 @@ func Build(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, profiles
 			stderr = res.Stderr
 		}
 		msg := "nix build failed"
+		hint := "run 'nixctl check " + names[0] + "' for every error, or add -v to see the nix command"
 		if errs := nix.ParseErrors(stderr, fleet.Dir); len(errs) > 0 {
 			msg = errs[0].String()
 		} else if ee, ok := err.(*execx.ExitError); ok {
 			msg = ee.Error()
 		}
-		return nil, exitcode.Newf(exitcode.Build, "run 'nixctl check "+names[0]+"' for every error, or add -v to see the nix command",
-			"building %s failed: %s", strings.Join(names, ", "), msg)
+		// A builder that failed: its last log line says why, nix log the rest.
+		for _, f := range nix.ParseBuildFailures(stderr) {
+			if f.Dependencies {
+				continue
+			}
+			if len(f.Log) > 0 {
+				msg += ": " + f.Log[len(f.Log)-1]
+			}
+			hint = "nix log " + f.Drv + " shows the whole build log"
+			break
+		}
+		return nil, exitcode.Newf(exitcode.Build, hint, "building %s failed: %s", strings.Join(names, ", "), msg)
 	}
 	out := make([]Built, len(profiles))
 	for i, p := range profiles {
