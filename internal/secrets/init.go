@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -52,7 +53,11 @@ func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult
 		return nil, err
 	}
 	if _, err := os.Stat(repo.Config); errors.Is(err, os.ErrNotExist) {
-		if err := w.CreateFile(repo.Config, InitialSopsConfig(name, res.Recipient, repo.Rel(repo.Dir)), 0o644); err != nil {
+		rel, err := filepath.Rel(filepath.Dir(repo.Config), repo.Dir)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return nil, exitcode.Newf(exitcode.Inventory, "put secrets.sopsConfig in or above secrets.dir in nixctl.yaml", "the secrets directory %s is not under %s's directory", repo.Rel(repo.Dir), repo.Rel(repo.Config))
+		}
+		if err := w.CreateFile(repo.Config, InitialSopsConfig(name, res.Recipient, rel), 0o644); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", repo.Rel(repo.Config), err)
 		}
 		res.ConfigCreated, res.InConfig = true, true

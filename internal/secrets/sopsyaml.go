@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -135,18 +136,24 @@ func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 }
 
 // InitialSopsConfig is the .sops.yaml `secrets init` writes: the user's
-// recipient under an anchor named after them, one rule for the secrets dir.
+// recipient under an anchor named after them, one rule for the secrets
+// directory. secretsRel is the secrets directory relative to .sops.yaml's
+// own directory, which is what sops matches path_regex against.
 func InitialSopsConfig(name, recipient, secretsRel string) []byte {
-	return []byte(fmt.Sprintf(`# sops configuration: who can read the files under %[3]s/.
+	regex := "^" + regexp.QuoteMeta(filepath.ToSlash(secretsRel)) + "/"
+	if secretsRel == "." {
+		regex = ".*"
+	}
+	return []byte(fmt.Sprintf(`# sops configuration: who can read the secrets (nixctl secrets list shows them).
 # nixctl secrets add-host HOST adds a host's key here and rekeys the files.
 keys:
   - &%[1]s %[2]s
 creation_rules:
-  - path_regex: ^%[4]s/
+  - path_regex: %[3]s
     key_groups:
       - age:
           - *%[1]s
-`, name, recipient, secretsRel, regexp.QuoteMeta(secretsRel)))
+`, name, recipient, regex))
 }
 
 var anchorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)

@@ -147,6 +147,10 @@ func (s *Session) treeFiles() ([]candidate, error) {
 			}
 			return nil
 		}
+		if p == s.Repo.Config {
+			// .sops.yaml may live in the secrets directory.
+			return nil
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -186,8 +190,12 @@ func (s *Session) stagedFiles(ctx context.Context, r execx.Runner) ([]candidate,
 			continue
 		}
 		name := name
+		abs := filepath.Join(s.Repo.Dir, filepath.FromSlash(name))
+		if abs == s.Repo.Config {
+			continue
+		}
 		out = append(out, candidate{
-			abs: filepath.Join(s.Repo.Dir, filepath.FromSlash(name)),
+			abs: abs,
 			read: func() ([]byte, error) {
 				res, err := r.Run(ctx, execx.Cmd{Argv: []string{"git", "show", ":./" + name}, Dir: s.Repo.Dir, ReadOnly: true})
 				if err != nil {

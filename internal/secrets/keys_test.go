@@ -1,0 +1,112 @@
+package secrets
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/nixctl/nixctl/internal/execx"
+)
+
+func TestKeyringSources(t *testing.T) {
+	f := newFixture(t)
+	path := f.add("a.yml", []byte("k: v\n"))
+	id := readIdentity(t, f.keyFile)
+	other, _ := age.GenerateX25519Identity()
+	noDefault := t.TempDir()
+
+	open := func(vars map[string]string, r execx.Runner) error {
+		t.Helper()
+		env := Env{Getenv: func(k string) string { return vars[k] }, Home: noDefault, Runner: r}
+		s, err := NewSession(f.repo, LoadKeyring(context.Background(), env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Open(path, mustRead(t, path))
+		return err
+	}
+	// Nothing anywhere.
+	err := open(map[string]string{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "no age key found") {
+		t.Errorf("no key: %v", err)
+	}
+	// SOPS_AGE_KEY takes several keys on one line.
+	if err := open(map[string]string{"SOPS_AGE_KEY": other.String() + " " + id.String()}, nil); err != nil {
+		t.Errorf("SOPS_AGE_KEY: %v", err)
+	}
+	// SOPS_AGE_KEY_FILE.
+	if err := open(map[string]string{"SOPS_AGE_KEY_FILE": f.keyFile}, nil); err != nil {
+		t.Errorf("SOPS_AGE_KEY_FILE: %v", err)
+	}
+	// XDG_CONFIG_HOME/sops/age/keys.txt.
+	xdg := t.TempDir()
+	os.MkdirAll(filepath.Join(xdg, "sops", "age"), 0o700)
+	os.WriteFile(filepath.Join(xdg, "sops", "age", "keys.txt"), mustRead(t, f.keyFile), 0o600)
+	if err := open(map[string]string{"XDG_CONFIG_HOME": xdg}, nil); err != nil {
+		t.Errorf("XDG_CONFIG_HOME: %v", err)
+	}
+	// SOPS_AGE_KEY_CMD runs through the runner, without a shell, with the
+	// recipient being decrypted in SOPS_AGE_RECIPIENT.
+	rec := &execx.Recorder{}
+	var gotEnv []string
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"pass", "show", "age key"}, Func: func(c execx.Cmd) (string, int) {
+		gotEnv = c.Env
+		return id.String() + "\n", 0
+	}})
+	if err := open(map[string]string{"SOPS_AGE_KEY_CMD": `pass show "age key"`}, rec); err != nil {
+		t.Errorf("SOPS_AGE_KEY_CMD: %v", err)
+	}
+	rec.Verify(t)
+	if !slices.Contains(gotEnv, "SOPS_AGE_RECIPIENT="+f.recipient) {
+		t.Errorf("SOPS_AGE_RECIPIENT not passed: %v", gotEnv)
+	}
+	// A malformed key file: the error names the line, never its content.
+	bad := filepath.Join(t.TempDir(), "keys.txt")
+	os.WriteFile(bad, []byte("# comment\nAGE-SECRET-KEY-1NOTAKEYATALL-hunter2\n"), 0o600)
+	err = open(map[string]string{"SOPS_AGE_KEY_FILE": bad}, nil)
+	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad key file: %v", err)
+	}
+	// The wrong key says so.
+	if err := open(map[string]string{"SOPS_AGE_KEY": other.String()}, nil); err == nil || !strings.Contains(err.Error(), "no age key here can decrypt it") {
+		t.Errorf("wrong key: %v", err)
+	}
+}
+
+// secrets.sopsConfig may put .sops.yaml inside the secrets directory: init
+// writes a rule relative to it, and verify does not take it for a secret.
+func TestSopsConfigInsideSecretsDir(t *testing.T) {
+	root, home := t.TempDir(), t.TempDir()
+	env := Env{Getenv: func(string) string { return "" }, Home: home}
+	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "secrets", ".sops.yaml")}
+	os.MkdirAll(repo.Dir, 0o755)
+	if _, err := Init(repo, env, "me", time.Now(), Disk{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(repo, LoadKeyring(context.Background(), env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(repo.Dir, "a.yml")
+	out, _, err := s.Encrypt(p, YAML, []byte("k: v\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, out, 0o644)
+	rep, err := s.Verify(t.Context(), VerifyOptions{})
+	if err != nil || len(rep.Files) != 1 || !rep.OK() || !rep.Files[0].MACChecked {
+		t.Errorf("verify: %+v %v", rep, err)
+	}
+	// A .sops.yaml beside a sibling of the secrets dir cannot match it.
+	bad := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "other", ".sops.yaml")}
+	os.MkdirAll(filepath.Join(root, "other"), 0o755)
+	if _, err := Init(bad, env, "me", time.Now(), Disk{}); err == nil {
+		t.Error("init accepted a .sops.yaml that cannot cover the secrets dir")
+	}
+}
