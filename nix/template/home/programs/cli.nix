@@ -12,11 +12,6 @@
     age
   ];
 
-  programs.atuin = {
-    enable = true;
-    enableZshIntegration = true;
-  };
-
   programs.git = {
     enable = true;
     userName = user;

@@ -5,6 +5,8 @@
   imports = [
     ../programs/zsh.nix
     ../programs/cli.nix
+    ../programs/atuin.nix
+    ../programs/tmux.nix
   ];
 
   home.username = user;
