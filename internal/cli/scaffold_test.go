@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,4 +261,40 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 	if r := runWith(t, fleet, env, nil, "check", "--no-build", "web-1"); r.code == 0 {
 		t.Error("check passed without hosts/web-1/configuration.nix: the test proves nothing")
 	}
+}
+
+// With real git: every written file is tracked, so a flake sees it.
+func TestInitGitWithRealGit(t *testing.T) {
+	testutil.Require(t, "git")
+	parent := t.TempDir()
+	env := map[string]string{"USER": "alice", "HOME": parent, "PATH": os.Getenv("PATH")}
+	r := runWith(t, parent, env, nil, "init", "f", "--git")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	out, err := exec.Command("git", "-C", filepath.Join(parent, "f"), "ls-files").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracked := strings.Fields(string(out))
+	if len(tracked) != len(treeOf(t, filepath.Join(parent, "f")))-countUnder(t, filepath.Join(parent, "f", ".git")) {
+		t.Errorf("git tracks %d files: %v", len(tracked), tracked)
+	}
+	for _, want := range []string{"flake.nix", "nixctl.yaml", ".sops.yaml", "secrets/server.yaml", "hosts/nixos-mini/configuration.nix"} {
+		if !slices.Contains(tracked, want) {
+			t.Errorf("%s is not tracked", want)
+		}
+	}
+}
+
+func countUnder(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
 }
