@@ -134,7 +134,7 @@ func runCI(opts *ciOptions) error {
 		hint += " (--junit FILE writes them for the CI's test view)"
 	}
 	return exitcode.Newf(rep.ExitCode, hint, "ci failed at the %s stage (%s): %s: %s",
-		first.Name, failedStages(rep), ci.CaseName(failedCase), failedCase.Summary())
+		first.Name, failedStages(rep), ci.CaseName(failedCase), ciOneLine(failedCase.Summary()))
 }
 
 func failedStages(rep *ci.Report) string {
@@ -295,8 +295,8 @@ func ciReasonSuffix(r string) string {
 
 func ciOneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 160 {
-		s = s[:157] + "..."
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:157]) + "..."
 	}
 	return s
 }

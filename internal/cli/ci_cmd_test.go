@@ -240,3 +240,32 @@ func TestCIFlakeCheckErrorAboutAHostIsReportedOnceByEvaluate(t *testing.T) {
 		t.Errorf("failures = %v, want the flake check's error once, on host a", fails)
 	}
 }
+
+// Nix 2.8 with --keep-going can leave the last failure out of its output:
+// an item no message names is built again alone to learn its own result.
+func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
+	dir, rec := ciRecorded(t)
+	calls := 0
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build", "--no-link", "--json"}, Func: func(c execx.Cmd) (string, int) {
+		calls++
+		if calls == 1 {
+			return "", 1
+		}
+		return `[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/c-a"}}]`, 0
+	}})
+	deps := ciDeps(dir, nil)
+	deps.TestRunner = rec
+	code, _, stderr := ciRun(t, deps, "ci")
+	if code != exitcode.OK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var builds []string
+	for _, a := range rec.Argvs() {
+		if strings.HasPrefix(a, "nix build") {
+			builds = append(builds, a)
+		}
+	}
+	if len(builds) != 2 || !strings.HasSuffix(builds[1], dir+"#nixosConfigurations.a.config.system.build.toplevel") {
+		t.Errorf("builds = %q, want the combined one then host a alone", builds)
+	}
+}
