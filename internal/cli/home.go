@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -40,8 +41,18 @@ SSH as the profile's user.
 Without a PROFILE, nixctl picks the profile whose attr is $USER@hostname, else
 the one named after the short hostname, else the only profile (home-manager's
 own order).`,
-		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			hint := "see 'nixctl home --help'"
+			if sug := cmd.SuggestionsFor(args[0]); len(sug) > 0 {
+				hint = "did you mean 'nixctl home " + sug[0] + "'?"
+			}
+			return exitcode.UsageErrorf(hint, "unknown command %q for nixctl home", args[0])
+		},
 	}
+	cmd.SuggestionsMinimumDistance = 2
 	cmd.AddCommand(
 		newHomeSwitchCmd(deps),
 		newHomeBuildCmd(deps),
@@ -184,7 +195,19 @@ func homeEnv(deps *app.Deps, fleet *inventory.Fleet, profiles ...inventory.Profi
 
 func who(deps *app.Deps) home.Who {
 	h, _ := os.Hostname()
-	return home.Who{User: deps.Getenv("USER"), Hostname: h}
+	return home.Who{User: currentUser(deps), Hostname: h}
+}
+
+// currentUser is $USER, else the account nixctl runs as (containers and
+// cron jobs often have no USER).
+func currentUser(deps *app.Deps) string {
+	if u := deps.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // selectHomeProfiles resolves selectors; none picks this machine's profile.
@@ -473,7 +496,7 @@ func runHomeGenerations(opts *homeOptions) error {
 			return nil
 		}
 	} else {
-		path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
+		path := home.ProfilePath(deps.Getenv, deps.Home(), currentUser(deps))
 		if gens, err = home.Generations(deps.Context(), deps.Runner(), path); err != nil {
 			return err
 		}
@@ -520,10 +543,10 @@ func runHomeRollback(opts *homeOptions) error {
 			return err
 		}
 	} else {
-		if u := deps.Getenv("USER"); p.User != "" && u != "" && p.User != u {
+		if u := currentUser(deps); p.User != "" && u != "" && p.User != u {
 			return exitcode.UsageErrorf("run nixctl as "+p.User, "profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, u)
 		}
-		path := home.ProfilePath(deps.Getenv, deps.Home(), deps.Getenv("USER"))
+		path := home.ProfilePath(deps.Getenv, deps.Home(), currentUser(deps))
 		gens, err := home.Generations(deps.Context(), deps.Runner(), path)
 		if err != nil {
 			return err

@@ -202,6 +202,14 @@ func TestHomeSwitchRefusesABadBackupExtension(t *testing.T) {
 	}
 }
 
+func TestHomeUnknownSubcommandIsAUsageError(t *testing.T) {
+	dir, env := homeFleet(t)
+	r := runIn(t, dir, &execx.Recorder{}, env, "home", "swtich", "laptop")
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, `unknown command "swtich" for nixctl home`) || !strings.Contains(r.stderr, "did you mean 'nixctl home switch'?") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}
+
 func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
 	dir, env := homeFleet(t)
 	env["USER"] = "nobody-in-particular"
