@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,5 +328,35 @@ func TestRealStatus(t *testing.T) {
 	sts = Status(context.Background(), &execx.Recorder{}, d, f, f.Hosts[:1], StatusOptions{NoEval: true})
 	if sts[0].Drift != "not evaluated" || !sts[0].Reachable {
 		t.Errorf("--no-eval: %+v", sts[0])
+	}
+}
+
+// A non-root user with passwordless sudo: preflight passes, and the lock and
+// the last-deploy record are written through sudo -n (owned by root).
+func TestRealNonRootUserWithSudo(t *testing.T) {
+	const user = "nixctl-sudo"
+	h := startRealHost(t, user)
+	rule := "/etc/sudoers.d/nixctl-test-" + user
+	if err := os.WriteFile(rule, []byte(user+" ALL=(ALL) NOPASSWD: ALL\n"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(rule) })
+	r := newRealRun(t, h.yaml("web", ", sudo: true"), h.KnownHostsFile)
+	buildStub(r.rec)
+	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake", "/fleet#web", "--target-host", user + "@127.0.0.1", "--use-remote-sudo"}, "", 0)
+	rep := r.exec(t)
+	r.rec.Verify(t)
+	if !result(t, rep, "web").OK() {
+		t.Fatalf("web: %+v", result(t, rep, "web"))
+	}
+	st, err := os.Stat(filepath.Join(h.Root, lastDeployFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 0 {
+		t.Errorf("last-deploy record owned by uid %d: not written through sudo", uid)
+	}
+	if h.exists(lockDir) {
+		t.Error("the lock must be released")
 	}
 }
