@@ -291,72 +291,8 @@ func (rn *run) flake(st *Stage) {
 	argv := nix.FlakeCheck(ref, nix.FlakeCheckOptions{NoBuild: rn.o.NoBuild, KeepGoing: true})
 	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
 	general := Case{Kind: KindFlake, Name: "nix flake check", Status: Passed, Duration: time.Since(start)}
-	byOutput := map[string]*flakeCheckCase{}
-	byDrv := map[string]*flakeCheckCase{}
-	for _, fc := range checks {
-		byOutput["checks."+fc.system+"."+fc.name] = fc
-		if fc.drv != "" {
-			byDrv[fc.drv] = fc
-		}
-	}
 	if err != nil {
-		var stderr []byte
-		if res != nil {
-			stderr = res.Stderr
-		}
-		failures := map[string]nix.BuildFailure{}
-		for _, f := range nix.ParseBuildFailures(stderr) {
-			failures[f.Drv] = f
-		}
-		attributed := 0
-		var loose []nix.BuildFailure
-		for _, e := range nix.ParseOutputErrors(stderr, dir) {
-			if fc, ok := byOutput[e.Output]; ok {
-				fc.c.Problems = append(fc.c.Problems, fromNix(e.Error))
-				attributed++
-				continue
-			}
-			if rn.evaluatedElsewhere(e.Output) {
-				// The evaluate stage reports it once, with its location.
-				rn.flakeErrors[e.Output] = append(rn.flakeErrors[e.Output], fromNix(e.Error))
-				attributed++
-				continue
-			}
-			if f, ok := buildFailureIn(e.Message, failures); ok {
-				if fc, ok := byDrv[f.Drv]; ok {
-					p := Problem{File: fc.pos.File, Line: fc.pos.Line, Column: fc.pos.Column, Message: failureMessage(f)}
-					fc.c.Problems = append(fc.c.Problems, p)
-					fc.c.Output = strings.Join(f.Log, "\n")
-					attributed++
-					continue
-				}
-				if !f.Dependencies {
-					loose = append(loose, f)
-					continue
-				}
-			}
-			general.Problems = append(general.Problems, fromNix(e.Error))
-		}
-		// A dependency of a check failed: its log belongs to that check.
-		for _, f := range loose {
-			placed := false
-			for _, fc := range checks {
-				if len(fc.c.Problems) > 0 {
-					fc.c.Output = strings.TrimSpace(fc.c.Output + "\n" + f.Message + "\n" + strings.Join(f.Log, "\n"))
-					placed = true
-				}
-			}
-			if !placed {
-				general.Problems = append(general.Problems, Problem{Message: f.Message})
-				general.Output = strings.Join(f.Log, "\n")
-			}
-		}
-		if attributed == 0 && len(general.Problems) == 0 {
-			general.Problems = []Problem{{Message: processError(res, err)}}
-		}
-		if len(general.Problems) > 0 {
-			general.Status = Failed
-		}
+		rn.attributeFlakeCheck(res, err, dir, checks, &general)
 	}
 	rn.add(st, general)
 	for _, fc := range checks {
@@ -365,6 +301,78 @@ func (rn *run) flake(st *Stage) {
 			fc.c.Status = Failed
 		}
 		rn.add(st, fc.c)
+	}
+}
+
+// attributeFlakeCheck spreads a failed nix flake check over its cases: an
+// error whose trace names a check, or whose failed derivation is a check's,
+// goes to that check; one about an inventory host or profile is left to the
+// evaluate stage; the rest fail the flake as a whole.
+func (rn *run) attributeFlakeCheck(res *execx.Result, err error, dir string, checks []*flakeCheckCase, general *Case) {
+	byOutput := map[string]*flakeCheckCase{}
+	byDrv := map[string]*flakeCheckCase{}
+	for _, fc := range checks {
+		byOutput["checks."+fc.system+"."+fc.name] = fc
+		if fc.drv != "" {
+			byDrv[fc.drv] = fc
+		}
+	}
+	var stderr []byte
+	if res != nil {
+		stderr = res.Stderr
+	}
+	failures := map[string]nix.BuildFailure{}
+	for _, f := range nix.ParseBuildFailures(stderr) {
+		failures[f.Drv] = f
+	}
+	attributed := 0
+	var loose []nix.BuildFailure
+	for _, e := range nix.ParseOutputErrors(stderr, dir) {
+		if fc, ok := byOutput[e.Output]; ok {
+			fc.c.Problems = append(fc.c.Problems, fromNix(e.Error))
+			attributed++
+			continue
+		}
+		if rn.evaluatedElsewhere(e.Output) {
+			// The evaluate stage reports it once, with its location.
+			rn.flakeErrors[e.Output] = append(rn.flakeErrors[e.Output], fromNix(e.Error))
+			attributed++
+			continue
+		}
+		if f, ok := buildFailureIn(e.Message, failures); ok {
+			if fc, ok := byDrv[f.Drv]; ok {
+				p := Problem{File: fc.pos.File, Line: fc.pos.Line, Column: fc.pos.Column, Message: failureMessage(f)}
+				fc.c.Problems = append(fc.c.Problems, p)
+				fc.c.Output = strings.Join(f.Log, "\n")
+				attributed++
+				continue
+			}
+			if !f.Dependencies {
+				loose = append(loose, f)
+				continue
+			}
+		}
+		general.Problems = append(general.Problems, fromNix(e.Error))
+	}
+	// A dependency of a check failed: its log belongs to that check.
+	for _, f := range loose {
+		placed := false
+		for _, fc := range checks {
+			if len(fc.c.Problems) > 0 {
+				fc.c.Output = strings.TrimSpace(fc.c.Output + "\n" + f.Message + "\n" + strings.Join(f.Log, "\n"))
+				placed = true
+			}
+		}
+		if !placed {
+			general.Problems = append(general.Problems, Problem{Message: f.Message})
+			general.Output = strings.Join(f.Log, "\n")
+		}
+	}
+	if attributed == 0 && len(general.Problems) == 0 {
+		general.Problems = []Problem{{Message: processError(res, err)}}
+	}
+	if len(general.Problems) > 0 {
+		general.Status = Failed
 	}
 }
 
