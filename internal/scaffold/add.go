@@ -53,15 +53,48 @@ func (p *Plan) Paths() []string {
 }
 
 // Apply writes the plan: new files first (never over an existing one), then
-// the edited flake.nix and nixctl.yaml, each replaced whole.
-func (p *Plan) Apply() error {
-	if err := WriteNew(p.Dir, p.Create); err != nil {
-		return err
-	}
-	for _, f := range p.Rewrite {
-		if err := replaceFile(filepath.Join(p.Dir, filepath.FromSlash(f.Path)), f.Data); err != nil {
+// the edited flake.nix and nixctl.yaml, each replaced whole. If a write fails,
+// what was written is undone, so the repository is as it was before.
+func (p *Plan) Apply() (err error) {
+	var created []string
+	var replaced []File
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, f := range replaced {
+			_ = replaceFile(filepath.Join(p.Dir, filepath.FromSlash(f.Path)), f.Data)
+		}
+		for i := len(created) - 1; i >= 0; i-- {
+			_ = os.Remove(created[i])
+			// The folders made for it go too, when nothing else is in them.
+			for d := filepath.Dir(created[i]); d != p.Dir && strings.HasPrefix(d, p.Dir); d = filepath.Dir(d) {
+				if os.Remove(d) != nil {
+					break
+				}
+			}
+		}
+	}()
+	for _, f := range p.Create {
+		path := filepath.Join(p.Dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
+		if err := writeExcl(path, f.Data, f.Mode); err != nil {
+			return err
+		}
+		created = append(created, path)
+	}
+	for _, f := range p.Rewrite {
+		path := filepath.Join(p.Dir, filepath.FromSlash(f.Path))
+		old, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := replaceFile(path, f.Data); err != nil {
+			return err
+		}
+		replaced = append(replaced, File{Path: f.Path, Data: old})
 	}
 	return nil
 }

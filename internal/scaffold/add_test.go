@@ -200,3 +200,44 @@ func TestAddProfile(t *testing.T) {
 		}
 	}
 }
+
+// A write that fails half-way is undone: the repository is as it was.
+func TestApplyUndoesAHalfWrittenPlan(t *testing.T) {
+	dir := initRepo(t)
+	plan, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "web-1", Address: "10.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nixctl.yaml turns into a folder after planning: its rewrite, the last
+	// step, fails after flake.nix was already replaced.
+	inv := filepath.Join(dir, "nixctl.yaml")
+	if err := os.Remove(inv); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(inv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	flakeBefore := read(t, filepath.Join(dir, "flake.nix"))
+	if err := plan.Apply(); err == nil {
+		t.Fatal("Apply succeeded over a folder")
+	}
+	after := snapshot(t, dir)
+	for k, v := range before {
+		if k == "flake.nix" {
+			// Restored by a rename: same content, new mtime.
+			if read(t, filepath.Join(dir, "flake.nix")) != flakeBefore {
+				t.Error("flake.nix was not restored")
+			}
+			continue
+		}
+		if after[k] != v {
+			t.Errorf("%s changed", k)
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			t.Errorf("%s was left behind", k)
+		}
+	}
+}

@@ -95,22 +95,6 @@ func dedupe(s []string) []string {
 	return out
 }
 
-// WriteNew creates every file under dir. It never replaces a file: each is
-// opened with O_EXCL, so a file that appeared since Conflicts was checked
-// stops the write with an error naming it.
-func WriteNew(dir string, files []File) error {
-	for _, f := range files {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := writeExcl(p, f.Data, f.Mode); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func writeExcl(p string, data []byte, mode fs.FileMode) error {
 	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
