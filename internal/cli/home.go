@@ -26,6 +26,7 @@ type homeOptions struct {
 	// backupExtSet: --backup-ext was given, possibly as "" (no backups).
 	backupExtSet bool
 	to           int
+	parallel     int
 	hmArgs       []string
 }
 
@@ -84,6 +85,7 @@ PROFILE is a name, a glob or @tag. Arguments after -- go to home-manager.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opts.all, "all", false, "switch every profile")
+	f.IntVar(&opts.parallel, "parallel", 0, "profiles of remote hosts switched at once (default: defaults.parallel of nixctl.yaml)")
 	f.BoolVar(&opts.diff, "diff", false, "show what changes and ask before switching (--yes skips the question)")
 	f.StringVarP(&opts.backupExt, "backup-ext", "b", "", "move files in the way to FILE.EXT (home-manager -b); default: the profile's backupExtension; '' for none")
 	return cmd
@@ -283,6 +285,9 @@ func runHomeSwitch(opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.parallel < 0 {
+		return exitcode.UsageErrorf("--parallel 1 switches one profile at a time", "--parallel %d is not a number of profiles", opts.parallel)
+	}
 	if opts.backupExt != "" {
 		if msg := inventory.CheckBackupExtension(opts.backupExt); msg != "" {
 			return exitcode.UsageErrorf("for example --backup-ext hm-bak", "--backup-ext: %s", msg)
@@ -319,7 +324,11 @@ func runHomeSwitch(opts *homeOptions) error {
 	}
 	progress = ui.NewProgress(deps.IO, profileNames(targets))
 	env.Events = progress
-	results := env.SwitchAll(ctx, targets, so, fleet.Defaults.Parallel)
+	parallel := opts.parallel
+	if parallel <= 0 {
+		parallel = fleet.Defaults.Parallel
+	}
+	results := env.SwitchAll(ctx, targets, so, parallel)
 	progress.Close()
 	if len(results) == 1 && !deps.Config.JSON {
 		r := results[0]
