@@ -203,6 +203,7 @@ func writeCIReports(deps *app.Deps, rep *ci.Report, junit, jsonOut string) error
 		if err := writeReportFile(junit, buf.Bytes()); err != nil {
 			return err
 		}
+		deps.IO.Logf("JUnit report: %s", junit)
 	}
 	switch jsonOut {
 	case "":
@@ -213,7 +214,10 @@ func writeCIReports(deps *app.Deps, rep *ci.Report, junit, jsonOut string) error
 		if err := rep.WriteJSON(&buf); err != nil {
 			return err
 		}
-		return writeReportFile(jsonOut, buf.Bytes())
+		if err := writeReportFile(jsonOut, buf.Bytes()); err != nil {
+			return err
+		}
+		deps.IO.Logf("JSON report: %s", jsonOut)
 	}
 	return nil
 }
