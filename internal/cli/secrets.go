@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
@@ -61,6 +62,24 @@ func secretsSession(deps *app.Deps, withKeys bool) (*secrets.Session, error) {
 	}
 	s.Now = deps.Now
 	return s, nil
+}
+
+// completeSecretFiles offers the files under the secrets directory.
+func completeSecretFiles(deps *app.Deps) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if deps.Config == nil {
+			cfg, err := config.Load(cmd.Flags())
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			deps.Config = cfg
+		}
+		fleet, err := deps.Fleet()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return secrets.RepoOf(fleet).Files(), cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 func secretsWriter(deps *app.Deps) secrets.Writer {
@@ -257,8 +276,9 @@ type secretsCatOptions struct {
 func newSecretsCatCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsCatOptions{deps: deps}
 	cmd := &cobra.Command{
-		Use:   "cat PATH",
-		Short: "Decrypt a secret to stdout",
+		Use:               "cat PATH",
+		Short:             "Decrypt a secret to stdout",
+		ValidArgsFunction: completeSecretFiles(deps),
 		Long: `Decrypt PATH (relative to the secrets directory, e.g. kubeconfig/nixos-mini.yml,
 or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 --extract prints one value: a dotted path (users.0.name) or sops's form
@@ -393,8 +413,9 @@ type secretsEditOptions struct {
 func newSecretsEditCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsEditOptions{deps: deps}
 	return &cobra.Command{
-		Use:   "edit PATH",
-		Short: "Edit a secret in $VISUAL/$EDITOR and re-encrypt it",
+		Use:               "edit PATH",
+		Short:             "Edit a secret in $VISUAL/$EDITOR and re-encrypt it",
+		ValidArgsFunction: completeSecretFiles(deps),
 		Long: `Decrypt PATH into a 0600 file inside a 0700 directory under $XDG_RUNTIME_DIR
 (else the temp dir), run $VISUAL or $EDITOR (split on spaces: EDITOR='code --wait'
 works; no shell), then re-encrypt with the same data key if the content changed
@@ -466,8 +487,9 @@ type secretsRekeyOptions struct {
 func newSecretsRekeyCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsRekeyOptions{deps: deps}
 	return &cobra.Command{
-		Use:   "rekey [PATH...]",
-		Short: "Bring every secret's recipients in line with .sops.yaml",
+		Use:               "rekey [PATH...]",
+		Short:             "Bring every secret's recipients in line with .sops.yaml",
+		ValidArgsFunction: completeSecretFiles(deps),
 		Long: `Re-encrypt each file's data key for the recipients its .sops.yaml creation rule
 lists now (what sops updatekeys does, keeping the data key). When a recipient
 was removed, the data key is rotated as well and every value re-encrypted, so a

@@ -402,3 +402,12 @@ func TestSecretsInitAddDecryptsWithSops(t *testing.T) {
 		t.Fatalf("sops -d: %v\n%s", err, out)
 	}
 }
+
+func TestSecretsCompletionOffersFiles(t *testing.T) {
+	f := newSecretsFleet(t)
+	f.addKubeconfig()
+	out := f.mustRun("", "__complete", "secrets", "cat", "")
+	if !strings.Contains(out, "kubeconfig/nixos-mini.yml\n") {
+		t.Errorf("completion: %q", out)
+	}
+}

@@ -108,3 +108,27 @@ func readSecret(path string) ([]byte, os.FileInfo, error) {
 
 // maxSecretSize bounds what nixctl reads into memory.
 const maxSecretSize = 16 << 20
+
+// Files lists the files under the secrets directory, relative to it (for
+// shell completion); hidden entries are left out.
+func (r Repo) Files() []string {
+	var out []string
+	_ = filepath.WalkDir(r.Dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != r.Dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			if rel, err := filepath.Rel(r.Dir, p); err == nil {
+				out = append(out, filepath.ToSlash(rel))
+			}
+		}
+		return nil
+	})
+	return out
+}
