@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -236,6 +237,9 @@ func (e *ExistsError) Error() string {
 
 // Hint says what to do instead.
 func (e *ExistsError) Hint() string {
+	if e.File == "flake.nix" {
+		return fmt.Sprintf("pick another name, or list the flake's existing %s in nixctl.yaml by hand", e.Kind)
+	}
 	return fmt.Sprintf("pick another name, or edit the existing %s ('nixctl inventory show %s')", e.Kind, e.Name)
 }
 
@@ -277,6 +281,9 @@ func readRegular(p string) ([]byte, error) {
 // parsing the result), and the new files, none of which may exist.
 func (r *repo) plan(create []File, marker, key, name string, fields []field, present func(*inventory.Fleet) bool) (*Plan, error) {
 	flake, entry, err := insertFlakeEntry(r.flake, marker, name)
+	if errors.Is(err, errDefined) {
+		return nil, &ExistsError{Kind: strings.TrimSuffix(key, "s"), Name: name, File: "flake.nix"}
+	}
 	if err != nil {
 		return nil, &MarkerError{Err: err, Marker: marker, Example: flakeEntry(defaultPatterns[marker], name)}
 	}

@@ -101,6 +101,18 @@ func TestAddHostRefusesBadInput(t *testing.T) {
 			t.Errorf("%+v accepted", h)
 		}
 	}
+	// A host the flake has but the inventory lacks is refused too.
+	if _, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "x", Address: "10.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	flake := filepath.Join(dir, "flake.nix")
+	if err := os.WriteFile(flake, []byte(strings.Replace(read(t, flake), "        # nixctl:add-host", "        only-in-flake = mkHost \"only-in-flake\";\n        # nixctl:add-host", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "only-in-flake", Address: "10.0.0.1"})
+	if e, ok := err.(*ExistsError); !ok || e.File != "flake.nix" || e.Kind != "host" {
+		t.Errorf("err = %v, want an *ExistsError naming flake.nix", err)
+	}
 	// A host directory left over from before is in the way.
 	if err := os.MkdirAll(filepath.Join(dir, "hosts/old"), 0o755); err != nil {
 		t.Fatal(err)
@@ -109,7 +121,7 @@ func TestAddHostRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	before = snapshot(t, dir)
-	_, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "old", Address: "10.0.0.1"})
+	_, err = PlanHost(dir, nixfiles.Template(), HostSpec{Name: "old", Address: "10.0.0.1"})
 	if _, ok := err.(*ConflictError); !ok {
 		t.Errorf("err = %v, want *ConflictError", err)
 	}

@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -17,6 +18,9 @@ const (
 	hostMarker    = "nixctl:add-host"
 	profileMarker = "nixctl:add-profile"
 )
+
+// errDefined says the attribute set already has an entry of that name.
+var errDefined = errors.New("already defined")
 
 var nixIdentRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*$`)
 
@@ -55,7 +59,7 @@ func insertFlakeEntry(src []byte, marker, name string) ([]byte, string, error) {
 		}
 		entry := flakeEntry(pattern, name)
 		if attrDefined(blockAbove(lines, i, indent), nixAttr(name)) {
-			return nil, "", fmt.Errorf("flake.nix already defines %s", nixAttr(name))
+			return nil, "", errDefined
 		}
 		out := strings.Join(lines[:i], "") + indent + entry + "\n" + strings.Join(lines[i:], "")
 		return []byte(out), entry, nil
