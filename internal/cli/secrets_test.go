@@ -411,3 +411,26 @@ func TestSecretsCompletionOffersFiles(t *testing.T) {
 		t.Errorf("completion: %q", out)
 	}
 }
+
+// An edit directory left by a killed nixctl (SIGKILL cannot be caught) is
+// removed by the next edit; one of a live process is left alone.
+func TestSecretsEditRemovesStaleEditDirs(t *testing.T) {
+	f := newSecretsFleet(t)
+	f.addKubeconfig()
+	runtimeDir := t.TempDir()
+	f.env["XDG_RUNTIME_DIR"] = runtimeDir
+	f.env["EDITOR"] = writeEditor(t, "exit 0\n")
+	stale := filepath.Join(runtimeDir, "nixctl-edit-2147483646-123")
+	live := filepath.Join(runtimeDir, fmt.Sprintf("nixctl-edit-%d-456", os.Getppid()))
+	for _, d := range []string{stale, live} {
+		os.Mkdir(d, 0o700)
+		os.WriteFile(filepath.Join(d, "nixos-mini.yml"), []byte("token: leftover\n"), 0o600)
+	}
+	f.mustRun("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("the stale edit directory is still there")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Error("the directory of a running process was removed")
+	}
+}

@@ -6,10 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
@@ -77,7 +81,8 @@ func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w
 		}
 	}
 
-	dir, err := os.MkdirTemp(opts.TempBase, "nixctl-edit-")
+	removeStaleEditDirs(opts.TempBase)
+	dir, err := os.MkdirTemp(opts.TempBase, fmt.Sprintf("nixctl-edit-%d-", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("creating the edit directory: %w", err)
 	}
@@ -128,6 +133,33 @@ func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w
 	os.Remove(rejected)
 	res.Changed = true
 	return res, nil
+}
+
+// removeStaleEditDirs removes the edit directories of nixctl processes that
+// no longer exist: only SIGKILL (or a crash) can leave one behind, and the
+// next edit cleans it up.
+func removeStaleEditDirs(base string) {
+	matches, _ := filepath.Glob(filepath.Join(base, "nixctl-edit-*-*"))
+	for _, m := range matches {
+		parts := strings.SplitN(filepath.Base(m), "-", 4)
+		if len(parts) != 4 {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[2])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		st, err := os.Lstat(m)
+		if err != nil || !st.IsDir() {
+			continue
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || int(sys.Uid) != os.Getuid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(m)
+		}
+	}
 }
 
 func writeNew(path string, data []byte) error {
