@@ -48,7 +48,8 @@
         };
       });
 
-      formatter = forAllSystems (pkgs: pkgs.nixfmt-rfc-style);
+      # nixfmt is the RFC 166 formatter from nixpkgs 25.11 on (nixfmt-rfc-style before).
+      formatter = forAllSystems (pkgs: pkgs.nixfmt);
 
       templates = {
         default = {

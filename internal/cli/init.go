@@ -89,7 +89,7 @@ func runInit(opts *initOptions) error {
 		return scaffoldError(err)
 	}
 	if names.Release != scaffold.DefaultRelease {
-		deps.IO.Warnf("the template's option names were checked against NixOS and Home Manager %s; read the %s release notes before the first switch (Home Manager 25.11 moved nixGL.* to targets.genericLinux.nixGL.*)", scaffold.DefaultRelease, names.Release)
+		deps.IO.Warnf("the template's option names were checked against NixOS and Home Manager %s and the renames of 25.11 applied; read the %s release notes before the first switch", scaffold.DefaultRelease, names.Release)
 	}
 	if opts.git {
 		if _, err := deps.Runner().LookPath("git"); err != nil {

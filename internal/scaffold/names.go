@@ -91,21 +91,36 @@ func hostPort(addr string, port int) string {
 	return net.JoinHostPort(addr, strconv.Itoa(port))
 }
 
+// renamedAfter2505 are the option and package names the template writes for
+// 25.05 that later releases renamed (NIX-OPTIONS.md, checked against Home
+// Manager release-25.11): the old names only warn there, or are gone.
+var renamedAfter2505 = []string{
+	"  nixGL.packages = ", "  targets.genericLinux.nixGL.packages = ",
+	"  nixGL.defaultWrapper = ", "  targets.genericLinux.nixGL.defaultWrapper = ",
+	"    userName = ", "    settings.user.name = ",
+	"    userEmail = ", "    settings.user.email = ",
+	"pkgs.nixfmt-rfc-style;", "pkgs.nixfmt;",
+}
+
 // replacer maps the template's values to n's. Longer tokens come first:
 // strings.Replacer tries them in argument order at each position, and an
 // IPv6 address needs brackets before a port.
 func (n Names) replacer() *strings.Replacer {
 	t := TemplateNames
-	return strings.NewReplacer(
+	pairs := []string{
 		// The host's attribute in flake.nix, quoted when it starts with a digit.
-		t.Host+` = mkHost "`+t.Host+`"`, nixAttr(n.Host)+` = mkHost "`+n.Host+`"`,
+		t.Host + ` = mkHost "` + t.Host + `"`, nixAttr(n.Host) + ` = mkHost "` + n.Host + `"`,
 		hostPort(t.Address, 22), hostPort(n.Address, 22),
-		"http://"+hostPort(t.Address, 9100), "http://"+hostPort(n.Address, 9100),
+		"http://" + hostPort(t.Address, 9100), "http://" + hostPort(n.Address, 9100),
 		t.Address, n.Address,
 		t.Host, n.Host,
 		t.User, n.User,
 		t.Release, n.Release,
-	)
+	}
+	if n.Release != t.Release {
+		pairs = append(renamedAfter2505, pairs...)
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 // joinErrors keeps several refusals on one line, as nixctl's errors are.

@@ -300,3 +300,29 @@ func TestInitRefusesToOverwriteAndWritesNothing(t *testing.T) {
 		t.Errorf("err = %v, want home listed as not a directory", err)
 	}
 }
+
+// After 25.05 the template is written with the names the later release has.
+func TestLaterReleasesGetRenamedOptions(t *testing.T) {
+	files, err := Render(nixfiles.Template(), alice) // 25.11
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]string{}
+	for _, f := range files {
+		byPath[f.Path] = string(f.Data)
+	}
+	for path, want := range map[string][]string{
+		"home/graphical.nix":    {"  targets.genericLinux.nixGL.packages = inputs.nixgl.packages;", "  targets.genericLinux.nixGL.defaultWrapper = \"mesa\";"},
+		"home/programs/cli.nix": {"    settings.user.name = user;", "    settings.user.email = \"${user}@example.com\";"},
+		"flake.nix":             {"formatter.${system} = pkgs.nixfmt;"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(byPath[path], w) {
+				t.Errorf("%s lacks %q", path, w)
+			}
+		}
+	}
+	if strings.Contains(byPath["home/graphical.nix"], "\n  nixGL.") {
+		t.Error("home/graphical.nix still sets nixGL.* for 25.11")
+	}
+}

@@ -27,7 +27,7 @@ let
     age = fake "age" { };
     ssh-to-age = fake "ssh-to-age" { };
     nix = fake "nix" { };
-    nixfmt-rfc-style = fake "nixfmt" { };
+    nixfmt = fake "nixfmt" { };
   };
 in
 self
