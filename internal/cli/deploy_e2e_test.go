@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/testutil"
+	"github.com/nixctl/nixctl/internal/testutil/fakecmd"
+)
+
+// TestDeployDemoFleetEndToEnd deploys the demo fleet's two cluster hosts
+// with every real part this machine has: real nix checks, evaluates and
+// builds both systems in one nix build, real sshds stand in for the hosts
+// (preflight, locks, health), and only nixos-rebuild is a fake (this test
+// binary under that name) that records its argv. Then nixctl status reads
+// what the deploy left and compares it with the flake.
+func TestDeployDemoFleetEndToEnd(t *testing.T) {
+	testutil.Require(t, "nix")
+	type host struct {
+		sshd *testutil.SSHD
+		root string
+	}
+	hosts := map[string]host{}
+	var known []byte
+	for _, name := range []string{"nixos-mini", "nixos-node-1"} {
+		root := t.TempDir()
+		s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
+		hosts[name] = host{s, root}
+		b, _ := os.ReadFile(s.KnownHostsFile)
+		known = append(known, b...)
+	}
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer web.Close()
+
+	dir := testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(t), "nix", "demo"))
+	mini, node := hosts["nixos-mini"], hosts["nixos-node-1"]
+	inv := fmt.Sprintf(`defaults: {parallel: 2}
+hosts:
+  - name: nixos-mini
+    address: 127.0.0.1
+    port: %d
+    identity: %s
+    tags: [cluster]
+    health:
+      - tcp: "127.0.0.1:%d"
+      - http: %q
+      - command: "test -d \"$NIXCTL_TESTONLY_ROOT\""
+  - {name: nixos-node-1, address: 127.0.0.1, port: %d, identity: %s, tags: [cluster]}
+  - {name: gateway, address: 192.0.2.1, tags: [edge]}
+`, mini.sshd.Port, mini.sshd.ClientKeyFile, mini.sshd.Port, web.URL, node.sshd.Port, node.sshd.ClientKeyFile)
+	home, fake, bin := t.TempDir(), t.TempDir(), t.TempDir()
+	testutil.WriteFiles(t, dir, map[string]string{"nixctl.yaml": inv})
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known)})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(exe, filepath.Join(bin, "nixos-rebuild")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	t.Setenv(fakecmd.DirEnv, fake)
+	env := map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice"}
+
+	r := runIn(t, dir, nil, env, "deploy", "@cluster", "--yes", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var rep deploy.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Hosts) != 2 {
+		t.Fatalf("report %q: %v", r.stdout, err)
+	}
+	calls, err := fakecmd.Calls(fake, "nixos-rebuild")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]fakecmd.Call{}
+	for _, c := range calls {
+		got[strings.Join(c.Argv[:4], " ")] = c
+	}
+	for name, h := range hosts {
+		c, ok := got["nixos-rebuild switch --flake "+dir+"#"+name]
+		if !ok {
+			t.Errorf("%s was not activated: %v", name, calls)
+			continue
+		}
+		if want := []string{"--target-host", "root@127.0.0.1"}; strings.Join(c.Argv[4:], " ") != strings.Join(want, " ") {
+			t.Errorf("%s: argv %q", name, c.Argv)
+		}
+		want := fmt.Sprintf("-p %d -i %s -o UserKnownHostsFile=%s", h.sshd.Port, h.sshd.ClientKeyFile, filepath.Join(home, ".ssh/known_hosts"))
+		if c.Env["NIX_SSHOPTS"] != want {
+			t.Errorf("%s: NIX_SSHOPTS %q, want %q", name, c.Env["NIX_SSHOPTS"], want)
+		}
+		if _, err := os.Stat(filepath.Join(h.root, "var/lib/nixctl/last-deploy.json")); err != nil {
+			t.Errorf("%s: no last-deploy record: %v", name, err)
+		}
+	}
+	for _, stage := range []string{"nixos-mini: check", "nixos-mini: preflight", "nixos-mini: lock", "nixos-mini: build", "nixos-mini: activate", "nixos-mini: health", "nixos-mini: ok"} {
+		if !strings.Contains(r.stderr, stage) {
+			t.Errorf("progress lacks %q:\n%s", stage, r.stderr)
+		}
+	}
+
+	// status: the hosts run nothing yet (no /run/current-system), so drift is
+	// unknown; once mini runs what the flake builds, it is up to date.
+	r = runIn(t, dir, nil, env, "status", "@cluster", "--json")
+	var sts []deploy.HostStatus
+	if err := json.Unmarshal([]byte(r.stdout), &sts); err != nil || r.code != 0 || len(sts) != 2 {
+		t.Fatalf("status: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if sts[0].Drift != "unknown" || !strings.Contains(sts[0].Expected, "-nixos-system-nixos-mini-25.05") || sts[0].LastDeploy == nil || sts[0].LastDeploy.Result != "ok" {
+		t.Fatalf("status before: %+v", sts[0])
+	}
+	if err := os.MkdirAll(filepath.Join(mini.root, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(sts[0].Expected, filepath.Join(mini.root, "run/current-system")); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.MkdirAll(filepath.Join(node.root, "run"), 0o755)
+	_ = os.Symlink("/nix/store/00000000000000000000000000000000-nixos-system-nixos-node-1-24.11", filepath.Join(node.root, "run/current-system"))
+	r = runIn(t, dir, nil, env, "status", "@cluster")
+	if r.code != 0 || !strings.Contains(r.stdout, "nixos-mini\tyes\t") || !strings.Contains(r.stdout, "\tup to date\t") || !strings.Contains(r.stdout, "nixos-node-1\tyes\t") || !strings.Contains(r.stdout, "\tbehind\t") {
+		t.Errorf("status: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
