@@ -92,6 +92,17 @@ func TestHomeSwitchWithoutHomeManagerRunsThePinnedOne(t *testing.T) {
 	}
 }
 
+func TestHomeSwitchThroughNixRunWithoutAHomeManagerInput(t *testing.T) {
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "run"}, ExitCode: 1, Stderr: "error: cannot find flake 'flake:home-manager' in the flake registries\n"})
+	r := runIn(t, dir, rec, env, "home", "switch", "laptop")
+	if r.code != 1 || !strings.Contains(r.stderr, "nixctl: hint: the flake has no home-manager input for nix run --inputs-from: add inputs.home-manager") {
+		t.Errorf("exit %d:\n%s", r.code, r.stderr)
+	}
+}
+
 func TestHomeSwitchSeveralProfilesEndsWithASummary(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}

@@ -212,12 +212,18 @@ func (e *Env) switchLocal(ctx context.Context, t *Target, o SwitchOptions, out i
 	if files := ParseClobbered(output); len(files) > 0 {
 		return ClobberError(t.Profile.Name, files, t.BackupExt)
 	}
+	hint := "see home-manager's output above; add -v to see the command"
+	switch {
+	case argv[0] == "nix" && strings.Contains(output, "cannot find flake 'flake:home-manager'"):
+		hint = "the flake has no home-manager input for nix run --inputs-from: add inputs.home-manager to flake.nix, or install home-manager"
+	case argv[0] == "nix" && strings.Contains(output, "flake-registry"):
+		hint = "nix could not fetch its flake registry (offline?): install home-manager, or point NIX_CONFIG='flake-registry = FILE' at a local registry"
+	}
 	var ee *execx.ExitError
 	if errors.As(err, &ee) && ee.ExitCode == -1 {
-		return exitcode.New(exitcode.Failure, err, "is home-manager installed? nixctl doctor checks")
+		hint = "is home-manager installed? nixctl doctor checks"
 	}
-	return exitcode.Newf(exitcode.Failure, "see home-manager's output above; add -v to see the command",
-		"profile %s: home-manager switch failed: %s", t.Profile.Name, strings.TrimPrefix(err.Error(), "home-manager switch "))
+	return exitcode.Newf(exitcode.Failure, hint, "profile %s: home-manager switch failed: %s", t.Profile.Name, strings.TrimPrefix(err.Error(), "home-manager switch "))
 }
 
 func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error {
