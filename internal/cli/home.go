@@ -315,8 +315,10 @@ func runHomeSwitch(opts *homeOptions) error {
 				diffs = append(diffs, t.Diff)
 			}
 		}
-		if err := printDiffs(deps, diffs); err != nil {
-			return err
+		if !deps.Config.JSON { // with --json, each result carries its diff
+			if err := printDiffs(deps, diffs); err != nil {
+				return err
+			}
 		}
 		if err := deps.RequireYes(fmt.Sprintf("switch %s?", strings.Join(profileNames(targets), ", "))); err != nil {
 			return err

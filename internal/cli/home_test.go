@@ -177,6 +177,23 @@ func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	rec.Verify(t)
+
+	// --json: one document, each result with its diff.
+	r = runIn(t, dir, rec, env, "home", "switch", "laptop", "--diff", "--yes", "--json")
+	var doc struct {
+		OK      bool
+		Results []struct {
+			Profile string
+			Diff    struct {
+				Changes          []struct{ Package, Kind string }
+				ClosureSizeDelta int64
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || !doc.OK || len(doc.Results) != 1 ||
+		len(doc.Results[0].Diff.Changes) != 3 || doc.Results[0].Diff.ClosureSizeDelta != 2<<20 {
+		t.Errorf("JSON (%v):\n%s", err, r.stdout)
+	}
 }
 
 func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {

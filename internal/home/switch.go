@@ -124,6 +124,8 @@ type Result struct {
 	Generation string        `json:"generation,omitempty"`
 	Error      string        `json:"error,omitempty"`
 	Duration   time.Duration `json:"durationNs"`
+	// Diff is what the switch changed, when it was asked for (--diff).
+	Diff *Diff `json:"diff,omitempty"`
 	// Err is the error itself, for the exit code and hint.
 	Err error `json:"-"`
 }
@@ -156,7 +158,7 @@ func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions,
 			if f, ok := out.(interface{ Flush() error }); ok {
 				_ = f.Flush()
 			}
-			r := Result{Profile: t.Profile.Name, User: t.User(), OK: err == nil, Generation: t.Generation, Duration: time.Since(start), Err: err}
+			r := Result{Profile: t.Profile.Name, User: t.User(), OK: err == nil, Generation: t.Generation, Duration: time.Since(start), Diff: t.Diff, Err: err}
 			if t.Host != nil {
 				r.Host = t.Host.Name
 			}
