@@ -298,3 +298,26 @@ func countUnder(t *testing.T, dir string) int {
 	})
 	return n
 }
+
+func TestHostAddDryRunWritesNothing(t *testing.T) {
+	parent := t.TempDir()
+	env := map[string]string{"USER": "alice"}
+	if r := runWith(t, parent, env, nil, "init", "f"); r.code != 0 {
+		t.Fatalf("init: %s", r.errOut)
+	}
+	dir := filepath.Join(parent, "f")
+	before := treeOf(t, dir)
+	r := runWith(t, dir, env, nil, "--dry-run", "host", "add", "web-1", "--address", "10.0.0.8")
+	if r.code != 0 || !strings.Contains(r.out, "would add host web-1") || !strings.Contains(r.out, "edit   nixctl.yaml") {
+		t.Errorf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	after := treeOf(t, dir)
+	if len(after) != len(before) {
+		t.Errorf("--dry-run changed the tree: %d files, then %d", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("--dry-run changed %s", k)
+		}
+	}
+}
