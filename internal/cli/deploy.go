@@ -63,8 +63,11 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			if cmd.Flags().Changed("keep-going") && opts.failFast {
-				return exitcode.UsageErrorf("pick one of them", "--keep-going and --fail-fast contradict each other")
+			if cmd.Flags().Changed("keep-going") {
+				if opts.keepGoing && opts.failFast {
+					return exitcode.UsageErrorf("pick one of them", "--keep-going and --fail-fast contradict each other")
+				}
+				opts.failFast = opts.failFast || !opts.keepGoing
 			}
 			return runDeploy(opts)
 		},

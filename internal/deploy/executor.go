@@ -186,10 +186,8 @@ func (x *executor) finish(h *hostRun, result string, err error) {
 	h.done = true
 	h.res.Result = result
 	h.res.Stage = h.stage
-	if result == ResultOK || result == ResultRolledBack && err == nil {
-		if result == ResultOK {
-			h.res.Stage = StageDone
-		}
+	if result == ResultOK {
+		h.res.Stage = StageDone
 	}
 	if err != nil {
 		h.res.Error = err.Error()
@@ -436,7 +434,7 @@ func (x *executor) cleanup() {
 				}
 				if err := releaseLock(ctx, h.session, h.plan, record); err != nil {
 					x.logf(h, "releasing the lock: %v", err)
-					x.env.Events.Writer(h.plan.Host.Name).Write([]byte(fmt.Sprintf("warning: could not release the lock %s: %v\n", lockDir, err)))
+					fmt.Fprintf(x.env.Events.Writer(h.plan.Host.Name), "warning: could not release the lock %s: %v\n", lockDir, err)
 				}
 				cancel()
 			}

@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -208,8 +207,6 @@ func TestRealLockHeldAndBroken(t *testing.T) {
 	r := newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
 	rep := r.exec(t)
 	web := result(t, rep, "web")
-	var le *LockedError
-	_ = le
 	if web.Stage != StageLock || !strings.Contains(web.Error, "locked by bob@desk") || !strings.Contains(web.Error, "rev f00d") || !strings.Contains(web.Hint, "--break-lock") {
 		t.Fatalf("web: %+v", web)
 	}
@@ -320,8 +317,7 @@ func TestRealStatus(t *testing.T) {
 	if web.Drift != "up to date" || old.Drift != "behind" {
 		t.Errorf("drift: web %q, old %q", web.Drift, old.Drift)
 	}
-	var ce *remote.ConnectError
-	if dn.Reachable || dn.Error == "" || dn.Hint == "" || errors.As(nil, &ce) {
+	if dn.Reachable || !strings.Contains(dn.Error, "connection refused") || !strings.Contains(dn.Hint, "check that 127.0.0.1 is up") {
 		t.Errorf("down: %+v", dn)
 	}
 
