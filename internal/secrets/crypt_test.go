@@ -216,3 +216,24 @@ func TestSopsLoggersAreSilenced(t *testing.T) {
 		}
 	}
 }
+
+// Names and keys from a hostile repository cannot drive the terminal.
+func TestVerifyQuotesControlCharacters(t *testing.T) {
+	f := newFixture(t)
+	os.WriteFile(filepath.Join(f.repo.Dir, "evil\x1b[2J\nname.yml"), []byte("a: b\n"), 0o644)
+	p := f.add("k.yml", []byte("a: b\n"))
+	enc := mustRead(t, p)
+	os.WriteFile(p, append([]byte("\"x\\e[31m\": plain\n"), enc...), 0o644)
+	rep, err := f.session().Verify(t.Context(), VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range rep.Problems() {
+		if strings.ContainsAny(line, "\x1b\n") {
+			t.Errorf("control characters reach the output: %q", line)
+		}
+	}
+	if len(rep.Problems()) < 3 {
+		t.Errorf("problems: %q", rep.Problems())
+	}
+}

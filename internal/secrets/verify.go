@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getsops/sops/v3"
 
@@ -210,7 +212,10 @@ func (s *Session) stagedFiles(ctx context.Context, r execx.Runner) ([]candidate,
 
 // check examines one file.
 func (s *Session) check(c candidate) FileStatus {
-	st := FileStatus{Path: s.Repo.Rel(c.abs), Format: FormatOf(c.abs), Modified: c.mtime, Recipients: []string{}, Problems: []string{}}
+	st := FileStatus{Path: printable(s.Repo.Rel(c.abs)), Format: FormatOf(c.abs), Modified: c.mtime, Recipients: []string{}, Problems: []string{}}
+	if st.Path != s.Repo.Rel(c.abs) {
+		st.Problems = append(st.Problems, "the file name holds control characters: rename it")
+	}
 	if c.problem != "" {
 		st.Problems = append(st.Problems, c.problem)
 		return st
@@ -273,6 +278,17 @@ func (s *Session) check(c candidate) FileStatus {
 	return st
 }
 
+// printable shows s as it is when it has no control characters, else quoted
+// with escapes, so a hostile name cannot drive the terminal or forge lines.
+func printable(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
 // errText keeps an error's message on one line.
 func errText(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
 
@@ -300,9 +316,9 @@ func (s *Session) name(r string) string {
 		return n
 	}
 	if s.Config == nil {
-		return (&SopsConfig{}).Name(r)
+		return printable((&SopsConfig{}).Name(r))
 	}
-	return s.Config.Name(r)
+	return printable(s.Config.Name(r))
 }
 
 func (s *Session) names(rs []string) []string {
@@ -344,11 +360,11 @@ func unencryptedValues(tree *sops.Tree) []string {
 		case sops.Comment, nil:
 		case string:
 			if v != "" && !encValue.MatchString(v) && shouldEncrypt(md, path) {
-				out = append(out, strings.Join(path, "."))
+				out = append(out, printable(strings.Join(path, ".")))
 			}
 		default:
 			if shouldEncrypt(md, path) {
-				out = append(out, strings.Join(path, "."))
+				out = append(out, printable(strings.Join(path, ".")))
 			}
 		}
 	}
