@@ -195,6 +195,7 @@ func stubInputs(t *testing.T, fleet string) {
 		"github:nix-community/home-manager/release-25.05": "home-manager",
 		"github:nix-community/nixGL":                      "nixgl",
 		"github:Mic92/sops-nix":                           "sops-nix",
+		"github:nixctl/nixctl":                            "nixctl",
 	} {
 		if !strings.Contains(s, `"`+url+`"`) {
 			t.Fatalf("flake.nix no longer has the input %s", url)

@@ -18,6 +18,11 @@
       url = "github:Mic92/sops-nix";
       inputs.nixpkgs.follows = "nixpkgs";
     };
+    # nixctl itself, pinned by flake.lock like everything else: CI runs
+    # `nix run --inputs-from . nixctl -- ci` (see `nixctl ci init`), and
+    # `nix flake update nixctl` is a reviewed upgrade. It keeps its own
+    # nixpkgs: it needs a newer Go than a stable release may carry.
+    nixctl.url = "github:nixctl/nixctl";
   };
 
   outputs =
@@ -73,6 +78,7 @@
           pkgs.ssh-to-age
           pkgs.nixos-rebuild
           home-manager.packages.${system}.default
+          inputs.nixctl.packages.${system}.default
         ];
       };
 
