@@ -92,7 +92,7 @@ func (s *Session) RekeyAll(ctx context.Context, userPaths []string, w Writer, re
 }
 
 func (s *Session) rekeyOne(path string, w Writer) RekeyLine {
-	l := RekeyLine{Path: s.Repo.Rel(path)}
+	l := RekeyLine{Path: printable(s.Repo.Rel(path))}
 	data, _, err := readSecret(path)
 	if err != nil {
 		l.Error = errText(err)
