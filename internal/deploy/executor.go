@@ -309,17 +309,19 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 			}
 		}
 	}
-	c.Stderr = w
+	c.Stderr = nix.LogWriter(w)
 	res, err := x.env.Runner.Run(x.ctx, c)
 	if err != nil {
-		var hint string
-		if res != nil {
-			if errs := nix.ParseErrors(res.Stderr, x.env.Fleet.Dir); len(errs) > 0 {
-				err = fmt.Errorf("%w: %s", err, errs[0].String())
+		// The runner's error ends with nix's last raw log line: say what
+		// nix reported instead.
+		if res != nil && x.ctx.Err() == nil {
+			if fails := nix.ParseBuildFailures(res.Stderr); len(fails) > 0 {
+				err = fmt.Errorf("nix build exited with code %d: %s", res.ExitCode, fails[0].Message)
+			} else if errs := nix.ParseErrors(res.Stderr, x.env.Fleet.Dir); len(errs) > 0 {
+				err = fmt.Errorf("nix build exited with code %d: %s", res.ExitCode, errs[0].String())
 			}
 		}
-		hint = "the full build log is in the host's log file; run the nix build command with -v to see it here"
-		return exitcode.New(exitcode.Build, err, hint)
+		return exitcode.New(exitcode.Build, err, "the build's output is in the host's log file; 'nixctl check' shows evaluation errors with their file and line")
 	}
 	if _, err := nix.ParseBuildResults(res.Stdout); err != nil {
 		return exitcode.New(exitcode.Build, err, "")
