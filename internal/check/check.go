@@ -140,6 +140,12 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+		// Inputs that cannot be fetched fail every evaluation the same way,
+		// after the same network time-outs: say it once.
+		if !it.OK && len(it.Errors) > 0 && nix.IsFetchError(it.Errors[0].Message) {
+			rep.Items = append(rep.Items, notEvaluated(o, it.Errors[0].Message)...)
+			return rep, nil
+		}
 	}
 	type job struct {
 		kind, name, attr string
@@ -173,6 +179,20 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 	wg.Wait()
 	rep.Items = append(rep.Items, items...)
 	return rep, ctx.Err()
+}
+
+// notEvaluated fails every host and profile with the reason they were not
+// evaluated.
+func notEvaluated(o Options, why string) []Item {
+	var items []Item
+	msg := []nix.Error{{Message: "not evaluated: the flake's inputs could not be fetched (" + why + ")"}}
+	for _, h := range o.Hosts {
+		items = append(items, Item{Kind: KindHost, Name: h.Name, Attr: h.Attr, Errors: msg})
+	}
+	for _, p := range o.Profiles {
+		items = append(items, Item{Kind: KindProfile, Name: p.Name, Attr: p.Attr, Errors: msg})
+	}
+	return items
 }
 
 func flakeCheck(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options) Item {

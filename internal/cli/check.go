@@ -11,6 +11,7 @@ import (
 	"github.com/nixctl/nixctl/internal/check"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -161,7 +162,11 @@ func reportCheck(deps *app.Deps, rep *check.Report) error {
 			return Silent(exitcode.Check)
 		}
 		first := failed[0]
-		return exitcode.Newf(exitcode.Check, "fix the first error and run 'nixctl check' again; add -v to see every nix command",
+		hint := "fix the first error and run 'nixctl check' again; add -v to see every nix command"
+		if len(first.Errors) > 0 && nix.IsFetchError(first.Errors[0].Message) {
+			hint = "the flake's inputs could not be fetched: run 'nix flake lock' with network access (then the store has them), or check your network and substituters"
+		}
+		return exitcode.Newf(exitcode.Check, hint,
 			"check failed for %s: %s", strings.Join(names, ", "), first.Summary())
 	}
 	return nil

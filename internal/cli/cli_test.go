@@ -222,3 +222,22 @@ func TestCompletionOffersInventoryNames(t *testing.T) {
 		t.Errorf("bash completion: %d %s", r.code, r.stderr)
 	}
 }
+
+func TestCheckSaysOnceWhenInputsCannotBeFetched(t *testing.T) {
+	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "flake", "check"}, ExitCode: 1,
+		Stderr: `@nix {"action":"msg","level":0,"msg":"error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-25.05': Couldn't resolve host name (6)"}`})
+	r := runIn(t, dir, rec, nil, "check")
+	if r.code != exitcode.Check {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if n := len(rec.Calls()); n != 1 {
+		t.Errorf("evaluations ran after the inputs failed to download: %v", rec.Argvs())
+	}
+	if !strings.Contains(r.stdout, "✗\thost\tweb-1\tnot evaluated: the flake's inputs could not be fetched") ||
+		!strings.Contains(r.stderr, "hint: the flake's inputs could not be fetched: run 'nix flake lock'") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	rec.Verify(t)
+}

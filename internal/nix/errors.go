@@ -252,3 +252,14 @@ func IsMissingAttr(stderr []byte) bool {
 	s := StripANSI(string(stderr))
 	return strings.Contains(s, "does not provide attribute") || strings.Contains(s, "attribute '") && strings.Contains(s, "' missing")
 }
+
+// IsFetchError reports an error about fetching a flake input or a source:
+// no network, an unknown host, a missing flake.lock entry offline.
+func IsFetchError(msg string) bool {
+	for _, s := range []string{"unable to download", "Couldn't resolve host", "Could not resolve host", "unable to fetch", "cannot fetch", "Failed to connect to"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
