@@ -401,6 +401,16 @@ func TestSecretsInitAddDecryptsWithSops(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "token: very-secret-token") {
 		t.Fatalf("sops -d: %v\n%s", err, out)
 	}
+	// After an edit, sops still opens it (MAC and data key as sops expects).
+	f.env["EDITOR"] = writeEditor(t, "sed -i 's/very-secret-token/edited-token/' \"$1\"\n")
+	f.mustRun("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
+	cmd = exec.Command("sops", "-d", "secrets/kubeconfig/nixos-mini.yml")
+	cmd.Dir = f.dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + f.home}
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "token: edited-token") {
+		t.Fatalf("sops -d after edit: %v\n%s", err, out)
+	}
 }
 
 func TestSecretsCompletionOffersFiles(t *testing.T) {
