@@ -106,7 +106,10 @@ type EvalError struct {
 
 func (e *EvalError) Error() string { return fmt.Sprintf("evaluating %s: %s", e.What, e.Err) }
 
-// Hint points at nixctl check for the details.
+// Hint points at nixctl check for the details, or at the network.
 func (e *EvalError) Hint() string {
+	if nix.IsFetchError(e.Err.Message) {
+		return "the flake's inputs could not be fetched: run 'nix flake lock' with network access, or pass --no-eval to validate the file alone"
+	}
 	return "'nixctl check' shows every evaluation error with its location"
 }
