@@ -297,6 +297,11 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 
 func runSecretsCat(opts *secretsCatOptions) error {
 	deps := opts.deps
+	if deps.Config.JSON {
+		// Plaintext never goes into JSON output, where it would end up in
+		// logs and CI artifacts.
+		return exitcode.UsageErrorf("drop --json: cat prints the document itself (use --extract for one value)", "secrets cat has no JSON output")
+	}
 	s, err := secretsSession(deps, true)
 	if err != nil {
 		return err

@@ -444,3 +444,18 @@ func TestSecretsEditRemovesStaleEditDirs(t *testing.T) {
 		t.Error("the directory of a running process was removed")
 	}
 }
+
+func TestSecretsCatRefusesJSON(t *testing.T) {
+	f := newSecretsFleet(t)
+	f.addKubeconfig()
+	out, errs, code := f.run("", "--json", "secrets", "cat", "kubeconfig/nixos-mini.yml")
+	if code != exitcode.Usage || out != "" || strings.Contains(errs, "very-secret-token") {
+		t.Errorf("cat --json: exit %d %q %q", code, out, errs)
+	}
+	for _, args := range [][]string{{"secrets", "list"}, {"secrets", "verify"}, {"secrets", "rekey"}} {
+		out := f.mustRun("", append([]string{"--json"}, args...)...)
+		if strings.Contains(out, "very-secret-token") {
+			t.Errorf("%v --json leaks the plaintext", args)
+		}
+	}
+}
