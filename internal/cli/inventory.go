@@ -205,7 +205,7 @@ func runInventoryCheck(opts *inventoryCheckOptions) error {
 		return err
 	}
 	io := deps.IO
-	summary := fmt.Sprintf("%s: %d hosts, %d profiles", fleet.File, len(fleet.Hosts), len(fleet.Profiles))
+	summary := fmt.Sprintf("%s: %s, %s", fleet.File, countOf(len(fleet.Hosts), "host"), countOf(len(fleet.Profiles), "profile"))
 	if opts.noEval {
 		if deps.Config.JSON {
 			return io.PrintJSON(map[string]any{"ok": true, "file": fleet.File, "hosts": len(fleet.Hosts), "profiles": len(fleet.Profiles)})
@@ -244,4 +244,12 @@ func runInventoryCheck(opts *inventoryCheckOptions) error {
 			"the inventory and the flake disagree:\n  %s", strings.Join(lines, "\n  "))
 	}
 	return nil
+}
+
+// countOf is "1 host" or "3 hosts".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
