@@ -83,7 +83,7 @@ func TestInitCommand(t *testing.T) {
 		t.Error(err)
 	}
 	r = runWith(t, dir, env, nil, "inventory", "check", "--no-eval")
-	if r.code != 0 || !strings.Contains(r.out, "1 hosts, 3 profiles") {
+	if r.code != 0 || !strings.Contains(r.out, "1 host, 3 profiles") {
 		t.Errorf("inventory check --no-eval: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 
