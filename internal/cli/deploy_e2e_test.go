@@ -130,4 +130,19 @@ hosts:
 	if r.code != 0 || !strings.Contains(r.stdout, "nixos-mini\tyes\t") || !strings.Contains(r.stdout, "\tup to date\t") || !strings.Contains(r.stdout, "nixos-node-1\tyes\t") || !strings.Contains(r.stdout, "\tbehind\t") {
 		t.Errorf("status: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+
+	// rollback: nixos-rebuild switch --rollback through the same stages.
+	r = runIn(t, dir, nil, env, "rollback", "nixos-mini", "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "nixos-mini\trollback\tok\t") {
+		t.Fatalf("rollback: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	calls, _ = fakecmd.Calls(fake, "nixos-rebuild")
+	if last := calls[len(calls)-1].Argv; strings.Join(last[:3], " ") != "nixos-rebuild switch --rollback" {
+		t.Errorf("rollback ran %q", last)
+	}
+	// --to a generation the host does not have: the host fails, loudly.
+	r = runIn(t, dir, nil, env, "rollback", "nixos-mini", "--to", "9", "--yes")
+	if r.code != 10 || !strings.Contains(r.stderr, "nixctl: error: nixos-mini: ") {
+		t.Errorf("rollback --to 9: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 }

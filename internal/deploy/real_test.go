@@ -295,6 +295,8 @@ func TestRealStatus(t *testing.T) {
 	_ = os.Symlink(booted, filepath.Join(h.Root, "run/booted-system"))
 	_ = os.MkdirAll(filepath.Join(h.Root, "var/lib/nixctl"), 0o755)
 	_ = os.WriteFile(filepath.Join(h.Root, lastDeployFile), []byte(`{"runId":"r1","who":"alice@laptop","action":"switch","result":"ok","gitRev":"abc"}`), 0o644)
+	_ = os.MkdirAll(filepath.Join(h.Root, lockDir), 0o755)
+	_ = os.WriteFile(filepath.Join(h.Root, lockDir, "info"), []byte(`{"runId":"r2","who":"bob@desk","action":"boot"}`), 0o644)
 	down := startRealHost(t, "")
 	down.Stop()
 
@@ -313,6 +315,9 @@ func TestRealStatus(t *testing.T) {
 	}
 	if web.Generation != 12 || web.GenerationDate.IsZero() || web.LastDeploy == nil || web.LastDeploy.Who != "alice@laptop" {
 		t.Errorf("web: generation %d %v, last %+v", web.Generation, web.GenerationDate, web.LastDeploy)
+	}
+	if web.Locked == nil || web.Locked.Who != "bob@desk" {
+		t.Errorf("web is being deployed by bob: %+v", web.Locked)
 	}
 	if web.Drift != "up to date" || old.Drift != "behind" {
 		t.Errorf("drift: web %q, old %q", web.Drift, old.Drift)
