@@ -94,12 +94,12 @@ func Run(ctx context.Context, env Env, p *Plan) *Report {
 		x.check()
 	}
 	if p.Remote() {
-		x.parallel(x.preflight)
+		x.parallel(StagePreflight, x.preflight)
 	}
 	if p.Build != nil {
 		x.build()
 	}
-	x.parallel(x.activate)
+	x.parallel(StageActivate, x.activate)
 
 	rep := &Report{RunID: env.RunID, Action: actionName(p), LogDir: env.LogDir, Interrupted: ctx.Err() != nil}
 	for _, h := range x.hosts {
@@ -130,15 +130,19 @@ func (x *executor) active() []*hostRun {
 }
 
 // parallel runs f for every active host, plan.Parallel at a time; hosts not
-// started when the run is cancelled end as cancelled or interrupted.
-func (x *executor) parallel(f func(h *hostRun)) {
+// started when the run is cancelled end as cancelled or interrupted, before
+// stage.
+func (x *executor) parallel(stage string, f func(h *hostRun)) {
 	sem := make(chan struct{}, max(x.plan.Parallel, 1))
 	var wg sync.WaitGroup
 	for _, h := range x.active() {
 		sem <- struct{}{}
 		if x.ctx.Err() != nil {
 			<-sem
-			x.fail(h, x.ctx.Err())
+			h.mu.Lock()
+			h.stage = stage
+			h.mu.Unlock()
+			x.fail(h, fmt.Errorf("not started: %w", x.ctx.Err()))
 			continue
 		}
 		wg.Add(1)
