@@ -76,7 +76,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 	f.BoolVar(&opts.all, "all", false, "deploy every host of the inventory")
 	f.StringVar(&opts.action, "action", "switch", "nixos-rebuild action: switch, boot, test, dry-activate or build")
 	f.IntVar(&opts.parallel, "parallel", 0, "hosts deployed at once (default: defaults.parallel of the inventory)")
-	f.BoolVar(&opts.keepGoing, "keep-going", true, "go on with the other hosts when one fails (the default)")
+	f.BoolVar(&opts.keepGoing, "keep-going", true, "go on with the other hosts when one fails")
 	f.BoolVar(&opts.failFast, "fail-fast", false, "stop every host at the first failure")
 	f.BoolVar(&opts.noCheck, "no-check", false, "skip the check stage")
 	f.StringVar(&opts.buildHost, "build-host", "", "build on this host (inventory name or user@address) instead of here")
