@@ -554,3 +554,18 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestLockReleasedOverANewConnection(t *testing.T) {
+	r := newRun(t, healthHost)
+	buildStub(r.rec)
+	r.rec.Register([]string{"nixos-rebuild", "switch"}, "", 0)
+	// The preflight session answers nix, and the lock, then drops.
+	r.host("web").dropAfter = 2
+	rep := r.exec(t, context.Background())
+	if web := result(t, rep, "web"); !web.OK() {
+		t.Fatalf("web: %+v", web)
+	}
+	if r.host("web").locked() {
+		t.Error("the lock must be released over a new connection")
+	}
+}

@@ -438,7 +438,16 @@ func (x *executor) cleanup() {
 					RunID: x.env.RunID, Who: x.env.Who, GitRev: x.env.GitRev, Action: actionName(x.plan),
 					Started: h.start.UTC(), Finished: x.env.Now().UTC(), Result: h.res.Result, Generation: h.res.Generation,
 				}
-				if err := releaseLock(ctx, h.session, h.plan, record); err != nil {
+				err := releaseLock(ctx, h.session, h.plan, record)
+				if err != nil && ctx.Err() == nil {
+					// The activation may have dropped the connection (sshd
+					// or the network restarted): release over a new one.
+					if s, derr := x.env.Dialer.Connect(ctx, h.plan.Target); derr == nil {
+						err = releaseLock(ctx, s, h.plan, record)
+						_ = s.Close()
+					}
+				}
+				if err != nil {
 					x.logf(h, "releasing the lock: %v", err)
 					fmt.Fprintf(x.env.Events.Writer(h.plan.Host.Name), "warning: could not release the lock %s: %v\n", lockDir, err)
 				}

@@ -35,6 +35,10 @@ type fakeHost struct {
 	noNix       bool
 	sshDown     bool
 	healthFails func() bool // for command checks; nil passes
+	// dropAfter, when set, makes the first session fail every command
+	// after this many (sshd restarted by the activation).
+	dropAfter int
+	sessions  int
 }
 
 func (h *fakeHost) run(cmd string, stdin io.Reader) (*remote.Result, error) {
@@ -105,19 +109,31 @@ func (n fakeNet) Connect(ctx context.Context, t remote.Target) (remote.Session, 
 	if !ok || h.sshDown {
 		return nil, &remote.ConnectError{Target: t, Stage: "connect", Err: fmt.Errorf("connection refused")}
 	}
-	return fakeSession{h}, nil
+	h.mu.Lock()
+	h.sessions++
+	first := h.sessions == 1
+	h.mu.Unlock()
+	return &fakeSession{h: h, first: first}, nil
 }
 
-type fakeSession struct{ h *fakeHost }
+type fakeSession struct {
+	h     *fakeHost
+	first bool
+	runs  int
+}
 
-func (s fakeSession) Run(ctx context.Context, cmd string, stdin io.Reader) (*remote.Result, error) {
+func (s *fakeSession) Run(ctx context.Context, cmd string, stdin io.Reader) (*remote.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	s.runs++
+	if s.first && s.h.dropAfter > 0 && s.runs > s.h.dropAfter {
+		return nil, fmt.Errorf("ssh: connection lost")
 	}
 	return s.h.run(cmd, stdin)
 }
 
-func (s fakeSession) Close() error { return nil }
+func (s *fakeSession) Close() error { return nil }
 
 // events records stages and results.
 type events struct {
