@@ -308,8 +308,21 @@ func TestParallelActivationsOverlap(t *testing.T) {
 		r := newRun(t, yaml)
 		r.opts.Parallel = parallel
 		buildStub(r.rec)
+		// The first activations wait until --parallel of them run at once,
+		// so the overlap does not depend on timing.
+		var mu sync.Mutex
+		cond := sync.NewCond(&mu)
+		active, peak := 0, 0
 		r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild"}, Func: func(execx.Cmd) (string, int) {
-			time.Sleep(30 * time.Millisecond)
+			mu.Lock()
+			active++
+			peak = max(peak, active)
+			cond.Broadcast()
+			for peak < parallel {
+				cond.Wait()
+			}
+			active--
+			mu.Unlock()
 			return "", 0
 		}})
 		if rep := r.exec(t, context.Background()); rep.ExitCode() != 0 {
