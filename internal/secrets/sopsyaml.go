@@ -114,7 +114,15 @@ type Rule struct {
 func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 	conf, err := sopsconfig.LoadCreationRuleForFile(c.Path, file, nil)
 	if err != nil {
-		return nil, exitcode.Newf(exitcode.Secrets, "add a creation rule whose path_regex matches it to "+c.Path, "no creation rule for %s: %v", file, err)
+		rel := file
+		if r, rerr := filepath.Rel(filepath.Dir(c.Path), file); rerr == nil {
+			rel = filepath.ToSlash(r)
+		}
+		msg := strings.TrimPrefix(err.Error(), "error loading config: ")
+		if strings.Contains(msg, "no matching creation rules") {
+			msg = "no path_regex matches " + rel
+		}
+		return nil, exitcode.Newf(exitcode.Secrets, "add a creation rule whose path_regex matches it to "+c.Path, "%s: %s", filepath.Base(c.Path), msg)
 	}
 	if conf == nil {
 		return nil, exitcode.Newf(exitcode.Secrets, "run 'nixctl secrets init' to add one", "%s has no creation_rules", c.Path)

@@ -246,7 +246,7 @@ func (s *Session) check(c candidate) FileStatus {
 	if s.Config == nil {
 		st.Problems = append(st.Problems, "recipients cannot be checked: "+s.Repo.Rel(s.Repo.Config)+" is missing")
 	} else if rule, err := s.Config.RuleFor(c.abs); err != nil {
-		st.Problems = append(st.Problems, "recipients differ from .sops.yaml: no creation rule matches this file")
+		st.Problems = append(st.Problems, "recipients differ from .sops.yaml: "+errText(err))
 	} else {
 		missing, extra := minus(rule.Recipients, have), minus(have, rule.Recipients)
 		if len(missing) > 0 || len(extra) > 0 {
