@@ -68,7 +68,8 @@ func runStatus(opts *statusOptions) error {
 	}
 	parallel := opts.parallel
 	if parallel <= 0 {
-		parallel = max(fleet.Defaults.Parallel, len(hosts))
+		// Status only reads: ask more hosts at once than a deploy would.
+		parallel = max(fleet.Defaults.Parallel, 16)
 	}
 	sts := deploy.Status(deps.Context(), deps.Runner(), remote.NewDialer(deps.Home(), deps.Getenv), fleet, hosts,
 		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, Home: deps.Home()})

@@ -170,6 +170,8 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 	case o.Rollback && o.RollbackTo > 0:
 		hp.RollbackRemote = elevated(hp.Elevate, switchGenerationScript, fmt.Sprint(o.RollbackTo))
 	case o.Rollback:
+		// nixos-rebuild switch --rollback is the activation itself: when its
+		// health fails, there is nothing further back to go to by itself.
 		ro.Rollback = true
 		hp.Activate = execx.Cmd{Argv: nix.Rebuild(ro), Env: env, Dir: fleet.Dir}
 	default:
@@ -182,11 +184,6 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 		case "test":
 			hp.RollbackRemote = elevated(hp.Elevate, reactivateProfileScript)
 		}
-	}
-	if o.Rollback && o.RollbackTo == 0 {
-		// nixos-rebuild switch --rollback is the activation itself; if its
-		// health fails there is nothing further back to go to automatically.
-		hp.RollbackCmd = nil
 	}
 	return hp, nil
 }
