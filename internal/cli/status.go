@@ -42,7 +42,7 @@ Exits 0 when every host answered, 5 when some did not, 10 when none did.`,
 	f := cmd.Flags()
 	f.BoolVar(&opts.all, "all", false, "every host (the default without selectors)")
 	f.BoolVar(&opts.noEval, "no-eval", false, "do not evaluate the flake (no drift)")
-	f.IntVar(&opts.parallel, "parallel", 0, "hosts asked at once (default: defaults.parallel of the inventory)")
+	f.IntVar(&opts.parallel, "parallel", 0, "hosts asked at once (default: 16, or defaults.parallel when larger)")
 	return cmd
 }
 
