@@ -459,3 +459,31 @@ func TestSecretsCatRefusesJSON(t *testing.T) {
 		}
 	}
 }
+
+// --dry-run writes nothing and says what would be written.
+func TestSecretsDryRunWritesNothing(t *testing.T) {
+	f := newSecretsFleet(t)
+	out := f.mustRun("", "--dry-run", "secrets", "init")
+	if !strings.Contains(out, "would create "+filepath.Join(f.home, ".config", "sops", "age", "keys.txt")) {
+		t.Errorf("dry-run init: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(f.home, ".config")); !os.IsNotExist(err) {
+		t.Error("dry-run init wrote the key")
+	}
+	path := f.addKubeconfig()
+	before := readFile(t, path)
+	out = f.mustRun("k: v\n", "--dry-run", "secrets", "add", "app", "x", "--from", "-")
+	if !strings.Contains(out, "would create "+filepath.Join(f.dir, "secrets", "app", "x.yml")) {
+		t.Errorf("dry-run add: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "secrets", "app")); !os.IsNotExist(err) {
+		t.Error("dry-run add wrote something")
+	}
+	hostPub := filepath.Join(t.TempDir(), "key.pub")
+	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji\n"), 0o644)
+	cfg := readFile(t, filepath.Join(f.dir, ".sops.yaml"))
+	f.mustRun("", "--dry-run", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
+	if readFile(t, filepath.Join(f.dir, ".sops.yaml")) != cfg || readFile(t, path) != before {
+		t.Error("dry-run add-host changed files")
+	}
+}
