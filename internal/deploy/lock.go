@@ -91,8 +91,12 @@ func (e *LockedError) Error() string {
 	if e.Info.GitRev != "" {
 		rev = ", rev " + e.Info.GitRev
 	}
-	return fmt.Sprintf("%s is locked by %s since %s (run %s, %s%s)", e.Host, e.Info.Who,
-		e.Info.Started.Local().Format("2006-01-02 15:04:05"), e.Info.RunID, e.Info.Action, rev)
+	age := ""
+	if !e.Info.Started.IsZero() {
+		age = ", " + time.Since(e.Info.Started).Round(time.Minute).String() + " ago"
+	}
+	return fmt.Sprintf("%s is locked by %s since %s%s (run %s, %s%s)", e.Host, e.Info.Who,
+		e.Info.Started.Local().Format("2006-01-02 15:04:05"), age, e.Info.RunID, e.Info.Action, rev)
 }
 
 // Hint says how to go on.
