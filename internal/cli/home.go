@@ -308,6 +308,11 @@ func runHomeSwitch(opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(targets) == 1 && !deps.Config.JSON {
+		if err := targets[0].Problem(); err != nil {
+			return err // before any question: nothing would switch
+		}
+	}
 	if opts.diff && !deps.Config.DryRun {
 		var diffs []*home.Diff
 		for _, t := range targets {

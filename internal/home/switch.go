@@ -38,6 +38,18 @@ func (t *Target) User() string {
 	return t.Profile.User
 }
 
+// Problem is what Prepare found that stops this switch (files in the way,
+// another user's profile), or nil.
+func (t *Target) Problem() error {
+	if t.err != nil {
+		return t.err
+	}
+	if len(t.Clobbers) > 0 {
+		return ClobberError(t.Profile.Name, t.Clobbers, t.BackupExt)
+	}
+	return nil
+}
+
 // Where is "here" or the host's name.
 func (t *Target) Where() string {
 	if t.Host == nil {
@@ -177,11 +189,8 @@ func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions,
 
 // Switch activates one prepared target; child output goes to out.
 func (e *Env) Switch(ctx context.Context, t *Target, o SwitchOptions, out io.Writer) error {
-	if t.err != nil {
-		return t.err
-	}
-	if len(t.Clobbers) > 0 {
-		return ClobberError(t.Profile.Name, t.Clobbers, t.BackupExt)
+	if err := t.Problem(); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("not started: %w", err)
