@@ -144,6 +144,9 @@ func (k *Keyring) Err() error {
 	msg := "no age key here can decrypt it"
 	if !k.HasKeys() {
 		msg = "no age key found"
+		if len(k.Looked) > 0 {
+			msg += " (looked in " + strings.Join(k.Looked, ", ") + ")"
+		}
 	}
 	if len(k.Found) > 0 {
 		msg += " (keys tried from " + strings.Join(k.Found, ", ") + ")"
