@@ -21,13 +21,27 @@ const (
 	lastDeployFile = "/var/lib/nixctl/last-deploy.json"
 )
 
-// lockExitHeld is the exit code of the acquire script when the lock is held.
+// lockExitHeld is the exit code of the acquire script when the lock is held:
+// by another deploy, or by a remote Home Manager activation (nixctl home
+// switch holds an flock(1) on the directory <root>/run/lock/nixctl, or
+// <root>/tmp/nixctl, while it activates; see internal/home/remote.go). Each
+// side takes its own lock, then looks at the other's, so the two never run
+// at once.
 const lockExitHeld = 75
 
 const acquireScript = `d="$1/var/lib/nixctl"
 mkdir -p "$d" || exit 1
 if [ "$2" = 1 ]; then rm -rf "$d/deploy.lock"; fi
-if mkdir "$d/deploy.lock" 2>/dev/null; then cat >"$d/deploy.lock/info" && exit 0; exit 1; fi
+if mkdir "$d/deploy.lock" 2>/dev/null; then
+  for h in "$1/run/lock/nixctl" "$1/tmp/nixctl"; do
+    if [ -d "$h" ] && command -v flock >/dev/null 2>&1 && ! flock -n "$h" true 2>/dev/null; then
+      rmdir "$d/deploy.lock"
+      echo '{"who":"a Home Manager activation (nixctl home switch)","action":"home switch"}'
+      exit 75
+    fi
+  done
+  cat >"$d/deploy.lock/info" && exit 0; exit 1
+fi
 cat "$d/deploy.lock/info" 2>/dev/null
 exit 75`
 
@@ -87,6 +101,9 @@ func (e *LockedError) Error() string {
 	if e.Info.Who == "" {
 		return fmt.Sprintf("%s is locked by another deploy (%s)", e.Host, strings.TrimSpace(e.Raw))
 	}
+	if e.Info.Started.IsZero() {
+		return fmt.Sprintf("%s is locked by %s", e.Host, e.Info.Who)
+	}
 	rev := ""
 	if e.Info.GitRev != "" {
 		rev = ", rev " + e.Info.GitRev
@@ -101,6 +118,9 @@ func (e *LockedError) Error() string {
 
 // Hint says how to go on.
 func (e *LockedError) Hint() string {
+	if e.Info.Action == "home switch" {
+		return "a Home Manager profile is being activated on the host: deploy again when it is done"
+	}
 	return fmt.Sprintf("wait for that deploy to finish; if it is no longer running, pass --break-lock (the lock is %s on the host)", lockDir)
 }
 

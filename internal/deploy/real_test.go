@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -359,5 +360,50 @@ func TestRealNonRootUserWithSudo(t *testing.T) {
 	}
 	if h.exists(lockDir) {
 		t.Error("the lock must be released")
+	}
+}
+
+// A remote Home Manager activation holds the host (nixctl home switch's
+// flock): deploy refuses the host and leaves no lock of its own behind.
+func TestRealDeployWaitsForHomeActivation(t *testing.T) {
+	h := startRealHost(t, "")
+	testutil.Require(t, "flock")
+	homeLock := filepath.Join(h.Root, "run/lock/nixctl")
+	if err := os.MkdirAll(homeLock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// flock hands the lock to sleep: stop the whole process group.
+	holder := exec.Command("flock", homeLock, "sleep", "60")
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	release := func() { _ = syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); _ = holder.Wait() }
+	defer release()
+	for i := 0; exec.Command("flock", "-n", homeLock, "true").Run() == nil; i++ {
+		if i > 500 {
+			t.Fatal("the test could not take the home lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	r := newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
+	web := result(t, r.exec(t), "web")
+	if web.Stage != StageLock || !strings.Contains(web.Error, "locked by a Home Manager activation") {
+		t.Fatalf("web: %+v", web)
+	}
+	if h.exists(lockDir) {
+		t.Error("a refused deploy must not leave its lock behind")
+	}
+	if len(r.rec.Calls()) != 0 {
+		t.Errorf("nothing may run on a held host: %v", r.rec.Argvs())
+	}
+
+	release()
+	r = newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
+	buildStub(r.rec)
+	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
+	if rep := r.exec(t); rep.ExitCode() != 0 {
+		t.Fatalf("after the activation: %+v", rep.Hosts)
 	}
 }

@@ -51,10 +51,15 @@ const (
 
 // locked runs script with sh under the host's home lock, unless a deploy
 // holds the host: then it prints the deploy's lock record and exits.
+//
+// The home lock is taken first and deploy's looked at under it; deploy takes
+// its own lock, then looks at this one (internal/deploy/lock.go): whatever
+// the timing, the two never run at once. Both honour deploy's
+// NIXCTL_TESTONLY_ROOT test hook, so parallel tests keep apart.
 func locked(script string) string {
-	return fmt.Sprintf(`dl="%s"; if [ -e "$dl" ]; then { cat "$dl/info"; echo; } >&2 2>/dev/null; exit %d; fi; `+
-		`lock=/run/lock; [ -d "$lock" ] && [ -w "$lock" ] || lock=/tmp; mkdir -p "$lock/nixctl" 2>/dev/null; `+
-		`exec flock -w %d -E %d "$lock/nixctl" sh -c %s`, deployLock, exitDeploy, int(LockWait.Seconds()), exitLocked, remote.ShellQuote(script))
+	underLock := fmt.Sprintf(`dl="%s"; if [ -e "$dl" ]; then { cat "$dl/info"; echo; } >&2 2>/dev/null; exit %d; fi; %s`, deployLock, exitDeploy, script)
+	return fmt.Sprintf(`lock="${NIXCTL_TESTONLY_ROOT:-}/run/lock"; [ -d "$lock" ] && [ -w "$lock" ] || lock="${NIXCTL_TESTONLY_ROOT:-}/tmp"; mkdir -p "$lock/nixctl" 2>/dev/null; `+
+		`exec flock -w %d -E %d "$lock/nixctl" sh -c %s`, int(LockWait.Seconds()), exitLocked, remote.ShellQuote(underLock))
 }
 
 // activateScript runs generation/activate under the host's lock, with
