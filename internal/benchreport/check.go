@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 func init() {
@@ -16,7 +16,7 @@ func init() {
 		needs: []string{"nix"},
 		run: func(ctx context.Context, e *env) (row, error) {
 			fleet := filepath.Join(e.tmp, "demo")
-			if err := copyTree(filepath.Join(e.root, "nix", "demo"), fleet); err != nil {
+			if err := testutil.CopyTree(filepath.Join(e.root, "nix", "demo"), fleet); err != nil {
 				return row{}, err
 			}
 			hosts := []string{"nixos-mini", "nixos-node-1", "gateway"}
@@ -52,23 +52,5 @@ func init() {
 			return row{what: "check: nixctl check (demo fleet) vs nix flake check + 5 evaluations", ours: ms(ours), baseline: ms(theirs), ratio: ratio,
 				goal: "at least as fast (evaluations run in parallel; ratio ≥ 0.9x)", met: f >= 0.9}, nil
 		},
-	})
-}
-
-func copyTree(src, dst string) error {
-	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode().Perm())
 	})
 }

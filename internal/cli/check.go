@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,32 +75,16 @@ func selectBoth(fleet *inventory.Fleet, selectors []string, all bool) ([]invento
 		if herr != nil && perr != nil {
 			return nil, nil, herr
 		}
-		hosts = appendNewHosts(hosts, h)
-		profiles = appendNewProfiles(profiles, p)
+		hosts = appendNew(hosts, h, func(h inventory.Host) string { return h.Name })
+		profiles = appendNew(profiles, p, func(p inventory.Profile) string { return p.Name })
 	}
 	return hosts, profiles, nil
 }
 
-func appendNewHosts(dst, src []inventory.Host) []inventory.Host {
+// appendNew appends the items of src whose name dst does not have yet.
+func appendNew[T any](dst, src []T, name func(T) string) []T {
 	for _, s := range src {
-		dup := false
-		for _, d := range dst {
-			dup = dup || d.Name == s.Name
-		}
-		if !dup {
-			dst = append(dst, s)
-		}
-	}
-	return dst
-}
-
-func appendNewProfiles(dst, src []inventory.Profile) []inventory.Profile {
-	for _, s := range src {
-		dup := false
-		for _, d := range dst {
-			dup = dup || d.Name == s.Name
-		}
-		if !dup {
+		if !slices.ContainsFunc(dst, func(d T) bool { return name(d) == name(s) }) {
 			dst = append(dst, s)
 		}
 	}

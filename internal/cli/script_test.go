@@ -80,7 +80,7 @@ func TestScripts(t *testing.T) {
 				if len(args) != 1 {
 					ts.Fatalf("usage: cpdemo DIR")
 				}
-				ts.Check(copyTree(filepath.Join(root, "nix", "demo"), ts.MkAbs(args[0])))
+				ts.Check(testutil.CopyTree(filepath.Join(root, "nix", "demo"), ts.MkAbs(args[0])))
 			},
 		},
 	})

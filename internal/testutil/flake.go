@@ -32,7 +32,16 @@ func WriteFiles(t testing.TB, dir string, files map[string]string) {
 func CopyDir(t testing.TB, src string) string {
 	t.Helper()
 	dst := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+	if err := CopyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// CopyTree copies the files and directories under src into dst, keeping
+// permission bits.
+func CopyTree(src, dst string) error {
+	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -47,10 +56,6 @@ func CopyDir(t testing.TB, src string) string {
 		}
 		return os.WriteFile(target, data, info.Mode().Perm())
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // RepoRoot finds the module root (the directory holding go.mod) from the
