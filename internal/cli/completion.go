@@ -8,6 +8,7 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
 )
 
 type completionOptions struct {
@@ -60,15 +61,8 @@ const (
 // It never fails loudly: outside a repository it offers nothing.
 func completeNames(deps *app.Deps, kinds int) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if deps.Config == nil {
-			cfg, err := config.Load(cmd.Flags())
-			if err != nil {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
-			deps.Config = cfg
-		}
-		fleet, err := deps.Fleet()
-		if err != nil {
+		fleet, ok := completionFleet(deps, cmd)
+		if !ok {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []string
@@ -101,4 +95,18 @@ func completeNames(deps *app.Deps, kinds int) func(*cobra.Command, []string, str
 		}
 		return matches, cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// completionFleet loads the inventory for a completion request, which runs
+// without the root command's PersistentPreRunE; false means "offer nothing".
+func completionFleet(deps *app.Deps, cmd *cobra.Command) (*inventory.Fleet, bool) {
+	if deps.Config == nil {
+		cfg, err := config.Load(cmd.Flags())
+		if err != nil {
+			return nil, false
+		}
+		deps.Config = cfg
+	}
+	fleet, err := deps.Fleet()
+	return fleet, err == nil
 }

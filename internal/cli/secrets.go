@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
@@ -67,15 +66,8 @@ func secretsSession(deps *app.Deps, withKeys bool) (*secrets.Session, error) {
 // completeSecretFiles offers the files under the secrets directory.
 func completeSecretFiles(deps *app.Deps) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if deps.Config == nil {
-			cfg, err := config.Load(cmd.Flags())
-			if err != nil {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
-			deps.Config = cfg
-		}
-		fleet, err := deps.Fleet()
-		if err != nil {
+		fleet, ok := completionFleet(deps, cmd)
+		if !ok {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		return secrets.RepoOf(fleet).Files(), cobra.ShellCompDirectiveNoFileComp
