@@ -302,7 +302,7 @@ func runHomeSwitch(opts *homeOptions) error {
 	}
 	env, progress := homeEnv(deps, fleet, profiles...)
 	ctx := deps.Context()
-	so := home.SwitchOptions{BackupExt: opts.backupExt, OverrideBackupExt: opts.backupExtSet, Diff: opts.diff, Extra: opts.hmArgs}
+	so := home.SwitchOptions{BackupExt: opts.backupExt, OverrideBackupExt: opts.backupExtSet, Diff: opts.diff, Extra: opts.hmArgs, DryRun: deps.Config.DryRun}
 	targets, err := env.Prepare(ctx, profiles, so)
 	progress.Close()
 	if err != nil {

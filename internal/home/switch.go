@@ -68,6 +68,8 @@ type SwitchOptions struct {
 	Diff bool
 	// Extra arguments go to home-manager (local profiles).
 	Extra []string
+	// DryRun only names the outcome: the runner and SSH print the commands.
+	DryRun bool
 }
 
 // Prepare builds every profile's generation in one nix build, then looks for
@@ -177,6 +179,8 @@ func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions,
 			if err != nil {
 				r.Error = err.Error()
 				e.events().Done(t.Profile.Name, "failed", true)
+			} else if o.DryRun {
+				e.events().Done(t.Profile.Name, "planned (dry run)", false)
 			} else {
 				e.events().Done(t.Profile.Name, "switched", false)
 			}
