@@ -23,6 +23,9 @@ func (s ageKeyService) Encrypt(_ context.Context, req *keyservice.EncryptRequest
 	if ak == nil {
 		return nil, errNotAge
 	}
+	if isPluginRecipient(ak.GetRecipient()) {
+		return nil, errors.New("age plugin recipients are not supported (they run a plugin program)")
+	}
 	mk, err := age.MasterKeyFromRecipient(ak.GetRecipient())
 	if err != nil {
 		return nil, err

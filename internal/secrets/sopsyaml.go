@@ -134,6 +134,11 @@ func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 			if !ok {
 				return nil, exitcode.Newf(exitcode.Secrets, "use sops itself for such files", "the creation rule for %s has a %s key: %v", file, k.TypeToIdentifier(), errNotAge)
 			}
+			if isPluginRecipient(ak.Recipient) {
+				// age would run an age-plugin-* program to encrypt for it;
+				// nixctl starts processes only through its runner.
+				return nil, exitcode.Newf(exitcode.Secrets, "use sops itself for files with plugin recipients", "the creation rule for %s has an age plugin recipient (%s…), which nixctl does not run", filepath.Base(file), ak.Recipient[:min(16, len(ak.Recipient))])
+			}
 			rule.Recipients = append(rule.Recipients, ak.Recipient)
 		}
 	}
@@ -141,6 +146,13 @@ func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 		return nil, exitcode.Newf(exitcode.Secrets, "add an age recipient to the rule", "the creation rule for %s has no recipients", file)
 	}
 	return rule, nil
+}
+
+// isPluginRecipient tells an age plugin recipient (age1<plugin>1…) from a
+// native X25519 one (age1…) and a post-quantum hybrid one (age1pq1…), as
+// sops's age key source does.
+func isPluginRecipient(r string) bool {
+	return strings.HasPrefix(r, "age1") && !strings.HasPrefix(r, "age1pq1") && strings.Count(r, "1") > 1
 }
 
 // InitialSopsConfig is the .sops.yaml `secrets init` writes: the user's

@@ -182,3 +182,20 @@ func TestResolveRefusesEscapes(t *testing.T) {
 		}
 	}
 }
+
+// A plugin recipient would make age run age-plugin-NAME: refused.
+func TestRuleForRefusesPluginRecipients(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".sops.yaml")
+	os.WriteFile(p, []byte("creation_rules:\n  - age: age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t\n"), 0o644)
+	c, err := LoadSopsConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RuleFor(filepath.Join(dir, "x.yml")); err == nil || !strings.Contains(err.Error(), "plugin") {
+		t.Errorf("plugin recipient: %v", err)
+	}
+	if isPluginRecipient(nodeRecipient) {
+		t.Error("an X25519 recipient taken for a plugin one")
+	}
+}
