@@ -487,3 +487,19 @@ func TestSecretsDryRunWritesNothing(t *testing.T) {
 		t.Error("dry-run add-host changed files")
 	}
 }
+
+func TestSecretsEditWarnsAboutDrift(t *testing.T) {
+	f := newSecretsFleet(t)
+	f.addKubeconfig()
+	cfgPath := filepath.Join(f.dir, ".sops.yaml")
+	cfg := readFile(t, cfgPath)
+	cfg = strings.Replace(cfg, "keys:\n", "keys:\n  - &laptop age1cy0su9fwf3gf9mw868g5yut09p6nytfmmnktexz2ya5uqg9vl9sss4euqm\n", 1)
+	cfg = strings.Replace(cfg, "          - *gabriel\n", "          - *gabriel\n          - *laptop\n", 1)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	f.env["XDG_RUNTIME_DIR"] = t.TempDir()
+	f.env["EDITOR"] = writeEditor(t, "sed -i 's/very-secret-token/other/' \"$1\"\n")
+	_, errs, code := f.run("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
+	if code != 0 || !strings.Contains(errs, "recipients differ from .sops.yaml; run 'nixctl secrets rekey secrets/kubeconfig/nixos-mini.yml'") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}
