@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 func TestKeyringSources(t *testing.T) {
@@ -108,5 +110,46 @@ func TestSopsConfigInsideSecretsDir(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "other"), 0o755)
 	if _, err := Init(bad, env, "me", time.Now(), Disk{}); err == nil {
 		t.Error("init accepted a .sops.yaml that cannot cover the secrets dir")
+	}
+}
+
+// An ssh-ed25519 recipient (sops accepts them) opens with the SSH private key
+// in SOPS_AGE_SSH_PRIVATE_KEY_FILE, or ~/.ssh/id_ed25519, as with sops.
+func TestKeyringSSHIdentity(t *testing.T) {
+	testutil.Require(t, "ssh-keygen")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub := strings.Join(strings.Fields(string(mustRead(t, key+".pub")))[:2], " ")
+	root := t.TempDir()
+	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
+	os.MkdirAll(repo.Dir, 0o755)
+	os.WriteFile(repo.Config, []byte("creation_rules:\n  - age: "+pub+"\n"), 0o644)
+	s, err := NewSession(repo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(repo.Dir, "a.yml")
+	out, _, err := s.Encrypt(p, YAML, []byte("k: v\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, out, 0o644)
+	for name, vars := range map[string]map[string]string{
+		"SOPS_AGE_SSH_PRIVATE_KEY_FILE": {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": key},
+		"~/.ssh/id_ed25519":             {},
+	} {
+		home := t.TempDir()
+		if name == "~/.ssh/id_ed25519" {
+			os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+			os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), mustRead(t, key), 0o600)
+		}
+		env := Env{Getenv: func(k string) string { return vars[k] }, Home: home}
+		s, _ := NewSession(repo, LoadKeyring(context.Background(), env))
+		if _, err := s.Open(p, out); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
