@@ -137,3 +137,22 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 		}
 	}
 }
+
+// Found by FuzzSSHToAge: a key of small order (here the identity point) gave a
+// recipient age parses but cannot encrypt to; add-host would have written it
+// into .sops.yaml and every rekey after it would fail.
+func TestSSHToAgeRefusesSmallOrderKeys(t *testing.T) {
+	identity := make([]byte, 32)
+	identity[0] = 1
+	if rec, err := SSHToAge(identity); err == nil {
+		t.Errorf("SSHToAge(identity) = %s", rec)
+	}
+	for _, line := range []string{
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z",
+	} {
+		if _, err := ParseRecipientLine([]byte(line)); err == nil || !strings.Contains(err.Error(), "cannot encrypt") {
+			t.Errorf("ParseRecipientLine(%q): %v", line, err)
+		}
+	}
+}

@@ -29,11 +29,24 @@ func SSHToAge(ed25519Pub []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// age itself must accept what we produce.
-	if _, err := age.ParseX25519Recipient(rec); err != nil {
+	// age itself must accept what we produce, and be able to encrypt to it.
+	r, err := age.ParseX25519Recipient(rec)
+	if err != nil {
+		return "", err
+	}
+	if err := usable(r); err != nil {
 		return "", err
 	}
 	return rec, nil
+}
+
+// usable refuses a recipient of small order (the identity point, say):
+// age parses it but cannot encrypt to it, so every later rekey would fail.
+func usable(r *age.X25519Recipient) error {
+	if _, err := r.Wrap(make([]byte, 16)); err != nil {
+		return errors.New("not a usable key: age cannot encrypt to it (a point of small order)")
+	}
+	return nil
 }
 
 // ParseRecipientLine reads a host's public key as given to --key-file: an
@@ -47,8 +60,12 @@ func ParseRecipientLine(data []byte) (recipient string, err error) {
 			continue
 		}
 		if strings.HasPrefix(fields[0], "age1") {
-			if _, err := age.ParseX25519Recipient(fields[0]); err != nil {
+			r, err := age.ParseX25519Recipient(fields[0])
+			if err != nil {
 				return "", fmt.Errorf("not a valid age recipient: %w", err)
+			}
+			if err := usable(r); err != nil {
+				return "", err
 			}
 			return fields[0], nil
 		}
