@@ -300,7 +300,13 @@ func (c *SopsConfig) AddRecipient(name, recipient, pathRegex string) (bool, erro
 			changed = true
 		}
 	}
-	for {
+	// Each pass adds the key to one rule (and re-parses the file): more
+	// passes than rules means an edit did not take.
+	for pass := 0; ; pass++ {
+		if pass > len(c.rules(pathRegex)) {
+			return changed, exitcode.Newf(exitcode.Secrets, "add it by hand, or fix the rule's layout (key_groups: a list of mappings with age: lists)",
+				"%s: could not add %s to every creation rule", c.Path, name)
+		}
 		var missing *yaml.Node
 		for _, r := range c.rules(pathRegex) {
 			if l := ageList(r); l == nil || !listHas(l, recipient) {
@@ -427,6 +433,9 @@ func (c *SopsConfig) addToRule(rule *yaml.Node, alias, recipient string) error {
 		target := rule
 		if kg := mapGet(rule, "key_groups"); kg != nil && kg.Kind == yaml.SequenceNode && len(kg.Content) > 0 {
 			target = kg.Content[0]
+		}
+		if target.Kind != yaml.MappingNode {
+			return exitcode.Newf(exitcode.Secrets, "make each key group a mapping with an age: list", "%s: a rule's key group is not a mapping", c.Path)
 		}
 		target.Content = append(target.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "age"},
 			&yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{item}})

@@ -199,3 +199,16 @@ func TestRuleForRefusesPluginRecipients(t *testing.T) {
 		t.Error("an X25519 recipient taken for a plugin one")
 	}
 }
+
+// Found by FuzzSopsConfigEdit: a key group that is not a mapping (a typo
+// made it a plain scalar) made add-host loop forever; now it is an error.
+func TestSopsYAMLMalformedKeyGroupIsAnError(t *testing.T) {
+	const bad = "creation_rules:\n  - path_regex: ^secrets/\n    key_groups:\n    - age\n          - *gabriel\n"
+	c, err := parseSopsConfig("/r/.sops.yaml", []byte("keys:\n  - &gabriel age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\n"+bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddRecipient("nixos-mini", nodeRecipient, ""); err == nil || !strings.Contains(err.Error(), "not a mapping") {
+		t.Errorf("AddRecipient: %v", err)
+	}
+}
