@@ -12,7 +12,9 @@ BIN      := bin/nixctl
 FUZZ_TARGETS := \
 	./internal/inventory:FuzzParse \
 	./internal/inventory:FuzzSelect \
-	./internal/nix:FuzzParseErrors
+	./internal/nix:FuzzParseErrors \
+	./internal/secrets:FuzzSSHToAge \
+	./internal/secrets:FuzzSopsConfigEdit
 # A count, not a duration: a duration that ends while the fuzzer minimizes an
 # input fails with "context deadline exceeded" (a known go test -fuzz quirk).
 FUZZTIME_SMOKE ?= 4000x
