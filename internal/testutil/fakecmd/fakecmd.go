@@ -13,6 +13,8 @@
 //	    exit: 0
 //	    sleep: 200ms                  # optional delay before answering
 //	    hang: false                   # block until killed
+//	    spawn: false                  # with hang: start a child that hangs too
+//	                                  # (nixos-rebuild's nix and ssh children)
 //
 // The first matching response answers. Each call appends one JSON line to
 // $NIXCTL_FAKE_DIR/<name>.log: {"argv":[…],"env":{…},"start":…,"end":…}.
@@ -22,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,6 +44,7 @@ type Response struct {
 	Exit     int      `yaml:"exit"`
 	Sleep    string   `yaml:"sleep"`
 	Hang     bool     `yaml:"hang"`
+	Spawn    bool     `yaml:"spawn"`
 }
 
 // Table is a fake's whole behaviour.
@@ -50,11 +54,13 @@ type Table struct {
 
 // Call is one recorded invocation.
 type Call struct {
-	Argv  []string          `json:"argv"`
-	Env   map[string]string `json:"env"`
-	Pid   int               `json:"pid"`
-	Start time.Time         `json:"start"`
-	End   time.Time         `json:"end"`
+	Argv []string          `json:"argv"`
+	Env  map[string]string `json:"env"`
+	Pid  int               `json:"pid"`
+	// Children are the pids of processes the fake started (spawn).
+	Children []int     `json:"children,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
 }
 
 // recordedEnv are the variables worth asserting on.
@@ -84,6 +90,14 @@ func Run(name string, args []string) int {
 		return 127
 	}
 	resp := match(table, args)
+	if resp.Spawn {
+		child := exec.Command("sleep", "3600")
+		if err := child.Start(); err != nil {
+			fmt.Fprintf(os.Stderr, "fake %s: %v\n", name, err)
+			return 127
+		}
+		call.Children = append(call.Children, child.Process.Pid)
+	}
 	// Record the start now, so a killed (hung) fake still shows it ran.
 	record(dir, name, call)
 	if resp.Sleep != "" {
