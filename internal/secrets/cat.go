@@ -58,7 +58,7 @@ func (s *Session) fileError(path string, err error) error {
 	switch {
 	case errors.As(err, &nk):
 		return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w", rel, err), nk.Hint())
-	case errors.Is(err, ErrMAC), errors.Is(err, ErrValue):
+	case errors.Is(err, ErrMAC), errors.Is(err, ErrValue), errors.Is(err, ErrDamaged):
 		return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w", rel, err), "restore it from git (git checkout -- "+rel+") and check who changed it")
 	case errors.Is(err, ErrNotSopsFile):
 		return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w (it may be plaintext)", rel, err), "encrypt it with 'nixctl secrets add' and delete this copy")

@@ -63,6 +63,7 @@ var (
 	ErrMAC         = errors.New("MAC mismatch: the file was changed without its data key")
 	ErrValue       = errors.New("a value fails authentication: its ciphertext was altered")
 	ErrNotSopsFile = errors.New("not a sops file")
+	ErrDamaged     = errors.New("a damaged sops file: it holds encrypted values but does not parse (truncated?)")
 )
 
 // NoKeyError means no key on this machine opens the file's data key.
@@ -90,6 +91,9 @@ func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
 	store := storeFor(f, s.stores)
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {
+		if bytes.Contains(data, []byte("ENC[AES256_GCM,")) {
+			return nil, ErrDamaged
+		}
 		return nil, ErrNotSopsFile
 	}
 	tree.FilePath = path

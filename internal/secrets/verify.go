@@ -226,6 +226,10 @@ func (s *Session) check(c candidate) FileStatus {
 		return st
 	}
 	e, err := s.Load(c.abs, data)
+	if errors.Is(err, ErrDamaged) {
+		st.Problems = append(st.Problems, StatusUnreadable+": "+err.Error()+"; restore it from git")
+		return st
+	}
 	if err != nil {
 		st.Problems = append(st.Problems, "PLAINTEXT: not a sops file (no sops metadata); encrypt it with 'nixctl secrets add' and delete this copy")
 		return st

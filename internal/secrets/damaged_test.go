@@ -1,0 +1,35 @@
+package secrets
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// A sops file cut short is damaged, not plaintext: the hint must not be
+// "encrypt it and delete this copy" but "restore it from git".
+func TestTruncatedFileIsDamaged(t *testing.T) {
+	f := newFixture(t)
+	for _, s := range samples {
+		path := f.add(s.name, []byte(s.plain))
+		data := mustRead(t, path)
+		cut := data[:len(data)/2]
+		if _, err := f.session().Open(path, cut); !errors.Is(err, ErrDamaged) {
+			t.Errorf("%s cut in half: %v, want %v", s.name, err, ErrDamaged)
+		}
+		if err := f.session().fileError(path, ErrDamaged); !strings.Contains(err.Error(), "truncated") {
+			t.Errorf("error: %v", err)
+		}
+		os.WriteFile(path, cut, 0o644)
+	}
+	rep, err := f.session().Verify(t.Context(), VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fs := range rep.Files {
+		if fs.Status != StatusUnreadable || !strings.Contains(fs.Problems[0], "restore it from git") {
+			t.Errorf("%s: %s %v", fs.Path, fs.Status, fs.Problems)
+		}
+	}
+}
