@@ -299,6 +299,11 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 	}
 	res.Changed = true
 	if len(res.Removed) == 0 {
+		// Rewrapping the data key alone never reads the values: check them
+		// first, so a tampered file is reported, not handed to more readers.
+		if _, err := s.Open(path, data); err != nil {
+			return nil, nil, err
+		}
 		key, err := s.DataKey(e)
 		if err != nil {
 			return nil, nil, err

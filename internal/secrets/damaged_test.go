@@ -33,3 +33,29 @@ func TestTruncatedFileIsDamaged(t *testing.T) {
 		}
 	}
 }
+
+// Rekey for a new reader checks the values first: a tampered file is
+// reported, not rewrapped for one more key.
+func TestRekeyRefusesTamperedFile(t *testing.T) {
+	f := newFixture(t)
+	path := f.add("app.yml", []byte("password: hunter2\n"))
+	data := string(mustRead(t, path))
+	i := strings.Index(data, "ENC[AES256_GCM,data:") + len("ENC[AES256_GCM,data:")
+	flip := "A"
+	if data[i] == 'A' {
+		flip = "B"
+	}
+	tampered := []byte(data[:i] + flip + data[i+1:])
+	_, other := writeKey(t)
+	c, _ := LoadSopsConfig(f.repo.Config)
+	if _, err := c.AddRecipient("laptop", other, ""); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(f.repo.Config, c.Data, 0o644)
+	if _, _, err := f.session().Rekey(path, tampered); !errors.Is(err, ErrValue) {
+		t.Errorf("rekey of a tampered file: %v, want %v", err, ErrValue)
+	}
+	if _, res, err := f.session().Rekey(path, []byte(data)); err != nil || !res.Changed {
+		t.Errorf("rekey of the intact file: %+v %v", res, err)
+	}
+}
