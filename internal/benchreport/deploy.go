@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
+)
+
+// The deploy comparison: fleets of these sizes, --parallel 10, and a fake
+// nixos-rebuild that is a real process sleeping 200 ms.
+const (
+	deployParallel   = 10
+	deployActivation = 200 * time.Millisecond
+)
+
+func init() {
+	for _, n := range []int{20, 100} {
+		register(comparison{
+			name: fmt.Sprintf("deploy-%d", n),
+			run:  func(ctx context.Context, e *env) (row, error) { return deployRow(ctx, e, n) },
+		})
+	}
+}
+
+// deployRow runs nixctl's deploy executor in this process (plan, preflight,
+// lock, one build, activation, health check, lock release) with the real
+// runner starting a fake nixos-rebuild and a fake nix build as processes;
+// only SSH is answered in memory (a real sshd per host would measure sshd).
+// The baseline is what a script does without nixctl: a shell loop running
+// the same fake once per host, one after another.
+func deployRow(ctx context.Context, e *env, hosts int) (row, error) {
+	dir := filepath.Join(e.tmp, fmt.Sprintf("deploy-%d", hosts))
+	rebuild, nixFake := filepath.Join(dir, "bin", "nixos-rebuild"), filepath.Join(dir, "bin", "nix")
+	if err := writeFile(rebuild, fmt.Sprintf("#!/bin/sh\nsleep %g\n", deployActivation.Seconds())); err != nil {
+		return row{}, err
+	}
+	if err := writeFile(nixFake, "#!/bin/sh\necho '[{\"drvPath\":\"/nix/store/x.drv\",\"outputs\":{\"out\":\"/nix/store/x\"}}]'\n"); err != nil {
+		return row{}, err
+	}
+	for _, p := range []string{rebuild, nixFake} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			return row{}, err
+		}
+	}
+	var inv strings.Builder
+	inv.WriteString("hosts:\n")
+	names := make([]string, hosts)
+	for i := range hosts {
+		names[i] = fmt.Sprintf("host-%d", i)
+		fmt.Fprintf(&inv, "  - {name: %s, address: 10.0.%d.%d, health: [{command: \"true\"}]}\n", names[i], i/250, i%250+1)
+	}
+	fleet, err := inventory.ParseAt("nixctl.yaml", filepath.Join(dir, "nixctl.yaml"), []byte(inv.String()))
+	if err != nil {
+		return row{}, err
+	}
+	fleet.Flake, fleet.Dir = dir, dir
+	runner := fakeTools{Runner: e.r, paths: map[string]string{"nixos-rebuild": rebuild, "nix": nixFake}}
+
+	ours := func() (time.Duration, error) {
+		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: true, Parallel: deployParallel, Flavour: nix.FlavourBash})
+		if err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		rep := deploy.Run(ctx, deploy.Env{Runner: runner, Dialer: answeringHosts{}, Events: quietEvents{}, Fleet: fleet, RunID: "bench", Who: "bench@here"}, p)
+		d := time.Since(start)
+		for _, h := range rep.Hosts {
+			if !h.OK() {
+				return 0, fmt.Errorf("%s: %s at %s: %s", h.Host, h.Result, h.Stage, h.Error)
+			}
+		}
+		return d, nil
+	}
+	loop := func() (time.Duration, error) {
+		script := `for h in "$@"; do "$0" switch --flake "$PWD#$h" --target-host "root@$h" || exit 1; done`
+		d, _, err := timeCmd(ctx, e.r, execx.Cmd{Argv: append([]string{"sh", "-c", script, rebuild}, names...), Dir: dir})
+		return d, err
+	}
+	runs := max(1, e.runs/2)
+	if hosts > 20 {
+		runs = 1 // the loop alone takes hosts × 200 ms
+	}
+	par, seq, err := sideBySide(ctx, runs, ours, loop)
+	if err != nil {
+		return row{}, err
+	}
+	ideal := time.Duration((hosts+deployParallel-1)/deployParallel) * deployActivation
+	overhead := (par - ideal) / time.Duration(hosts)
+	loopOverhead := (seq - time.Duration(hosts)*deployActivation) / time.Duration(hosts)
+	ratio, f := speed(par, seq)
+	best := float64(hosts) * float64(deployActivation) / float64(ideal)
+	return row{
+		what:     fmt.Sprintf("deploy: %d hosts, --parallel %d (fake nixos-rebuild: a process sleeping 200 ms; SSH answered in memory) vs a sequential shell loop of the fake", hosts, deployParallel),
+		ours:     fmt.Sprintf("%s (+%s/host)", ms(par), ms(overhead)),
+		baseline: fmt.Sprintf("%s (+%s/host)", ms(seq), ms(loopOverhead)),
+		ratio:    ratio,
+		goal:     fmt.Sprintf("≥ %.0fx (ideal %.0fx), overhead < 5ms/host", 0.8*best, best),
+		met:      f >= 0.8*best && overhead < 5*time.Millisecond,
+	}, nil
+}
+
+// fakeTools runs the fakes in place of the programs they stand for.
+type fakeTools struct {
+	execx.Runner
+	paths map[string]string
+}
+
+func (r fakeTools) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) {
+	if p, ok := r.paths[c.Argv[0]]; ok {
+		c.Argv = append([]string{p}, c.Argv[1:]...)
+	}
+	return r.Runner.Run(ctx, c)
+}
+
+// answeringHosts answers nixctl's remote commands as a healthy host does:
+// nix is there, the lock is free, generation 2 is active, checks pass.
+type answeringHosts struct{}
+
+func (answeringHosts) Connect(context.Context, remote.Target) (remote.Session, error) {
+	return answeringSession{}, nil
+}
+
+type answeringSession struct{}
+
+func (answeringSession) Run(ctx context.Context, command string, stdin io.Reader) (*remote.Result, error) {
+	if stdin != nil {
+		_, _ = io.Copy(io.Discard, stdin)
+	}
+	res := &remote.Result{}
+	if strings.Contains(command, "readlink") {
+		res.Stdout = []byte("system-2-link\n")
+	}
+	return res, ctx.Err()
+}
+
+func (answeringSession) Close() error { return nil }
+
+type quietEvents struct{}
+
+func (quietEvents) Stage(string, string)      {}
+func (quietEvents) Done(string, string, bool) {}
+func (quietEvents) Writer(string) io.Writer   { return io.Discard }
