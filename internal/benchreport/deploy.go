@@ -100,7 +100,7 @@ func deployRow(ctx context.Context, e *env, hosts int) (row, error) {
 	ratio, f := speed(par, seq)
 	best := float64(hosts) * float64(deployActivation) / float64(ideal)
 	return row{
-		what:     fmt.Sprintf("deploy: %d hosts, --parallel %d (fake nixos-rebuild: a process sleeping 200 ms; SSH answered in memory) vs a sequential shell loop of the fake", hosts, deployParallel),
+		what:     fmt.Sprintf("deploy: %d hosts --parallel %d vs a sequential loop (fake nixos-rebuild: a 200ms process; SSH in memory)", hosts, deployParallel),
 		ours:     fmt.Sprintf("%s (+%s/host)", ms(par), ms(overhead)),
 		baseline: fmt.Sprintf("%s (+%s/host)", ms(seq), ms(loopOverhead)),
 		ratio:    ratio,
