@@ -196,7 +196,7 @@ exec ssh $NIX_SSHOPTS -o BatchMode=yes -o UserKnownHostsFile="$HOME/.ssh/known_h
 
 // sshd killed in the middle of a deploy: that host fails with the ssh
 // error, the other host finishes, and the lock the dead host keeps is
-// reported on the next run, which --break-lock takes over.
+// reported as stale on the next run, which --break-lock takes over.
 func TestDeploySSHDKilledMidActivation(t *testing.T) {
 	testutil.Require(t, "ssh")
 	r := newDeployRig(t, "doomed", "fine")
@@ -245,7 +245,7 @@ func TestDeploySSHDKilledMidActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errOut := r.run("deploy", "doomed", "--yes", "--no-check")
-	if code == 0 || !strings.Contains(errOut, "doomed is locked by") || !strings.Contains(errOut, "--break-lock") {
+	if code == 0 || !strings.Contains(errOut, "doomed is locked by a deploy that is no longer running") || !strings.Contains(errOut, "--break-lock to take it over") {
 		t.Fatalf("exit %d, want the stale lock reported:\n%s", code, errOut)
 	}
 	if code, _, errOut := r.run("deploy", "doomed", "--yes", "--no-check", "--break-lock"); code != 0 {

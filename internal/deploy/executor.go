@@ -254,7 +254,7 @@ func (x *executor) preflight(h *hostRun) {
 	}
 	h.session = s
 	x.setStage(h, StageLock)
-	info := LockInfo{RunID: x.env.RunID, Who: x.env.Who, Started: x.env.Now().UTC(), GitRev: x.env.GitRev, Action: actionName(x.plan)}
+	info := LockInfo{RunID: x.env.RunID, Who: x.env.Who, Started: x.env.Now().UTC(), GitRev: x.env.GitRev, Action: actionName(x.plan), PID: os.Getpid()}
 	if err := acquireLock(ctx, s, h.plan, info, x.plan.BreakLock); err != nil {
 		x.fail(h, timeoutErr(ctx, x.plan.Timeout, err))
 		return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/remote"
@@ -84,6 +85,9 @@ type LockInfo struct {
 	Started time.Time `json:"started"`
 	GitRev  string    `json:"gitRev,omitempty"`
 	Action  string    `json:"action"`
+	// PID is the deploying nixctl's process id on the machine Who names,
+	// so a later run there can tell a lock its holder left behind.
+	PID int `json:"pid,omitempty"`
 	// Set in the last-deploy record only.
 	Result     string    `json:"result,omitempty"`
 	Finished   time.Time `json:"finished,omitzero"`
@@ -95,9 +99,15 @@ type LockedError struct {
 	Host string
 	Info LockInfo
 	Raw  string
+	// Stale: the holder ran on this machine and has ended (its connection
+	// dropped before it could release the lock).
+	Stale bool
 }
 
 func (e *LockedError) Error() string {
+	if e.Stale {
+		return fmt.Sprintf("%s is locked by a deploy that is no longer running (%s, run %s, %s, pid %d ended)", e.Host, e.Info.Who, e.Info.RunID, e.Info.Action, e.Info.PID)
+	}
 	if e.Info.Who == "" {
 		return fmt.Sprintf("%s is locked by another deploy (%s)", e.Host, strings.TrimSpace(e.Raw))
 	}
@@ -118,6 +128,9 @@ func (e *LockedError) Error() string {
 
 // Hint says how to go on.
 func (e *LockedError) Hint() string {
+	if e.Stale {
+		return fmt.Sprintf("the lock was left behind (%s on the host): pass --break-lock to take it over", lockDir)
+	}
 	if e.Info.Action == "home switch" {
 		return "a Home Manager profile is being activated on the host: deploy again when it is done"
 	}
@@ -139,6 +152,7 @@ func acquireLock(ctx context.Context, s remote.Session, h HostPlan, info LockInf
 	if errors.As(err, &ee) && ee.ExitCode == lockExitHeld && res != nil {
 		le := &LockedError{Host: h.Host.Name, Raw: string(res.Stdout)}
 		_ = json.Unmarshal(res.Stdout, &le.Info)
+		le.Stale = le.Info.Who == info.Who && le.Info.PID > 0 && le.Info.PID != info.PID && !running(le.Info.PID)
 		return le
 	}
 	return fmt.Errorf("taking the lock %s: %w", lockDir, err)
@@ -169,4 +183,10 @@ func parseGenerationLink(s string) int {
 		return 0
 	}
 	return n
+}
+
+// running reports whether process pid exists on this machine (one of
+// another user's counts: kill answers EPERM, not ESRCH).
+func running(pid int) bool {
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
