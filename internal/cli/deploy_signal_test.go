@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,8 +17,9 @@ import (
 
 // TestDeployInterruptKillsChildrenAndReleasesLocks runs nixctl as its own
 // process (this test binary under the name nixctl, see TestMain), with a
-// fake nixos-rebuild that hangs, interrupts it mid-activation, and checks
-// that it exits 130, leaves no child running and releases the host's lock.
+// fake nixos-rebuild that hangs (with a child of its own), interrupts it
+// mid-activation, and checks that it exits 130, leaves no child or
+// grandchild running and releases the host's lock.
 func TestDeployInterruptKillsChildrenAndReleasesLocks(t *testing.T) {
 	root := t.TempDir()
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
@@ -36,7 +36,7 @@ func TestDeployInterruptKillsChildrenAndReleasesLocks(t *testing.T) {
 	}
 	kh, _ := os.ReadFile(s.KnownHostsFile)
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh)})
-	testutil.WriteFiles(t, fake, map[string]string{"nixos-rebuild.yaml": "responses:\n  - args: [switch]\n    hang: true\n"})
+	testutil.WriteFiles(t, fake, map[string]string{"nixos-rebuild.yaml": "responses:\n  - args: [switch]\n    hang: true\n    spawn: true\n"})
 	// A build host: nothing is built locally, the fake is the only child.
 	dir := testutil.WriteTree(t, map[string]string{
 		"flake.nix":   "{}",
@@ -78,11 +78,11 @@ func TestDeployInterruptKillsChildrenAndReleasesLocks(t *testing.T) {
 	if !strings.Contains(stderr.String(), "nixctl: interrupted: stopped web at activate; locks released") {
 		t.Errorf("stderr should say where the host stopped:\n%s", stderr.String())
 	}
-	for _, c := range calls {
-		if err := syscall.Kill(c.Pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("the fake nixos-rebuild (pid %d) is still running", c.Pid)
-		}
+	if len(calls) != 1 || len(calls[0].Children) != 1 {
+		t.Fatalf("the fake and its child should be recorded: %+v", calls)
 	}
+	// The fake's own child too: nixctl stops the whole process group.
+	assertGone(t, calls)
 	if _, err := os.Stat(filepath.Join(root, "var/lib/nixctl/deploy.lock")); !os.IsNotExist(err) {
 		t.Errorf("the lock must be released: %v", err)
 	}
