@@ -96,6 +96,9 @@ func writesFail(t *testing.T, f *secretsFleet, reason string) {
 			t.Errorf("rekey should say why %s was not written:\n%s", p, out)
 		}
 	}
+	if strings.Contains(out+errs, ".tmp-") {
+		t.Errorf("errors name the temporary file:\n%s%s", out, errs)
+	}
 	sameFiles(t, before, treeOf(t, f.dir))
 }
 

@@ -46,6 +46,9 @@ func writeInPlace(path string, data []byte) error {
 func writeRenamed(path string, data []byte, perm os.FileMode, exclusive bool) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err // see below: the temporary name means nothing to the user
+	}
 	if err != nil {
 		return err
 	}
@@ -54,6 +57,12 @@ func writeRenamed(path string, data []byte, perm os.FileMode, exclusive bool) (e
 		if err != nil {
 			tmp.Close()
 			os.Remove(name)
+			// The temporary name means nothing to the user, who reads
+			// the reason after the file's own name.
+			var pe *os.PathError
+			if errors.As(err, &pe) && pe.Path == name {
+				err = pe.Err
+			}
 		}
 	}()
 	if err = tmp.Chmod(perm); err != nil {
