@@ -133,7 +133,11 @@ func (e *ConnectError) Hint() string {
 	if e.Stage == "authenticate" {
 		return fmt.Sprintf("check that one of your keys (ssh-agent, ~/.ssh/id_*, or the host's identity: in nixctl.yaml) is in %s's authorized_keys on %s", orDefault(e.Target.User, "the user"), e.Target.Address)
 	}
-	return fmt.Sprintf("check that %s is up and sshd listens on port %d (try: ssh -p %d %s)", e.Target.Address, portOr22(e.Target.Port), portOr22(e.Target.Port), e.Target.String())
+	dest := e.Target.Address
+	if e.Target.User != "" {
+		dest = e.Target.User + "@" + dest
+	}
+	return fmt.Sprintf("check that %s is up and sshd listens on port %d (try: ssh -p %d %s)", e.Target.Address, portOr22(e.Target.Port), portOr22(e.Target.Port), dest)
 }
 
 func orDefault(s, d string) string {

@@ -236,6 +236,10 @@ func TestConnectRefused(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Stage != "connect" || !strings.Contains(ce.Hint(), fmt.Sprint(s.Port)) {
 		t.Fatalf("want a connect error naming the port, got %v", err)
 	}
+	// The suggested command is one a user can paste: no :port in the destination.
+	if want := fmt.Sprintf("(try: ssh -p %d %s@127.0.0.1)", s.Port, targetOf(s).User); !strings.HasSuffix(ce.Hint(), want) {
+		t.Errorf("hint %q does not end with %q", ce.Hint(), want)
+	}
 	s.Restart()
 	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
 	if err != nil {
