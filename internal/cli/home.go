@@ -429,13 +429,20 @@ func orNone(names []string) string {
 	return strings.Join(names, ", ")
 }
 
+// loadOneProfile loads the inventory and picks the one profile a diff,
+// generations or rollback works on.
+func loadOneProfile(opts *homeOptions) (*inventory.Fleet, inventory.Profile, error) {
+	fleet, err := opts.deps.Fleet()
+	if err != nil {
+		return nil, inventory.Profile{}, err
+	}
+	p, err := oneProfile(opts.deps, fleet, opts.selectors)
+	return fleet, p, err
+}
+
 func runHomeDiff(opts *homeOptions) error {
 	deps := opts.deps
-	fleet, err := deps.Fleet()
-	if err != nil {
-		return err
-	}
-	p, err := oneProfile(deps, fleet, opts.selectors)
+	fleet, p, err := loadOneProfile(opts)
 	if err != nil {
 		return err
 	}
@@ -487,11 +494,7 @@ func formatSize(b int64) string {
 
 func runHomeGenerations(opts *homeOptions) error {
 	deps := opts.deps
-	fleet, err := deps.Fleet()
-	if err != nil {
-		return err
-	}
-	p, err := oneProfile(deps, fleet, opts.selectors)
+	fleet, p, err := loadOneProfile(opts)
 	if err != nil {
 		return err
 	}
@@ -534,11 +537,7 @@ func runHomeGenerations(opts *homeOptions) error {
 
 func runHomeRollback(opts *homeOptions) error {
 	deps := opts.deps
-	fleet, err := deps.Fleet()
-	if err != nil {
-		return err
-	}
-	p, err := oneProfile(deps, fleet, opts.selectors)
+	fleet, p, err := loadOneProfile(opts)
 	if err != nil {
 		return err
 	}
