@@ -35,6 +35,7 @@ sops-nix read unchanged.`,
 		newSecretsRekeyCmd(deps),
 		newSecretsAddHostCmd(deps),
 		newSecretsRemoveHostCmd(deps),
+		newSecretsRecipientCmd(deps),
 	)
 	return cmd
 }
@@ -124,8 +125,23 @@ func runSecretsInit(opts *secretsInitOptions) error {
 		return err
 	}
 	io := deps.IO
+	var addCommand string
+	if !res.InConfig {
+		cfg, _ := secrets.LoadSopsConfig(fleet.SopsConfigPath())
+		known := func(n string) bool {
+			if cfg == nil {
+				return false
+			}
+			_, ok := cfg.Anchor(n)
+			return ok
+		}
+		addCommand = secrets.SecondMachineCommand(secondMachineName(deps, opts.name, known), res.Recipient)
+	}
 	if deps.Config.JSON {
-		return io.PrintJSON(res)
+		return io.PrintJSON(struct {
+			*secrets.InitResult
+			AddCommand string `json:"addCommand,omitempty"`
+		}{res, addCommand})
 	}
 	keyState, cfgState := "exists", "exists"
 	if res.KeyCreated {
@@ -138,7 +154,8 @@ func runSecretsInit(opts *secretsInitOptions) error {
 	io.Printf("recipient   %s\n", res.Recipient)
 	io.Printf(".sops.yaml  %s (%s)\n", res.Config, cfgState)
 	if !res.InConfig {
-		io.Warnf("%s does not list your recipient: ask someone who can read the secrets to add it, then run 'nixctl secrets rekey'", res.Config)
+		io.Warnf("%s does not list this machine's recipient yet: on a machine that can already decrypt the secrets, run:", res.Config)
+		io.Printf("%s\n", addCommand)
 	}
 	return nil
 }
@@ -313,12 +330,13 @@ type secretsAddOptions struct {
 	from   string
 	format string
 	force  bool
+	fromHost
 }
 
 func newSecretsAddCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsAddOptions{deps: deps}
 	cmd := &cobra.Command{
-		Use:   "add KIND [NAME] --from FILE|-",
+		Use:   "add KIND [NAME] --from FILE|-  |  add kubeconfig --from-host HOST",
 		Short: "Encrypt a file into secrets/KIND/NAME for the recipients of .sops.yaml",
 		Long: `Encrypt FILE (or stdin with --from -) into <secrets>/KIND/NAME.<ext>. KIND is a
 folder under the secrets directory; for kubeconfig, NAME defaults to the
@@ -328,7 +346,19 @@ binary (.bin). The recipients are those of the .sops.yaml creation rule that
 matches the path. An existing secret is replaced only with --force. The sops-nix
 declaration that exposes the secret is printed afterwards.
 
-  nixctl secrets add kubeconfig nixos-mini --from ~/.kube/config`,
+  nixctl secrets add kubeconfig nixos-mini --from ~/.kube/config
+
+--from-host HOST fetches a cluster's admin kubeconfig from a host of the
+inventory over SSH instead (host key checked against known_hosts; through
+sudo -n when the inventory sets sudo: true and the user is not root): the
+output of 'k0s kubeconfig admin' by default, of --remote-command CMD, or the
+file --remote-path FILE. A server: on localhost, 127.0.0.1 or ::1 is pointed
+at the host's address (port kept), the context, cluster and user are named
+after the host, and the result is encrypted into secrets/kubeconfig/HOST.yml
+without touching the disk in plaintext. Run it again after a certificate
+rotation: the file keeps its data key and recipients, as with edit.
+
+  nixctl secrets add kubeconfig --from-host nixos-mini`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return exitcode.UsageErrorf("nixctl secrets add KIND [NAME] --from FILE", "expected KIND and an optional NAME, got %d arguments", len(args))
@@ -344,6 +374,7 @@ declaration that exposes the secret is printed afterwards.
 	f.StringVar(&opts.from, "from", "", "file to encrypt, or - for stdin (required)")
 	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv or binary")
 	f.BoolVar(&opts.force, "force", false, "replace an existing secret")
+	opts.fromHost.flags(f)
 	return cmd
 }
 
@@ -352,6 +383,9 @@ const maxInput = 4 << 20
 
 func runSecretsAdd(opts *secretsAddOptions) error {
 	deps := opts.deps
+	if opts.host != "" || opts.remotePath != "" || opts.remoteCommand != "" {
+		return runSecretsAddFromHost(opts)
+	}
 	var format secrets.Format
 	if opts.format != "" {
 		f, ok := secrets.ParseFormat(opts.format)
@@ -551,8 +585,12 @@ func newSecretsAddHostCmd(deps *app.Deps) *cobra.Command {
 known_hosts does not hold is shown by its SHA256 fingerprint and needs
 confirmation or --yes), convert it to the age recipient sops-nix derives from
 /etc/ssh/ssh_host_ed25519_key (ssh-to-age), add it to .sops.yaml under an
-anchor named after the host (comments and layout kept) in every creation rule
-(or the one whose path_regex is --rule), then rekey the files.
+anchor named after the host (comments and layout kept) in the creation rules
+that cover the host's secrets, then rekey the files of those rules only.
+The host's secrets are the globs of its secrets: in nixctl.yaml (by default
+secrets/server.yaml, secrets/server/** and secrets/hosts/HOST/**); a rule
+that would also open other files (the users' kubeconfigs) is refused unless
+named with --rule, the exact path_regex of one rule.
 --key-file takes the public key instead of asking the host: an
 ssh_host_ed25519_key.pub line or an age1 recipient.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
@@ -565,7 +603,7 @@ ssh_host_ed25519_key.pub line or an age1 recipient.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.keyFile, "key-file", "", "the host's public key file (no SSH)")
-	cmd.Flags().StringVar(&opts.pathRegex, "rule", "", "only the creation rule with this exact path_regex")
+	cmd.Flags().StringVar(&opts.pathRegex, "rule", "", "the creation rule with this exact path_regex (default: the rules of the host's secrets:)")
 	return cmd
 }
 
@@ -605,20 +643,22 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 	if err != nil {
 		return err
 	}
-	changed, err := s.AddHost(opts.host, recipient, opts.pathRegex, secretsWriter(deps))
+	rules := []string{opts.pathRegex}
+	if opts.pathRegex == "" {
+		globs, _ := fleet.SecretGlobs(h)
+		command := "secrets add-host " + h.Name
+		if opts.keyFile != "" {
+			command += " --key-file " + shellWord(opts.keyFile)
+		}
+		if rules, err = chooseRules(deps, s, h.Name, globs, command); err != nil {
+			return err
+		}
+	}
+	rep, err := s.Grant(opts.host, recipient, rules, secretsWriter(deps))
 	if err != nil {
 		return err
 	}
-	if changed {
-		deps.IO.Logf("%s %s: %s added as %s", deps.IO.OK(), secrets.RepoOf(fleet).Rel(s.Config.Path), recipient, opts.host)
-	} else {
-		deps.IO.Logf("%s already lists %s", secrets.RepoOf(fleet).Rel(s.Config.Path), opts.host)
-	}
-	if deps.Config.DryRun && changed {
-		deps.IO.Logf("dry run: every file would then be rekeyed for %s ('nixctl secrets rekey')", opts.host)
-		return nil
-	}
-	return rekeyAndReport(deps, s, nil)
+	return reportAccess(deps, rep, "joins")
 }
 
 func newSecretsRemoveHostCmd(deps *app.Deps) *cobra.Command {
