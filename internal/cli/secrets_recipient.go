@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -117,8 +118,10 @@ func runSecretsRecipientAdd(opts *recipientAddOptions) error {
 	if err != nil {
 		return err
 	}
-	rules := opts.rules
-	if len(rules) == 0 {
+	var sel secrets.RuleSelector
+	if len(opts.rules) > 0 {
+		sel = ruleWithRegexes(opts.rules)
+	} else {
 		var globs []string
 		for i := range fleet.Profiles {
 			if p := &fleet.Profiles[i]; p.Recipient == opts.name {
@@ -129,20 +132,32 @@ func runSecretsRecipientAdd(opts *recipientAddOptions) error {
 		if len(globs) == 0 {
 			globs, _ = fleet.ProfileSecretGlobs(&inventory.Profile{})
 		}
-		if rules, err = chooseRules(deps, s, opts.name, globs, "secrets recipient add "+opts.name+" "+recipient); err != nil {
+		if sel, err = chooseRules(s, opts.name, globs, "secrets recipient add "+opts.name+" "+recipient); err != nil {
 			return err
 		}
 	}
-	rep, err := s.Grant(opts.name, recipient, rules, secretsWriter(deps))
+	edit, err := s.RecipientEdit(opts.name, recipient, sel)
 	if err != nil {
 		return err
 	}
-	return reportAccess(deps, rep, "joins")
+	cfg := s.Repo.Rel(s.Config.Path)
+	if !edit.Changed() {
+		deps.IO.Logf("%s already lists %s in the rules asked for", cfg, opts.name)
+		return nil
+	}
+	return applyAccessChange(deps, s, edit, func() {
+		deps.IO.Logf("%s %s joins %s in %s", deps.IO.OK(), opts.name, ruleLabels(edit), cfg)
+	})
+}
+
+// ruleWithRegexes selects the rules whose path_regex is one of res.
+func ruleWithRegexes(res []string) secrets.RuleSelector {
+	return func(r secrets.CreationRule) bool { return slices.Contains(res, r.PathRegex) }
 }
 
 // chooseRules finds the rules covering globs, refusing (with the command to
 // run instead) rules that would open files the globs do not name.
-func chooseRules(deps *app.Deps, s *secrets.Session, name string, globs []string, command string) ([]string, error) {
+func chooseRules(s *secrets.Session, name string, globs []string, command string) (secrets.RuleSelector, error) {
 	ch, err := s.RulesForGlobs(globs)
 	if err != nil {
 		return nil, err
@@ -161,7 +176,7 @@ func chooseRules(deps *app.Deps, s *secrets.Session, name string, globs []string
 			"the rule(s) %s covering the secrets of %s (%s) also cover %s, which %s does not need",
 			strings.Join(ch.Rules, ", "), name, strings.Join(globs, ", "), strings.Join(ch.Beyond, ", "), name)
 	}
-	return ch.Rules, nil
+	return ch.Selector(), nil
 }
 
 // shellWord quotes a regex for a command line the user copies.
@@ -170,32 +185,6 @@ func shellWord(s string) string {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
 	return s
-}
-
-// reportAccess prints which rules changed and one line per file rekeyed.
-func reportAccess(deps *app.Deps, rep *secrets.AccessReport, verb string) error {
-	io := deps.IO
-	if deps.Config.JSON {
-		if rep.Files == nil {
-			rep.Files = []secrets.RekeyLine{}
-		}
-		return io.PrintJSON(rep)
-	}
-	if !rep.Changed {
-		io.Logf("%s already lists %s in %s", rep.Config, rep.Name, strings.Join(rep.Rules, ", "))
-		return nil
-	}
-	io.Logf("%s %s %s rule(s) %s in %s", io.OK(), rep.Name, verb, strings.Join(rep.Rules, ", "), rep.Config)
-	for _, l := range rep.Files {
-		io.Printf("%s %s\n", io.OK(), l)
-	}
-	for _, p := range rep.LeftAlone {
-		io.Warnf("%s: its recipients already differ from %s; left alone ('nixctl secrets rekey %s' brings it in line)", p, rep.Config, p)
-	}
-	if deps.Config.DryRun {
-		io.Logf("dry run: nothing was written")
-	}
-	return nil
 }
 
 type recipientRemoveOptions struct {
@@ -224,15 +213,18 @@ matters). If one file cannot be rekeyed, nothing is written.`,
 }
 
 func runSecretsRecipientRemove(opts *recipientRemoveOptions) error {
-	s, err := secretsSession(opts.deps, true)
+	deps := opts.deps
+	s, err := secretsSession(deps, true)
 	if err != nil {
 		return err
 	}
-	rep, err := s.Revoke(opts.name, secretsWriter(opts.deps))
+	edit, k, err := s.RemoveHostEdit(opts.name)
 	if err != nil {
 		return err
 	}
-	return reportAccess(opts.deps, rep, "leaves")
+	return applyAccessChange(deps, s, edit, func() {
+		deps.IO.Logf("%s %s (%s) leaves %s in %s", deps.IO.OK(), opts.name, k, ruleLabels(edit), s.Repo.Rel(s.Config.Path))
+	})
 }
 
 func newSecretsRecipientListCmd(deps *app.Deps) *cobra.Command {

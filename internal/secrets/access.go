@@ -1,215 +1,161 @@
 package secrets
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/getsops/sops/v3"
+	sopsage "github.com/getsops/sops/v3/age"
+	"go.yaml.in/yaml/v3"
+
 	"github.com/nixctl/nixctl/internal/exitcode"
 )
 
-// AccessReport says what a change of recipients did: the rules edited, the
-// files rekeyed, and the files left alone because their recipients already
-// differed from .sops.yaml (someone's hand edit, which nixctl neither
-// confirms nor undoes unasked).
-type AccessReport struct {
-	Name      string      `json:"name"`
-	Recipient string      `json:"recipient"`
-	Config    string      `json:"config"`
-	Changed   bool        `json:"changed"`
-	Rules     []string    `json:"rules"`
-	Files     []RekeyLine `json:"files"`
-	LeftAlone []string    `json:"leftAlone,omitempty"`
+// Who can read a file: its key groups compared with its creation rule.
+
+// Keys lists the file's keys by group, named as .sops.yaml names them.
+func (e *Encrypted) Keys() [][]Key {
+	var out [][]Key
+	for _, g := range e.Tree.Metadata.KeyGroups {
+		var keys []Key
+		for _, k := range g {
+			keys = append(keys, keyOf(k))
+		}
+		out = append(out, keys)
+	}
+	return out
 }
 
-// fileAccess is one sops file before a change.
-type fileAccess struct {
-	path string
-	data []byte
-	have []string
-	rule []string
-	err  error
+// sameKey compares two keys; pgp keys by fingerprint, where .sops.yaml may
+// give the long key ID (the fingerprint's last 16 digits) and any case.
+func sameKey(a, b Key) bool {
+	if a.Type != b.Type {
+		return false
+	}
+	if a.Type != "pgp" {
+		return a.Value == b.Value
+	}
+	x, y := strings.ToUpper(strings.ReplaceAll(a.Value, " ", "")), strings.ToUpper(strings.ReplaceAll(b.Value, " ", ""))
+	if len(x) < len(y) {
+		x, y = y, x
+	}
+	return x == y || (len(y) >= 16 && strings.HasSuffix(x, y))
 }
 
-// changeAccess applies edit to a copy of .sops.yaml and rekeys exactly the
-// files whose creation rule now lists other recipients, all or nothing:
-// every rekey is computed in memory first, and if one fails nothing is
-// written, .sops.yaml included, and the error names every such file.
-func (s *Session) changeAccess(rep *AccessReport, edit func(*SopsConfig) error, w Writer) error {
+// keysMinus lists the keys of a not in b.
+func keysMinus(a, b []Key) []Key {
+	var out []Key
+	for _, k := range a {
+		if !slices.ContainsFunc(b, func(x Key) bool { return sameKey(k, x) }) && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func flatten(groups [][]Key) []Key {
+	var out []Key
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// sameGroups reports whether a file's groups are its rule's, group by group.
+func sameGroups(file, rule [][]Key) bool {
+	if len(file) != len(rule) {
+		return false
+	}
+	for i := range file {
+		if len(keysMinus(file[i], rule[i])) > 0 || len(keysMinus(rule[i], file[i])) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkable reports whether nixctl can compare keys of this type with a
+// file's: age and pgp; cloud KMS and Vault keys are named differently in
+// files and in .sops.yaml.
+func checkable(k Key) bool { return k.Type == "age" || k.Type == "pgp" }
+
+// ruleOf returns the creation rule .sops.yaml (as loaded) gives path.
+func (s *Session) ruleOf(path string) (CreationRule, error) {
 	if err := s.requireConfig(); err != nil {
-		return err
+		return CreationRule{}, err
 	}
-	rep.Config = s.Repo.Rel(s.Config.Path)
-	before, err := s.snapshot()
+	rel, err := filepath.Rel(filepath.Dir(s.Config.Path), path)
 	if err != nil {
-		return err
+		rel = path
 	}
-	edited, err := parseSopsConfig(s.Config.Path, slices.Clone(s.Config.Data))
+	r, ok, err := s.Config.RulesFor(filepath.ToSlash(rel))
 	if err != nil {
-		return err
+		return CreationRule{}, exitcode.New(exitcode.Secrets, err, "fix the path_regex in "+s.Repo.Rel(s.Config.Path))
 	}
-	if err := edit(edited); err != nil {
-		return err
+	if !ok {
+		return CreationRule{}, exitcode.Newf(exitcode.Secrets, "add a creation rule whose path_regex matches it to "+s.Repo.Rel(s.Config.Path), "%s: no path_regex matches %s", filepath.Base(s.Config.Path), filepath.ToSlash(rel))
 	}
-	if string(edited.Data) == string(s.Config.Data) {
-		return nil
-	}
-	rep.Changed = true
-	// sops's own parser decides which rule a file falls under, and it reads
-	// a file: give it the edited configuration beside the real one, so that
-	// path_regex is matched against the same relative paths.
-	probe, err := os.CreateTemp(filepath.Dir(s.Config.Path), ".sops.yaml.nixctl-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(probe.Name())
-	if _, err := probe.Write(edited.Data); err != nil {
-		probe.Close()
-		return err
-	}
-	if err := probe.Close(); err != nil {
-		return err
-	}
-	original := s.Config
-	s.Config = &SopsConfig{Path: probe.Name(), Data: edited.Data, doc: edited.doc, anchors: edited.anchors}
-	defer func() { s.Config = original }()
-
-	type rekeyed struct {
-		path string
-		out  []byte
-	}
-	var writes []rekeyed
-	var failed []string
-	for _, f := range before {
-		rule, ruleErr := s.Config.RuleFor(f.path)
-		var after []string
-		if ruleErr == nil {
-			after = rule.Recipients
-		}
-		if sameSet(after, f.rule) && (ruleErr == nil) == (f.err == nil) {
-			continue
-		}
-		rel := printable(s.Repo.Rel(f.path))
-		if f.err == nil && !sameSet(f.have, f.rule) {
-			rep.LeftAlone = append(rep.LeftAlone, rel)
-			continue
-		}
-		out, res, err := s.Rekey(f.path, f.data)
-		if err != nil {
-			failed = append(failed, rel+" ("+strings.ReplaceAll(errText(err), probe.Name(), original.Path)+")")
-			continue
-		}
-		rep.Files = append(rep.Files, RekeyLine{Path: rel, Added: s.names(res.Added), Removed: s.names(res.Removed), Rotated: res.Rotated, Changed: res.Changed})
-		if res.Changed {
-			writes = append(writes, rekeyed{f.path, out})
-		}
-	}
-	if len(failed) > 0 {
-		return exitcode.Newf(exitcode.Secrets, "nothing was written: fix those files (or their rule) and run the command again",
-			"%d file(s) could not be rekeyed: %s", len(failed), strings.Join(failed, "; "))
-	}
-	if err := w.WriteFile(original.Path, edited.Data, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", rep.Config, err)
-	}
-	s.Config = edited
-	original = edited
-	for _, wr := range writes {
-		if err := w.WriteFile(wr.path, wr.out, 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", s.Repo.Rel(wr.path), err)
-		}
-	}
-	return nil
+	return r, nil
 }
 
-// snapshot reads every sops file under the secrets directory with its
-// recipients and its rule's, before a change.
-func (s *Session) snapshot() ([]fileAccess, error) {
-	files, err := s.treeFiles()
-	if err != nil {
-		return nil, err
-	}
-	var out []fileAccess
-	for _, c := range files {
-		if c.problem != "" {
-			continue
+// sopsGroups turns a rule's groups into sops key groups nixctl can encrypt
+// for: age recipients only.
+func sopsGroups(r CreationRule) ([]sops.KeyGroup, error) {
+	var out []sops.KeyGroup
+	for _, g := range r.Groups {
+		var kg sops.KeyGroup
+		for _, k := range g {
+			mk, err := ageMasterKey(k)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r.Label(), err)
+			}
+			kg = append(kg, mk)
 		}
-		data, _, err := readSecret(c.abs)
-		if err != nil {
-			continue
-		}
-		e, err := s.Load(c.abs, data)
-		if err != nil {
-			continue
-		}
-		fa := fileAccess{path: c.abs, data: data, have: e.Recipients()}
-		rule, err := s.Config.RuleFor(c.abs)
-		if err == nil {
-			fa.rule = rule.Recipients
-		}
-		fa.err = err
-		out = append(out, fa)
+		out = append(out, kg)
 	}
 	return out, nil
 }
 
-func sameSet(a, b []string) bool { return len(minus(a, b)) == 0 && len(minus(b, a)) == 0 }
+var errForeignKey = errors.New("nixctl encrypts for age recipients only")
 
-// Grant adds recipient under anchor name to the creation rules whose
-// path_regex is in rules, then rekeys the files of those rules.
-func (s *Session) Grant(name, recipient string, rules []string, w Writer) (*AccessReport, error) {
-	if len(rules) == 0 {
-		return nil, exitcode.UsageErrorf("name the rules with --rule REGEX", "no creation rule chosen for %s", name)
+func ageMasterKey(k Key) (*sopsage.MasterKey, error) {
+	if k.Type != "age" {
+		return nil, fmt.Errorf("%w, and the rule has a %s key (%s): rekey it with sops updatekeys where that key is available", errForeignKey, k.Type, shortKey(k.Value))
 	}
-	rep := &AccessReport{Name: name, Recipient: recipient, Rules: rules}
-	err := s.changeAccess(rep, func(c *SopsConfig) error {
-		for _, r := range rules {
-			if _, err := c.AddRecipient(name, recipient, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, w)
-	if err != nil {
-		return nil, err
+	if isPluginRecipient(k.Value) {
+		return nil, fmt.Errorf("%w, and %s… is an age plugin recipient (nixctl does not run plugins)", errForeignKey, k.Value[:min(16, len(k.Value))])
 	}
-	return rep, nil
+	return sopsage.MasterKeyFromRecipient(k.Value)
 }
 
-// Revoke removes the key anchored as name from .sops.yaml and rekeys the
-// files that listed it, rotating their data keys.
-func (s *Session) Revoke(name string, w Writer) (*AccessReport, error) {
-	rep := &AccessReport{Name: name}
-	if err := s.requireConfig(); err != nil {
-		return nil, err
+// keyName names a key for people: its anchor, else its value.
+func (s *Session) keyName(k Key) string {
+	if n, ok := s.retired[k.Value]; ok {
+		return n
 	}
-	rep.Recipient, _ = s.Config.Anchor(name)
-	for _, r := range s.Config.rules("") {
-		for _, l := range allAgeLists(r) {
-			if rep.Recipient != "" && listHas(l, rep.Recipient) {
-				if pr := mapGet(r, "path_regex"); pr != nil {
-					rep.Rules = append(rep.Rules, pr.Value)
-				}
+	if s.Config != nil {
+		if n := s.Config.nameOf(k.Value); n != "" {
+			return printable(n)
+		}
+		for name, node := range s.Config.anchors {
+			if node.Kind == yaml.ScalarNode && sameKey(k, normKey(k.Type, node.Value)) {
+				return printable(name)
 			}
 		}
 	}
-	if s.retired == nil {
-		s.retired = map[string]string{}
+	if k.Type == "age" {
+		return printable(k.Value)
 	}
-	s.retired[rep.Recipient] = name
-	err := s.changeAccess(rep, func(c *SopsConfig) error {
-		if _, err := c.RemoveRecipient(name); err != nil {
-			return err
-		}
-		if empty := c.emptyRules(); len(empty) > 0 {
-			return exitcode.Newf(exitcode.Secrets, "add another recipient to the rule first",
-				"removing %s would leave no recipient in the creation rule %s", name, strings.Join(empty, ", "))
-		}
-		return nil
-	}, w)
-	if err != nil {
-		return nil, err
+	return printable(k.Type + ":" + k.Value)
+}
+
+func (s *Session) keyNames(ks []Key) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = s.keyName(k)
 	}
-	return rep, nil
+	return out
 }

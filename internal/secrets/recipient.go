@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/nixctl/nixctl/internal/exitcode"
 )
 
@@ -53,42 +51,29 @@ type Reader struct {
 	Files     []string `json:"files"`
 }
 
-// Readers lists every recipient named in .sops.yaml or found in a file,
-// with the creation rules that list it and the files it can decrypt now.
+// Readers lists every key named in .sops.yaml or found in a file, with
+// the creation rules that list it and the files it can decrypt now.
 func (s *Session) Readers() ([]Reader, error) {
 	if err := s.requireConfig(); err != nil {
 		return nil, err
 	}
-	byRecipient := map[string]*Reader{}
+	byKey := map[string]*Reader{}
 	var order []string
-	get := func(r string) *Reader {
-		if rd, ok := byRecipient[r]; ok {
+	get := func(k Key) *Reader {
+		id := k.String()
+		if rd, ok := byKey[id]; ok {
 			return rd
 		}
-		rd := &Reader{Name: s.name(r), Recipient: r, Rules: []string{}, Files: []string{}}
-		byRecipient[r] = rd
-		order = append(order, r)
+		rd := &Reader{Name: printable(s.Config.Name(k.Value)), Recipient: id, Rules: []string{}, Files: []string{}}
+		byKey[id] = rd
+		order = append(order, id)
 		return rd
 	}
-	names := make([]string, 0, len(s.Config.anchors))
-	for n := range s.Config.anchors {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		get(s.Config.anchors[n])
-	}
-	for _, r := range s.Config.rules("") {
-		pr := "(every file)"
-		if p := mapGet(r, "path_regex"); p != nil && p.Value != "" {
-			pr = p.Value
-		}
-		for _, l := range allAgeLists(r) {
-			for _, rec := range listRecipients(l) {
-				rd := get(rec)
-				if !slices.Contains(rd.Rules, pr) {
-					rd.Rules = append(rd.Rules, pr)
-				}
+	for _, r := range s.Config.Rules() {
+		for _, k := range r.Keys() {
+			rd := get(k)
+			if l := r.Label(); !slices.Contains(rd.Rules, l) {
+				rd.Rules = append(rd.Rules, l)
 			}
 		}
 	}
@@ -100,7 +85,7 @@ func (s *Session) Readers() ([]Reader, error) {
 		if f.problem != "" {
 			continue
 		}
-		data, _, err := readSecret(f.abs)
+		data, err := f.read()
 		if err != nil {
 			continue
 		}
@@ -108,39 +93,27 @@ func (s *Session) Readers() ([]Reader, error) {
 		if err != nil {
 			continue
 		}
-		for _, rec := range e.Recipients() {
-			rd := get(rec)
-			rd.Files = append(rd.Files, printable(s.Repo.Rel(f.abs)))
+		for _, k := range flatten(e.Keys()) {
+			rd := get(k)
+			if rel := printable(s.Repo.Rel(f.abs)); !slices.Contains(rd.Files, rel) {
+				rd.Files = append(rd.Files, rel)
+			}
 		}
 	}
 	out := make([]Reader, 0, len(order))
-	for _, r := range order {
-		out = append(out, *byRecipient[r])
+	for _, id := range order {
+		out = append(out, *byKey[id])
 	}
 	return out, nil
 }
 
-// listRecipients reads the recipients of an age: value (a list, possibly of
-// aliases, or a comma-separated string).
-func listRecipients(list *yaml.Node) []string {
-	var out []string
-	list = resolve(list)
-	switch {
-	case list == nil:
-	case len(list.Content) > 0:
-		for _, it := range list.Content {
-			if v := strings.TrimSpace(resolve(it).Value); v != "" {
-				out = append(out, v)
-			}
-		}
-	default:
-		for _, r := range strings.Split(list.Value, ",") {
-			if r = strings.TrimSpace(r); r != "" {
-				out = append(out, r)
-			}
-		}
+// RecipientEdit plans adding recipient as name, one of the user's own
+// machines, to the rules sel picks.
+func (s *Session) RecipientEdit(name, recipient string, sel RuleSelector) (*Edit, error) {
+	if err := s.requireConfig(); err != nil {
+		return nil, err
 	}
-	return out
+	return s.Config.AddRecipient(sel, NewRecipient{Name: name, Key: Key{Type: "age", Value: recipient}, Group: -1, KeysList: "users"})
 }
 
 // SecondMachineCommand is what to run on a machine that can already decrypt

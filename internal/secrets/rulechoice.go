@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -20,7 +19,8 @@ type RuleChoice struct {
 	Files []string `json:"files"`
 	// Beyond are files those rules also cover that the globs do not name:
 	// joining the rules would let the machine read them too.
-	Beyond []string `json:"beyond,omitempty"`
+	Beyond  []string `json:"beyond,omitempty"`
+	indexes []int
 }
 
 // RulesForGlobs finds the creation rules sops would use for the files that
@@ -46,8 +46,8 @@ func (s *Session) RulesForGlobs(globs []string) (*RuleChoice, error) {
 				continue
 			}
 			any = true
-			if i, ok := s.Config.ruleIndex(f.abs); ok {
-				chosen[i] = true
+			if r, err := s.ruleOf(f.abs); err == nil {
+				chosen[r.Index] = true
 			}
 			if !matched[rel] {
 				matched[rel] = true
@@ -61,34 +61,37 @@ func (s *Session) RulesForGlobs(globs []string) (*RuleChoice, error) {
 			if !inventory.MatchSecretGlob(g, p) {
 				continue
 			}
-			if i, ok := s.Config.ruleIndex(filepath.Join(s.Repo.Root, filepath.FromSlash(p))); ok {
-				chosen[i] = true
+			if r, err := s.ruleOf(filepath.Join(s.Repo.Root, filepath.FromSlash(p))); err == nil {
+				chosen[r.Index] = true
 				break
 			}
 		}
 	}
-	for i, r := range s.Config.rules("") {
-		if !chosen[i] {
+	for _, r := range s.Config.Rules() {
+		if !chosen[r.Index] {
 			continue
 		}
-		pr := mapGet(r, "path_regex")
-		if pr == nil || pr.Value == "" {
+		if r.PathRegex == "" {
 			return nil, exitcode.Newf(exitcode.Secrets, "give that rule a path_regex, or add a rule for these files above it",
 				"the creation rule that covers %s has no path_regex: adding a key there would let it read every file", strings.Join(globs, ", "))
 		}
-		ch.Rules = append(ch.Rules, pr.Value)
+		ch.Rules = append(ch.Rules, r.PathRegex)
+		ch.indexes = append(ch.indexes, r.Index)
 	}
 	for _, f := range files {
 		rel := filepath.ToSlash(s.Repo.Rel(f.abs))
 		if matched[rel] || f.problem != "" {
 			continue
 		}
-		if i, ok := s.Config.ruleIndex(f.abs); ok && chosen[i] {
+		if r, err := s.ruleOf(f.abs); err == nil && chosen[r.Index] {
 			ch.Beyond = append(ch.Beyond, rel)
 		}
 	}
 	return ch, nil
 }
+
+// Selector picks the chosen rules for an edit.
+func (ch *RuleChoice) Selector() RuleSelector { return RuleIndexes(ch.indexes...) }
 
 // probes are file names a glob could name, most specific first, to find the
 // rule future files will fall under.
@@ -107,30 +110,4 @@ func probes(glob string) []string {
 		}
 	}
 	return out
-}
-
-// ruleIndex is the index among creation_rules of the rule sops picks for
-// abs, by sops's own matching (config.parseCreationRuleForFile): the first
-// rule without path_regex or whose path_regex matches the path relative to
-// .sops.yaml's directory.
-func (c *SopsConfig) ruleIndex(abs string) (int, bool) {
-	dir, err := filepath.Abs(filepath.Dir(c.Path))
-	if err != nil {
-		return 0, false
-	}
-	rel := strings.TrimPrefix(abs, dir+string(filepath.Separator))
-	for i, r := range c.rules("") {
-		pr := mapGet(r, "path_regex")
-		if pr == nil || pr.Value == "" {
-			return i, true
-		}
-		re, err := regexp.Compile(pr.Value)
-		if err != nil {
-			return 0, false
-		}
-		if re.MatchString(rel) {
-			return i, true
-		}
-	}
-	return 0, false
 }
