@@ -36,6 +36,7 @@ sops-nix read unchanged.`,
 		newSecretsAddHostCmd(deps),
 		newSecretsRemoveHostCmd(deps),
 		newSecretsRecipientCmd(deps),
+		newSecretsCheckCmd(deps),
 	)
 	return cmd
 }
