@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -124,4 +125,29 @@ func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fl
 		Runner: deps.Runner(), Fleet: fleet, Hosts: hosts, Profiles: profiles,
 		HostRecipient: secrets.RecipientFromHostKeys(remote.NewDialer(deps.Home(), deps.Getenv)),
 	})
+}
+
+// deploySecretsAccess is deploy's check-stage hook: the hosts that would
+// fail to decrypt a secret they use, each with its error. A check that
+// cannot run at all stops every host: deploying blind is what it prevents.
+// A fleet without .sops.yaml keeps no secrets nixctl could check.
+func deploySecretsAccess(deps *app.Deps, fleet *inventory.Fleet) func(context.Context, []inventory.Host) map[string]error {
+	if _, err := os.Stat(fleet.SopsConfigPath()); err != nil {
+		return nil
+	}
+	return func(ctx context.Context, hosts []inventory.Host) map[string]error {
+		failed := map[string]error{}
+		rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, nil)
+		if err != nil {
+			err = exitcode.New(exitcode.Secrets, fmt.Errorf("checking who can decrypt the secrets: %w", err), exitcode.HintOf(err))
+			for _, h := range hosts {
+				failed[h.Name] = err
+			}
+			return failed
+		}
+		for _, m := range rep.Failed() {
+			failed[m.Name] = m.Err()
+		}
+		return failed
+	}
 }

@@ -40,7 +40,7 @@ func SopsDeclsExpr(flake string, hosts, profiles []string) string {
       sshKeyPaths = try (age.sshKeyPaths or [ ]);
       keyFile = try (age.keyFile or null);
     };
-  items = set: names: builtins.listToAttrs (map (a: { name = a; value = try (declOf set.${a}.config); }) names);
+  items = set: names: builtins.listToAttrs (map (a: { name = a; value = try (declOf (set.${a}.config or { })); }) names);
 in {
   hosts = items (flake.nixosConfigurations or { }) [`)
 	for _, h := range hosts {
@@ -56,7 +56,8 @@ in {
 }
 
 // EvalSopsDecls is the argv that evaluates SopsDeclsExpr. getFlake needs
-// --impure for a local flake that is not locked by a hash.
+// --impure for a local flake that is not locked by a hash, and a lock file
+// that is up to date (it never writes one; see IsLockFileStale).
 func EvalSopsDecls(flake string, hosts, profiles []string) []string {
 	return Nix("eval", "--json", "--impure", "--expr", SopsDeclsExpr(flake, hosts, profiles), "--log-format", "internal-json")
 }
@@ -170,4 +171,10 @@ func parseDecls(msg json.RawMessage) (SopsDecls, error) {
 		_ = json.Unmarshal(raw.KeyFile, &d.KeyFile)
 	}
 	return d, nil
+}
+
+// IsLockFileStale reports nix refusing getFlake because flake.lock is
+// missing or behind flake.nix's inputs.
+func IsLockFileStale(stderr []byte) bool {
+	return strings.Contains(StripANSI(string(stderr)), "requires lock file changes")
 }

@@ -93,28 +93,43 @@ func (r *AccessCheck) Failed() []*MachineAccess {
 func (r *AccessCheck) Err() error {
 	var lines, hints []string
 	for _, m := range r.Failed() {
-		if m.Problem != "" {
-			lines = append(lines, fmt.Sprintf("%s %s: %s", m.Kind, m.Name, m.Problem))
-			hints = appendNew(hints, m.Hint)
-		}
-		for _, s := range m.Secrets {
-			if !s.OK {
-				lines = append(lines, fmt.Sprintf("%s %s: secret %s: %s", m.Kind, m.Name, s.Name, s.Problem))
-				hints = appendNew(hints, s.Hint)
-			}
+		l, h := m.problems()
+		lines, hints = append(lines, l...), appendNew(hints, h...)
+	}
+	return accessErr(lines, hints)
+}
+
+// Err is nil when the machine passed, else what Err says for it alone.
+func (m *MachineAccess) Err() error { return accessErr(m.problems()) }
+
+func (m *MachineAccess) problems() (lines, hints []string) {
+	if m.Problem != "" {
+		lines = append(lines, fmt.Sprintf("%s %s: %s", m.Kind, m.Name, m.Problem))
+		hints = appendNew(hints, m.Hint)
+	}
+	for _, s := range m.Secrets {
+		if !s.OK {
+			lines = append(lines, fmt.Sprintf("%s %s: secret %s: %s", m.Kind, m.Name, s.Name, s.Problem))
+			hints = appendNew(hints, s.Hint)
 		}
 	}
+	return lines, hints
+}
+
+func accessErr(lines, hints []string) error {
 	if len(lines) == 0 {
 		return nil
 	}
 	return exitcode.Newf(exitcode.Secrets, strings.Join(hints, "; "), "%d problem(s): a machine would fail to decrypt its secrets:\n  %s", len(lines), strings.Join(lines, "\n  "))
 }
 
-func appendNew(list []string, s string) []string {
-	if s == "" || slices.Contains(list, s) {
-		return list
+func appendNew(list []string, add ...string) []string {
+	for _, s := range add {
+		if s != "" && !slices.Contains(list, s) {
+			list = append(list, s)
+		}
 	}
-	return append(list, s)
+	return list
 }
 
 // HostRecipientFunc finds the age recipient a host decrypts with (from its
@@ -328,6 +343,11 @@ func evalSopsDecls(ctx context.Context, o AccessCheckOptions) (*nix.SopsDeclsRes
 	res, _, err := evalDecls(ctx, o, hosts, profiles)
 	if err == nil || ctx.Err() != nil {
 		return res, nil, err
+	}
+	var ee *execx.ExitError
+	if errors.As(err, &ee) && nix.IsLockFileStale([]byte(ee.StderrTail)) {
+		return nil, nil, exitcode.Newf(exitcode.Check, "run 'nix flake lock' (nixctl check and deploy update it too), then again",
+			"%s: flake.lock is missing or out of date", o.Fleet.Flake)
 	}
 	res = &nix.SopsDeclsResult{Hosts: map[string]nix.SopsDecls{}, Profiles: map[string]nix.SopsDecls{}}
 	errs := map[string]string{}
