@@ -129,23 +129,24 @@ func FuzzSopsConfigEdit(f *testing.F) {
 	})
 }
 
-// lostLines counts the lines of before that after no longer has, in order.
+// lostLines counts the lines of before that are not in a longest common
+// subsequence with after: the lines an edit changed or removed.
 func lostLines(before, after []byte) int {
-	a := strings.SplitAfter(string(before), "\n")
-	b := strings.SplitAfter(string(after), "\n")
-	lost, j := 0, 0
-	for _, l := range a {
-		k := j
-		for k < len(b) && strings.TrimRight(b[k], "\r\n") != strings.TrimRight(l, "\r\n") {
-			k++
+	a := strings.Split(strings.ReplaceAll(string(before), "\r\n", "\n"), "\n")
+	b := strings.Split(strings.ReplaceAll(string(after), "\r\n", "\n"), "\n")
+	prev := make([]int, len(b)+1)
+	for i := range a {
+		cur := make([]int, len(b)+1)
+		for j := range b {
+			if a[i] == b[j] {
+				cur[j+1] = prev[j] + 1
+			} else {
+				cur[j+1] = max(prev[j+1], cur[j])
+			}
 		}
-		if k == len(b) {
-			lost++
-			continue
-		}
-		j = k + 1
+		prev = cur
 	}
-	return lost
+	return len(a) - prev[len(b)]
 }
 
 // corpusConfigs reads every .sops.yaml of the corpus (none locally when it

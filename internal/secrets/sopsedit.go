@@ -149,6 +149,12 @@ func (c *SopsConfig) AddRecipient(sel RuleSelector, nr NewRecipient) (*Edit, err
 	groups := map[int]int{}
 	for _, i := range need {
 		r := cur.rules[i]
+		if r.GroupOf(k) >= 0 {
+			// A list shared with an earlier rule of the selection gave it
+			// the key already.
+			groups[i] = r.GroupOf(k)
+			continue
+		}
 		g := -1
 		if r.Grouped {
 			g = pickGroup(r, k.Type, nr.Group)
@@ -278,7 +284,7 @@ func (c *SopsConfig) addToSlot(i, g int, k Key, token string, selected []int) (s
 		if err != nil {
 			return "", exitcode.Newf(exitcode.Secrets, "write "+field+": as a list", "%s: %s: is written in a way nixctl does not edit", label, field)
 		}
-		if v.Anchor != "" && c.aliasCount(v) > 0 {
+		if v.Anchor != "" && c.aliasCount(v) > 0 && !(c.sharedWithin(v, selected) && c.onlyIn(v, k.Type)) {
 			// Widening the anchored value would widen every rule using it.
 			text := string(c.Data[s:e])
 			if err := c.splice(s, e, "["+text+", "+token+"]"); err != nil {
@@ -402,11 +408,9 @@ func (c *SopsConfig) aliasCount(n *yaml.Node) int {
 	return count
 }
 
-// users returns the rules whose keys reach node n (as a field value or a
-// list item, directly or through an alias), and whether n is also used
-// somewhere else than creation rules and keys:.
-func (c *SopsConfig) users(n *yaml.Node) (rules []int, elsewhere bool) {
-	refs := 0
+// refs calls f for each rule field that reaches node n (as the value or a
+// list item, directly or through an alias).
+func (c *SopsConfig) refs(n *yaml.Node, f func(rule int, field string)) {
 	hit := func(x *yaml.Node) bool { return x == n || (x.Kind == yaml.AliasNode && x.Alias == n) }
 	for _, r := range c.rules {
 		owners := []*yaml.Node{r.node}
@@ -425,22 +429,43 @@ func (c *SopsConfig) users(n *yaml.Node) (rules []int, elsewhere bool) {
 					found = slices.ContainsFunc(rv.Content, hit)
 				}
 				if found {
-					refs++
-					if !slices.Contains(rules, r.Index) {
-						rules = append(rules, r.Index)
-					}
+					f(r.Index, o.Content[j-1].Value)
 				}
 			}
 		}
 	}
+}
+
+// users returns the rules whose keys reach node n, and whether n is also
+// used somewhere else than creation rules and keys:.
+func (c *SopsConfig) users(n *yaml.Node) (rules []int, elsewhere bool) {
+	count := 0
+	c.refs(n, func(rule int, _ string) {
+		count++
+		if !slices.Contains(rules, rule) {
+			rules = append(rules, rule)
+		}
+	})
 	if keys := mapGet(c.top(), "keys"); keys != nil {
 		walk(keys, func(x *yaml.Node) {
-			if hit(x) {
-				refs++
+			if x == n || (x.Kind == yaml.AliasNode && x.Alias == n) {
+				count++
 			}
 		})
 	}
-	return rules, refs < c.aliasCount(n)+1
+	return rules, count < c.aliasCount(n)+1
+}
+
+// onlyIn reports whether every rule field reaching n is a field of key
+// type t: a value shared between age: and pgp: must not change.
+func (c *SopsConfig) onlyIn(n *yaml.Node, t string) bool {
+	ok := true
+	c.refs(n, func(_ int, field string) {
+		if field != t && field != ruleField(t) {
+			ok = false
+		}
+	})
+	return ok
 }
 
 // sharedWithin reports whether every rule using n is among selected.

@@ -133,7 +133,9 @@ func (c *SopsConfig) nextOccurrence(k Key, targets []int) (next, blocked *occurr
 				continue
 			}
 			if v.Kind != yaml.AliasNode {
-				if d := occ.defNode(); d.Anchor != "" && c.aliasCount(d) > 0 {
+				d := occ.defNode()
+				editable := d.Kind == yaml.ScalarNode && len(remaining(d, k)) > 0 && c.sharedWithin(d, targets) && c.onlyIn(d, k.Type)
+				if d.Anchor != "" && c.aliasCount(d) > 0 && !editable {
 					occ.anchor, blocked = d, occ
 					continue
 				}
@@ -154,6 +156,10 @@ func (c *SopsConfig) removeOccurrence(o *occurrence, k Key, targets []int) (stri
 	v := o.value
 	if v.Kind == yaml.AliasNode {
 		a := v.Alias
+		if a.Kind == yaml.ScalarNode && len(remaining(a, k)) > 0 && c.sharedWithin(a, targets) && c.onlyIn(a, k.Type) {
+			// A comma list every user of which loses the key: edit it once.
+			return "", c.rewriteScalar(a, remaining(a, k))
+		}
 		if a.Kind == yaml.SequenceNode && c.sharedWithin(a, targets) {
 			for _, it := range a.Content {
 				if holds(it, k) && (it.Anchor == "" || c.aliasCount(it) == 0) {
@@ -191,7 +197,16 @@ func (c *SopsConfig) removeOccurrence(o *occurrence, k Key, targets []int) (stri
 		return note, c.splice(s, e, "["+strings.Join(rest, ", ")+"]")
 	}
 	if o.item != nil {
-		return "", c.removeItem(v, o.item, k)
+		last := len(v.Content) == 1 && len(remaining(o.item, k)) == 0
+		line, field := o.field.Line, o.field.Value
+		if err := c.removeItem(v, o.item, k); err != nil {
+			return "", err
+		}
+		// "age:" left without items goes too, when its line holds only it.
+		if last && strings.TrimSpace(c.lineText(line)) == field+":" {
+			return "", c.deleteLine(line)
+		}
+		return "", nil
 	}
 	rest := remaining(v, k)
 	if len(rest) == 0 {
