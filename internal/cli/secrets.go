@@ -260,9 +260,10 @@ func runSecretsVerify(opts *secretsVerifyOptions) error {
 }
 
 type secretsCatOptions struct {
-	deps    *app.Deps
-	path    string
-	extract string
+	deps      *app.Deps
+	path      string
+	extract   string
+	inputType string
 }
 
 func newSecretsCatCmd(deps *app.Deps) *cobra.Command {
@@ -284,6 +285,7 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 		},
 	}
 	cmd.Flags().StringVar(&opts.extract, "extract", "", "print only the value at this key path")
+	addInputType(cmd, &opts.inputType)
 	return cmd
 }
 
@@ -294,7 +296,7 @@ func runSecretsCat(opts *secretsCatOptions) error {
 		// logs and CI artifacts.
 		return exitcode.UsageErrorf("drop --json: cat prints the document itself (use --extract for one value)", "secrets cat has no JSON output")
 	}
-	s, err := secretsSession(deps, true)
+	s, err := sessionWithInputType(deps, opts.inputType)
 	if err != nil {
 		return err
 	}
@@ -342,7 +344,7 @@ declaration that exposes the secret is printed afterwards.
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.from, "from", "", "file to encrypt, or - for stdin (required)")
-	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv or binary")
+	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv, ini or binary")
 	f.BoolVar(&opts.force, "force", false, "replace an existing secret")
 	return cmd
 }
@@ -356,7 +358,7 @@ func runSecretsAdd(opts *secretsAddOptions) error {
 	if opts.format != "" {
 		f, ok := secrets.ParseFormat(opts.format)
 		if !ok {
-			return exitcode.UsageErrorf("use yaml, json, dotenv or binary", "unknown --format %q", opts.format)
+			return exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --format %q", opts.format)
 		}
 		format = f
 	}
@@ -403,13 +405,14 @@ func runSecretsAdd(opts *secretsAddOptions) error {
 }
 
 type secretsEditOptions struct {
-	deps *app.Deps
-	path string
+	deps      *app.Deps
+	path      string
+	inputType string
 }
 
 func newSecretsEditCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsEditOptions{deps: deps}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:               "edit PATH",
 		Short:             "Edit a secret in $VISUAL/$EDITOR and re-encrypt it",
 		ValidArgsFunction: completeSecretFiles(deps),
@@ -427,6 +430,28 @@ edited text is kept encrypted with the file's key and offered on the next edit.`
 			return runSecretsEdit(opts)
 		},
 	}
+	addInputType(cmd, &opts.inputType)
+	return cmd
+}
+
+// addInputType adds sops's --input-type: the file's format when its
+// extension does not say it (sops-nix's format = "ini" on a .enc file).
+func addInputType(cmd *cobra.Command, v *string) {
+	cmd.Flags().StringVar(v, "input-type", "", "the file's format when its extension does not say it: yaml, json, dotenv, ini or binary (as sops --input-type)")
+}
+
+// sessionWithInputType opens the secrets with keys and --input-type.
+func sessionWithInputType(deps *app.Deps, inputType string) (*secrets.Session, error) {
+	s, err := secretsSession(deps, true)
+	if err != nil || inputType == "" {
+		return s, err
+	}
+	f, ok := secrets.ParseFormat(inputType)
+	if !ok {
+		return nil, exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --input-type %q", inputType)
+	}
+	s.InputType = f
+	return s, nil
 }
 
 func runSecretsEdit(opts *secretsEditOptions) error {
@@ -441,7 +466,7 @@ func runSecretsEdit(opts *secretsEditOptions) error {
 	if _, err := deps.Runner().LookPath(editor[0]); err != nil {
 		return exitcode.UsageErrorf("set $VISUAL or $EDITOR, e.g. EDITOR=nano or EDITOR='code --wait'", "editor %q not found", editor[0])
 	}
-	s, err := secretsSession(deps, true)
+	s, err := sessionWithInputType(deps, opts.inputType)
 	if err != nil {
 		return err
 	}

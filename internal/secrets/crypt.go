@@ -22,8 +22,11 @@ type Session struct {
 	// Config is nil when .sops.yaml does not exist.
 	Config *SopsConfig
 	// Keys is nil when the command must not decrypt (verify without key).
-	Keys   *Keyring
-	Now    func() time.Time
+	Keys *Keyring
+	// InputType, when set, is the format of every file opened (sops's
+	// --input-type); otherwise the extension decides, as with sops.
+	InputType Format
+	Now       func() time.Time
 	stores *sopsconfig.StoresConfig
 	// retired names recipients remove-host took out of .sops.yaml, so the
 	// rekey lines that follow still say which host left.
@@ -87,7 +90,7 @@ type Encrypted struct {
 
 // Load parses an encrypted file without decrypting it.
 func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
-	f := FormatOf(path)
+	f := s.formatFor(path)
 	store := storeFor(f, s.stores)
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {

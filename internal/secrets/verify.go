@@ -212,7 +212,7 @@ func (s *Session) stagedFiles(ctx context.Context, r execx.Runner) ([]candidate,
 
 // check examines one file.
 func (s *Session) check(c candidate) FileStatus {
-	st := FileStatus{Path: printable(s.Repo.Rel(c.abs)), Format: FormatOf(c.abs), Modified: c.mtime, Recipients: []string{}, Problems: []string{}}
+	st := FileStatus{Path: printable(s.Repo.Rel(c.abs)), Format: s.formatFor(c.abs), Modified: c.mtime, Recipients: []string{}, Problems: []string{}}
 	if st.Path != s.Repo.Rel(c.abs) {
 		st.Problems = append(st.Problems, "the file name holds control characters: rename it")
 	}
