@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 func newSecretsCmd(deps *app.Deps) *cobra.Command {
@@ -151,8 +153,11 @@ func newSecretsListCmd(deps *app.Deps) *cobra.Command {
 		Use:   "list",
 		Short: "List every file under the secrets directory with its recipients and status",
 		Long: `List every file under the secrets directory: path, format, recipients (by
-their .sops.yaml anchor names), last modified, and status: ok, PLAINTEXT,
-recipients differ from .sops.yaml, or MAC invalid (checked when a key is here).`,
+their .sops.yaml anchor names, pgp keys too, else in full; shortened only when
+a terminal is too narrow; --json always has them whole), last modified, and
+status: ok, PLAINTEXT, recipients differ from .sops.yaml (pgp keys compared by
+fingerprint; KMS and Vault keys listed as not checked), or MAC invalid
+(checked when a key is here).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSecretsList(opts) },
 	}
@@ -172,21 +177,42 @@ func runSecretsList(opts *secretsListOptions) error {
 	if deps.Config.JSON {
 		return io.PrintJSON(rep)
 	}
-	var rows [][]string
-	for _, f := range rep.Files {
-		status := f.Status
+	header, rows := listRows(rep, io.Width(), func(f secrets.FileStatus) string {
 		if f.OK() {
-			status = io.Paint("32", status)
-		} else {
-			status = io.Paint("31", status)
+			return io.Paint("32", f.Status)
 		}
-		rows = append(rows, []string{f.Path, string(f.Format), orDash(strings.Join(f.Recipients, ",")), f.Modified.Local().Format(time.DateTime), status})
-	}
-	io.Table([]string{"path", "format", "recipients", "modified", "status"}, rows)
+		return io.Paint("31", f.Status)
+	})
+	io.Table(header, rows)
 	if len(rep.Files) == 0 {
 		io.Logf("no files under %s", rep.Dir)
 	}
 	return nil
+}
+
+// listRows lays out secrets list: recipients in full, unless the table would
+// not fit width (a terminal's; 0 is no limit), then those without an
+// anchor name shortened (age1dzvj…rgfy); --json always has them in full.
+func listRows(rep *secrets.VerifyReport, width int, status func(secrets.FileStatus) string) ([]string, [][]string) {
+	header := []string{"path", "format", "recipients", "modified", "status"}
+	build := func(short bool) [][]string {
+		var rows [][]string
+		for _, f := range rep.Files {
+			names := slices.Clone(f.Recipients)
+			for i, n := range names {
+				if short && i < len(f.Keys) && (n == f.Keys[i].Value || n == f.Keys[i].String()) && len(n) > 16 {
+					names[i] = n[:9] + "…" + n[len(n)-4:]
+				}
+			}
+			rows = append(rows, []string{f.Path, string(f.Format), orDash(strings.Join(names, ",")), f.Modified.Local().Format(time.DateTime), status(f)})
+		}
+		return rows
+	}
+	rows := build(false)
+	if width > 0 && ui.TableWidth(header, rows) > width {
+		rows = build(true)
+	}
+	return header, rows
 }
 
 type secretsVerifyOptions struct {

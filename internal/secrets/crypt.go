@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/getsops/sops/v3"
@@ -27,7 +26,7 @@ type Session struct {
 	// --input-type); otherwise the extension decides, as with sops.
 	InputType Format
 	Now       func() time.Time
-	stores *sopsconfig.StoresConfig
+	stores    *sopsconfig.StoresConfig
 	// retired names recipients remove-host took out of .sops.yaml, so the
 	// rekey lines that follow still say which host left.
 	retired map[string]string
@@ -101,22 +100,6 @@ func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
 	}
 	tree.FilePath = path
 	return &Encrypted{Path: path, Format: f, Tree: &tree, store: store}, nil
-}
-
-// Recipients lists the age recipients of the file (other key types as
-// "type:id").
-func (e *Encrypted) Recipients() []string {
-	var out []string
-	for _, g := range e.Tree.Metadata.KeyGroups {
-		for _, k := range g {
-			if ak, ok := k.(*sopsage.MasterKey); ok {
-				out = append(out, ak.Recipient)
-			} else {
-				out = append(out, k.TypeToIdentifier()+":"+k.ToString())
-			}
-		}
-	}
-	return out
 }
 
 // DataKey recovers the file's data key with the keyring.
@@ -374,16 +357,6 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 	res.Rotated = true
 	out, err := s.Seal(o)
 	return out, res, err
-}
-
-func minus(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) && !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // sopsVersion is written into files' metadata, as sops writes its own
