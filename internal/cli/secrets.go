@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 func newSecretsCmd(deps *app.Deps) *cobra.Command {
@@ -169,8 +171,11 @@ func newSecretsListCmd(deps *app.Deps) *cobra.Command {
 		Use:   "list",
 		Short: "List every file under the secrets directory with its recipients and status",
 		Long: `List every file under the secrets directory: path, format, recipients (by
-their .sops.yaml anchor names), last modified, and status: ok, PLAINTEXT,
-recipients differ from .sops.yaml, or MAC invalid (checked when a key is here).`,
+their .sops.yaml anchor names, pgp keys too, else in full; shortened only when
+a terminal is too narrow; --json always has them whole), last modified, and
+status: ok, PLAINTEXT, recipients differ from .sops.yaml (pgp keys compared by
+fingerprint; KMS and Vault keys listed as not checked), or MAC invalid
+(checked when a key is here).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSecretsList(opts) },
 	}
@@ -190,21 +195,42 @@ func runSecretsList(opts *secretsListOptions) error {
 	if deps.Config.JSON {
 		return io.PrintJSON(rep)
 	}
-	var rows [][]string
-	for _, f := range rep.Files {
-		status := f.Status
+	header, rows := listRows(rep, io.Width(), func(f secrets.FileStatus) string {
 		if f.OK() {
-			status = io.Paint("32", status)
-		} else {
-			status = io.Paint("31", status)
+			return io.Paint("32", f.Status)
 		}
-		rows = append(rows, []string{f.Path, string(f.Format), orDash(strings.Join(f.Recipients, ",")), f.Modified.Local().Format(time.DateTime), status})
-	}
-	io.Table([]string{"path", "format", "recipients", "modified", "status"}, rows)
+		return io.Paint("31", f.Status)
+	})
+	io.Table(header, rows)
 	if len(rep.Files) == 0 {
 		io.Logf("no files under %s", rep.Dir)
 	}
 	return nil
+}
+
+// listRows lays out secrets list: recipients in full, unless the table would
+// not fit width (a terminal's; 0 is no limit), then those without an
+// anchor name shortened (age1dzvj…rgfy); --json always has them in full.
+func listRows(rep *secrets.VerifyReport, width int, status func(secrets.FileStatus) string) ([]string, [][]string) {
+	header := []string{"path", "format", "recipients", "modified", "status"}
+	build := func(short bool) [][]string {
+		var rows [][]string
+		for _, f := range rep.Files {
+			names := slices.Clone(f.Recipients)
+			for i, n := range names {
+				if short && i < len(f.Keys) && (n == f.Keys[i].Value || n == f.Keys[i].String()) && len(n) > 16 {
+					names[i] = n[:9] + "…" + n[len(n)-4:]
+				}
+			}
+			rows = append(rows, []string{f.Path, string(f.Format), orDash(strings.Join(names, ",")), f.Modified.Local().Format(time.DateTime), status(f)})
+		}
+		return rows
+	}
+	rows := build(false)
+	if width > 0 && ui.TableWidth(header, rows) > width {
+		rows = build(true)
+	}
+	return header, rows
 }
 
 type secretsVerifyOptions struct {
@@ -278,9 +304,10 @@ func runSecretsVerify(opts *secretsVerifyOptions) error {
 }
 
 type secretsCatOptions struct {
-	deps    *app.Deps
-	path    string
-	extract string
+	deps      *app.Deps
+	path      string
+	extract   string
+	inputType string
 }
 
 func newSecretsCatCmd(deps *app.Deps) *cobra.Command {
@@ -302,6 +329,7 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 		},
 	}
 	cmd.Flags().StringVar(&opts.extract, "extract", "", "print only the value at this key path")
+	addInputType(cmd, &opts.inputType)
 	return cmd
 }
 
@@ -312,7 +340,7 @@ func runSecretsCat(opts *secretsCatOptions) error {
 		// logs and CI artifacts.
 		return exitcode.UsageErrorf("drop --json: cat prints the document itself (use --extract for one value)", "secrets cat has no JSON output")
 	}
-	s, err := secretsSession(deps, true)
+	s, err := sessionWithInputType(deps, opts.inputType)
 	if err != nil {
 		return err
 	}
@@ -373,7 +401,7 @@ rotation: the file keeps its data key and recipients, as with edit.
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.from, "from", "", "file to encrypt, or - for stdin (required)")
-	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv or binary")
+	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv, ini or binary")
 	f.BoolVar(&opts.force, "force", false, "replace an existing secret")
 	opts.fromHost.flags(f)
 	return cmd
@@ -391,7 +419,7 @@ func runSecretsAdd(opts *secretsAddOptions) error {
 	if opts.format != "" {
 		f, ok := secrets.ParseFormat(opts.format)
 		if !ok {
-			return exitcode.UsageErrorf("use yaml, json, dotenv or binary", "unknown --format %q", opts.format)
+			return exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --format %q", opts.format)
 		}
 		format = f
 	}
@@ -438,13 +466,14 @@ func runSecretsAdd(opts *secretsAddOptions) error {
 }
 
 type secretsEditOptions struct {
-	deps *app.Deps
-	path string
+	deps      *app.Deps
+	path      string
+	inputType string
 }
 
 func newSecretsEditCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsEditOptions{deps: deps}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:               "edit PATH",
 		Short:             "Edit a secret in $VISUAL/$EDITOR and re-encrypt it",
 		ValidArgsFunction: completeSecretFiles(deps),
@@ -462,6 +491,28 @@ edited text is kept encrypted with the file's key and offered on the next edit.`
 			return runSecretsEdit(opts)
 		},
 	}
+	addInputType(cmd, &opts.inputType)
+	return cmd
+}
+
+// addInputType adds sops's --input-type: the file's format when its
+// extension does not say it (sops-nix's format = "ini" on a .enc file).
+func addInputType(cmd *cobra.Command, v *string) {
+	cmd.Flags().StringVar(v, "input-type", "", "the file's format when its extension does not say it: yaml, json, dotenv, ini or binary (as sops --input-type)")
+}
+
+// sessionWithInputType opens the secrets with keys and --input-type.
+func sessionWithInputType(deps *app.Deps, inputType string) (*secrets.Session, error) {
+	s, err := secretsSession(deps, true)
+	if err != nil || inputType == "" {
+		return s, err
+	}
+	f, ok := secrets.ParseFormat(inputType)
+	if !ok {
+		return nil, exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --input-type %q", inputType)
+	}
+	s.InputType = f
+	return s, nil
 }
 
 func runSecretsEdit(opts *secretsEditOptions) error {
@@ -476,7 +527,7 @@ func runSecretsEdit(opts *secretsEditOptions) error {
 	if _, err := deps.Runner().LookPath(editor[0]); err != nil {
 		return exitcode.UsageErrorf("set $VISUAL or $EDITOR, e.g. EDITOR=nano or EDITOR='code --wait'", "editor %q not found", editor[0])
 	}
-	s, err := secretsSession(deps, true)
+	s, err := sessionWithInputType(deps, opts.inputType)
 	if err != nil {
 		return err
 	}

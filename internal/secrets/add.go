@@ -91,7 +91,7 @@ func (s *Session) Add(opts AddOptions, w Writer) (*AddResult, error) {
 	if err != nil {
 		return nil, s.fileError(path, err)
 	}
-	res.Recipients = s.names(rule.Recipients)
+	res.Recipients = s.keyNames(rule.Keys)
 	if err := w.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
