@@ -169,7 +169,7 @@ func (d *Deps) RequireYes(question string) error {
 		return err
 	}
 	if !ok {
-		return exitcode.Newf(exitcode.Failure, "", "cancelled: %s", fmt.Sprint("not confirmed"))
+		return exitcode.Cancel(fmt.Sprintf("%q was not confirmed; nothing was changed", question))
 	}
 	return nil
 }

@@ -6,18 +6,24 @@ import (
 	"testing"
 )
 
-// WorldSops is the published corpus of real sops files
-// (<repo>/../shared/fixtures/world-sops, laid beside the clone in CI). It is
-// read-only: copy what a test changes. Locally a missing corpus skips the
-// test; in CI it fails it.
+// WorldSops returns the corpus of real sops layouts (shared/fixtures/
+// world-sops, laid beside the repository). Locally a missing corpus skips
+// the test; in CI it fails it.
 func WorldSops(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(RepoRoot(t), "..", "shared", "fixtures", "world-sops")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+	dir, ok := FindWorldSops(RepoRoot(t))
+	if !ok {
 		if InCI() {
-			t.Fatalf("the sops corpus is missing at %s: CI must lay shared/ beside the clone", dir)
+			t.Fatalf("the sops corpus is missing: CI lays shared/ beside the clone (looked for %s)", dir)
 		}
-		t.Skipf("the sops corpus is missing at %s (CI=true makes this a failure)", dir)
+		t.Skipf("the sops corpus %s is missing (CI=true makes this a failure)", dir)
 	}
 	return dir
+}
+
+// FindWorldSops looks for the corpus beside the repository root.
+func FindWorldSops(repoRoot string) (string, bool) {
+	dir := filepath.Join(filepath.Dir(repoRoot), "shared", "fixtures", "world-sops")
+	st, err := os.Stat(dir)
+	return dir, err == nil && st.IsDir()
 }
