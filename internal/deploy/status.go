@@ -11,7 +11,6 @@ import (
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
-	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // HostStatus is what nixctl status knows about one host.
@@ -82,8 +81,7 @@ func hostStatus(ctx context.Context, r execx.Runner, d hostops.Connector, fleet 
 			evalErr = err
 		}()
 	}
-	t := remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, o.Home)}
-	s, err := d.Connect(ctx, t, false)
+	s, err := d.Connect(ctx, TargetOf(fleet, h, o.Home), false)
 	if err == nil {
 		var hs hostops.Status
 		hs, err = s.Status(ctx)

@@ -295,6 +295,7 @@ func (d *decoder) host(n *yaml.Node, path string) Host {
 		"rebuild":        func(v *yaml.Node) { h.Rebuild = d.check(v, path+".rebuild", d.str(v, path+".rebuild"), validRebuild) },
 		"magicRollback":  func(v *yaml.Node) { h.MagicRollback = d.optBool(v, path+".magicRollback") },
 		"confirmTimeout": func(v *yaml.Node) { h.ConfirmTimeout = d.duration(v, path+".confirmTimeout") },
+		"secrets":        func(v *yaml.Node) { h.Secrets = d.secretGlobs(v, path+".secrets") },
 		"health": func(v *yaml.Node) {
 			for i, item := range d.seq(v, path+".health") {
 				h.Health = append(h.Health, d.health(item, fmt.Sprintf("%s.health[%d]", path, i)))
@@ -376,7 +377,11 @@ func (d *decoder) profile(n *yaml.Node, path string) Profile {
 		"backupExtension": func(v *yaml.Node) {
 			p.BackupExtension = d.check(v, path+".backupExtension", d.str(v, path+".backupExtension"), validExtension)
 		},
-		"tags": func(v *yaml.Node) { p.Tags = d.tags(v, path+".tags") },
+		"tags":    func(v *yaml.Node) { p.Tags = d.tags(v, path+".tags") },
+		"secrets": func(v *yaml.Node) { p.Secrets = d.secretGlobs(v, path+".secrets") },
+		"recipient": func(v *yaml.Node) {
+			p.Recipient = d.check(v, path+".recipient", d.str(v, path+".recipient"), validRecipientName)
+		},
 	})
 	if n.Kind != yaml.MappingNode {
 		return p
