@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -51,7 +52,15 @@ while [ ! -e ` + release + ` ]; do sleep 0.1; done
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill() }()
-	waitFor(t, "the activation", func() bool { _, err := os.Stat(mark); return err == nil })
+	// A readiness wait: the bound only stops a broken run from hanging.
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(mark); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake nixos-rebuild never activated:\n%s", stderr.String())
+		}
+	}
 	if cur, _ := os.Readlink(filepath.Join(web.root, "run/current-system")); cur != new {
 		t.Fatalf("the host runs %s after the activation, want %s", cur, new)
 	}
@@ -66,9 +75,15 @@ while [ ! -e ` + release + ` ]; do sleep 0.1; done
 		cur, _ := os.Readlink(filepath.Join(web.root, "run/current-system"))
 		return cur == old
 	})
-	fired, err := os.ReadFile(filepath.Join(web.root, hostops.WatchdogDir, "fired"))
-	if err != nil || !strings.Contains(string(fired), "action=switch") || !strings.Contains(string(fired), "result=0") {
-		t.Errorf("the watchdog's record: %s %v", fired, err)
+	// The record gets the rollback's exit status once its
+	// switch-to-configuration has returned.
+	var fired []byte
+	waitFor(t, "the watchdog's record", func() bool {
+		fired, _ = os.ReadFile(filepath.Join(web.root, hostops.WatchdogDir, "fired"))
+		return strings.Contains(string(fired), "result=")
+	})
+	if !strings.Contains(string(fired), "action=switch") || !strings.Contains(string(fired), "result=0") {
+		t.Errorf("the watchdog's record: %s", fired)
 	}
 	if gen, _ := os.Readlink(filepath.Join(web.root, "nix/var/nix/profiles/system")); gen != "system-1-link" {
 		t.Errorf("the system profile is on %s, want generation 1 again", gen)

@@ -160,7 +160,11 @@ func (s *SSHD) enterNamespace() {
 	if err := os.MkdirAll("/var/lib/nixctl", 0o755); err != nil {
 		t.Fatalf("mount point: %v", err)
 	}
-	script := "set -e\n"
+	// The host's root logs in without the machine's own ~/.bashrc (bash
+	// reads it for every command sshd runs): whatever a developer's shell
+	// setup does there (slow version managers, locks) is no part of a test
+	// host, and it made every remote command take seconds.
+	script := "set -e\nif [ -f /root/.bashrc ]; then mount --bind /dev/null /root/.bashrc; fi\n"
 	if s.opts.OwnSystem {
 		script += "mount -t tmpfs -o mode=0755 tmpfs /run\nmkdir -p /run/sshd /run/lock\n" +
 			"mount -t tmpfs -o mode=0755 tmpfs /nix/var/nix/profiles\n"
