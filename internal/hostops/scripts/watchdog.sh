@@ -82,11 +82,19 @@ confirm)
       systemctl stop "$unit" 2>/dev/null
     elif [ -n "$pid" ]; then
       kill "$pid" 2>/dev/null
+      # It ends within a second by itself ("armed" is gone); a zombie that
+      # its new parent has not reaped yet is gone too.
       i=0
-      while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+      while [ $i -lt 20 ] && kill -0 "$pid" 2>/dev/null; do
+        case $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) in Z*) break ;; esac
+        sleep 0.1
+        i=$((i + 1))
+      done
     fi
     exit 0
   fi
+  # Confirmed already (an earlier confirm whose answer was lost).
+  if grep -qx "runId=$3" "$w/confirmed" 2>/dev/null; then exit 0; fi
   if grep -qx "runId=$3" "$w/fired" 2>/dev/null; then
     cat "$w/fired"
     exit 70
