@@ -5,6 +5,7 @@ go 1.25.8
 require (
 	filippo.io/age v1.3.1
 	filippo.io/edwards25519 v1.2.0
+	github.com/bmatcuk/doublestar/v4 v4.10.4
 	github.com/getsops/sops/v3 v3.13.3
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
 	github.com/kevinburke/ssh_config v1.6.0

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"github.com/nixctl/nixctl/internal/ci"
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -93,6 +96,9 @@ func runCI(opts *ciOptions) error {
 	}
 	if o.VerifySecrets == nil {
 		o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
+	}
+	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet) (*secrets.AccessCheck, error) {
+		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles)
 	}
 	if opts.deploy != "" {
 		if o.Fleet != nil {

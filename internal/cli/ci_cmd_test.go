@@ -68,13 +68,13 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 	for _, s := range rep.Stages {
 		names = append(names, s.Name+":"+s.Status)
 	}
-	if got := strings.Join(names, " "); got != "inventory:passed secrets:skipped flake:passed evaluate:passed build:passed deploy:passed" {
+	if got := strings.Join(names, " "); got != "inventory:passed secrets:skipped flake:passed evaluate:passed secrets-access:skipped build:passed deploy:passed" {
 		t.Errorf("stages = %s", got)
 	}
-	if c := rep.Stages[5].Cases; len(c) != 1 || c[0].Kind != "host" || c[0].Name != "a" || c[0].Status != "passed" {
+	if c := rep.Stages[6].Cases; len(c) != 1 || c[0].Kind != "host" || c[0].Name != "a" || c[0].Status != "passed" {
 		t.Errorf("deploy cases = %+v, want one per deployed host", c)
 	}
-	if out := rep.Stages[4].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a" {
+	if out := rep.Stages[5].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a" {
 		t.Errorf("build case output = %q, want the out path", out)
 	}
 }

@@ -157,6 +157,7 @@ func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, di
 	rep := deploy.Run(deps.Context(), deploy.Env{
 		Runner: deps.Runner(), Dialer: dialer, Events: progress, Fleet: fleet, LogDir: logDir,
 		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(deps, fleet), Now: deps.Now,
+		SecretsAccess: deploySecretsAccess(deps, fleet),
 	}, plan)
 	progress.Close()
 	return reportDeploy(deps, rep)

@@ -15,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
+	"github.com/nixctl/nixctl/internal/secrets"
 	nixfiles "github.com/nixctl/nixctl/nix"
 )
 
@@ -38,8 +39,9 @@ func newInitCmd(deps *app.Deps) *cobra.Command {
 		Long: `Write a new fleet repository into DIR (default: the current directory):
 flake.nix (nixpkgs, Home Manager, nixGL, sops-nix), home/ with the laptop,
 desktop and server profiles, modules/server/ (base system, networking, node
-exporter, k0s skeleton), hosts/HOST/, secrets/ with .sops.yaml, nixctl.yaml
-and a README with the deployment procedure.
+exporter, k0s skeleton), hosts/HOST/, .sops.yaml, nixctl.yaml
+and a README with the deployment procedure. .sops.yaml lists your age key
+(found, or made, where 'nixctl secrets init' would: ~/.config/sops/age/keys.txt).
 
 With --adopt, in a repository that already has flake.nix: write only
 nixctl.yaml, from the flake's nixosConfigurations and homeConfigurations
@@ -106,6 +108,19 @@ func runInit(opts *initOptions) error {
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return exitcode.UsageErrorf("name a directory (it is created if missing)", "%s is not a directory", opts.dir)
 	}
+	if _, err := scaffold.PlanInit(dir, opts.template, names); err != nil {
+		return scaffoldError(err)
+	}
+	// .sops.yaml carries the user's key from the first commit, found or
+	// made as `nixctl secrets init` does, so the new fleet is green.
+	keyFile, recipient, created, err := secrets.EnsureUserKey(secretsEnv(deps), deps.Now(), secretsWriter(deps))
+	if err != nil {
+		return err
+	}
+	if created {
+		deps.IO.Logf("created your age key %s (recipient %s)", keyFile, recipient)
+	}
+	names.Recipient = recipient
 	plan, err := scaffold.PlanInit(dir, opts.template, names)
 	if err != nil {
 		return scaffoldError(err)

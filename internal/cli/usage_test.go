@@ -42,6 +42,8 @@ func TestTyposExitTwoWithDidYouMean(t *testing.T) {
 		{[]string{"inventory", "check", "--no-evl"}, "did you mean --no-eval?"},
 		{[]string{"--jsn", "inventory", "list"}, "did you mean --json?"},
 		{[]string{"nosuchthing"}, "'nixctl --help' lists the commands"},
+		{[]string{"help", "deplyo"}, "did you mean 'nixctl deploy'?"},
+		{[]string{"help", "inventory", "snyc"}, "did you mean 'nixctl inventory sync'?"},
 	} {
 		rec := &execx.Recorder{}
 		r := runIn(t, dir, rec, nil, tc.args...)
@@ -56,8 +58,10 @@ func TestTyposExitTwoWithDidYouMean(t *testing.T) {
 		}
 	}
 	// A group without a subcommand still shows its help, successfully.
-	if r := runIn(t, dir, &execx.Recorder{}, nil, "secrets"); r.code != 0 || !strings.Contains(r.stdout, "verify") {
-		t.Errorf("nixctl secrets: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	for _, args := range [][]string{{"secrets"}, {"help", "secrets"}, {"secrets", "--help"}} {
+		if r := runIn(t, dir, &execx.Recorder{}, nil, args...); r.code != 0 || !strings.Contains(r.stdout, "verify") {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/getsops/sops/v3"
@@ -22,9 +21,12 @@ type Session struct {
 	// Config is nil when .sops.yaml does not exist.
 	Config *SopsConfig
 	// Keys is nil when the command must not decrypt (verify without key).
-	Keys   *Keyring
-	Now    func() time.Time
-	stores *sopsconfig.StoresConfig
+	Keys *Keyring
+	// InputType, when set, is the format of every file opened (sops's
+	// --input-type); otherwise the extension decides, as with sops.
+	InputType Format
+	Now       func() time.Time
+	stores    *sopsconfig.StoresConfig
 	// retired names recipients remove-host took out of .sops.yaml, so the
 	// rekey lines that follow still say which host left.
 	retired map[string]string
@@ -87,7 +89,7 @@ type Encrypted struct {
 
 // Load parses an encrypted file without decrypting it.
 func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
-	f := FormatOf(path)
+	f := s.formatFor(path)
 	store := storeFor(f, s.stores)
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {
@@ -98,22 +100,6 @@ func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
 	}
 	tree.FilePath = path
 	return &Encrypted{Path: path, Format: f, Tree: &tree, store: store}, nil
-}
-
-// Recipients lists the age recipients of the file (other key types as
-// "type:id").
-func (e *Encrypted) Recipients() []string {
-	var out []string
-	for _, g := range e.Tree.Metadata.KeyGroups {
-		for _, k := range g {
-			if ak, ok := k.(*sopsage.MasterKey); ok {
-				out = append(out, ak.Recipient)
-			} else {
-				out = append(out, k.TypeToIdentifier()+":"+k.ToString())
-			}
-		}
-	}
-	return out
 }
 
 // DataKey recovers the file's data key with the keyring.
@@ -371,16 +357,6 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 	res.Rotated = true
 	out, err := s.Seal(o)
 	return out, res, err
-}
-
-func minus(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) && !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // sopsVersion is written into files' metadata, as sops writes its own
