@@ -121,7 +121,7 @@ func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
 	if msg := fails["build/host a"]; msg != "flake.nix:4:9: builder for '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv' failed with exit code 1" || len(fails) != 1 {
 		t.Errorf("failures = %v", fails)
 	}
-	if s := doc.Suites[5]; s.Name != "deploy" || s.Skipped != 1 || !strings.Contains(s.Cases[0].Skipped.Message, "build stage failed") {
+	if s := doc.Suites[6]; s.Name != "deploy" || s.Skipped != 1 || !strings.Contains(s.Cases[0].Skipped.Message, "build stage failed") {
 		t.Errorf("deploy suite = %+v", s)
 	}
 	if !strings.Contains(stderr, "nixctl: error: ci failed at the build stage") || !strings.Contains(stderr, "nixctl: hint:") {

@@ -48,10 +48,9 @@ func runDoctor(opts *doctorOptions) error {
 	deps := opts.deps
 	fleet, fleetErr := deps.Fleet()
 	env := doctor.Env{Runner: deps.Runner(), Getenv: deps.Getenv, Home: deps.Home(), Fleet: fleet, FleetErr: fleetErr}
-	if opts.hosts || len(opts.selectors) > 0 {
-		if fleetErr != nil {
-			return fleetErr
-		}
+	// Without an inventory there are no hosts to look at; the inventory
+	// finding says why.
+	if (opts.hosts || len(opts.selectors) > 0) && fleetErr == nil {
 		hosts, err := fleet.SelectHosts(opts.selectors, opts.hosts)
 		if err != nil {
 			return err

@@ -28,6 +28,19 @@ func TestDoctorInventoryWithoutFlakeFails(t *testing.T) {
 	}
 }
 
+// Without an inventory, --hosts has nothing to look at: the findings about
+// this machine still come, the inventory's says why.
+func TestDoctorHostsWithoutInventory(t *testing.T) {
+	dir := t.TempDir()
+	r := runIn(t, dir, nil, map[string]string{"HOME": t.TempDir()}, "--json", "doctor", "--hosts")
+	if r.code != exitcode.Failure {
+		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
+	}
+	if f := doctorFinding(t, r.stdout, "", "inventory"); f.Status != doctor.Fail || f.Hint == "" {
+		t.Errorf("inventory finding: %+v", f)
+	}
+}
+
 // doctor --hosts against a real sshd on 127.0.0.1, with users for each
 // case; a stand-in nixos-rebuild (the bash one's answer to an unknown
 // flag) and sudo (which lets one user in and asks another for a password)

@@ -32,7 +32,15 @@ func secretsFinding(ctx context.Context, e Env) (Finding, bool) {
 			return nil
 		}
 		if enc, err := sess.Load(path, data); err == nil {
-			files[repo.Rel(path)] = enc.Recipients()
+			var recipients []string
+			for _, group := range enc.Keys() {
+				for _, k := range group {
+					if k.Type == "age" {
+						recipients = append(recipients, k.Value)
+					}
+				}
+			}
+			files[repo.Rel(path)] = recipients
 		}
 		return nil
 	})

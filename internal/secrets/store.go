@@ -37,7 +37,7 @@ func (s *Session) Store(path string, f Format, plain []byte, w Writer) (*StoreRe
 		if err := w.CreateFile(path, out, 0o644); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", res.Path, err)
 		}
-		res.Recipients = s.names(rule.Recipients)
+		res.Recipients = s.keyNames(rule.Keys)
 		return res, nil
 	case err != nil:
 		return nil, err
@@ -64,6 +64,6 @@ func (s *Session) Store(path string, f Format, plain []byte, w Writer) (*StoreRe
 		return nil, fmt.Errorf("writing %s: %w", res.Path, err)
 	}
 	res.Replaced = true
-	res.Recipients = s.names(o.Recipients())
+	res.Recipients = s.keyNames(flatten(o.Keys()))
 	return res, nil
 }
