@@ -114,6 +114,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 	}
 	config.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(newHelpCmd())
 	root.SetVersionTemplate("nixctl {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	// Every command is listed here, one line each; no init() registration.

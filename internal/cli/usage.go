@@ -108,3 +108,28 @@ func checkCounts(cmd *cobra.Command) error {
 	}
 	return nil
 }
+
+// newHelpCmd replaces cobra's help command, which answers an unknown topic
+// ("nixctl help deplyo") with the usage text and exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND...]",
+		Short: "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := cmd.Root()
+			target, rest, err := root.Find(args)
+			if err != nil || target == nil {
+				target, rest = root, args
+			}
+			// Find stops at the deepest command it knows; what is left names
+			// no command of it.
+			if len(rest) > 0 && !target.HasSubCommands() {
+				return exitcode.UsageErrorf("'"+target.CommandPath()+" --help' shows its usage", "%q has no command %q", target.CommandPath(), rest[0])
+			}
+			if len(rest) > 0 {
+				return unknownSubcommand(target, rest)
+			}
+			return target.Help()
+		},
+	}
+}

@@ -26,7 +26,7 @@ func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Run(context.Background(), Env{Runner: r.rec, Dialer: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", SecretsAccess: hook}, p)
+	rep := Run(context.Background(), Env{Runner: r.rec, Hosts: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", SecretsAccess: hook}, p)
 	if !slices.Equal(asked, []string{"a", "c"}) {
 		t.Errorf("the hook was asked about %v, want the hosts that passed the check", asked)
 	}
@@ -34,7 +34,7 @@ func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
 	if c.Stage != StageCheck || c.Result != ResultFailed || !strings.Contains(c.Error, "not encrypted for c's key") {
 		t.Errorf("c: %+v", c)
 	}
-	if len(r.host("c").commands) != 0 {
+	if len(r.host("c").ran()) != 0 {
 		t.Error("a host that cannot decrypt its secrets was contacted")
 	}
 	for _, argv := range r.rec.Argvs() {

@@ -61,6 +61,12 @@ func releaseDaemon() {
 		<-daemon.done
 	}
 	daemon.cmd = nil
+	// nix-daemon leaves its socket behind; a stale one would make every
+	// user's nix try a daemon that is gone (Nix's "auto" store picks the
+	// daemon when the store is not writable and the socket exists).
+	if !served() {
+		_ = os.Remove(NixDaemonSocket)
+	}
 }
 
 // startDaemonUnlessServed starts nix-daemon when nobody serves the socket;
