@@ -32,7 +32,13 @@ func secretsFinding(ctx context.Context, e Env) (Finding, bool) {
 			return nil
 		}
 		if enc, err := sess.Load(path, data); err == nil {
-			files[repo.Rel(path)] = enc.Recipients()
+			var recipients []string
+			for _, group := range enc.Keys() {
+				for _, k := range group {
+					recipients = append(recipients, k.String())
+				}
+			}
+			files[repo.Rel(path)] = recipients
 		}
 		return nil
 	})
