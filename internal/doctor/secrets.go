@@ -32,7 +32,7 @@ func secretsFinding(ctx context.Context, e Env) (Finding, bool) {
 			return nil
 		}
 		if enc, err := sess.Load(path, data); err == nil {
-			files[repo.Rel(path)] = enc.Recipients()
+			files[repo.Rel(path)] = ageRecipients(enc)
 		}
 		return nil
 	})
@@ -66,4 +66,17 @@ func secretsFinding(ctx context.Context, e Env) (Finding, bool) {
 	return Finding{Name: "secrets", Status: Warn,
 		Detail: who + " is not a recipient of " + strconv.Itoa(len(closed)) + " of " + plural(len(files), "sops file") + ": " + strings.Join(shown, ", "),
 		Hint:   "if this machine should read them, add " + mine[0] + " to their rule in .sops.yaml and run 'nixctl secrets rekey' on a machine that can read them"}, true
+}
+
+// ageRecipients are the age keys of a file, in any of its key groups.
+func ageRecipients(enc *secrets.Encrypted) []string {
+	var out []string
+	for _, group := range enc.Keys() {
+		for _, k := range group {
+			if k.Type == "age" {
+				out = append(out, k.Value)
+			}
+		}
+	}
+	return out
 }
