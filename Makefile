@@ -20,7 +20,7 @@ FUZZ_TARGETS := \
 FUZZTIME_SMOKE ?= 4000x
 FUZZTIME       ?= 60s
 
-.PHONY: all build setup test lint vet fmt-check tidy-check demo bench fuzz fuzz-smoke clean
+.PHONY: all build setup test lint vet fmt-check tidy-check staticcheck golangci-lint shellcheck demo bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -30,7 +30,7 @@ build:
 # vet + gofmt + every test, including those that run real nix, sshd, age, sops,
 # then each fuzz target briefly. Each top-level test's PASS/SKIP line is shown
 # (so a log proves the real-part tests ran); a failure prints its whole output.
-test: setup vet fmt-check
+test: setup lint
 	@log=$$(mktemp -t nixctl-test.XXXXXX); \
 	echo "$(GO) test -count=1 -v ./...  (full log: $$log)"; \
 	$(GO) test -count=1 -v ./... >$$log 2>&1; rc=$$?; \
@@ -73,7 +73,20 @@ tidy-check:
 	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; \
 	  cp $$bak/go.mod $$bak/go.sum .; exit 1; fi
 
-lint: vet fmt-check tidy-check
+# Every linter, each with zero findings (exceptions are justified in
+# .golangci.yml). The tools are pinned and installed by .ci/setup.
+lint: vet fmt-check tidy-check staticcheck golangci-lint shellcheck
+
+staticcheck:
+	staticcheck ./...
+
+golangci-lint:
+	golangci-lint run ./...
+
+# The scripts nixctl runs on hosts (embedded .sh files).
+shellcheck:
+	@scripts=$$(git ls-files 'internal/*.sh' 2>/dev/null); \
+	if [ -n "$$scripts" ]; then for s in $$scripts; do sh -n "$$s" || exit 1; done; shellcheck -S style $$scripts; fi
 
 # Build nixctl and run it on the embedded offline demo fleet (nix/demo).
 # The demo runs in a fresh copy outside the repository (inside it, nix would

@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -140,7 +139,7 @@ func (d *Deps) RequireYes(question string) error {
 		return err
 	}
 	if !ok {
-		return exitcode.Newf(exitcode.Failure, "", "cancelled: %s", fmt.Sprint("not confirmed"))
+		return exitcode.Newf(exitcode.Failure, "", "cancelled: %s", "not confirmed")
 	}
 	return nil
 }
