@@ -1,6 +1,6 @@
 // Package nixfiles embeds the Nix trees nixctl ships: the fleet template that
-// `nixctl init` writes and the offline demo fleet. It lives in nix/ because
-// go:embed cannot reach a parent folder.
+// `nixctl init` writes and the offline demo fleet. It lives in nix/ because an
+// embed directive cannot reach a parent folder.
 package nixfiles
 
 import (

@@ -662,9 +662,7 @@ func (rn *run) attributeBuildFailures(targets []*buildTarget, res *execx.Result,
 			continue
 		}
 		rn.failTarget(t, own[len(own)-1], time.Since(start))
-		for _, f := range own[:len(own)-1] {
-			loose = append(loose, f)
-		}
+		loose = append(loose, own[:len(own)-1]...)
 	}
 	// Failed dependencies: their logs explain the items that needed them.
 	for _, f := range loose {

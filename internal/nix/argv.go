@@ -36,11 +36,7 @@ func isPlainAttr(s string) bool {
 
 // Installable is flake#attr.path with each component quoted as needed.
 func Installable(flake string, path ...string) string {
-	parts := make([]string, len(path))
-	for i, p := range path {
-		parts[i] = p
-	}
-	return flake + "#" + strings.Join(parts, ".")
+	return flake + "#" + strings.Join(path, ".")
 }
 
 // ToplevelAttr is the attribute path of a NixOS host's system.

@@ -101,6 +101,7 @@ func TestAddHostRefusesBadInput(t *testing.T) {
 			t.Errorf("%+v accepted", h)
 		}
 	}
+	sameSnapshot(t, before, snapshot(t, dir)) // refusing writes nothing
 	// A host the flake has but the inventory lacks is refused too.
 	if _, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "x", Address: "10.0.0.1"}); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"context"
 	"github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/keyservice"
-	"golang.org/x/net/context"
 )
 
 // ageKeyService is the key service nixctl hands to sops: it encrypts data
