@@ -39,7 +39,9 @@ func magicHost(t *testing.T, lockOut bool) (h *realHost, old, new string) {
 func magicRun(t *testing.T, h *realHost, new string) *realRun {
 	r := newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
 	r.opts.ConfirmTimeout = 10 * time.Second
-	r.opts.ReturnWait = time.Minute
+	// A loaded machine can take long to bring the host back: the wait
+	// only bounds a broken run.
+	r.opts.ReturnWait = 3 * time.Minute
 	buildStub(r.rec)
 	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch"}, Func: func(execx.Cmd) (string, int) {
 		if err := h.ActivateSystem(new); err != nil {
