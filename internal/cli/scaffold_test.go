@@ -291,7 +291,7 @@ func TestInitGitWithRealGit(t *testing.T) {
 	if len(tracked) != len(treeOf(t, filepath.Join(parent, "f")))-countUnder(t, filepath.Join(parent, "f", ".git")) {
 		t.Errorf("git tracks %d files: %v", len(tracked), tracked)
 	}
-	for _, want := range []string{"flake.nix", "nixctl.yaml", ".sops.yaml", "secrets/server.yaml", "hosts/nixos-mini/configuration.nix"} {
+	for _, want := range []string{"flake.nix", "nixctl.yaml", ".sops.yaml", "home/common.nix", "hosts/nixos-mini/configuration.nix"} {
 		if !slices.Contains(tracked, want) {
 			t.Errorf("%s is not tracked", want)
 		}
