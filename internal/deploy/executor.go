@@ -43,16 +43,19 @@ type Env struct {
 
 // hostRun is one host's state through the run.
 type hostRun struct {
-	plan    HostPlan
-	res     HostResult
-	stage   string
-	start   time.Time
-	session remote.Session
-	locked  bool
-	done    bool
-	log     *os.File
-	out     io.Writer
-	mu      sync.Mutex
+	plan HostPlan
+	// installable is what the build builds: the evaluated derivation, or
+	// the plan's flake attribute.
+	installable string
+	res         HostResult
+	stage       string
+	start       time.Time
+	session     remote.Session
+	locked      bool
+	done        bool
+	log         *os.File
+	out         io.Writer
+	mu          sync.Mutex
 }
 
 type executor struct {
@@ -216,15 +219,23 @@ func (x *executor) check() {
 		x.setStage(h, StageCheck)
 		hosts = append(hosts, h.plan.Host)
 	}
-	rep, err := check.Run(x.ctx, x.env.Runner, x.env.Fleet, check.Options{Hosts: hosts, NoBuild: true}, nil)
+	// One evaluation of every host, whose derivations the build then
+	// builds: no host is evaluated twice. nix flake check is left to
+	// nixctl check and ci: it would evaluate every host of the flake again.
+	items, err := check.Evaluate(x.ctx, x.env.Runner, x.env.Fleet, check.Options{Hosts: hosts, EvalJobs: x.plan.EvalJobs}, nil)
 	if err != nil {
 		for _, h := range x.hosts {
 			x.fail(h, err)
 		}
 		return
 	}
-	for _, it := range rep.Items {
+	for _, it := range items {
 		if it.OK {
+			for _, h := range x.hosts {
+				if it.Name == h.plan.Host.Name {
+					h.res.DrvPath = it.DrvPath
+				}
+			}
 			continue
 		}
 		err := fmt.Errorf("check failed: %s", it.Summary())
@@ -276,6 +287,7 @@ func (x *executor) build() {
 	if len(local) == 0 {
 		return
 	}
+	x.useDerivations(local)
 	err := x.buildHosts(local)
 	if err != nil && len(local) > 1 && !x.plan.FailFast && x.ctx.Err() == nil {
 		for _, h := range local {
@@ -299,7 +311,7 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 	installables := make([]string, len(hosts))
 	var outs []io.Writer
 	for i, h := range hosts {
-		installables[i] = h.plan.Installable
+		installables[i] = h.installable
 		outs = append(outs, h.out)
 	}
 	c := *x.plan.Build
@@ -327,10 +339,45 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 		}
 		return exitcode.New(exitcode.Build, err, "the build's output is in the host's log file; 'nixctl check' shows evaluation errors with their file and line")
 	}
-	if _, err := nix.ParseBuildResults(res.Stdout); err != nil {
+	results, err := nix.ParseBuildResults(res.Stdout)
+	if err != nil {
 		return exitcode.New(exitcode.Build, err, "")
 	}
+	for i, h := range hosts {
+		for j, r := range results {
+			// A derivation the check stage found, or else the
+			// installable's place: nix answers in their order.
+			if h.res.DrvPath != "" && r.DrvPath == h.res.DrvPath || h.res.DrvPath == "" && i == j {
+				h.res.StorePath = r.Out()
+			}
+		}
+	}
 	return nil
+}
+
+// useDerivations makes the build build the derivations the check stage
+// evaluated instead of the flake's attributes, which nix would evaluate
+// again. Without them (--no-check) the build is the one evaluation.
+func (x *executor) useDerivations(hosts []*hostRun) {
+	for _, h := range hosts {
+		h.installable = h.plan.Installable
+	}
+	for _, h := range hosts {
+		if h.res.DrvPath == "" {
+			return
+		}
+	}
+	res, err := x.env.Runner.Run(x.ctx, execx.Cmd{Argv: nix.Version(), ReadOnly: true})
+	if err != nil {
+		return
+	}
+	release, err := nix.ParseRelease(string(res.Stdout))
+	if err != nil {
+		return
+	}
+	for _, h := range hosts {
+		h.installable = nix.DrvInstallable(h.res.DrvPath, release)
+	}
 }
 
 func (x *executor) activate(h *hostRun) {
