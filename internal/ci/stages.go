@@ -15,6 +15,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/check"
 	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
@@ -580,6 +581,19 @@ func (rn *run) build(st *Stage) {
 		}
 		targets = append(targets, &buildTarget{item: it, installable: nix.Installable(fleet.Flake, path...),
 			c: Case{Kind: it.Kind, Name: it.Name, Status: Passed}})
+	}
+	// Build the derivations the evaluate stage found: nothing is
+	// evaluated twice.
+	drvs := make([]string, len(targets))
+	for i, t := range targets {
+		drvs[i] = t.item.DrvPath
+	}
+	if len(drvs) > 0 {
+		if installables, ok := eval.DrvInstallables(rn.ctx, rn.r, drvs); ok {
+			for i, t := range targets {
+				t.installable = installables[i]
+			}
+		}
 	}
 	start := time.Now()
 	if len(targets) > 0 {

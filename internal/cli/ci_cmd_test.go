@@ -35,6 +35,7 @@ func ciRecorded(t *testing.T) (dir string, rec *execx.Recorder) {
 }
 
 func registerBuild(rec *execx.Recorder) {
+	rec.Register(nix.Version(), "nix (Nix) 2.8.0\n", 0)
 	rec.Register([]string{"nix", "build", "--no-link", "--json"},
 		`[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a"}}]`, 0)
 }
@@ -51,6 +52,12 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	rec.Verify(t)
+	// The build builds the derivation the evaluate stage found.
+	for _, a := range rec.Argvs() {
+		if strings.HasPrefix(a, "nix build") && !strings.HasSuffix(a, " /nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv") {
+			t.Errorf("build evaluates the flake again: %s", a)
+		}
+	}
 	var rep struct {
 		OK     bool `json:"ok"`
 		Stages []struct {

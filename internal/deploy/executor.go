@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
@@ -359,24 +360,21 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 // evaluated instead of the flake's attributes, which nix would evaluate
 // again. Without them (--no-check) the build is the one evaluation.
 func (x *executor) useDerivations(hosts []*hostRun) {
-	for _, h := range hosts {
-		h.installable = h.plan.Installable
+	drvs := make([]string, len(hosts))
+	for i, h := range hosts {
+		h.installable, drvs[i] = h.plan.Installable, h.res.DrvPath
 	}
-	for _, h := range hosts {
-		if h.res.DrvPath == "" {
+	for _, d := range drvs {
+		if d == "" {
 			return
 		}
 	}
-	res, err := x.env.Runner.Run(x.ctx, execx.Cmd{Argv: nix.Version(), ReadOnly: true})
-	if err != nil {
+	installables, ok := eval.DrvInstallables(x.ctx, x.env.Runner, drvs)
+	if !ok {
 		return
 	}
-	release, err := nix.ParseRelease(string(res.Stdout))
-	if err != nil {
-		return
-	}
-	for _, h := range hosts {
-		h.installable = nix.DrvInstallable(h.res.DrvPath, release)
+	for i, h := range hosts {
+		h.installable = installables[i]
 	}
 }
 
