@@ -20,7 +20,7 @@ FUZZ_TARGETS := \
 FUZZTIME_SMOKE ?= 4000x
 FUZZTIME       ?= 60s
 
-.PHONY: all build setup test lint vet fmt-check tidy-check demo bench fuzz fuzz-smoke clean
+.PHONY: all build setup test lint vet fmt-check tidy-check shellcheck demo bench fuzz fuzz-smoke clean
 
 all: build
 
@@ -73,7 +73,12 @@ tidy-check:
 	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; \
 	  cp $$bak/go.mod $$bak/go.sum .; exit 1; fi
 
-lint: vet fmt-check tidy-check
+# The scripts nixctl runs on hosts (internal/hostops/scripts) are POSIX sh.
+shellcheck:
+	@command -v shellcheck >/dev/null || { echo "shellcheck is not installed: run 'sudo bash .ci/setup'"; exit 1; }
+	shellcheck -s sh $$(git ls-files 'internal/*.sh' 2>/dev/null || find internal -name '*.sh')
+
+lint: vet fmt-check tidy-check shellcheck
 
 # Build nixctl and run it on the embedded offline demo fleet (nix/demo).
 # The demo runs in a fresh copy outside the repository (inside it, nix would

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
@@ -72,7 +73,7 @@ func deployRow(ctx context.Context, e *env, hosts int) (row, error) {
 			return 0, err
 		}
 		start := time.Now()
-		rep := deploy.Run(ctx, deploy.Env{Runner: runner, Dialer: answeringHosts{}, Events: quietEvents{}, Fleet: fleet, RunID: "bench", Who: "bench@here"}, p)
+		rep := deploy.Run(ctx, deploy.Env{Runner: runner, Hosts: answeringHosts{}, Events: quietEvents{}, Fleet: fleet, RunID: "bench", Who: "bench@here"}, p)
 		d := time.Since(start)
 		for _, h := range rep.Hosts {
 			if !h.OK() {
@@ -122,28 +123,29 @@ func (r fakeTools) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) 
 	return r.Runner.Run(ctx, c)
 }
 
-// answeringHosts answers nixctl's remote commands as a healthy host does:
-// nix is there, the lock is free, generation 2 is active, checks pass.
+// answeringHosts answers nixctl's host operations as a healthy host does:
+// nix is there, the lock is free, generation 2 is active, checks pass. The
+// operations build their command lines as for a real host; only the
+// connection is in memory.
 type answeringHosts struct{}
 
-func (answeringHosts) Connect(context.Context, remote.Target) (remote.Session, error) {
-	return answeringSession{}, nil
+func (answeringHosts) Connect(_ context.Context, t remote.Target, sudo bool) (hostops.System, error) {
+	return hostops.New(answeringConn{}, "/", sudo, t.String())
 }
 
-type answeringSession struct{}
+type answeringConn struct{}
 
-func (answeringSession) Run(ctx context.Context, command string, stdin io.Reader) (*remote.Result, error) {
+func (answeringConn) Stream(ctx context.Context, command string, stdin io.Reader, stdout, _ io.Writer) (int, error) {
 	if stdin != nil {
 		_, _ = io.Copy(io.Discard, stdin)
 	}
-	res := &remote.Result{}
-	if strings.Contains(command, "readlink") {
-		res.Stdout = []byte("system-2-link\n")
+	if strings.Contains(command, " nixctl-system-generation ") && stdout != nil {
+		_, _ = io.WriteString(stdout, "system-2-link\n")
 	}
-	return res, ctx.Err()
+	return 0, ctx.Err()
 }
 
-func (answeringSession) Close() error { return nil }
+func (answeringConn) Close() error { return nil }
 
 type quietEvents struct{}
 

@@ -156,7 +156,7 @@ func deployEvalRow(ctx context.Context, e *env) (row, error) {
 			return 0, 0, err
 		}
 		start := time.Now()
-		rep := deploy.Run(ctx, deploy.Env{Runner: counter, Dialer: answeringHosts{}, Events: quietEvents{}, Fleet: fleet, RunID: "bench", Who: "bench@here"}, p)
+		rep := deploy.Run(ctx, deploy.Env{Runner: counter, Hosts: answeringHosts{}, Events: quietEvents{}, Fleet: fleet, RunID: "bench", Who: "bench@here"}, p)
 		d := time.Since(start)
 		for _, h := range rep.Hosts {
 			if !h.OK() {

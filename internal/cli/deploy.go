@@ -15,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
@@ -34,6 +35,9 @@ type deployOptions struct {
 	timeout   time.Duration
 	breakLock bool
 	evalJobs  int
+	// noMagicRollback and confirmTimeout shape magic rollback.
+	noMagicRollback bool
+	confirmTimeout  time.Duration
 	// rollback and to are set by nixctl rollback.
 	rollback bool
 	to       int
@@ -51,6 +55,13 @@ sudo, sudo -n true must work), a lock on the host, one local nix build of every
 host's system, activation with nixos-rebuild <action>, health checks (the
 host's tcp, http and command checks, retried until their timeout), and, when
 they fail after switch or test, a rollback followed by the checks again.
+
+Magic rollback (switch and test): before activating, nixctl arms a watchdog
+on the host that switches it back to the generation it ran unless nixctl
+confirms over a new SSH connection within --confirm-timeout (default 30s,
+or confirmTimeout in the inventory) after the activation. A host that locks
+nixctl out rolls itself back ("rolled back by host", exit 6).
+--no-magic-rollback, or magicRollback: false in the inventory, turns it off.
 
 Hosts run in parallel (--parallel, default from the inventory); a failing host
 does not stop the others unless --fail-fast. switch and boot ask for
@@ -84,6 +95,8 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 	f.StringVar(&opts.buildHost, "build-host", "", "build on this host (inventory name or user@address) instead of here")
 	f.DurationVar(&opts.timeout, "timeout", 0, "limit for each host's preflight and for its activation with health checks, e.g. 10m (0: none)")
 	f.BoolVar(&opts.breakLock, "break-lock", false, "remove a lock left by another deploy before taking it")
+	f.BoolVar(&opts.noMagicRollback, "no-magic-rollback", false, "arm no watchdog: a host that nixctl cannot reach after switch or test stays as it is")
+	f.DurationVar(&opts.confirmTimeout, "confirm-timeout", 0, "how long a host waits after its activation for nixctl to confirm it, e.g. 30s (default: confirmTimeout of the inventory, else 30s)")
 	return cmd
 }
 
@@ -104,6 +117,9 @@ func runDeploy(opts *deployOptions) error {
 	if opts.timeout < 0 {
 		return exitcode.UsageErrorf("pass a duration such as 10m", "--timeout %s is negative", opts.timeout)
 	}
+	if opts.confirmTimeout < 0 {
+		return exitcode.UsageErrorf("pass a duration such as 30s", "--confirm-timeout %s is negative", opts.confirmTimeout)
+	}
 	fleet, err := deps.Fleet()
 	if err != nil {
 		return err
@@ -122,6 +138,7 @@ func runDeploy(opts *deployOptions) error {
 		Action: opts.action, Parallel: opts.parallel, FailFast: opts.failFast, NoCheck: opts.noCheck || opts.rollback,
 		BreakLock: opts.breakLock, BuildHost: opts.buildHost, Timeout: opts.timeout, Home: deps.Home(),
 		KnownHosts: userKnownHosts(dialer), Rollback: opts.rollback, RollbackTo: opts.to, EvalJobs: opts.evalJobs,
+		NoMagicRollback: opts.noMagicRollback, ConfirmTimeout: opts.confirmTimeout,
 	}
 	o.Flavour, err = rebuildFlavour(deps, hosts, o)
 	if err != nil {
@@ -160,8 +177,9 @@ func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, di
 	}
 	progress := ui.NewProgress(deps.IO, names)
 	rep := deploy.Run(deps.Context(), deploy.Env{
-		Runner: deps.Runner(), Dialer: dialer, Events: progress, Fleet: fleet, LogDir: logDir,
+		Runner: deps.Runner(), Hosts: &hostops.SSH{Dialer: dialer}, Events: progress, Fleet: fleet, LogDir: logDir,
 		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(deps, fleet), Now: deps.Now,
+		SecretsAccess: deploySecretsAccess(deps, fleet),
 	}, plan)
 	progress.Close()
 	return reportDeploy(deps, rep)
@@ -197,7 +215,7 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 			continue
 		}
 		label := "nixctl: error:"
-		if h.Result == deploy.ResultRolledBack {
+		if h.Result == deploy.ResultRolledBack || h.Result == deploy.ResultRolledBackByHost {
 			label = "nixctl: rolled back:"
 		}
 		if h.Result == deploy.ResultRollbackFailed {

@@ -30,9 +30,8 @@ func TestDeployDemoFleetEndToEnd(t *testing.T) {
 	hosts := map[string]host{}
 	var known []byte
 	for _, name := range []string{"nixos-mini", "nixos-node-1"} {
-		root := t.TempDir()
-		s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
-		hosts[name] = host{s, root}
+		s := testutil.StartSSHD(t, testutil.SSHDOptions{OwnSystem: true})
+		hosts[name] = host{s, s.Root()}
 		b, _ := os.ReadFile(s.KnownHostsFile)
 		known = append(known, b...)
 	}
@@ -51,7 +50,7 @@ hosts:
     health:
       - tcp: "127.0.0.1:%d"
       - http: %q
-      - command: "test -d \"$NIXCTL_TESTONLY_ROOT\""
+      - command: "test -d /var/lib/nixctl/deploy.lock"
   - {name: nixos-node-1, address: 127.0.0.1, port: %d, identity: %s, tags: [cluster]}
   - {name: gateway, address: 192.0.2.1, tags: [edge]}
 `, mini.sshd.Port, mini.sshd.ClientKeyFile, mini.sshd.Port, web.URL, node.sshd.Port, node.sshd.ClientKeyFile)
@@ -118,13 +117,9 @@ hosts:
 	if sts[0].Drift != "unknown" || !strings.Contains(sts[0].Expected, "-nixos-system-nixos-mini-25.05") || sts[0].LastDeploy == nil || sts[0].LastDeploy.Result != "ok" {
 		t.Fatalf("status before: %+v", sts[0])
 	}
-	if err := os.MkdirAll(filepath.Join(mini.root, "run"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.Symlink(sts[0].Expected, filepath.Join(mini.root, "run/current-system")); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.MkdirAll(filepath.Join(node.root, "run"), 0o755)
 	_ = os.Symlink("/nix/store/00000000000000000000000000000000-nixos-system-nixos-node-1-24.11", filepath.Join(node.root, "run/current-system"))
 	r = runIn(t, dir, nil, env, "status", "@cluster")
 	if r.code != 0 || !strings.Contains(r.stdout, "nixos-mini\tyes\t") || !strings.Contains(r.stdout, "\tup to date\t") || !strings.Contains(r.stdout, "nixos-node-1\tyes\t") || !strings.Contains(r.stdout, "\tbehind\t") {

@@ -18,7 +18,8 @@ import (
 
 // deployRig runs nixctl deploy as its own process (this test binary under
 // the name nixctl, see TestMain) against real sshds on 127.0.0.1, one per
-// host, each keeping its nixctl state (locks, records) under its own root.
+// host, each in a mount namespace of its own (its nixctl state, locks and
+// records, and its /run), which the test reads under root.
 type deployRig struct {
 	t                    *testing.T
 	bin, fake, home, dir string
@@ -50,9 +51,8 @@ func newDeployRig(t *testing.T, names ...string) *deployRig {
 	var known, inv strings.Builder
 	inv.WriteString("hosts:\n")
 	for _, n := range names {
-		root := t.TempDir()
-		s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
-		r.hosts[n] = &rigHost{sshd: s, root: root}
+		s := testutil.StartSSHD(t, testutil.SSHDOptions{OwnSystem: true})
+		r.hosts[n] = &rigHost{sshd: s, root: s.Root()}
 		kh, _ := os.ReadFile(s.KnownHostsFile)
 		known.Write(kh)
 		fmt.Fprintf(&inv, "  - {name: %s, address: 127.0.0.1, port: %d, identity: %s, buildHost: nix@192.0.2.9}\n", n, s.Port, s.ClientKeyFile)
@@ -182,8 +182,8 @@ func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).Ma
 
 // sshRebuild stands in for nixos-rebuild's activation step: it runs over
 // the system ssh with the NIX_SSHOPTS nixctl passes, so it fails as the
-// real one does when the host's sshd dies under it. A host whose root holds
-// "hang" stays in the activation until the connection drops.
+// real one does when the host's sshd dies under it. A host with /run/hang
+// stays in the activation until the connection drops.
 const sshRebuild = `#!/bin/sh
 target=
 while [ $# -gt 0 ]; do
@@ -191,7 +191,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 exec ssh $NIX_SSHOPTS -o BatchMode=yes -o UserKnownHostsFile="$HOME/.ssh/known_hosts" "$target" \
-  'if [ -e "$NIXCTL_TESTONLY_ROOT/hang" ]; then touch "$NIXCTL_TESTONLY_ROOT/activating"; exec sleep 600; fi'
+  'if [ -e /run/hang ]; then touch /run/activating; exec sleep 600; fi'
 `
 
 // sshd killed in the middle of a deploy: that host fails with the ssh
@@ -209,14 +209,14 @@ func TestDeploySSHDKilledMidActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	doomed, fine := r.hosts["doomed"], r.hosts["fine"]
-	testutil.WriteFiles(t, doomed.root, map[string]string{"hang": ""})
+	testutil.WriteFiles(t, doomed.root, map[string]string{"run/hang": ""})
 
 	cmd, stdout, stderr := r.command("deploy", "--all", "--yes", "--no-check")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill() }()
-	waitFor(t, "doomed's activation", func() bool { return doomed.exists("activating") })
+	waitFor(t, "doomed's activation", func() bool { return doomed.exists("run/activating") })
 	doomed.sshd.Kill()
 	err := cmd.Wait()
 	out, errOut := stdout.String(), stderr.String()
@@ -241,7 +241,7 @@ func TestDeploySSHDKilledMidActivation(t *testing.T) {
 
 	// The host is back: the next deploy names the lock the dead run left.
 	doomed.sshd.Restart()
-	if err := os.Remove(filepath.Join(doomed.root, "hang")); err != nil {
+	if err := os.Remove(filepath.Join(doomed.root, "run/hang")); err != nil {
 		t.Fatal(err)
 	}
 	code, _, errOut := r.run("deploy", "doomed", "--yes", "--no-check")

@@ -21,8 +21,8 @@ import (
 // mid-activation, and checks that it exits 130, leaves no child or
 // grandchild running and releases the host's lock.
 func TestDeployInterruptKillsChildrenAndReleasesLocks(t *testing.T) {
-	root := t.TempDir()
-	s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	root := s.Root() // the host's files, in its own mount namespace
 	testutil.Require(t, "nix")
 	exe, err := os.Executable()
 	if err != nil {

@@ -74,7 +74,7 @@ func TestDeployBashFlavourAndRollbackPlan(t *testing.T) {
 		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runIn(t, dir, &execx.Recorder{}, nil, "rollback", "c", "--to", "7", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "--switch-generation") || !strings.Contains(r.stdout, "ssh -o ConnectTimeout=5 deploy@10.0.0.3 'sudo -n sh -c") {
+	if r.code != 0 || !strings.Contains(r.stdout, `ssh -o ConnectTimeout=5 deploy@10.0.0.3 'sudo -n sh -c "<system-switch-generation.sh>" nixctl-system-switch-generation / 7'`) {
 		t.Errorf("rollback --to: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -112,8 +112,7 @@ func TestDeployUsageErrors(t *testing.T) {
 // sshd for preflight, lock and health; recorded nix and nixos-rebuild.
 func TestDeployCommandWithRealSSHD(t *testing.T) {
 	testutil.Require(t, "nix")
-	root := t.TempDir()
-	s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
 	home := t.TempDir()
 	kh, _ := os.ReadFile(s.KnownHostsFile)
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh)})

@@ -112,8 +112,8 @@ func TestRealHomeRemoteDiffGenerationsRollback(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(state, "nix", "profiles"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir() // deploy's state root on the "host" (NIXCTL_TESTONLY_ROOT)
-	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"XDG_STATE_HOME": state, "NIXCTL_TESTONLY_ROOT": root}})
+	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"XDG_STATE_HOME": state}})
+	root := sshd.Root() // the host's files, in its own mount namespace
 	marker := "/root/.nixctl-activated"
 	if old, err := os.ReadFile(marker); err == nil {
 		t.Cleanup(func() { _ = os.WriteFile(marker, old, 0o644) })

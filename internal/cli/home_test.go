@@ -216,7 +216,7 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 	if lines[1] != "NIX_SSHOPTS='-p 2222 -i /keys/id_ed25519' nix copy --extra-experimental-features 'nix-command flakes' --to ssh://deploy@192.0.2.20 '/nix/store/<generation-of-server>'" {
 		t.Errorf("copy: %s", lines[1])
 	}
-	if !strings.HasPrefix(lines[2], "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 ") || !strings.Contains(lines[2], "flock -w 300 -E 75") || !strings.Contains(lines[2], "/activate") {
+	if lines[2] != `ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 'sh -c "<home-activate.sh>" nixctl-home-activate / 300 generation '\''/nix/store/<generation-of-server>'\'' '\'''\'''` {
 		t.Errorf("activation: %s", lines[2])
 	}
 }
@@ -256,10 +256,10 @@ func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 ") || !strings.Contains(lines[0], "nix-env --list-generations") {
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 ") || !strings.HasSuffix(lines[0], `'sh -c "<home-generations.sh>" nixctl-home-generations /'`) {
 		t.Fatalf("want the generations listing, then the rollback:\n%s", r.stdout)
 	}
-	if !strings.Contains(lines[1], `--switch-generation 3 || exit 1; if ! "$p-3-link/activate"`) || !strings.Contains(lines[1], "flock -w 300 -E 75") {
+	if lines[1] != `ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 'sh -c "<home-activate.sh>" nixctl-home-activate / 300 rollback 0 3'` {
 		t.Errorf("rollback: %s", lines[1])
 	}
 	if r := runIn(t, dir, rec, env, "--dry-run", "home", "rollback", "server"); r.code != exitcode.Usage || !strings.Contains(r.stderr, "pass --to N with --dry-run") {
@@ -284,7 +284,7 @@ func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
 		return "", 0
 	}})
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(k string) string { return env[k] }, Cwd: dir, Now: time.Now, Version: "test", TestRunner: rec}
+	deps := &app.Deps{Getenv: func(k string) string { return env[k] }, Account: accountFor(env), Cwd: dir, Now: time.Now, Version: "test", TestRunner: rec}
 	code := run(ctx, deps, []string{"home", "switch", "laptop", "work"}, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 	if code != exitcode.Interrupted {
 		t.Fatalf("exit %d, want 130:\n%s", code, errb.String())

@@ -9,6 +9,7 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
@@ -76,7 +77,7 @@ func runStatus(opts *statusOptions) error {
 		// Status only reads: ask more hosts at once than a deploy would.
 		parallel = max(fleet.Defaults.Parallel, 16)
 	}
-	sts := deploy.Status(deps.Context(), deps.Runner(), remote.NewDialer(deps.Home(), deps.Getenv), fleet, hosts,
+	sts := deploy.Status(deps.Context(), deps.Runner(), &hostops.SSH{Dialer: remote.NewDialer(deps.Home(), deps.Getenv)}, fleet, hosts,
 		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, Home: deps.Home(), EvalJobs: opts.evalJobs})
 	io := deps.IO
 	failed := 0

@@ -38,7 +38,7 @@ func BenchmarkDeploy20Hosts(b *testing.B) {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		rep := Run(context.Background(), Env{Runner: rec, Dialer: n, Events: &events{}, Fleet: f, RunID: "bench"}, p)
+		rep := Run(context.Background(), Env{Runner: rec, Hosts: n, Events: &events{}, Fleet: f, RunID: "bench"}, p)
 		if rep.ExitCode() != 0 {
 			b.Fatalf("%+v", rep.Hosts)
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +59,7 @@ func (r *run) exec(t *testing.T, ctx context.Context) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(ctx, Env{Runner: r.rec, Dialer: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", GitRev: "abc123"}, p)
+	return Run(ctx, Env{Runner: r.rec, Hosts: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", GitRev: "abc123"}, p)
 }
 
 func result(t *testing.T, rep *Report, host string) HostResult {
@@ -111,15 +112,23 @@ func TestDeployAllOK(t *testing.T) {
 		if rec := h.record(t); rec.Result != ResultOK || rec.Who != "alice@laptop" || rec.GitRev != "abc123" || rec.RunID != "run-1" {
 			t.Errorf("%s: last-deploy record %+v", name, rec)
 		}
-		if got := r.ev.of(name); !slices.Equal(got, []string{StagePreflight, StageLock, StageBuild, StageActivate, StageHealth}) {
+		if got := r.ev.of(name); !slices.Equal(got, []string{StagePreflight, StageLock, StageBuild, StageActivate, StageConfirm, StageHealth}) {
 			t.Errorf("%s: stages %v", name, got)
 		}
-	}
-	// c is not root: every remote state change goes through sudo -n.
-	for _, cmd := range r.host("c").commands {
-		if strings.Contains(cmd, "deploy.lock") && !strings.HasPrefix(cmd, "sudo -n sh -c ") {
-			t.Errorf("c: lock command without sudo: %s", cmd)
+		// Magic rollback: armed on the deploy's connection before the
+		// activation, confirmed over a new one after it.
+		ops := strings.Join(h.ran(), "\n")
+		if !strings.Contains(ops, "arm switch 7 30s\n") || !regexp.MustCompile(`confirm on connection [2-9]`).MatchString(ops) || h.armed != nil {
+			t.Errorf("%s: magic rollback not armed and confirmed: %s", name, ops)
 		}
+	}
+	// c is not root: every remote state change goes through sudo -n; a is
+	// root and needs none.
+	if got := r.host("c").ran(); !slices.Contains(got, "sudo acquire") || !slices.Contains(got, "sudo release") {
+		t.Errorf("c: lock operations without sudo: %q", got)
+	}
+	if got := r.host("a").ran(); !slices.Contains(got, "acquire") || !slices.Contains(got, "release") {
+		t.Errorf("a: lock operations: %q", got)
 	}
 }
 
@@ -163,7 +172,7 @@ func TestAllFailedAndPreflight(t *testing.T) {
 		t.Errorf("nothing may build or activate when every preflight fails: %q", r.rec.Argvs())
 	}
 	a, b, c := result(t, rep, "a"), result(t, rep, "b"), result(t, rep, "c")
-	if a.Stage != StagePreflight || !strings.Contains(a.Error, "nix is not on the PATH") || a.Hint == "" {
+	if a.Stage != StagePreflight || !strings.HasPrefix(a.Error, "nix is not on the PATH") || a.Hint == "" {
 		t.Errorf("a: %+v", a)
 	}
 	if b.Stage != StagePreflight || !strings.Contains(b.Error, "connection refused") || !strings.Contains(b.Hint, "port 2222") {
@@ -209,7 +218,8 @@ func TestHealthFailureRollsBack(t *testing.T) {
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
 	web := result(t, rep, "web")
-	if web.Result != ResultRolledBack || !strings.Contains(web.Error, "health check command systemctl is-active app failed") {
+	// The report names the host in front of the error: the error does not.
+	if web.Result != ResultRolledBack || !strings.HasPrefix(web.Error, "health check command systemctl is-active app failed") {
 		t.Fatalf("web: %+v", web)
 	}
 	if code := rep.ExitCode(); code != exitcode.RolledBack {
@@ -245,10 +255,8 @@ func TestTestActionReactivatesProfile(t *testing.T) {
 	buildStub(r.rec)
 	var reactivated atomic.Bool
 	r.host("web").healthFails = func() bool {
-		for _, c := range r.host("web").commands {
-			if strings.Contains(c, "switch-to-configuration\" test") {
-				reactivated.Store(true)
-			}
+		if slices.Contains(r.host("web").ran(), "reactivate") {
+			reactivated.Store(true)
 		}
 		return !reactivated.Load()
 	}
@@ -286,8 +294,8 @@ func TestFailFastCancelsTheOthers(t *testing.T) {
 		t.Errorf("a: %+v", a)
 	}
 	for _, n := range []string{"b", "c"} {
-		if res := result(t, rep, n); res.Result != ResultCancelled {
-			t.Errorf("%s: %+v, want cancelled", n, res)
+		if res := result(t, rep, n); res.Result != ResultCancelled || res.Error != "not started: another host failed and --fail-fast stopped the run" {
+			t.Errorf("%s: %+v, want cancelled, saying why in words", n, res)
 		}
 	}
 	if n := strings.Count(strings.Join(r.rec.Argvs(), "\n"), "nixos-rebuild"); n != 1 {
@@ -380,7 +388,7 @@ func TestInterruptReleasesLocks(t *testing.T) {
 	}
 	for _, n := range []string{"a", "b", "c"} {
 		res := result(t, rep, n)
-		if res.Result != ResultInterrupted || res.Stage != StageActivate {
+		if res.Result != ResultInterrupted || res.Stage != StageActivate || strings.Contains(res.Error, "context canceled") || !strings.Contains(res.Error, "the run was interrupted") {
 			t.Errorf("%s: %+v", n, res)
 		}
 		if r.host(n).locked() {
@@ -420,7 +428,8 @@ func TestBuildFailureIsAttributed(t *testing.T) {
 	}
 }
 
-func TestCheckStageStopsFailingHosts(t *testing.T) {
+// checkedRun is a run with the check stage on, where host b fails it.
+func checkedRun(t *testing.T) *run {
 	r := newRun(t, threeHosts)
 	r.opts.NoCheck = false
 	r.rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{
@@ -433,6 +442,11 @@ func TestCheckStageStopsFailingHosts(t *testing.T) {
 	r.rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
 	r.rec.Register([]string{"nix", "build", "--no-link", "--json"}, `[{"drvPath":"/nix/store/aaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/aaaa-nixos-system-a"}},{"drvPath":"/nix/store/cccc-nixos-system-c.drv","outputs":{"out":"/nix/store/cccc-nixos-system-c"}}]`, 0)
 	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
+	return r
+}
+
+func TestCheckStageStopsFailingHosts(t *testing.T) {
+	r := checkedRun(t)
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
 	if b := result(t, rep, "b"); b.Stage != StageCheck || b.Result != ResultFailed || !strings.Contains(b.Error, "boom") {
@@ -460,7 +474,7 @@ func TestCheckStageStopsFailingHosts(t *testing.T) {
 	if evals != 2 || builds != 1 {
 		t.Errorf("%d evaluations (want one for all, one for the failing host alone), %d builds", evals, builds)
 	}
-	if len(r.host("b").commands) != 0 {
+	if len(r.host("b").ran()) != 0 {
 		t.Error("a host that failed the check is never contacted")
 	}
 }
@@ -511,8 +525,10 @@ hosts:
 
 	// --build-host overrides; rollback --to N switches that generation over SSH.
 	p, _ = NewPlan(f, f.Hosts[2:], Options{Rollback: true, RollbackTo: 41, BuildHost: "x@y"})
-	if h := p.Hosts[0]; len(h.Activate.Argv) != 0 || !strings.HasPrefix(h.RollbackRemote, "sudo -n sh -c ") || !strings.HasSuffix(h.RollbackRemote, ` "${NIXCTL_TESTONLY_ROOT:-}" 41`) {
+	if h := p.Hosts[0]; len(h.Activate.Argv) != 0 || h.RollbackRemote == nil || h.RollbackRemote.Generation != 41 {
 		t.Errorf("rollback --to: %+v", h)
+	} else if cmd := h.RollbackRemote.command(h.Elevate); !strings.HasPrefix(cmd, "sudo -n sh -c ") || cmd != `sudo -n sh -c "<system-switch-generation.sh>" nixctl-system-switch-generation / 41` {
+		t.Errorf("rollback --to runs %s", cmd)
 	}
 
 	// A path NIX_SSHOPTS cannot carry is refused with a hint.
@@ -597,13 +613,32 @@ func TestLockReleasedOverANewConnection(t *testing.T) {
 	r := newRun(t, healthHost)
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild", "switch"}, "", 0)
-	// The preflight session answers nix, and the lock, then drops.
-	r.host("web").dropAfter = 2
+	// The deploy's session answers the preflight, the lock, the status and
+	// the watchdog's arming, then drops with the activation.
+	r.host("web").dropAfter = 4
 	rep := r.exec(t, context.Background())
 	if web := result(t, rep, "web"); !web.OK() {
 		t.Fatalf("web: %+v", web)
 	}
 	if r.host("web").locked() {
 		t.Error("the lock must be released over a new connection")
+	}
+}
+
+// A health check that --timeout ends says how long it ran, not its own
+// (longer) timeout.
+func TestHealthEndedByTimeoutSaysHowLongItRan(t *testing.T) {
+	r := newRun(t, "hosts:\n  - {name: web, address: 10.0.0.5, health: [{command: \"systemctl is-active app\"}]}\n")
+	r.opts.Timeout = 300 * time.Millisecond
+	buildStub(r.rec)
+	r.host("web").healthFails = func() bool { return true }
+	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake"}, "", 0)
+	r.rec.Register([]string{"nixos-rebuild", "switch", "--rollback"}, "", 0)
+	web := result(t, r.exec(t, context.Background()), "web")
+	if !regexp.MustCompile(`^health check command systemctl is-active app failed: stopped by --timeout after (2|3)\d\dms, still failing: unhealthy`).MatchString(web.Error) {
+		t.Errorf("web: %q", web.Error)
+	}
+	if strings.Contains(web.Error, DefaultHealthTimeout.String()) || strings.Contains(web.Error, "deadline") {
+		t.Errorf("the message names a time the check never ran, or Go's words: %q", web.Error)
 	}
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
-	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // Events receives progress; implementations must be safe for concurrent use.
@@ -30,7 +30,8 @@ type Events interface {
 // Env is what the executor runs with.
 type Env struct {
 	Runner execx.Runner
-	Dialer remote.Connector
+	// Hosts opens hosts for their operations (lock, status, rollback).
+	Hosts  hostops.Connector
 	Events Events
 	Fleet  *inventory.Fleet
 	// LogDir receives <host>.log for every host ("" = no log files).
@@ -40,6 +41,10 @@ type Env struct {
 	Who    string
 	GitRev string
 	Now    func() time.Time
+	// SecretsAccess, when set, runs in the check stage: a host it returns
+	// an error for (it would fail to decrypt a secret it uses) stops there,
+	// before anything is built or activated.
+	SecretsAccess func(ctx context.Context, hosts []inventory.Host) map[string]error
 }
 
 // hostRun is one host's state through the run.
@@ -51,12 +56,14 @@ type hostRun struct {
 	res         HostResult
 	stage       string
 	start       time.Time
-	session     remote.Session
-	locked      bool
-	done        bool
-	log         *os.File
-	out         io.Writer
-	mu          sync.Mutex
+	session     hostops.System
+	// back is the connection that found the host rolled back by itself.
+	back   hostops.System
+	locked bool
+	done   bool
+	log    *os.File
+	out    io.Writer
+	mu     sync.Mutex
 }
 
 type executor struct {
@@ -198,7 +205,7 @@ func (x *executor) finish(h *hostRun, result string, err error) {
 		h.res.Stage = StageDone
 	}
 	if err != nil {
-		h.res.Error = err.Error()
+		h.res.Error = x.message(h.plan.Host.Name, err)
 		h.res.Hint = exitcode.HintOf(err)
 	}
 	h.res.Duration = x.env.Now().Sub(h.start)
@@ -246,6 +253,29 @@ func (x *executor) check() {
 			}
 		}
 	}
+	x.checkSecrets()
+}
+
+// checkSecrets stops the hosts that would fail to decrypt their secrets.
+func (x *executor) checkSecrets() {
+	if x.env.SecretsAccess == nil {
+		return
+	}
+	var hosts []inventory.Host
+	for _, h := range x.hosts {
+		if !h.done {
+			hosts = append(hosts, h.plan.Host)
+		}
+	}
+	if len(hosts) == 0 {
+		return
+	}
+	failed := x.env.SecretsAccess(x.ctx, hosts)
+	for _, h := range x.hosts {
+		if err, ok := failed[h.plan.Host.Name]; ok && !h.done {
+			x.finish(h, ResultFailed, err)
+		}
+	}
 }
 
 func (x *executor) hostCtx(parent context.Context) (context.Context, context.CancelFunc) {
@@ -259,7 +289,7 @@ func (x *executor) preflight(h *hostRun) {
 	ctx, cancel := x.hostCtx(x.ctx)
 	defer cancel()
 	x.setStage(h, StagePreflight)
-	s, err := preflight(ctx, x.env.Dialer, h.plan)
+	s, err := preflight(ctx, x.env.Hosts, h.plan)
 	if err != nil {
 		x.fail(h, timeoutErr(ctx, x.plan.Timeout, err))
 		return
@@ -383,14 +413,24 @@ func (x *executor) activate(h *hostRun) {
 	defer cancel()
 	p := x.plan
 	var err error
-	if p.Rollback && h.plan.RollbackRemote != "" {
+	var armed *armedWatchdog
+	if p.Rollback && h.plan.RollbackRemote != nil {
 		x.setStage(h, StageRollback)
-		_, err = h.session.Run(ctx, h.plan.RollbackRemote, nil)
+		err = h.plan.RollbackRemote.run(ctx, h.session)
 	} else {
+		if h.plan.MagicRollback && h.session != nil {
+			if armed, err = x.arm(ctx, h); err != nil {
+				x.fail(h, timeoutErr(ctx, p.Timeout, err))
+				return
+			}
+		}
 		x.setStage(h, StageActivate)
 		c := h.plan.Activate
 		c.Stdout, c.Stderr = h.out, h.out
 		_, err = x.env.Runner.Run(ctx, c)
+	}
+	if armed != nil && x.confirm(h, armed, err) {
+		return
 	}
 	if err != nil {
 		x.fail(h, timeoutErr(ctx, p.Timeout, activationErr(err)))
@@ -398,7 +438,7 @@ func (x *executor) activate(h *hostRun) {
 	}
 	if p.Activates() {
 		x.setStage(h, StageHealth)
-		hc := newHealthChecker(x.env.Dialer, p.HealthInterval)
+		hc := newHealthChecker(x.env.Hosts, p.HealthInterval)
 		if err := hc.run(ctx, h.plan); err != nil {
 			if x.ctx.Err() != nil {
 				x.fail(h, err)
@@ -417,7 +457,7 @@ func (x *executor) activate(h *hostRun) {
 
 // rollback undoes a deploy whose health checks failed, then checks again.
 func (x *executor) rollback(h *hostRun, healthErr error) {
-	if h.plan.RollbackCmd == nil && h.plan.RollbackRemote == "" || x.plan.Rollback {
+	if h.plan.RollbackCmd == nil && h.plan.RollbackRemote == nil || x.plan.Rollback {
 		x.finish(h, ResultFailed, healthErr)
 		return
 	}
@@ -431,7 +471,7 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 		c.Stdout, c.Stderr = h.out, h.out
 		_, err = x.env.Runner.Run(ctx, c)
 	} else {
-		_, err = h.session.Run(ctx, h.plan.RollbackRemote, nil)
+		err = h.plan.RollbackRemote.run(ctx, h.session)
 	}
 	if err != nil {
 		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
@@ -439,7 +479,7 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 		return
 	}
 	x.setStage(h, StageHealth)
-	if err := newHealthChecker(x.env.Dialer, x.plan.HealthInterval).run(ctx, h.plan); err != nil {
+	if err := newHealthChecker(x.env.Hosts, x.plan.HealthInterval).run(ctx, h.plan); err != nil {
 		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
 			fmt.Errorf("%v; still unhealthy after the rollback: %w", healthErr, err), "the previous generation is active but unhealthy: look at the host"))
 		return
@@ -483,18 +523,18 @@ func (x *executor) cleanup() {
 					RunID: x.env.RunID, Who: x.env.Who, GitRev: x.env.GitRev, Action: actionName(x.plan),
 					Started: h.start.UTC(), Finished: x.env.Now().UTC(), Result: h.res.Result, Generation: h.res.Generation,
 				}
-				err := releaseLock(ctx, h.session, h.plan, record)
+				err := h.session.ReleaseDeployLock(ctx, record)
 				if err != nil && ctx.Err() == nil {
 					// The activation may have dropped the connection (sshd
 					// or the network restarted): release over a new one.
-					if s, derr := x.env.Dialer.Connect(ctx, h.plan.Target); derr == nil {
-						err = releaseLock(ctx, s, h.plan, record)
+					if s, derr := x.env.Hosts.Connect(ctx, h.plan.Target, h.plan.Elevate); derr == nil {
+						err = s.ReleaseDeployLock(ctx, record)
 						_ = s.Close()
 					}
 				}
 				if err != nil {
 					x.logf(h, "releasing the lock: %v", err)
-					fmt.Fprintf(x.env.Events.Writer(h.plan.Host.Name), "warning: could not release the lock %s: %v\n", lockDir, err)
+					fmt.Fprintf(x.env.Events.Writer(h.plan.Host.Name), "warning: could not release the lock %s: %v\n", hostops.DeployLockPath, err)
 				}
 				cancel()
 			}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 )
@@ -25,70 +27,33 @@ func fakeFleet(t testing.TB, yaml string) *inventory.Fleet {
 	return f
 }
 
-// fakeHost is a host that answers nixctl's remote commands from memory.
+// fakeHost is a host that answers nixctl's host operations from memory.
 type fakeHost struct {
-	mu          sync.Mutex
-	lock        string // the lock's info while held
-	lastDeploy  string
-	generation  int
-	commands    []string
+	mu         sync.Mutex
+	lock       string // the lock's info while held
+	lastDeploy string
+	generation int
+	// ops lists the operations run, "sudo " in front of those run through
+	// sudo -n.
+	ops         []string
 	noNix       bool
 	sshDown     bool
 	healthFails func() bool // for command checks; nil passes
-	// dropAfter, when set, makes the first session fail every command
+	// dropAfter, when set, makes the first session fail every operation
 	// after this many (sshd restarted by the activation).
 	dropAfter int
 	sessions  int
+	// current is /run/current-system; armed the watchdog while pending.
+	current string
+	armed   *hostops.Watchdog
+	// firesFirst: the host's watchdog rolls back before any confirmation
+	// can reach it.
+	firesFirst bool
 }
 
-func (h *fakeHost) run(cmd string, stdin io.Reader) (*remote.Result, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.commands = append(h.commands, cmd)
-	in := ""
-	if stdin != nil {
-		b, _ := io.ReadAll(stdin)
-		in = string(b)
-	}
-	res := &remote.Result{}
-	exit := func(code int, stderr string) (*remote.Result, error) {
-		res.ExitCode, res.Stderr = code, []byte(stderr)
-		if code == 0 {
-			return res, nil
-		}
-		return res, &remote.ExitError{Command: cmd, ExitCode: code, StderrTail: stderr}
-	}
-	switch {
-	case cmd == "command -v nix >/dev/null":
-		if h.noNix {
-			return exit(1, "")
-		}
-	case cmd == "sudo -n true", cmd == "true":
-	case strings.Contains(cmd, "deploy.lock/info\" && exit 0"):
-		if h.lock != "" && !strings.Contains(cmd, "nixctl \"${NIXCTL_TESTONLY_ROOT:-}\" 1") {
-			res.Stdout = []byte(h.lock)
-			return exit(lockExitHeld, "")
-		}
-		h.lock = in
-	case strings.Contains(cmd, "last-deploy.json.tmp"):
-		h.lock, h.lastDeploy = "", in
-	case strings.Contains(cmd, "readlink"):
-		res.Stdout = []byte(fmt.Sprintf("system-%d-link\n", h.generation))
-	case strings.Contains(cmd, "switch-to-configuration"):
-		h.generation--
-	default:
-		if h.healthFails != nil && h.healthFails() {
-			return exit(1, "unhealthy")
-		}
-	}
-	return res, nil
-}
-
-func (h *fakeHost) locked() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lock != ""
-}
+// fakeChecks are the health check commands a fake host knows; any other
+// is an error, so a check nixctl runs by mistake cannot pass.
+var fakeChecks = map[string]bool{"systemctl is-active app": true, "true": true}
 
 func (h *fakeHost) record(t *testing.T) LockInfo {
 	t.Helper()
@@ -101,10 +66,22 @@ func (h *fakeHost) record(t *testing.T) LockInfo {
 	return li
 }
 
+func (h *fakeHost) locked() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lock != ""
+}
+
+func (h *fakeHost) ran() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.ops...)
+}
+
 // fakeNet maps addresses to fake hosts.
 type fakeNet map[string]*fakeHost
 
-func (n fakeNet) Connect(ctx context.Context, t remote.Target) (remote.Session, error) {
+func (n fakeNet) Connect(ctx context.Context, t remote.Target, sudo bool) (hostops.System, error) {
 	h, ok := n[t.Address]
 	if !ok || h.sshDown {
 		return nil, &remote.ConnectError{Target: t, Stage: "connect", Err: fmt.Errorf("connection refused")}
@@ -113,24 +90,158 @@ func (n fakeNet) Connect(ctx context.Context, t remote.Target) (remote.Session, 
 	h.sessions++
 	first := h.sessions == 1
 	h.mu.Unlock()
-	return &fakeSession{h: h, first: first}, nil
+	return &fakeSession{h: h, first: first, sudo: sudo, id: h.sessions}, nil
 }
 
+// fakeSession is one connection to a fake host.
 type fakeSession struct {
 	h     *fakeHost
 	first bool
+	sudo  bool
 	runs  int
+	id    int // which connection to the host, from 1
 }
 
-func (s *fakeSession) Run(ctx context.Context, cmd string, stdin io.Reader) (*remote.Result, error) {
+// op records an operation and locks the host for its answer; the caller
+// unlocks.
+func (s *fakeSession) op(ctx context.Context, name string, elevated bool) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	s.runs++
 	if s.first && s.h.dropAfter > 0 && s.runs > s.h.dropAfter {
-		return nil, fmt.Errorf("ssh: connection lost")
+		return fmt.Errorf("ssh: connection lost")
 	}
-	return s.h.run(cmd, stdin)
+	s.h.mu.Lock()
+	if elevated && s.sudo {
+		name = "sudo " + name
+	}
+	s.h.ops = append(s.h.ops, name)
+	return nil
+}
+
+func (s *fakeSession) Preflight(ctx context.Context, sudo bool) error {
+	if err := s.op(ctx, "preflight", false); err != nil {
+		return err
+	}
+	defer s.h.mu.Unlock()
+	if s.h.noNix {
+		return hostops.ErrNoNix
+	}
+	return nil
+}
+
+func (s *fakeSession) AcquireDeployLock(ctx context.Context, info LockInfo, breakLock bool) error {
+	if err := s.op(ctx, "acquire", true); err != nil {
+		return err
+	}
+	defer s.h.mu.Unlock()
+	if s.h.lock != "" && !breakLock {
+		held := &hostops.LockHeldError{Raw: s.h.lock}
+		_ = json.Unmarshal([]byte(s.h.lock), &held.Info)
+		return held
+	}
+	data, _ := json.Marshal(info)
+	s.h.lock = string(data)
+	return nil
+}
+
+func (s *fakeSession) ReleaseDeployLock(ctx context.Context, record LockInfo) error {
+	if err := s.op(ctx, "release", true); err != nil {
+		return err
+	}
+	defer s.h.mu.Unlock()
+	if !strings.Contains(s.h.lock, record.RunID) {
+		return nil
+	}
+	data, _ := json.Marshal(record)
+	s.h.lock, s.h.lastDeploy = "", string(data)
+	return nil
+}
+
+func (s *fakeSession) Generation(ctx context.Context) (int, error) {
+	if err := s.op(ctx, "generation", false); err != nil {
+		return 0, err
+	}
+	defer s.h.mu.Unlock()
+	return s.h.generation, nil
+}
+
+func (s *fakeSession) SwitchGeneration(ctx context.Context, n int) error {
+	if err := s.op(ctx, fmt.Sprintf("switch-generation %d", n), true); err != nil {
+		return err
+	}
+	defer s.h.mu.Unlock()
+	s.h.generation = n
+	return nil
+}
+
+func (s *fakeSession) Reactivate(ctx context.Context) error {
+	if err := s.op(ctx, "reactivate", true); err != nil {
+		return err
+	}
+	s.h.mu.Unlock()
+	return nil
+}
+
+func (s *fakeSession) Status(ctx context.Context) (hostops.Status, error) {
+	if err := s.op(ctx, "status", false); err != nil {
+		return hostops.Status{}, err
+	}
+	defer s.h.mu.Unlock()
+	return hostops.Status{Generation: s.h.generation, Current: s.h.current}, nil
+}
+
+func (s *fakeSession) ArmWatchdog(ctx context.Context, w hostops.Watchdog) error {
+	if err := s.op(ctx, fmt.Sprintf("arm %s %d %s", w.Action, w.Generation, w.Confirm), true); err != nil {
+		return err
+	}
+	defer s.h.mu.Unlock()
+	if s.h.armed != nil {
+		return &hostops.WatchdogPendingError{Pending: hostops.PendingWatchdog{RunID: s.h.armed.RunID}}
+	}
+	s.h.armed = &w
+	return nil
+}
+
+func (s *fakeSession) ConfirmWatchdog(ctx context.Context, runID string) error {
+	if err := s.op(ctx, fmt.Sprintf("confirm on connection %d", s.id), true); err != nil {
+		return err
+	}
+	defer s.h.mu.Unlock()
+	w := s.h.armed
+	if w == nil || w.RunID != runID {
+		return fmt.Errorf("no watchdog of run %s", runID)
+	}
+	s.h.armed = nil
+	if s.h.firesFirst {
+		s.h.generation, s.h.current = w.Generation, w.System
+		return hostops.ErrRolledBackByHost
+	}
+	return nil
+}
+
+func (s *fakeSession) Ping(ctx context.Context) error {
+	if err := s.op(ctx, "ping", false); err != nil {
+		return err
+	}
+	s.h.mu.Unlock()
+	return nil
+}
+
+func (s *fakeSession) RunCheck(ctx context.Context, command string) error {
+	if err := s.op(ctx, "check "+command, false); err != nil {
+		return err
+	}
+	fails := s.h.healthFails
+	s.h.mu.Unlock()
+	if !fakeChecks[command] {
+		return fmt.Errorf("fake host: unknown command %q", command)
+	}
+	if fails != nil && fails() {
+		return errors.New("unhealthy")
+	}
+	return nil
 }
 
 func (s *fakeSession) Close() error { return nil }

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
-	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // DefaultHealthTimeout is how long a check may keep failing before the host
@@ -24,24 +23,25 @@ type HealthError struct {
 	Last  error
 }
 
+// Error leaves the host out: the report names it once, in front.
 func (e *HealthError) Error() string {
-	return fmt.Sprintf("%s: health check %s failed: %v", e.Host, e.Check, e.Last)
+	return fmt.Sprintf("health check %s failed: %v", e.Check, e.Last)
 }
 
 func (e *HealthError) Unwrap() error { return e.Last }
 
 // healthChecker runs a host's checks, each retried until its deadline.
 type healthChecker struct {
-	dialer   remote.Connector
+	hosts    hostops.Connector
 	interval time.Duration
 	client   *http.Client
 }
 
-func newHealthChecker(d remote.Connector, interval time.Duration) *healthChecker {
+func newHealthChecker(d hostops.Connector, interval time.Duration) *healthChecker {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &healthChecker{dialer: d, interval: interval, client: &http.Client{
+	return &healthChecker{hosts: d, interval: interval, client: &http.Client{
 		// A check looks at the host itself: a redirect elsewhere is its answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -50,13 +50,12 @@ func newHealthChecker(d remote.Connector, interval time.Duration) *healthChecker
 // run checks that the host still accepts SSH, then every configured check.
 func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
 	sshCheck := func(ctx context.Context) error {
-		s, err := hc.dialer.Connect(ctx, h.Target)
+		s, err := hc.hosts.Connect(ctx, h.Target, false)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		_, err = s.Run(ctx, "true", nil)
-		return err
+		return s.Ping(ctx)
 	}
 	if err := hc.retry(ctx, DefaultHealthTimeout, sshCheck); err != nil {
 		return &HealthError{Host: h.Host.Name, Check: "ssh " + h.Target.String(), Last: err}
@@ -74,9 +73,12 @@ func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
 	return nil
 }
 
-// retry calls f until it succeeds, ctx ends or timeout passes.
-func (hc *healthChecker) retry(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// retry calls f until it succeeds, ctx ends or timeout passes. When ctx's
+// own deadline (--timeout) ends it first, the error says how long the check
+// actually ran.
+func (hc *healthChecker) retry(parent context.Context, timeout time.Duration, f func(context.Context) error) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	var last error
 	for {
@@ -90,6 +92,9 @@ func (hc *healthChecker) retry(ctx context.Context, timeout time.Duration, f fun
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(parent.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("stopped by --timeout after %s, still failing: %w", roundRan(time.Since(start)), last)
+			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("still failing after %s: %w", timeout, last)
 			}
@@ -97,6 +102,14 @@ func (hc *healthChecker) retry(ctx context.Context, timeout time.Duration, f fun
 		case <-time.After(hc.interval):
 		}
 	}
+}
+
+// roundRan rounds how long something ran for a message.
+func roundRan(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
 }
 
 func (hc *healthChecker) once(ctx context.Context, h HostPlan, c inventory.Health) error {
@@ -123,17 +136,11 @@ func (hc *healthChecker) once(ctx context.Context, h HostPlan, c inventory.Healt
 		}
 		return nil
 	default:
-		s, err := hc.dialer.Connect(ctx, h.Target)
+		s, err := hc.hosts.Connect(ctx, h.Target, false)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		_, err = s.Run(ctx, c.Command, nil)
-		return lastLineOf(err)
+		return s.RunCheck(ctx, c.Command)
 	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -6,6 +6,8 @@
 package deploy
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
@@ -25,6 +28,7 @@ const (
 	StageLock      = "lock"
 	StageBuild     = "build"
 	StageActivate  = "activate"
+	StageConfirm   = "confirm"
 	StageHealth    = "health"
 	StageRollback  = "rollback"
 	StageDone      = "done"
@@ -58,6 +62,14 @@ type Options struct {
 	// the previous one). Set Rollback to plan a rollback instead of a deploy.
 	Rollback   bool
 	RollbackTo int
+	// NoMagicRollback turns magic rollback off for every host; otherwise a
+	// switch or test arms it on every host whose inventory does not turn it
+	// off. ConfirmTimeout overrides the inventory's confirmTimeout.
+	NoMagicRollback bool
+	ConfirmTimeout  time.Duration
+	// ReturnWait bounds the wait for a host that missed its confirmation
+	// to come back on its previous generation (0 = 2m).
+	ReturnWait time.Duration
 }
 
 // HostPlan is everything the executor does for one host.
@@ -72,10 +84,37 @@ type HostPlan struct {
 	Installable string
 	Activate    execx.Cmd
 	// RollbackCmd runs locally for switch (nixos-rebuild switch --rollback);
-	// RollbackRemote is the remote command otherwise (test: re-activate the
+	// RollbackRemote is the host operation otherwise (test: re-activate the
 	// system profile; rollback --to N: switch that generation).
 	RollbackCmd    *execx.Cmd
-	RollbackRemote string
+	RollbackRemote *RemoteRollback
+	// MagicRollback: the host gets a watchdog that rolls it back unless
+	// nixctl confirms within ConfirmTimeout after the activation.
+	MagicRollback  bool
+	ConfirmTimeout time.Duration
+}
+
+// RemoteRollback is a rollback nixctl runs on the host itself.
+type RemoteRollback struct {
+	// Generation is the system generation to switch to; 0 activates the
+	// system profile again (what undoes nixos-rebuild test).
+	Generation int
+}
+
+// run runs the rollback on s.
+func (r *RemoteRollback) run(ctx context.Context, s hostops.System) error {
+	if r.Generation > 0 {
+		return s.SwitchGeneration(ctx, r.Generation)
+	}
+	return s.Reactivate(ctx)
+}
+
+// command is the command line the host runs, for the printed plan.
+func (r *RemoteRollback) command(sudo bool) string {
+	if r.Generation > 0 {
+		return hostops.SwitchGenerationCommand(sudo, r.Generation)
+	}
+	return hostops.ReactivateCommand(sudo)
 }
 
 // Plan is a whole deploy.
@@ -129,7 +168,7 @@ func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options) (*Plan, 
 }
 
 func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, error) {
-	t := remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, o.Home)}
+	t := TargetOf(fleet, h, o.Home)
 	hp := HostPlan{Host: h, Target: t, Elevate: h.User != "root"}
 	bh := h.BuildHost
 	if o.BuildHost != "" {
@@ -142,6 +181,10 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 		hp.BuildHost = bh
 	} else if !o.Rollback {
 		hp.Installable = nix.Installable(fleet.Flake, nix.ToplevelAttr(h.Attr)...)
+	}
+	if (o.Action == "switch" || o.Action == "test") && !o.Rollback && !o.NoMagicRollback && h.MagicRollbackOn() {
+		hp.MagicRollback = true
+		hp.ConfirmTimeout = cmp.Or(o.ConfirmTimeout, h.ConfirmTimeout, DefaultConfirmTimeout)
 	}
 	flavour := o.Flavour
 	if h.Rebuild == "bash" || h.Rebuild == "ng" {
@@ -171,7 +214,7 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 	}
 	switch {
 	case o.Rollback && o.RollbackTo > 0:
-		hp.RollbackRemote = elevated(hp.Elevate, switchGenerationScript, fmt.Sprint(o.RollbackTo))
+		hp.RollbackRemote = &RemoteRollback{Generation: o.RollbackTo}
 	case o.Rollback:
 		// nixos-rebuild switch --rollback is the activation itself: when its
 		// health fails, there is nothing further back to go to by itself.
@@ -185,10 +228,16 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 			rb.Rollback, rb.BuildHost = true, ""
 			hp.RollbackCmd = &execx.Cmd{Argv: nix.Rebuild(rb), Env: env, Dir: fleet.Dir}
 		case "test":
-			hp.RollbackRemote = elevated(hp.Elevate, reactivateProfileScript)
+			hp.RollbackRemote = &RemoteRollback{}
 		}
 	}
 	return hp, nil
+}
+
+// TargetOf is where nixctl's own SSH connections reach h, home being the
+// user's home directory (for ~/ in identity:).
+func TargetOf(fleet *inventory.Fleet, h inventory.Host, home string) remote.Target {
+	return remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, home)}
 }
 
 // identityPath resolves an identity file: ~/ from home, relative paths
@@ -235,7 +284,7 @@ func (p *Plan) Print(w io.Writer) {
 	}
 	if p.Remote() {
 		for _, h := range p.Hosts {
-			fmt.Fprintf(w, "# %s: preflight over ssh %s (host key, nix%s), lock %s\n", h.Host.Name, h.Target, sudoNote(h), lockDir)
+			fmt.Fprintf(w, "# %s: preflight over ssh %s (host key, nix%s), lock %s\n", h.Host.Name, h.Target, sudoNote(h), hostops.DeployLockPath)
 		}
 	}
 	if p.Build != nil {
@@ -245,8 +294,12 @@ func (p *Plan) Print(w io.Writer) {
 		if len(h.Activate.Argv) > 0 {
 			fmt.Fprintln(w, h.Activate.String())
 		}
-		if p.Rollback && h.RollbackRemote != "" {
-			fmt.Fprintf(w, "ssh %s %s\n", execx.Quote(sshArgv(h)), execx.QuoteWord(h.RollbackRemote))
+		if p.Rollback && h.RollbackRemote != nil {
+			fmt.Fprintf(w, "ssh %s %s\n", execx.Quote(sshArgv(h)), execx.QuoteWord(h.RollbackRemote.command(h.Elevate)))
+		}
+		if h.MagicRollback {
+			fmt.Fprintf(w, "# %s: magic rollback: before activating, arm a watchdog on the host (unit %sRUNID, or a detached process) that switches back to the running generation unless nixctl confirms over a new ssh connection within %s\n",
+				h.Host.Name, hostops.WatchdogUnitPrefix, h.ConfirmTimeout)
 		}
 		if p.Activates() && len(h.Host.Health) > 0 {
 			var checks []string
@@ -258,8 +311,8 @@ func (p *Plan) Print(w io.Writer) {
 		if !p.Rollback && p.Activates() {
 			if h.RollbackCmd != nil {
 				fmt.Fprintf(w, "# %s: if health fails: %s\n", h.Host.Name, h.RollbackCmd.String())
-			} else if h.RollbackRemote != "" {
-				fmt.Fprintf(w, "# %s: if health fails: ssh %s %s\n", h.Host.Name, execx.Quote(sshArgv(h)), execx.QuoteWord(h.RollbackRemote))
+			} else if h.RollbackRemote != nil {
+				fmt.Fprintf(w, "# %s: if health fails: ssh %s %s\n", h.Host.Name, execx.Quote(sshArgv(h)), execx.QuoteWord(h.RollbackRemote.command(h.Elevate)))
 			}
 		}
 	}

@@ -14,14 +14,16 @@ import (
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
-// realHost is a real sshd on 127.0.0.1 whose nixctl state (locks, the
-// system profile, /run/current-system) lives under Root.
+// realHost is a real sshd on 127.0.0.1 in a mount namespace of its own:
+// its nixctl state (locks, records), system profile and /run are its own,
+// and the test sees them under Root.
 type realHost struct {
 	*testutil.SSHD
 	Root string
@@ -30,16 +32,8 @@ type realHost struct {
 func startRealHost(t *testing.T, user string) *realHost {
 	t.Helper()
 	testutil.Require(t, "nix", "sudo")
-	root, err := os.MkdirTemp("", "nixctl-root-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	s := testutil.StartSSHD(t, testutil.SSHDOptions{User: user, Env: map[string]string{"NIXCTL_TESTONLY_ROOT": root}})
-	return &realHost{SSHD: s, Root: root}
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{User: user, OwnSystem: true})
+	return &realHost{SSHD: s, Root: s.Root()}
 }
 
 func (h *realHost) yaml(name, extra string) string {
@@ -90,11 +84,11 @@ func (r *realRun) exec(t *testing.T) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(context.Background(), Env{Runner: r.rec, Dialer: r.dialer, Events: &events{}, Fleet: r.fleet,
+	return Run(context.Background(), Env{Runner: r.rec, Hosts: &hostops.SSH{Dialer: r.dialer}, Events: &events{}, Fleet: r.fleet,
 		RunID: "run-real", Who: "alice@laptop", GitRev: "abc"}, p)
 }
 
-const appCheck = `, health: [{command: "test -e \"$NIXCTL_TESTONLY_ROOT/app-ok\"", timeout: 2s}]`
+const appCheck = `, health: [{command: "test -e /run/app-ok", timeout: 2s}]`
 
 func TestRealDeployLockAndCommandHealth(t *testing.T) {
 	h := startRealHost(t, "")
@@ -103,12 +97,12 @@ func TestRealDeployLockAndCommandHealth(t *testing.T) {
 	buildStub(r.rec)
 	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch"}, Func: func(execx.Cmd) (string, int) {
 		// While activating, the host is locked by this run.
-		data, err := os.ReadFile(filepath.Join(h.Root, lockDir, "info"))
+		data, err := os.ReadFile(filepath.Join(h.Root, hostops.DeployLockPath, "info"))
 		if err != nil || !strings.Contains(string(data), `"runId":"run-real"`) {
 			return "", 3
 		}
 		h.setGeneration(t, 13)
-		_ = os.WriteFile(filepath.Join(h.Root, "app-ok"), nil, 0o644)
+		_ = os.WriteFile(filepath.Join(h.Root, "run/app-ok"), nil, 0o644)
 		return "", 0
 	}})
 	rep := r.exec(t)
@@ -117,10 +111,10 @@ func TestRealDeployLockAndCommandHealth(t *testing.T) {
 	if !web.OK() || web.Generation != 13 {
 		t.Fatalf("web: %+v", web)
 	}
-	if h.exists(lockDir) {
+	if h.exists(hostops.DeployLockPath) {
 		t.Error("the lock must be released")
 	}
-	data, err := os.ReadFile(filepath.Join(h.Root, lastDeployFile))
+	data, err := os.ReadFile(filepath.Join(h.Root, hostops.LastDeployPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +135,7 @@ func TestRealHealthFailureRollsBack(t *testing.T) {
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake"}, "", 0)
 	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch", "--rollback"}, Func: func(execx.Cmd) (string, int) {
-		_ = os.WriteFile(filepath.Join(h.Root, "app-ok"), nil, 0o644)
+		_ = os.WriteFile(filepath.Join(h.Root, "run/app-ok"), nil, 0o644)
 		return "", 0
 	}})
 	rep := r.exec(t)
@@ -152,7 +146,7 @@ func TestRealHealthFailureRollsBack(t *testing.T) {
 	if rep.ExitCode() != exitcode.RolledBack {
 		t.Errorf("exit %d", rep.ExitCode())
 	}
-	if h.exists(lockDir) {
+	if h.exists(hostops.DeployLockPath) {
 		t.Error("the lock must be released")
 	}
 }
@@ -190,19 +184,19 @@ func TestRealHostKeyStopsTheHost(t *testing.T) {
 		t.Errorf("exit %d", rep.ExitCode())
 	}
 	for _, h := range []*realHost{unknown, changed} {
-		if h.exists("var/lib/nixctl") {
-			t.Error("nothing may be run on a host whose key is not verified")
+		if entries, err := os.ReadDir(filepath.Join(h.Root, hostops.StateDir)); err != nil || len(entries) != 0 {
+			t.Errorf("nothing may be run on a host whose key is not verified: %v %v", entries, err)
 		}
 	}
 }
 
 func TestRealLockHeldAndBroken(t *testing.T) {
 	h := startRealHost(t, "")
-	if err := os.MkdirAll(filepath.Join(h.Root, lockDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(h.Root, hostops.DeployLockPath), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	info := `{"runId":"20261125-200000-aaaaaa","who":"bob@desk","started":"2026-11-25T20:00:00Z","gitRev":"f00d","action":"boot"}`
-	if err := os.WriteFile(filepath.Join(h.Root, lockDir, "info"), []byte(info), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(h.Root, hostops.DeployLockPath, "info"), []byte(info), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
@@ -211,7 +205,7 @@ func TestRealLockHeldAndBroken(t *testing.T) {
 	if web.Stage != StageLock || !strings.Contains(web.Error, "locked by bob@desk") || !strings.Contains(web.Error, "rev f00d") || !strings.Contains(web.Hint, "--break-lock") {
 		t.Fatalf("web: %+v", web)
 	}
-	if data, _ := os.ReadFile(filepath.Join(h.Root, lockDir, "info")); string(data) != info {
+	if data, _ := os.ReadFile(filepath.Join(h.Root, hostops.DeployLockPath, "info")); string(data) != info {
 		t.Fatal("someone else's lock must stay untouched")
 	}
 
@@ -222,7 +216,7 @@ func TestRealLockHeldAndBroken(t *testing.T) {
 	if rep := r.exec(t); rep.ExitCode() != 0 {
 		t.Fatalf("--break-lock: %+v", rep.Hosts)
 	}
-	if h.exists(lockDir) {
+	if h.exists(hostops.DeployLockPath) {
 		t.Error("the lock must be released")
 	}
 }
@@ -263,8 +257,8 @@ func TestRealRollbackToGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(p.Hosts[0].RollbackRemote, "--switch-generation") || !strings.HasSuffix(p.Hosts[0].RollbackRemote, " 4") {
-		t.Fatalf("remote command %s", p.Hosts[0].RollbackRemote)
+	if cmd := p.Hosts[0].RollbackRemote.command(false); !strings.HasSuffix(cmd, " nixctl-system-switch-generation / 4") {
+		t.Fatalf("remote command %s", cmd)
 	}
 	rep := r.exec(t)
 	// nix-env refuses: generation 4 does not exist in this fake profile.
@@ -272,7 +266,7 @@ func TestRealRollbackToGeneration(t *testing.T) {
 	if web.Stage != StageRollback || web.Result != ResultFailed {
 		t.Fatalf("web: %+v", web)
 	}
-	if h.exists(lockDir) {
+	if h.exists(hostops.DeployLockPath) {
 		t.Error("the lock must be released")
 	}
 }
@@ -295,9 +289,9 @@ func TestRealStatus(t *testing.T) {
 	_ = os.Symlink(cur, filepath.Join(h.Root, "run/current-system"))
 	_ = os.Symlink(booted, filepath.Join(h.Root, "run/booted-system"))
 	_ = os.MkdirAll(filepath.Join(h.Root, "var/lib/nixctl"), 0o755)
-	_ = os.WriteFile(filepath.Join(h.Root, lastDeployFile), []byte(`{"runId":"r1","who":"alice@laptop","action":"switch","result":"ok","gitRev":"abc"}`), 0o644)
-	_ = os.MkdirAll(filepath.Join(h.Root, lockDir), 0o755)
-	_ = os.WriteFile(filepath.Join(h.Root, lockDir, "info"), []byte(`{"runId":"r2","who":"bob@desk","action":"boot"}`), 0o644)
+	_ = os.WriteFile(filepath.Join(h.Root, hostops.LastDeployPath), []byte(`{"runId":"r1","who":"alice@laptop","action":"switch","result":"ok","gitRev":"abc"}`), 0o644)
+	_ = os.MkdirAll(filepath.Join(h.Root, hostops.DeployLockPath), 0o755)
+	_ = os.WriteFile(filepath.Join(h.Root, hostops.DeployLockPath, "info"), []byte(`{"runId":"r2","who":"bob@desk","action":"boot"}`), 0o644)
 	down := startRealHost(t, "")
 	down.Stop()
 
@@ -311,7 +305,7 @@ func TestRealStatus(t *testing.T) {
 	}))
 	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
 	d.KnownHostsFiles = []string{h.KnownHostsFile, down.KnownHostsFile}
-	sts := Status(context.Background(), rec, d, f, f.Hosts, StatusOptions{Parallel: 3})
+	sts := Status(context.Background(), rec, &hostops.SSH{Dialer: d}, f, f.Hosts, StatusOptions{Parallel: 3})
 	rec.Verify(t)
 	web, old, dn := sts[0], sts[1], sts[2]
 	if !web.Reachable || web.NixOSVersion != "25.05.1234" || web.Current != cur || web.Booted != booted || !web.RebootNeeded {
@@ -330,7 +324,7 @@ func TestRealStatus(t *testing.T) {
 		t.Errorf("down: %+v", dn)
 	}
 
-	sts = Status(context.Background(), &execx.Recorder{}, d, f, f.Hosts[:1], StatusOptions{NoEval: true})
+	sts = Status(context.Background(), &execx.Recorder{}, &hostops.SSH{Dialer: d}, f, f.Hosts[:1], StatusOptions{NoEval: true})
 	if sts[0].Drift != "not evaluated" || !sts[0].Reachable {
 		t.Errorf("--no-eval: %+v", sts[0])
 	}
@@ -354,14 +348,14 @@ func TestRealNonRootUserWithSudo(t *testing.T) {
 	if !result(t, rep, "web").OK() {
 		t.Fatalf("web: %+v", result(t, rep, "web"))
 	}
-	st, err := os.Stat(filepath.Join(h.Root, lastDeployFile))
+	st, err := os.Stat(filepath.Join(h.Root, hostops.LastDeployPath))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 0 {
 		t.Errorf("last-deploy record owned by uid %d: not written through sudo", uid)
 	}
-	if h.exists(lockDir) {
+	if h.exists(hostops.DeployLockPath) {
 		t.Error("the lock must be released")
 	}
 }
@@ -395,7 +389,7 @@ func TestRealDeployWaitsForHomeActivation(t *testing.T) {
 	if web.Stage != StageLock || !strings.Contains(web.Error, "locked by a Home Manager activation") {
 		t.Fatalf("web: %+v", web)
 	}
-	if h.exists(lockDir) {
+	if h.exists(hostops.DeployLockPath) {
 		t.Error("a refused deploy must not leave its lock behind")
 	}
 	if len(r.rec.Calls()) != 0 {

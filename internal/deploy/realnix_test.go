@@ -62,7 +62,7 @@ func TestRealNixBuildFailureIsAttributed(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := t.TempDir()
-	rep := Run(context.Background(), Env{Runner: byProgram{execx.NewReal(), rec}, Dialer: n, Events: &events{}, Fleet: f, LogDir: logs, RunID: "r"}, p)
+	rep := Run(context.Background(), Env{Runner: byProgram{execx.NewReal(), rec}, Hosts: n, Events: &events{}, Fleet: f, LogDir: logs, RunID: "r"}, p)
 	rec.Verify(t)
 	good, bad := result(t, rep, "good"), result(t, rep, "bad")
 	if !good.OK() {

@@ -12,8 +12,13 @@ const (
 	ResultFailed         = "failed"
 	ResultRolledBack     = "rolled back"
 	ResultRollbackFailed = "rollback failed"
-	ResultCancelled      = "cancelled"
-	ResultInterrupted    = "interrupted"
+	// ResultRolledBackByHost: nixctl could not reconnect after the
+	// activation and the host's watchdog switched it back (magic rollback).
+	ResultRolledBackByHost = "rolled back by host"
+	// ResultUnreachable: nor did the host come back afterwards.
+	ResultUnreachable = "unreachable"
+	ResultCancelled   = "cancelled"
+	ResultInterrupted = "interrupted"
 )
 
 // HostResult is how one host's deploy ended.
@@ -59,7 +64,7 @@ func (r *Report) ExitCode() int {
 	for _, h := range r.Hosts {
 		switch h.Result {
 		case ResultOK:
-		case ResultRolledBack:
+		case ResultRolledBack, ResultRolledBackByHost:
 			rolledBack++
 		default:
 			failed++

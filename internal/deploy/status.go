@@ -1,20 +1,16 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
-	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // HostStatus is what nixctl status knows about one host.
@@ -33,29 +29,13 @@ type HostStatus struct {
 	GenerationDate time.Time `json:"generationDate,omitzero"`
 	LastDeploy     *LockInfo `json:"lastDeploy,omitempty"`
 	Locked         *LockInfo `json:"locked,omitempty"`
+	// PendingRollback is a magic-rollback watchdog still armed on the host.
+	PendingRollback *hostops.PendingWatchdog `json:"pendingRollback,omitempty"`
 	// Expected is the toplevel the flake builds now ("" with --no-eval or
 	// when evaluation failed); Drift is "up to date", "behind" or "unknown".
 	Expected string `json:"expectedSystem,omitempty"`
 	Drift    string `json:"drift"`
 }
-
-// statusScript prints key=value lines; the root prefix is the test hook
-// described in lock.go.
-const statusScript = `r="$1"
-cur="$r/run/current-system"; boot="$r/run/booted-system"
-echo "version=$(cat "$cur/nixos-version" 2>/dev/null)"
-echo "current=$(readlink "$cur" 2>/dev/null)"
-echo "booted=$(readlink "$boot" 2>/dev/null)"
-for f in kernel initrd kernel-modules; do
-  echo "cur_$f=$(readlink "$cur/$f" 2>/dev/null)"
-  echo "boot_$f=$(readlink "$boot/$f" 2>/dev/null)"
-done
-g=$(readlink "$r/nix/var/nix/profiles/system" 2>/dev/null)
-echo "generation=$g"
-[ -n "$g" ] && echo "generation_time=$(stat -c %Y "$r/nix/var/nix/profiles/$g" 2>/dev/null)"
-echo "last=$(cat "$r/var/lib/nixctl/last-deploy.json" 2>/dev/null)"
-echo "lock=$(cat "$r/var/lib/nixctl/deploy.lock/info" 2>/dev/null)"
-exit 0`
 
 // StatusOptions shape nixctl status.
 type StatusOptions struct {
@@ -70,7 +50,7 @@ type StatusOptions struct {
 // Status asks every host, in parallel, what it runs, and compares it with
 // what the flake builds now: one evaluation of every host's toplevel, run
 // beside the questions.
-func Status(ctx context.Context, r execx.Runner, d remote.Connector, fleet *inventory.Fleet, hosts []inventory.Host, o StatusOptions) []HostStatus {
+func Status(ctx context.Context, r execx.Runner, d hostops.Connector, fleet *inventory.Fleet, hosts []inventory.Host, o StatusOptions) []HostStatus {
 	var expected []eval.Result
 	evaluated := make(chan struct{})
 	if o.NoEval {
@@ -107,17 +87,18 @@ func Status(ctx context.Context, r execx.Runner, d remote.Connector, fleet *inve
 	return out
 }
 
-func hostStatus(ctx context.Context, d remote.Connector, fleet *inventory.Fleet, h inventory.Host, o StatusOptions, evaluated func() eval.Result) HostStatus {
+func hostStatus(ctx context.Context, d hostops.Connector, fleet *inventory.Fleet, h inventory.Host, o StatusOptions, evaluated func() eval.Result) HostStatus {
 	st := HostStatus{Host: h.Name, Drift: "unknown"}
-	t := remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, o.Home)}
-	s, err := d.Connect(ctx, t)
+	s, err := d.Connect(ctx, TargetOf(fleet, h, o.Home), false)
 	if err == nil {
-		var res *remote.Result
-		res, err = s.Run(ctx, elevated(false, statusScript), nil)
+		var hs hostops.Status
+		hs, err = s.Status(ctx)
 		_ = s.Close()
 		if err == nil {
 			st.Reachable = true
-			parseStatus(&st, string(res.Stdout))
+			st.NixOSVersion, st.Current, st.Booted, st.RebootNeeded = hs.NixOSVersion, hs.Current, hs.Booted, hs.RebootNeeded
+			st.Generation, st.GenerationDate, st.LastDeploy, st.Locked = hs.Generation, hs.GenerationDate, hs.LastDeploy, hs.Locked
+			st.PendingRollback = hs.Watchdog
 		}
 	}
 	if err != nil {
@@ -156,39 +137,4 @@ func evalFailure(r eval.Result) string {
 		return r.Errors[0].String()
 	}
 	return "no store path"
-}
-
-func parseStatus(st *HostStatus, out string) {
-	kv := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = strings.TrimSpace(v)
-		}
-	}
-	st.NixOSVersion = kv["version"]
-	st.Current = kv["current"]
-	st.Booted = kv["booted"]
-	for _, f := range []string{"kernel", "initrd", "kernel-modules"} {
-		if kv["boot_"+f] != "" && kv["cur_"+f] != kv["boot_"+f] {
-			st.RebootNeeded = true
-		}
-	}
-	st.Generation = parseGenerationLink(kv["generation"])
-	if sec, err := strconv.ParseInt(kv["generation_time"], 10, 64); err == nil {
-		st.GenerationDate = time.Unix(sec, 0).UTC()
-	}
-	if v := kv["last"]; v != "" {
-		var li LockInfo
-		if json.Unmarshal([]byte(v), &li) == nil {
-			st.LastDeploy = &li
-		}
-	}
-	if v := kv["lock"]; v != "" {
-		var li LockInfo
-		if json.Unmarshal([]byte(v), &li) == nil {
-			st.Locked = &li
-		}
-	}
 }

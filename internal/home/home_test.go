@@ -1,6 +1,7 @@
 package home
 
 import (
+	"github.com/nixctl/nixctl/internal/hostops"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -175,14 +176,14 @@ func TestProfilePath(t *testing.T) {
 	}
 }
 
-func TestParseRemoteGenerations(t *testing.T) {
-	out := "/home/ops/.local/state/nix/profiles/home-manager\n" +
-		"   1   2026-11-25 21:48:05   \n   2   2026-11-25 21:50:12   (current)\n" +
-		"--\n1-link /nix/store/aaa-home-manager-generation\n2-link /nix/store/bbb-home-manager-generation\n"
-	path, gens, err := parseRemoteGenerations(out)
+func TestRemoteGenerations(t *testing.T) {
+	gens, err := remoteGenerations(hostops.HomeGenerations{
+		Profile: "/home/ops/.local/state/nix/profiles/home-manager",
+		List:    "   1   2026-11-25 21:48:05   \n   2   2026-11-25 21:50:12   (current)\n",
+		Links:   map[int]string{1: "/nix/store/aaa-home-manager-generation", 2: "/nix/store/bbb-home-manager-generation"},
+	})
 	must(t, err)
-	if path != "/home/ops/.local/state/nix/profiles/home-manager" || len(gens) != 2 ||
-		gens[0].Path != "/nix/store/aaa-home-manager-generation" || gens[1].Path != "/nix/store/bbb-home-manager-generation" || !gens[1].Current {
-		t.Errorf("got %s %+v", path, gens)
+	if len(gens) != 2 || gens[0].Path != "/nix/store/aaa-home-manager-generation" || gens[1].Path != "/nix/store/bbb-home-manager-generation" || !gens[1].Current {
+		t.Errorf("got %+v", gens)
 	}
 }

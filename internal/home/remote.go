@@ -2,7 +2,6 @@ package home
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
@@ -21,89 +21,10 @@ import (
 // of one host switched together take turns.
 const LockWait = 5 * time.Minute
 
-// Exit codes of the remote scripts below, chosen to be told apart from the
-// activation's own failures.
-const (
-	exitNoNix    = 69 // EX_UNAVAILABLE: nix is not on the user's PATH
-	exitLocked   = 75 // EX_TEMPFAIL: another nixctl run holds the host's lock
-	exitNoGen    = 66 // EX_NOINPUT: the generation did not arrive, or no generations
-	exitRestored = 70 // EX_SOFTWARE: activation failed, previous generation restored
-	exitDeploy   = 73 // a deploy holds the host (deploy's lock directory exists)
-)
-
-// deployLock is where nixctl deploy keeps its lock on a host (see
-// internal/deploy/lock.go; home cannot import deploy, which sits above it).
-// NIXCTL_TESTONLY_ROOT is deploy's test hook for that path, reused here.
-const deployLock = "${NIXCTL_TESTONLY_ROOT:-}/var/lib/nixctl/deploy.lock"
-
-// The remote scripts are constants or built from validated store paths and
-// numbers only; nothing else from the inventory goes into them.
-const (
-	preflightScript = `command -v nix >/dev/null || { echo "nix is not on the PATH of $USER" >&2; exit 69; }`
-	// profileScript sets $p to the home-manager profile the way Home
-	// Manager 25.05 finds it (see ProfilePath).
-	profileScript = `s="${XDG_STATE_HOME:-$HOME/.local/state}/nix/profiles"; ` +
-		`if [ -d "$s" ]; then p="$s/home-manager"; else p="/nix/var/nix/profiles/per-user/$USER/home-manager"; fi`
-	generationsScript = profileScript + `; echo "$p"; [ -e "$p" ] || exit 66; ` +
-		`nix-env --list-generations -p "$p" || exit 1; echo --; ` +
-		`for l in "$p"-*-link; do [ -e "$l" ] && printf '%s %s\n' "${l#"$p"-}" "$(readlink -f "$l")"; done; exit 0`
-)
-
-// locked runs script with sh under the host's home lock, unless a deploy
-// holds the host: then it prints the deploy's lock record and exits.
-//
-// The home lock is taken first and deploy's looked at under it; deploy takes
-// its own lock, then looks at this one (internal/deploy/lock.go): whatever
-// the timing, the two never run at once. Both honour deploy's
-// NIXCTL_TESTONLY_ROOT test hook, so parallel tests keep apart.
-func locked(script string) string {
-	underLock := fmt.Sprintf(`dl="%s"; if [ -e "$dl" ]; then { cat "$dl/info"; echo; } >&2 2>/dev/null; exit %d; fi; %s`, deployLock, exitDeploy, script)
-	return fmt.Sprintf(`lock="${NIXCTL_TESTONLY_ROOT:-}/run/lock"; [ -d "$lock" ] && [ -w "$lock" ] || lock="${NIXCTL_TESTONLY_ROOT:-}/tmp"; mkdir -p "$lock/nixctl" 2>/dev/null; `+
-		`exec flock -w %d -E %d "$lock/nixctl" sh -c %s`, int(LockWait.Seconds()), exitLocked, remote.ShellQuote(underLock))
-}
-
-// activateScript runs generation/activate under the host's lock, with
-// backupExt where home-manager -b puts it (HOME_MANAGER_BACKUP_EXT).
-func activateScript(generation, backupExt string) string {
-	act := remote.ShellQuote(generation + "/activate")
-	env := ""
-	if backupExt != "" {
-		env = "HOME_MANAGER_BACKUP_EXT=" + remote.ShellQuote(backupExt) + " "
-	}
-	return locked(fmt.Sprintf(`test -x %s || { echo "nixctl: %s is missing on this host" >&2; exit %d; }; %sexec %s`, act, act, exitNoGen, env, act))
-}
-
-// clobbersScript is FindClobbers in sh, run as the profile's user on the
-// host: "C FILE" for a file in the way, "B FILE" for one whose backup
-// FILE.EXT exists already.
-func clobbersScript(generation, backupExt string) string {
-	return `cd ` + remote.ShellQuote(generation+"/home-files") + ` 2>/dev/null || exit 0
-ext=` + remote.ShellQuote(backupExt) + `
-find . \( -type f -o -type l \) -print | while IFS= read -r f; do
-  t="$HOME/${f#./}"
-  [ -e "$t" ] || [ -L "$t" ] || continue
-  if [ -L "$t" ]; then case "$(readlink "$t")" in /nix/store/*-home-manager-files/*) continue;; esac; fi
-  cmp -s "$f" "$t" && continue
-  if [ ! -L "$t" ] && [ -n "$ext" ]; then [ -e "$t.$ext" ] && printf 'B %s\n' "$t"; continue; fi
-  printf 'C %s\n' "$t"
-done`
-}
-
-// rollbackScript makes generation target current and activates it; a failed
-// activation switches back to cur.
-func rollbackScript(cur, target int) string {
-	return locked(fmt.Sprintf(`%s; nix-env -p "$p" --switch-generation %d || exit 1; `+
-		`if ! "$p-%d-link/activate"; then nix-env -p "$p" --switch-generation %d; exit %d; fi`,
-		profileScript, target, target, cur, exitRestored))
-}
-
-// SSH reaches remote profiles' hosts with internal/remote.
-//
-// The host's lock is an flock(1) on the directory /run/lock/nixctl (a
-// directory, so that every user can open it: a lock file made by one user
-// cannot be opened with O_CREAT by another in a sticky directory when
-// fs.protected_regular is on), held for the whole activation, so another home switch on the same host waits its turn (up to
-// LockWait); the kernel drops it when the activation ends, however it ends.
+// SSH reaches remote profiles' hosts with internal/remote and runs the
+// host operations of internal/hostops there. An activation holds the host's
+// home lock, so another home switch on the same host waits its turn (up to
+// LockWait), and never runs while a deploy holds the host.
 type SSH struct {
 	Dialer *remote.Dialer
 	Fleet  *inventory.Fleet
@@ -154,171 +75,117 @@ func firstExisting(paths []string) string {
 func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session, error) {
 	t := s.target(h, user)
 	if s.DryRun {
-		return &session{host: h, user: user, run: s.printer(t, h.SSHOptions)}, nil
+		words := append([]string{"ssh"}, remote.SSHArgs(t, h.SSHOptions, nil)...)
+		hs, err := hostops.New(hostops.PrintConn{Out: s.Out, SSH: append(words, t.User+"@"+t.Address)}, "/", false, t.String())
+		if err != nil {
+			return nil, err
+		}
+		return &session{host: h, user: user, ops: hs}, nil
 	}
-	c, err := s.Dialer.Dial(ctx, t)
+	hs, err := (&hostops.SSH{Dialer: s.Dialer}).ConnectHome(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	sess := &session{host: h, user: user, run: func(ctx context.Context, script string, out io.Writer) (string, error) {
-		var stdout strings.Builder
-		w := io.Writer(&stdout)
-		if out != nil {
-			w = io.MultiWriter(&stdout, out)
-		}
-		_, err := c.Stream(ctx, script, nil, w, out)
-		return stdout.String(), err
-	}, close: c.Close}
-	if _, err := sess.run(ctx, preflightScript, nil); err != nil {
-		c.Close()
-		var ee *remote.ExitError
-		if errors.As(err, &ee) && ee.ExitCode == exitNoNix {
+	if err := hs.Preflight(ctx, false); err != nil {
+		_ = hs.Close()
+		if errors.Is(err, hostops.ErrNoNix) {
 			return nil, exitcode.Newf(exitcode.Failure, "install Nix on "+h.Name+", or put it on "+user+"'s PATH (NixOS has it)",
 				"preflight on %s: nix is not on the PATH of %s", h.Name, t)
 		}
 		return nil, fmt.Errorf("preflight on %s: %w", h.Name, err)
 	}
-	return sess, nil
+	return &session{host: h, user: user, ops: hs}, nil
 }
 
-// printer is dry-run's stand-in for running a script: it prints the ssh
-// command line that would run it.
-func (s *SSH) printer(t remote.Target, sshOptions []string) func(context.Context, string, io.Writer) (string, error) {
-	return func(_ context.Context, script string, _ io.Writer) (string, error) {
-		words := append([]string{"ssh"}, remote.SSHArgs(t, sshOptions, nil)...)
-		words = append(words, t.User+"@"+t.Address, script)
-		fmt.Fprintln(s.Out, remote.ShellJoin(words...))
-		return "", nil
-	}
-}
-
-// session runs scripts on a host as the profile's user.
+// session runs a profile's operations on its host as the profile's user.
 type session struct {
-	host  inventory.Host
-	user  string
-	run   func(ctx context.Context, script string, out io.Writer) (string, error)
-	close func() error
+	host inventory.Host
+	user string
+	ops  hostops.Home
 }
 
-func (s *session) Close() error {
-	if s.close == nil {
-		return nil
-	}
-	return s.close()
-}
-
-func checkStorePath(generation string) error {
-	if !strings.HasPrefix(generation, "/nix/store/") || strings.ContainsAny(generation, "\n") {
-		return fmt.Errorf("refusing to activate %q: not a store path", generation)
-	}
-	return nil
-}
+func (s *session) Close() error { return s.ops.Close() }
 
 func (s *session) Clobbers(ctx context.Context, generation, backupExt string) ([]Clobber, error) {
-	if err := checkStorePath(generation); err != nil {
-		return nil, err
-	}
-	out, err := s.run(ctx, clobbersScript(generation, backupExt), nil)
+	found, err := s.ops.Clobbers(ctx, generation, backupExt)
 	if err != nil {
 		return nil, fmt.Errorf("looking for files in the way on %s: %w", s.host.Name, err)
 	}
-	var files []Clobber
-	for _, l := range strings.Split(out, "\n") {
-		switch kind, path, _ := strings.Cut(l, " "); kind {
-		case "C":
-			files = append(files, Clobber{Path: path})
-		case "B":
-			files = append(files, Clobber{Path: path, Backup: path + "." + backupExt})
-		}
+	files := make([]Clobber, len(found))
+	for i, c := range found {
+		files[i] = Clobber{Path: c.Path, Backup: c.Backup}
 	}
 	return files, nil
 }
 
 func (s *session) Activate(ctx context.Context, generation, backupExt string, out io.Writer) error {
-	if err := checkStorePath(generation); err != nil {
-		return err
-	}
-	_, err := s.run(ctx, activateScript(generation, backupExt), out)
+	err := s.ops.ActivateHome(ctx, generation, backupExt, LockWait, out)
 	return s.explain(err, "activation", "nix copy did not bring the generation: check the copy's output above")
 }
 
 // Generations lists the profile's generations on the host.
 func (s *session) Generations(ctx context.Context) (string, []Generation, error) {
-	out, err := s.run(ctx, generationsScript, nil)
+	g, err := s.ops.HomeGenerations(ctx)
+	if errors.Is(err, hostops.ErrNoGeneration) {
+		return "", nil, exitcode.New(exitcode.Failure, fmt.Errorf("%s on %s: %w", s.user, s.host.Name, ErrNoGenerations), "switch the profile first: nixctl home switch")
+	}
 	if err != nil {
-		var ee *remote.ExitError
-		if errors.As(err, &ee) && ee.ExitCode == exitNoGen {
-			return "", nil, exitcode.New(exitcode.Failure, fmt.Errorf("%s on %s: %w", s.user, s.host.Name, ErrNoGenerations), "switch the profile first: nixctl home switch")
-		}
 		return "", nil, fmt.Errorf("listing generations on %s: %w", s.host.Name, err)
 	}
-	if out == "" { // dry-run
+	if g.Profile == "" { // dry-run
 		return "", nil, nil
 	}
-	return parseRemoteGenerations(out)
+	gens, err := remoteGenerations(g)
+	return g.Profile, gens, err
+}
+
+// remoteGenerations joins the host's listing with its generations' paths.
+func remoteGenerations(g hostops.HomeGenerations) ([]Generation, error) {
+	gens, err := nix.ParseGenerations(g.List, time.Local)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]Generation, len(gens))
+	for i, gen := range gens {
+		res[i] = Generation{Generation: gen, Path: g.Links[gen.Number]}
+	}
+	return res, nil
 }
 
 // Rollback makes target current on the host and activates it.
 func (s *session) Rollback(ctx context.Context, cur, target Generation, out io.Writer) error {
-	_, err := s.run(ctx, rollbackScript(cur.Number, target.Number), out)
+	err := s.ops.RollbackHome(ctx, cur.Number, target.Number, LockWait, out)
 	return s.explain(err, "activating generation "+strconv.Itoa(target.Number), "")
 }
 
 func (s *session) explain(err error, what, missingHint string) error {
-	var ee *remote.ExitError
-	if !errors.As(err, &ee) {
-		return err
+	if err == nil {
+		return nil
 	}
-	switch ee.ExitCode {
-	case exitDeploy:
-		var info struct {
-			RunID   string    `json:"runId"`
-			Who     string    `json:"who"`
-			Started time.Time `json:"started"`
-			Action  string    `json:"action"`
-		}
+	var de *hostops.DeployingError
+	var lw *hostops.LockWaitError
+	var se *hostops.ScriptError
+	switch {
+	case errors.As(err, &de):
 		holder := "another run"
-		if json.Unmarshal([]byte(lastLine(ee.StderrTail)), &info) == nil && info.Who != "" {
-			holder = fmt.Sprintf("%s since %s (run %s, %s)", info.Who, info.Started.Local().Format("2006-01-02 15:04:05"), info.RunID, info.Action)
+		if de.Info.Who != "" {
+			holder = fmt.Sprintf("%s since %s (run %s, %s)", de.Info.Who, de.Info.Started.Local().Format("2006-01-02 15:04:05"), de.Info.RunID, de.Info.Action)
 		}
-		return exitcode.Newf(exitcode.Failure, "wait for that deploy to finish (its lock is /var/lib/nixctl/deploy.lock on the host)",
+		return exitcode.Newf(exitcode.Failure, "wait for that deploy to finish (its lock is "+hostops.DeployLockPath+" on the host)",
 			"%s is being deployed by %s", s.host.Name, holder)
-	case exitLocked:
+	case errors.As(err, &lw):
 		return exitcode.Newf(exitcode.Failure, "another nixctl run is working on "+s.host.Name+": wait for it and try again",
-			"%s stayed locked for %s", s.host.Name, LockWait)
-	case exitNoGen:
-		if missingHint != "" {
-			return exitcode.Newf(exitcode.Failure, missingHint, "the generation is missing on %s", s.host.Name)
-		}
-	case exitRestored:
+			"%s stayed locked for %s", s.host.Name, lw.Wait)
+	case errors.Is(err, hostops.ErrNoGeneration) && missingHint != "":
+		return exitcode.Newf(exitcode.Failure, missingHint, "the generation is missing on %s", s.host.Name)
+	case errors.Is(err, hostops.ErrRestored):
 		return exitcode.Newf(exitcode.Failure, "the previous generation is current again; see the output above",
 			"%s on %s as %s failed", what, s.host.Name, s.user)
+	case errors.As(err, &se):
+		return exitcode.Newf(exitcode.Failure, "see the output above", "%s on %s as %s failed (exit %d): %s",
+			what, s.host.Name, s.user, se.ExitCode, lastLine(se.StderrTail))
 	}
-	return exitcode.Newf(exitcode.Failure, "see the output above", "%s on %s as %s failed (exit %d): %s",
-		what, s.host.Name, s.user, ee.ExitCode, lastLine(ee.StderrTail))
-}
-
-// parseRemoteGenerations reads generationsScript's output: the profile path,
-// nix-env --list-generations, "--", then "N-link STOREPATH" lines.
-func parseRemoteGenerations(out string) (string, []Generation, error) {
-	path, rest, _ := strings.Cut(out, "\n")
-	list, links, _ := strings.Cut(rest, "\n--\n")
-	gens, err := nix.ParseGenerations(list, time.Local)
-	if err != nil {
-		return "", nil, err
-	}
-	paths := map[int]string{}
-	for _, l := range strings.Split(links, "\n") {
-		name, store, ok := strings.Cut(l, " ")
-		if n, err := strconv.Atoi(strings.TrimSuffix(name, "-link")); ok && err == nil {
-			paths[n] = store
-		}
-	}
-	res := make([]Generation, len(gens))
-	for i, g := range gens {
-		res[i] = Generation{Generation: g, Path: paths[g.Number]}
-	}
-	return strings.TrimSpace(path), res, nil
+	return err
 }
 
 func lastLine(s string) string {

@@ -39,6 +39,12 @@ type Defaults struct {
 	Identity string `json:"identity,omitempty"`
 	// Rebuild forces the nixos-rebuild flavour: auto (detect), bash or ng.
 	Rebuild string `json:"rebuild"`
+	// MagicRollback: a host that nixctl cannot reach again after switch or
+	// test rolls itself back (nil: on).
+	MagicRollback *bool `json:"magicRollback,omitempty"`
+	// ConfirmTimeout is how long after the activation a host waits for
+	// nixctl to confirm before rolling back (0: nixctl's default).
+	ConfirmTimeout time.Duration `json:"confirmTimeout,omitempty"`
 }
 
 // Host is a NixOS machine deployed with nixos-rebuild --target-host.
@@ -55,6 +61,12 @@ type Host struct {
 	Identity   string   `json:"identity,omitempty"`
 	Rebuild    string   `json:"rebuild"`
 	Health     []Health `json:"health"`
+	// MagicRollback and ConfirmTimeout: see Defaults (inherited from there).
+	MagicRollback  *bool         `json:"magicRollback,omitempty"`
+	ConfirmTimeout time.Duration `json:"confirmTimeout,omitempty"`
+	// Secrets are path globs (relative to the fleet directory, ** allowed)
+	// of the sops files the host decrypts; nil when the inventory is silent.
+	Secrets []string `json:"secrets,omitempty"`
 	// Line is where the host starts in the file (0 if unknown).
 	Line    int  `json:"-"`
 	sudoSet bool // sudo: was written for this host; else defaults.sudo applies
@@ -101,7 +113,13 @@ type Profile struct {
 	Host            string   `json:"host"`
 	BackupExtension string   `json:"backupExtension"`
 	Tags            []string `json:"tags"`
-	Line            int      `json:"-"`
+	// Secrets are path globs of the sops files the profile decrypts, as for
+	// hosts.
+	Secrets []string `json:"secrets,omitempty"`
+	// Recipient names the .sops.yaml key (its anchor) of the machine the
+	// profile runs on, which decrypts the profile's secrets there.
+	Recipient string `json:"recipient,omitempty"`
+	Line      int    `json:"-"`
 }
 
 // Secrets says where sops files and .sops.yaml live, relative to Fleet.Dir.

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -129,6 +128,12 @@ func inherit(h *Host, d Defaults) {
 	}
 	if h.Rebuild == "" {
 		h.Rebuild = d.Rebuild
+	}
+	if h.MagicRollback == nil {
+		h.MagicRollback = d.MagicRollback
+	}
+	if h.ConfirmTimeout == 0 {
+		h.ConfirmTimeout = d.ConfirmTimeout
 	}
 }
 
@@ -268,6 +273,8 @@ func (d *decoder) defaults(n *yaml.Node, def *Defaults) {
 		"rebuild": func(v *yaml.Node) {
 			def.Rebuild = d.check(v, "defaults.rebuild", d.str(v, "defaults.rebuild"), validRebuild)
 		},
+		"magicRollback":  func(v *yaml.Node) { def.MagicRollback = d.optBool(v, "defaults.magicRollback") },
+		"confirmTimeout": func(v *yaml.Node) { def.ConfirmTimeout = d.duration(v, "defaults.confirmTimeout") },
 	})
 }
 
@@ -275,17 +282,20 @@ func (d *decoder) host(n *yaml.Node, path string) Host {
 	h := Host{Line: n.Line}
 	var sawSudo bool
 	d.mapping(n, path, map[string]func(*yaml.Node){
-		"name":       func(v *yaml.Node) { h.Name = d.str(v, path+".name") },
-		"address":    func(v *yaml.Node) { h.Address = d.str(v, path+".address") },
-		"attr":       func(v *yaml.Node) { h.Attr = d.check(v, path+".attr", d.str(v, path+".attr"), validAttr) },
-		"user":       func(v *yaml.Node) { h.User = d.check(v, path+".user", d.str(v, path+".user"), validUser) },
-		"port":       func(v *yaml.Node) { h.Port = d.port(v, path+".port") },
-		"sudo":       func(v *yaml.Node) { h.Sudo, sawSudo = d.boolean(v, path+".sudo"), true },
-		"tags":       func(v *yaml.Node) { h.Tags = d.tags(v, path+".tags") },
-		"buildHost":  func(v *yaml.Node) { h.BuildHost = d.str(v, path+".buildHost") },
-		"sshOptions": func(v *yaml.Node) { h.SSHOptions = d.sshOptions(v, path+".sshOptions") },
-		"identity":   func(v *yaml.Node) { h.Identity = d.check(v, path+".identity", d.str(v, path+".identity"), validPath) },
-		"rebuild":    func(v *yaml.Node) { h.Rebuild = d.check(v, path+".rebuild", d.str(v, path+".rebuild"), validRebuild) },
+		"name":           func(v *yaml.Node) { h.Name = d.str(v, path+".name") },
+		"address":        func(v *yaml.Node) { h.Address = d.str(v, path+".address") },
+		"attr":           func(v *yaml.Node) { h.Attr = d.check(v, path+".attr", d.str(v, path+".attr"), validAttr) },
+		"user":           func(v *yaml.Node) { h.User = d.check(v, path+".user", d.str(v, path+".user"), validUser) },
+		"port":           func(v *yaml.Node) { h.Port = d.port(v, path+".port") },
+		"sudo":           func(v *yaml.Node) { h.Sudo, sawSudo = d.boolean(v, path+".sudo"), true },
+		"tags":           func(v *yaml.Node) { h.Tags = d.tags(v, path+".tags") },
+		"buildHost":      func(v *yaml.Node) { h.BuildHost = d.str(v, path+".buildHost") },
+		"sshOptions":     func(v *yaml.Node) { h.SSHOptions = d.sshOptions(v, path+".sshOptions") },
+		"identity":       func(v *yaml.Node) { h.Identity = d.check(v, path+".identity", d.str(v, path+".identity"), validPath) },
+		"rebuild":        func(v *yaml.Node) { h.Rebuild = d.check(v, path+".rebuild", d.str(v, path+".rebuild"), validRebuild) },
+		"magicRollback":  func(v *yaml.Node) { h.MagicRollback = d.optBool(v, path+".magicRollback") },
+		"confirmTimeout": func(v *yaml.Node) { h.ConfirmTimeout = d.duration(v, path+".confirmTimeout") },
+		"secrets":        func(v *yaml.Node) { h.Secrets = d.secretGlobs(v, path+".secrets") },
 		"health": func(v *yaml.Node) {
 			for i, item := range d.seq(v, path+".health") {
 				h.Health = append(h.Health, d.health(item, fmt.Sprintf("%s.health[%d]", path, i)))
@@ -321,14 +331,7 @@ func (d *decoder) health(n *yaml.Node, path string) Health {
 		"http":         func(v *yaml.Node) { h.HTTP = d.str(v, path+".http"); set++ },
 		"command":      func(v *yaml.Node) { h.Command = d.str(v, path+".command"); set++ },
 		"expectStatus": func(v *yaml.Node) { h.ExpectStatus = d.integer(v, path+".expectStatus") },
-		"timeout": func(v *yaml.Node) {
-			s := d.str(v, path+".timeout")
-			t, err := time.ParseDuration(s)
-			if err != nil || t <= 0 {
-				d.addf(v.Line, path+".timeout", "must be a duration like 30s or 2m, got %q", s)
-			}
-			h.Timeout = t
-		},
+		"timeout":      func(v *yaml.Node) { h.Timeout = d.duration(v, path+".timeout") },
 	})
 	if n.Kind != yaml.MappingNode {
 		return h
@@ -374,7 +377,11 @@ func (d *decoder) profile(n *yaml.Node, path string) Profile {
 		"backupExtension": func(v *yaml.Node) {
 			p.BackupExtension = d.check(v, path+".backupExtension", d.str(v, path+".backupExtension"), validExtension)
 		},
-		"tags": func(v *yaml.Node) { p.Tags = d.tags(v, path+".tags") },
+		"tags":    func(v *yaml.Node) { p.Tags = d.tags(v, path+".tags") },
+		"secrets": func(v *yaml.Node) { p.Secrets = d.secretGlobs(v, path+".secrets") },
+		"recipient": func(v *yaml.Node) {
+			p.Recipient = d.check(v, path+".recipient", d.str(v, path+".recipient"), validRecipientName)
+		},
 	})
 	if n.Kind != yaml.MappingNode {
 		return p

@@ -145,6 +145,9 @@ func TestParseProblems(t *testing.T) {
 		{"health status on tcp", "hosts:\n  - {name: a, address: h, health: [{tcp: 'h:1', expectStatus: 200}]}\n", "only applies to http checks"},
 		{"health command newline", "hosts:\n  - {name: a, address: h, health: [{command: \"true\\nreboot\"}]}\n", "one line"},
 		{"health timeout", "hosts:\n  - {name: a, address: h, health: [{command: 'true', timeout: soon}]}\n", "must be a duration"},
+		{"confirm timeout", "defaults:\n  confirmTimeout: later\n", "nixctl.yaml:2: defaults.confirmTimeout: must be a duration like 30s or 2m"},
+		{"host confirm timeout", "hosts:\n  - name: a\n    address: h\n    confirmTimeout: -5s\n", "nixctl.yaml:4: hosts[0].confirmTimeout: must be a duration"},
+		{"magic rollback", "hosts:\n  - name: a\n    address: h\n    magicRollback: maybe\n", "nixctl.yaml:4: hosts[0].magicRollback: must be true or false"},
 		{"secrets escape", "secrets:\n  dir: ../../etc\n", "leaves the repository"},
 		{"secrets absolute", "secrets:\n  dir: /etc\n", "must be relative"},
 		{"attr quote", "hosts:\n  - {name: a, address: h, attr: 'x\"y'}\n", "not a valid flake attribute name"},
@@ -199,5 +202,25 @@ func TestParseRefusesHugeAndDeepFiles(t *testing.T) {
 	deep := "hosts: " + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "\n"
 	if _, err := Parse("nixctl.yaml", []byte(deep)); err == nil || !strings.Contains(err.Error(), "nesting deeper") {
 		t.Errorf("deep file: %v", err)
+	}
+}
+
+func TestMagicRollbackKeys(t *testing.T) {
+	f, err := Parse("nixctl.yaml", []byte(`defaults: {confirmTimeout: 45s, magicRollback: false}
+hosts:
+  - {name: a, address: h}
+  - {name: b, address: i, magicRollback: true, confirmTimeout: 2m}
+  - {name: c, address: j}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.Hosts[0], f.Hosts[1]
+	if a.MagicRollbackOn() || a.ConfirmTimeout.String() != "45s" || !b.MagicRollbackOn() || b.ConfirmTimeout.String() != "2m0s" {
+		t.Errorf("a %v %v, b %v %v", a.MagicRollbackOn(), a.ConfirmTimeout, b.MagicRollbackOn(), b.ConfirmTimeout)
+	}
+	f, _ = Parse("nixctl.yaml", []byte("hosts:\n  - {name: a, address: h}\n"))
+	if !f.Hosts[0].MagicRollbackOn() || f.Hosts[0].ConfirmTimeout != 0 {
+		t.Errorf("by default magic rollback is on, with nixctl's timeout: %+v", f.Hosts[0])
 	}
 }

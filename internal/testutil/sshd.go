@@ -35,6 +35,11 @@ type SSHDOptions struct {
 	Env map[string]string
 	// HostKey is the server's ed25519 key; nil generates one.
 	HostKey ed25519.PrivateKey
+	// OwnSystem gives the host a /run and a /nix/var/nix/profiles of its
+	// own (so a system profile, /run/current-system and /run/booted-system
+	// of its own), besides the /var/lib/nixctl and /run/lock every test
+	// host has to itself.
+	OwnSystem bool
 }
 
 // SSHD is a real /usr/sbin/sshd on 127.0.0.1 for one test.
@@ -55,6 +60,7 @@ type SSHD struct {
 
 	t      testing.TB
 	opts   SSHDOptions
+	ns     *exec.Cmd // holds the host's mount namespace
 	cmd    *exec.Cmd
 	done   chan struct{}
 	logMu  sync.Mutex
@@ -67,9 +73,17 @@ var userMu sync.Mutex
 // StartSSHD starts sshd on a free loopback port with its own ed25519 host
 // key and an authorized_keys holding a fresh client key, and stops it when
 // the test ends. It needs root (sshd's privilege separation).
+//
+// Each test sshd is a host of its own: it runs in a private mount namespace
+// where /var/lib/nixctl and /run/lock (and with OwnSystem /run and
+// /nix/var/nix/profiles) are fresh tmpfs mounts, so parallel tests never
+// share nixctl's state on a "host". The namespace outlives sshd (Restart
+// keeps the host's state, as a real sshd restart does) and everything
+// running in it is killed when the test ends. Tests see the host's files
+// under Root().
 func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 	t.Helper()
-	Require(t, "/usr/sbin/sshd")
+	Require(t, "/usr/sbin/sshd", "unshare", "nsenter", "mount")
 	if os.Geteuid() != 0 {
 		if InCI() {
 			t.Fatal("the test sshd needs root; CI runs as root")
@@ -111,6 +125,7 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(AuthorizedKey(t, client.Public())+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	s.enterNamespace()
 	var lastErr error
 	for range 5 {
 		s.Port = freePort(t)
@@ -134,6 +149,74 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 		s.Stop()
 	})
 	return s
+}
+
+// enterNamespace starts the process that holds the host's mount namespace,
+// with its private mounts in place, and stops everything in the namespace
+// when the test ends.
+func (s *SSHD) enterNamespace() {
+	t := s.t
+	t.Helper()
+	if err := os.MkdirAll("/var/lib/nixctl", 0o755); err != nil {
+		t.Fatalf("mount point: %v", err)
+	}
+	script := "set -e\n"
+	if s.opts.OwnSystem {
+		script += "mount -t tmpfs -o mode=0755 tmpfs /run\nmkdir -p /run/sshd /run/lock\n" +
+			"mount -t tmpfs -o mode=0755 tmpfs /nix/var/nix/profiles\n"
+	}
+	script += "mount -t tmpfs -o mode=1777 tmpfs /run/lock\nmount -t tmpfs -o mode=0755 tmpfs /var/lib/nixctl\necho ready\nexec sleep infinity\n"
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("unshare: %v", err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		_ = cmd.Wait()
+		t.Fatalf("the test host's mount namespace: %s", stderr.String())
+	}
+	s.ns = cmd
+	t.Cleanup(s.killNamespace)
+}
+
+// Root is the host's file system as its processes see it (through
+// /proc/PID/root of the namespace's holder): Root()+"/var/lib/nixctl" is the
+// host's state directory.
+func (s *SSHD) Root() string {
+	return fmt.Sprintf("/proc/%d/root", s.ns.Process.Pid)
+}
+
+// InHost is the argv that runs argv inside the host's mount namespace.
+func (s *SSHD) InHost(argv ...string) []string {
+	return append([]string{"nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", s.ns.Process.Pid), "--"}, argv...)
+}
+
+// killNamespace kills every process in the host's mount namespace (what
+// sessions left running, such as a detached watchdog), then its holder.
+func (s *SSHD) killNamespace() {
+	s.Stop()
+	self := fmt.Sprintf("/proc/%d/ns/mnt", s.ns.Process.Pid)
+	ns, err := os.Readlink(self)
+	if err == nil {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == s.ns.Process.Pid {
+				continue
+			}
+			if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/mnt")); err == nil && l == ns {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	_ = s.ns.Process.Kill()
+	_ = s.ns.Wait()
 }
 
 func (s *SSHD) writeConfig() {
@@ -165,7 +248,8 @@ func (s *SSHD) writeConfig() {
 // start runs sshd -D and waits for "Server listening".
 func (s *SSHD) start() error {
 	s.writeConfig()
-	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.config)
+	argv := s.InHost("/usr/sbin/sshd", "-D", "-e", "-f", s.config)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err

@@ -1,0 +1,13 @@
+#!/bin/sh
+# system-generation ROOT: print the system profile's link (system-N-link).
+# Exit codes (the one table for every nixctl host script; internal/hostops/exitcodes.go):
+#   0   done
+#   1   failed; the reason is on stderr
+#   66  the generation is missing, or there are no generations
+#   69  nix is not on the PATH
+#   70  the activation failed and the previous generation is current again
+#   73  a deploy holds the host; its lock record is on stderr
+#   75  the lock is held: by another run (its record on stdout), or for longer than the wait
+#   77  sudo -n refused to run
+set -u
+readlink "${1%/}/nix/var/nix/profiles/system"
