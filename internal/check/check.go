@@ -7,12 +7,11 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -35,17 +34,20 @@ type Options struct {
 	KeepGoing    bool
 	// Extra arguments for nix (the user's -- NIX_ARGS).
 	Extra []string
-	// Parallel evaluations at once (default 2).
-	Parallel int
+	// EvalJobs bounds the nix evaluations running at once (0: from the
+	// cores and the memory).
+	EvalJobs int
 }
 
 // Item is one checked thing.
 type Item struct {
-	Kind     string        `json:"kind"`
-	Name     string        `json:"name"`
-	Attr     string        `json:"attr,omitempty"`
-	OK       bool          `json:"ok"`
-	DrvPath  string        `json:"drvPath,omitempty"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Attr    string `json:"attr,omitempty"`
+	OK      bool   `json:"ok"`
+	DrvPath string `json:"drvPath,omitempty"`
+	// OutPath is what building DrvPath gives (not shown by check).
+	OutPath  string        `json:"-"`
 	Errors   []nix.Error   `json:"errors,omitempty"`
 	Duration time.Duration `json:"durationNs"`
 }
@@ -98,19 +100,15 @@ type noEvents struct{}
 func (noEvents) Started(string, string) {}
 func (noEvents) Finished(Item)          {}
 
-// Plan lists the commands Run would execute, in order (for --dry-run).
+// Plan lists the commands Run would execute (for --dry-run): the flake
+// check, and beside it the evaluations of every host and profile.
 func Plan(fleet *inventory.Fleet, o Options) []execx.Cmd {
 	var cmds []execx.Cmd
 	if !o.NoFlakeCheck {
 		cmds = append(cmds, flakeCheckCmd(fleet, o))
 	}
-	for _, h := range o.Hosts {
-		cmds = append(cmds, evalCmd(fleet, nix.ToplevelAttr(h.Attr), o.Extra))
-	}
-	for _, p := range o.Profiles {
-		cmds = append(cmds, evalCmd(fleet, nix.ActivationAttr(p.Attr), o.Extra))
-	}
-	return cmds
+	items, _ := evalItems(o)
+	return append(cmds, eval.Plan(items, evalOptions(fleet, o, nil))...)
 }
 
 func flakeCheckCmd(fleet *inventory.Fleet, o Options) execx.Cmd {
@@ -120,65 +118,102 @@ func flakeCheckCmd(fleet *inventory.Fleet, o Options) execx.Cmd {
 	return execx.Cmd{Argv: argv, Dir: fleet.Dir, ReadOnly: true}
 }
 
-func evalCmd(fleet *inventory.Fleet, path, extra []string) execx.Cmd {
-	return execx.Cmd{Argv: nix.EvalDrvPath(fleet.Flake, path, extra...), Dir: fleet.Dir, ReadOnly: true}
+// evalItems lists what to evaluate, hosts first, with the Item each
+// becomes in the report.
+func evalItems(o Options) ([]eval.Item, []Item) {
+	var items []eval.Item
+	var report []Item
+	for _, h := range o.Hosts {
+		items = append(items, eval.Host(h.Attr))
+		report = append(report, Item{Kind: KindHost, Name: h.Name, Attr: h.Attr})
+	}
+	for _, p := range o.Profiles {
+		items = append(items, eval.Profile(p.Attr))
+		report = append(report, Item{Kind: KindProfile, Name: p.Name, Attr: p.Attr})
+	}
+	return items, report
 }
 
-// Run checks the flake and the selected hosts and profiles. It returns an
-// error only when nothing could be checked (nix missing, cancelled); failures
-// of items are in the report.
+func evalOptions(fleet *inventory.Fleet, o Options, ev eval.Events) eval.Options {
+	return eval.Options{Flake: fleet.Flake, Dir: fleet.Dir, Extra: o.Extra, Jobs: o.EvalJobs, Events: ev}
+}
+
+// Run checks the flake and the selected hosts and profiles: nix flake check
+// and one evaluation of every item run side by side. It returns an error
+// only when nothing could be checked (nix missing, cancelled); failures of
+// items are in the report.
 func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options, ev Events) (*Report, error) {
 	if ev == nil {
 		ev = noEvents{}
 	}
 	rep := &Report{}
-	if !o.NoFlakeCheck {
-		ev.Started(KindFlake, "nix flake check")
-		it := flakeCheck(ctx, r, fleet, o)
-		ev.Finished(it)
-		rep.Items = append(rep.Items, it)
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		// Inputs that cannot be fetched fail every evaluation the same way,
-		// after the same network time-outs: say it once.
-		if !it.OK && len(it.Errors) > 0 && nix.IsFetchError(it.Errors[0].Message) {
-			rep.Items = append(rep.Items, notEvaluated(o, it.Errors[0].Message)...)
-			return rep, nil
-		}
-	}
-	type job struct {
-		kind, name, attr string
-		path             []string
-	}
-	var jobs []job
-	for _, h := range o.Hosts {
-		jobs = append(jobs, job{KindHost, h.Name, h.Attr, nix.ToplevelAttr(h.Attr)})
-	}
-	for _, p := range o.Profiles {
-		jobs = append(jobs, job{KindProfile, p.Name, p.Attr, nix.ActivationAttr(p.Attr)})
-	}
-	items := make([]Item, len(jobs))
-	par := o.Parallel
-	if par < 1 {
-		par = 2
-	}
-	sem := make(chan struct{}, par)
+	var flake Item
 	var wg sync.WaitGroup
-	for i, j := range jobs {
+	if !o.NoFlakeCheck {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ev.Started(j.kind, j.name)
-			items[i] = evaluate(ctx, r, fleet, j.kind, j.name, j.attr, j.path, o.Extra)
-			ev.Finished(items[i])
+			ev.Started(KindFlake, "nix flake check")
+			flake = flakeCheck(ctx, r, fleet, o)
+			ev.Finished(flake)
 		}()
 	}
+	items, err := Evaluate(ctx, r, fleet, o, ev)
 	wg.Wait()
+	if !o.NoFlakeCheck {
+		rep.Items = append(rep.Items, flake)
+		// Inputs that cannot be fetched fail every evaluation the same way,
+		// after the same network time-outs: say it once.
+		if !flake.OK && len(flake.Errors) > 0 && nix.IsFetchError(flake.Errors[0].Message) {
+			rep.Items = append(rep.Items, notEvaluated(o, flake.Errors[0].Message)...)
+			return rep, ctx.Err()
+		}
+	}
 	rep.Items = append(rep.Items, items...)
-	return rep, ctx.Err()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return rep, err
+}
+
+// Evaluate evaluates the selected hosts and profiles (without nix flake
+// check) and returns one Item each, hosts first.
+func Evaluate(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options, ev Events) ([]Item, error) {
+	if ev == nil {
+		ev = noEvents{}
+	}
+	items, report := evalItems(o)
+	results, err := eval.Run(ctx, r, items, evalOptions(fleet, o, itemEvents{ev, report}))
+	if err != nil {
+		return nil, err
+	}
+	for i, res := range results {
+		report[i] = toItem(report[i], res)
+	}
+	return report, nil
+}
+
+// itemEvents relays eval's progress as check's.
+type itemEvents struct {
+	ev     Events
+	report []Item
+}
+
+func (e itemEvents) Started(i int) { e.ev.Started(e.report[i].Kind, e.report[i].Name) }
+func (e itemEvents) Finished(i int, r eval.Result) {
+	e.ev.Finished(toItem(e.report[i], r))
+}
+
+func toItem(it Item, r eval.Result) Item {
+	it.OK, it.DrvPath, it.OutPath, it.Errors, it.Duration = r.OK(), r.DrvPath, r.OutPath, r.Errors, r.Duration
+	if r.Missing {
+		out := eval.OutputNixOS
+		if it.Kind == KindProfile {
+			out = eval.OutputHome
+		}
+		it.Errors = []nix.Error{{Message: fmt.Sprintf("the flake has no %s.%s (set attr: in nixctl.yaml, or add the output to flake.nix)", out, nix.Attr(it.Attr))}}
+	}
+	return it
 }
 
 // notEvaluated fails every host and profile with the reason they were not
@@ -200,40 +235,7 @@ func flakeCheck(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o O
 	res, err := r.Run(ctx, flakeCheckCmd(fleet, o))
 	it := Item{Kind: KindFlake, Name: "nix flake check", OK: err == nil, Duration: time.Since(start)}
 	if err != nil {
-		it.Errors = errorsOf(res, err, fleet.Dir)
+		it.Errors = eval.ErrorsOf(res, err, fleet.Dir)
 	}
 	return it
-}
-
-func evaluate(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, kind, name, attr string, path, extra []string) Item {
-	start := time.Now()
-	res, err := r.Run(ctx, evalCmd(fleet, path, extra))
-	it := Item{Kind: kind, Name: name, Attr: attr, OK: err == nil, Duration: time.Since(start)}
-	if err != nil {
-		it.Errors = errorsOf(res, err, fleet.Dir)
-		if res != nil && nix.IsMissingAttr(res.Stderr) {
-			out := "nixosConfigurations"
-			if kind == KindProfile {
-				out = "homeConfigurations"
-			}
-			it.Errors = []nix.Error{{Message: fmt.Sprintf("the flake has no %s.%s (set attr: in nixctl.yaml, or add the output to flake.nix)", out, nix.Attr(attr))}}
-		}
-		return it
-	}
-	it.DrvPath = strings.TrimSpace(string(res.Stdout))
-	return it
-}
-
-// errorsOf parses nix's errors, falling back to the process error.
-func errorsOf(res *execx.Result, err error, repo string) []nix.Error {
-	if res != nil {
-		if errs := nix.ParseErrors(res.Stderr, repo); len(errs) > 0 {
-			return errs
-		}
-	}
-	var ee *execx.ExitError
-	if errors.As(err, &ee) && ee.StderrTail != "" {
-		return []nix.Error{{Message: nix.StripANSI(execx.Tail(ee.StderrTail, 1))}}
-	}
-	return []nix.Error{{Message: err.Error()}}
 }

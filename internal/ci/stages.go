@@ -16,6 +16,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/check"
 	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
@@ -65,6 +66,8 @@ type Options struct {
 	// Log receives the output of children worth showing (deploy).
 	Log      io.Writer
 	Parallel int
+	// EvalJobs bounds the nix evaluations at once (0: from cores and memory).
+	EvalJobs int
 }
 
 // Events receives progress. Implementations must be safe for concurrent use.
@@ -92,6 +95,9 @@ func Run(ctx context.Context, r execx.Runner, o Options, ev Events) (*Report, er
 	rn := &run{ctx: ctx, r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}, flakeErrors: map[string][]Problem{}}
 	rn.stage(StageInventory, exitcode.Inventory, rn.inventory)
 	rn.stage(StageSecrets, exitcode.Secrets, rn.secrets)
+	// Hosts and profiles are evaluated beside nix flake check, not after
+	// it; the evaluate stage reports them.
+	rn.startEvaluation()
 	rn.stage(StageFlake, exitcode.Check, rn.flake)
 	rn.stage(StageEvaluate, exitcode.Eval, rn.evaluate)
 	rn.stage(StageSecretsAccess, exitcode.Secrets, rn.secretsAccess)
@@ -114,6 +120,9 @@ type run struct {
 	// Between stages: inventory entries the flake lacks, evaluated items.
 	missing   map[string]bool
 	evaluated []check.Item
+	// evaluation is the running evaluation of hosts and profiles (nil
+	// when there is nothing to evaluate); its items arrive on it once.
+	evaluation chan []check.Item
 	// flakeErrors are nix flake check's errors about an inventory host or
 	// profile (by output, "nixosConfigurations.a"), left to the evaluate stage.
 	flakeErrors map[string][]Problem
@@ -480,10 +489,11 @@ func (rn *run) parallel(n int, fn func(i int)) {
 
 // --- 4. evaluate --------------------------------------------------------
 
-func (rn *run) evaluate(st *Stage) {
+// startEvaluation evaluates every host and profile the flake has, in the
+// background.
+func (rn *run) startEvaluation() {
 	fleet := rn.o.Fleet
-	if fleet == nil {
-		skip(st, "the inventory did not load")
+	if fleet == nil || rn.ctx.Err() != nil {
 		return
 	}
 	var hosts []inventory.Host
@@ -498,12 +508,23 @@ func (rn *run) evaluate(st *Stage) {
 			profiles = append(profiles, p)
 		}
 	}
-	rep, _ := check.Run(rn.ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, NoFlakeCheck: true, Parallel: rn.o.Parallel}, nil)
+	rn.evaluation = make(chan []check.Item, 1)
+	go func() {
+		items, _ := check.Evaluate(rn.ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
+		rn.evaluation <- items
+	}()
+}
+
+func (rn *run) evaluate(st *Stage) {
+	fleet := rn.o.Fleet
+	if fleet == nil || rn.evaluation == nil {
+		skip(st, "the inventory did not load")
+		return
+	}
+	items := <-rn.evaluation
 	byKey := map[string]check.Item{}
-	if rep != nil {
-		for _, it := range rep.Items {
-			byKey[it.Kind+":"+it.Name] = it
-		}
+	for _, it := range items {
+		byKey[it.Kind+":"+it.Name] = it
 	}
 	each := func(kind, name string) {
 		it, ok := byKey[kind+":"+name]
@@ -571,6 +592,19 @@ func (rn *run) build(st *Stage) {
 		}
 		targets = append(targets, &buildTarget{item: it, installable: nix.Installable(fleet.Flake, path...),
 			c: Case{Kind: it.Kind, Name: it.Name, Status: Passed}})
+	}
+	// Build the derivations the evaluate stage found: nothing is
+	// evaluated twice.
+	drvs := make([]string, len(targets))
+	for i, t := range targets {
+		drvs[i] = t.item.DrvPath
+	}
+	if len(drvs) > 0 {
+		if installables, ok := eval.DrvInstallables(rn.ctx, rn.r, drvs); ok {
+			for i, t := range targets {
+				t.installable = installables[i]
+			}
+		}
 	}
 	start := time.Now()
 	if len(targets) > 0 {

@@ -22,6 +22,7 @@ type checkOptions struct {
 	all       bool
 	noBuild   bool
 	keepGoing bool
+	evalJobs  int
 	nixArgs   []string
 }
 
@@ -30,11 +31,12 @@ func newCheckCmd(deps *app.Deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [SELECTOR...] [-- NIX_ARGS...]",
 		Short: "Run nix flake check and evaluate every host and profile",
-		Long: `Run nix flake check, then evaluate the system of every selected host
-(nixosConfigurations.<attr>.config.system.build.toplevel.drvPath) and the
-activation package of every selected profile. With no selector, everything in
-the inventory is evaluated. Each item passes or fails with nix's error parsed
-to file, line, column and message.
+		Long: `Run nix flake check and, beside it, evaluate the system of every selected
+host (nixosConfigurations.<attr>.config.system.build.toplevel.drvPath) and the
+activation package of every selected profile, all in one nix process (per
+output, and per chunk of 100 items), so what they share is evaluated once.
+With no selector, everything in the inventory is evaluated. Each item passes
+or fails with nix's error parsed to file, line, column and message.
 
 Selectors: a name, a glob such as 'nixos-*', or @tag. Arguments after -- go to nix.`,
 		ValidArgsFunction: completeNames(deps, completeHosts|completeProfiles),
@@ -47,6 +49,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag. Arguments after -- go to n
 	f.BoolVar(&opts.all, "all", false, "check every host and profile (the default without selectors)")
 	f.BoolVar(&opts.noBuild, "no-build", false, "do not build the flake's checks (nix flake check --no-build)")
 	f.BoolVar(&opts.keepGoing, "keep-going", false, "let nix flake check go on after a failed build")
+	addEvalJobsFlag(f, &opts.evalJobs)
 	return cmd
 }
 
@@ -104,7 +107,10 @@ func runCheck(opts *checkOptions) error {
 	if _, err := deps.Runner().LookPath("nix"); err != nil {
 		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) or run 'nixctl doctor'", "nix is not installed or not on PATH")
 	}
-	copts := check.Options{Hosts: hosts, Profiles: profiles, NoBuild: opts.noBuild, KeepGoing: opts.keepGoing, Extra: opts.nixArgs}
+	if err := checkEvalJobs(opts.evalJobs); err != nil {
+		return err
+	}
+	copts := check.Options{Hosts: hosts, Profiles: profiles, NoBuild: opts.noBuild, KeepGoing: opts.keepGoing, Extra: opts.nixArgs, EvalJobs: opts.evalJobs}
 	if deps.Config.DryRun {
 		for _, c := range check.Plan(fleet, copts) {
 			deps.IO.Printf("%s\n", c.String())

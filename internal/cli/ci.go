@@ -24,11 +24,12 @@ import (
 )
 
 type ciOptions struct {
-	deps    *app.Deps
-	noBuild bool
-	junit   string
-	json    string
-	deploy  string
+	deps     *app.Deps
+	noBuild  bool
+	junit    string
+	json     string
+	deploy   string
+	evalJobs int
 	// testOnlySelf replaces the path of the running nixctl (deploy stage).
 	testOnlySelf string
 	// testOnlyVerifySecrets replaces the secrets stage.
@@ -54,7 +55,8 @@ separately; every stage runs even when one fails, so one run shows every problem
   2. secrets    every file under the secrets directory is encrypted for .sops.yaml's
                 recipients (MACs too when SOPS_AGE_KEY or SOPS_AGE_KEY_FILE is set)
   3. flake      nix flake check, one case per check, errors with file:line:column
-  4. evaluate   every host's toplevel and every profile's activation package
+  4. evaluate   every host's toplevel and every profile's activation package, in
+                one nix process beside nix flake check
   5. build      all of them in one nix build (skipped with --no-build, which
                 also passes --no-build to nix flake check)
   6. deploy     with --deploy SELECTOR, once 1-5 passed: nixctl deploy SELECTOR --yes
@@ -72,6 +74,7 @@ flake 4, evaluate 8, build 9, deploy its own.`,
 	f.StringVar(&opts.junit, "junit", "", "write a JUnit XML report to `FILE`")
 	f.StringVar(&opts.json, "json", "", "write the report as JSON to `FILE`, or to stdout with -")
 	f.StringVar(&opts.deploy, "deploy", "", "after every other stage passed, run nixctl deploy `SELECTOR` --yes")
+	addEvalJobsFlag(f, &opts.evalJobs)
 	cmd.AddCommand(newCIInitCmd(deps))
 	return cmd
 }
@@ -85,7 +88,10 @@ func runCI(opts *ciOptions) error {
 	if jsonOut == "" && deps.Config.JSON {
 		jsonOut = "-"
 	}
-	o := ci.Options{NoBuild: opts.noBuild, Deploy: opts.deploy, Log: deps.IO.Err, VerifySecrets: opts.testOnlyVerifySecrets}
+	if err := checkEvalJobs(opts.evalJobs); err != nil {
+		return err
+	}
+	o := ci.Options{NoBuild: opts.noBuild, Deploy: opts.deploy, Log: deps.IO.Err, VerifySecrets: opts.testOnlyVerifySecrets, EvalJobs: opts.evalJobs}
 	o.Fleet, o.FleetErr = deps.Fleet()
 	if o.FleetErr != nil {
 		var ee *exitcode.Error

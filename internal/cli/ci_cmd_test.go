@@ -30,11 +30,12 @@ func ciRecorded(t *testing.T) (dir string, rec *execx.Recorder) {
 	rec.Register(nix.EvalAttrNames(dir, "homeConfigurations"), `[]`, 0)
 	rec.Register(nix.EvalPositions(dir, []string{"checks"}, 2), `{}`, 0)
 	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
-	rec.Register(nix.EvalDrvPath(dir, nix.ToplevelAttr("a")), "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv", 0)
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"a": {DrvPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv"}}))
 	return dir, rec
 }
 
 func registerBuild(rec *execx.Recorder) {
+	rec.Register(nix.Version(), "nix (Nix) 2.8.0\n", 0)
 	rec.Register([]string{"nix", "build", "--no-link", "--json"},
 		`[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a"}}]`, 0)
 }
@@ -51,6 +52,12 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	rec.Verify(t)
+	// The build builds the derivation the evaluate stage found.
+	for _, a := range rec.Argvs() {
+		if strings.HasPrefix(a, "nix build") && !strings.HasSuffix(a, " /nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv") {
+			t.Errorf("build evaluates the flake again: %s", a)
+		}
+	}
 	var rep struct {
 		OK     bool `json:"ok"`
 		Stages []struct {
@@ -131,6 +138,8 @@ func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
 
 func TestCIGitHubAnnotations(t *testing.T) {
 	dir, rec := ciRecorded(t)
+	// Host a fails among the others, then alone with its located error.
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"a": {Failed: true}}))
 	rec.RegisterStub(&execx.Stub{Prefix: nix.EvalDrvPath(dir, nix.ToplevelAttr("a")), ExitCode: 1,
 		Stderr: `@nix {"action":"msg","column":5,"file":"` + dir + `/hosts/a.nix","level":0,"line":3,"msg":"error: undefined variable 'pkgs'","raw_msg":"undefined variable 'pkgs'"}` + "\n"})
 	deps := ciDeps(dir, map[string]string{"GITHUB_ACTIONS": "true"})

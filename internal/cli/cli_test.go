@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,20 +71,32 @@ profiles:
   - {name: laptop, attr: gabriel@laptop}
 `
 
-func TestCheckRunsFlakeCheckThenEveryEvaluation(t *testing.T) {
+// fleetEvaluates answers the one evaluation of fleetYAML's hosts and profile.
+func fleetEvaluates() *execx.Stub {
+	return testutil.EvalStub(map[string]testutil.EvalAnswer{
+		"web-1": {DrvPath: "/nix/store/a-web.drv"}, "db-main": {DrvPath: "/nix/store/b-db.drv"}, "gabriel@laptop": {DrvPath: "/nix/store/c-hm.drv"},
+	})
+}
+
+func TestCheckRunsFlakeCheckBesideOneEvaluation(t *testing.T) {
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
-	rec.Register([]string{"nix", "eval", "--raw", dir + "#nixosConfigurations.web-1.config.system.build.toplevel.drvPath"}, "/nix/store/a-web.drv", 0)
-	rec.Register([]string{"nix", "eval", "--raw", dir + "#nixosConfigurations.db-main.config.system.build.toplevel.drvPath"}, "/nix/store/b-db.drv", 0)
-	rec.Register([]string{"nix", "eval", "--raw", dir + `#homeConfigurations."gabriel@laptop".activationPackage.drvPath`}, "/nix/store/c-hm.drv", 0)
+	rec.RegisterStub(fleetEvaluates())
 	r := runIn(t, dir, rec, nil, "check")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	rec.Verify(t)
-	if argvs := rec.Argvs(); !strings.HasPrefix(argvs[0], "nix flake check") {
-		t.Errorf("flake check must run first: %v", argvs)
+	// One nix process per output evaluates all of its items.
+	var evals []string
+	for _, a := range rec.Argvs() {
+		if strings.HasPrefix(a, "nix eval") {
+			evals = append(evals, a)
+		}
+	}
+	if len(evals) != 2 || !strings.Contains(evals[0]+evals[1], dir+"#nixosConfigurations ") || !strings.Contains(evals[0]+evals[1], dir+"#homeConfigurations ") {
+		t.Errorf("evaluations: %q", evals)
 	}
 	for _, want := range []string{"✓\thost\tweb-1\t/nix/store/a-web.drv", "✓\tprofile\tlaptop\t/nix/store/c-hm.drv"} {
 		if !strings.Contains(r.stdout, want) {
@@ -96,7 +109,9 @@ func TestCheckFailureNamesHostFileAndLine(t *testing.T) {
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}", "hosts/db.nix": ""})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "flake", "check"}, "", 0)
-	rec.Register([]string{"nix", "eval"}, "/nix/store/ok.drv", 0)
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{
+		"web-1": {DrvPath: "/nix/store/a-web.drv"}, "db-main": {Failed: true}, "gabriel@laptop": {DrvPath: "/nix/store/c-hm.drv"},
+	}))
 	rec.RegisterStub(&execx.Stub{
 		Prefix:   []string{"nix", "eval", "--raw", dir + "#nixosConfigurations.db-main.config.system.build.toplevel.drvPath"},
 		Stderr:   `@nix {"action":"msg","level":0,"file":"/nix/store/vjd318fihnjgjws7rmwh0vaiyv4g13dp-source/hosts/db.nix","line":7,"column":3,"msg":"error: A definition for option 'networking.hostName' is not of type 'string'","raw_msg":"A definition for option 'networking.hostName' is not of type 'string'"}`,
@@ -112,8 +127,10 @@ func TestCheckFailureNamesHostFileAndLine(t *testing.T) {
 	if !strings.Contains(r.stderr, "nixctl: error: check failed for db: hosts/db.nix:7:3") || !strings.Contains(r.stderr, "nixctl: hint:") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	if !strings.Contains(rec.Argvs()[0], "--no-build") {
-		t.Errorf("--no-build not passed: %v", rec.Argvs()[0])
+	if !slices.ContainsFunc(rec.Argvs(), func(a string) bool {
+		return strings.HasPrefix(a, "nix flake check") && strings.Contains(a, "--no-build")
+	}) {
+		t.Errorf("--no-build not passed: %v", rec.Argvs())
 	}
 	rec.Verify(t)
 }
@@ -122,7 +139,7 @@ func TestCheckJSONAndNixArgs(t *testing.T) {
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "flake", "check"}, "", 0)
-	rec.Register([]string{"nix", "eval"}, "/nix/store/x.drv", 0)
+	rec.RegisterStub(fleetEvaluates())
 	r := runIn(t, dir, rec, nil, "check", "@web", "--json", "--", "--impure")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -154,7 +171,7 @@ func TestCheckDryRunRunsNothing(t *testing.T) {
 	if len(rec.Calls()) != 0 {
 		t.Errorf("dry-run ran %v", rec.Argvs())
 	}
-	if !strings.Contains(r.stdout, "nix eval --raw "+dir+"#nixosConfigurations.db-main.config.system.build.toplevel.drvPath") {
+	if !strings.Contains(r.stdout, "nix eval --json --apply ") || !strings.Contains(r.stdout, `(one 0 "db-main" p0)`) || !strings.Contains(r.stdout, " "+dir+"#nixosConfigurations ") {
 		t.Errorf("plan not printed:\n%s", r.stdout)
 	}
 }
@@ -243,14 +260,17 @@ func TestCompletionOffersInventoryNames(t *testing.T) {
 func TestCheckSaysOnceWhenInputsCannotBeFetched(t *testing.T) {
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
-	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "flake", "check"}, ExitCode: 1,
-		Stderr: `@nix {"action":"msg","level":0,"msg":"error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-25.05': Couldn't resolve host name (6)"}`})
+	download := `@nix {"action":"msg","level":0,"msg":"error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-25.05': Couldn't resolve host name (6)"}`
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "flake", "check"}, ExitCode: 1, Stderr: download})
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "eval"}, ExitCode: 1, Stderr: download})
 	r := runIn(t, dir, rec, nil, "check")
 	if r.code != exitcode.Check {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if n := len(rec.Calls()); n != 1 {
-		t.Errorf("evaluations ran after the inputs failed to download: %v", rec.Argvs())
+	// The evaluation runs beside the flake check and meets the same error
+	// once per output, not once per item.
+	if n := len(rec.Calls()); n != 3 {
+		t.Errorf("want the flake check and one evaluation per output: %v", rec.Argvs())
 	}
 	if !strings.Contains(r.stdout, "✗\thost\tweb-1\tnot evaluated: the flake's inputs could not be fetched") ||
 		!strings.Contains(r.stderr, "hint: the flake's inputs could not be fetched: run 'nix flake lock'") {

@@ -34,6 +34,7 @@ type deployOptions struct {
 	buildHost string
 	timeout   time.Duration
 	breakLock bool
+	evalJobs  int
 	// noMagicRollback and confirmTimeout shape magic rollback.
 	noMagicRollback bool
 	confirmTimeout  time.Duration
@@ -90,6 +91,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 	f.BoolVar(&opts.keepGoing, "keep-going", true, "go on with the other hosts when one fails")
 	f.BoolVar(&opts.failFast, "fail-fast", false, "stop every host at the first failure")
 	f.BoolVar(&opts.noCheck, "no-check", false, "skip the check stage")
+	addEvalJobsFlag(f, &opts.evalJobs)
 	f.StringVar(&opts.buildHost, "build-host", "", "build on this host (inventory name or user@address) instead of here")
 	f.DurationVar(&opts.timeout, "timeout", 0, "limit for each host's preflight and for its activation with health checks, e.g. 10m (0: none)")
 	f.BoolVar(&opts.breakLock, "break-lock", false, "remove a lock left by another deploy before taking it")
@@ -108,6 +110,9 @@ func runDeploy(opts *deployOptions) error {
 	}
 	if opts.parallel < 0 {
 		return exitcode.UsageErrorf("pass a number of hosts, 1 or more", "--parallel %d is not a number of hosts", opts.parallel)
+	}
+	if err := checkEvalJobs(opts.evalJobs); err != nil {
+		return err
 	}
 	if opts.timeout < 0 {
 		return exitcode.UsageErrorf("pass a duration such as 10m", "--timeout %s is negative", opts.timeout)
@@ -132,7 +137,7 @@ func runDeploy(opts *deployOptions) error {
 	o := deploy.Options{
 		Action: opts.action, Parallel: opts.parallel, FailFast: opts.failFast, NoCheck: opts.noCheck || opts.rollback,
 		BreakLock: opts.breakLock, BuildHost: opts.buildHost, Timeout: opts.timeout, Home: deps.Home(),
-		KnownHosts: userKnownHosts(dialer), Rollback: opts.rollback, RollbackTo: opts.to,
+		KnownHosts: userKnownHosts(dialer), Rollback: opts.rollback, RollbackTo: opts.to, EvalJobs: opts.evalJobs,
 		NoMagicRollback: opts.noMagicRollback, ConfirmTimeout: opts.confirmTimeout,
 	}
 	o.Flavour, err = rebuildFlavour(deps, hosts, o)

@@ -19,6 +19,7 @@ type statusOptions struct {
 	all       bool
 	noEval    bool
 	parallel  int
+	evalJobs  int
 }
 
 func newStatusCmd(deps *app.Deps) *cobra.Command {
@@ -44,6 +45,7 @@ Exits 0 when every host answered, 5 when some did not, 10 when none did.`,
 	f.BoolVar(&opts.all, "all", false, "every host (the default without selectors)")
 	f.BoolVar(&opts.noEval, "no-eval", false, "do not evaluate the flake (no drift)")
 	f.IntVar(&opts.parallel, "parallel", 0, "hosts asked at once (default: 16, or defaults.parallel when larger)")
+	addEvalJobsFlag(f, &opts.evalJobs)
 	return cmd
 }
 
@@ -62,6 +64,9 @@ func runStatus(opts *statusOptions) error {
 	if len(hosts) == 0 {
 		return exitcode.Newf(exitcode.Inventory, "add hosts: to nixctl.yaml", "the inventory has no hosts")
 	}
+	if err := checkEvalJobs(opts.evalJobs); err != nil {
+		return err
+	}
 	if !opts.noEval {
 		if err := requireNix(deps); err != nil {
 			return err
@@ -73,7 +78,7 @@ func runStatus(opts *statusOptions) error {
 		parallel = max(fleet.Defaults.Parallel, 16)
 	}
 	sts := deploy.Status(deps.Context(), deps.Runner(), &hostops.SSH{Dialer: remote.NewDialer(deps.Home(), deps.Getenv)}, fleet, hosts,
-		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, Home: deps.Home()})
+		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, Home: deps.Home(), EvalJobs: opts.evalJobs})
 	io := deps.IO
 	failed := 0
 	for _, s := range sts {

@@ -19,6 +19,7 @@ import (
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 const threeHosts = `
@@ -431,10 +432,15 @@ func TestBuildFailureIsAttributed(t *testing.T) {
 func checkedRun(t *testing.T) *run {
 	r := newRun(t, threeHosts)
 	r.opts.NoCheck = false
-	buildStub(r.rec)
-	r.rec.Register([]string{"nix", "flake", "check", "/fleet"}, "", 0)
-	r.rec.Register([]string{"nix", "eval", "--raw"}, "/nix/store/x.drv", 0)
-	r.rec.Register([]string{"nix", "eval", "--raw", "/fleet#nixosConfigurations.b.config.system.build.toplevel.drvPath"}, "", 1)
+	r.rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{
+		"a": {DrvPath: "/nix/store/aaaa-nixos-system-a.drv"},
+		"b": {Failed: true},
+		"c": {DrvPath: "/nix/store/cccc-nixos-system-c.drv"},
+	}))
+	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "eval", "--raw", "/fleet#nixosConfigurations.b.config.system.build.toplevel.drvPath"},
+		Stderr: `@nix {"action":"msg","level":0,"msg":"error: boom","raw_msg":"boom"}`, ExitCode: 1})
+	r.rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
+	r.rec.Register([]string{"nix", "build", "--no-link", "--json"}, `[{"drvPath":"/nix/store/aaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/aaaa-nixos-system-a"}},{"drvPath":"/nix/store/cccc-nixos-system-c.drv","outputs":{"out":"/nix/store/cccc-nixos-system-c"}}]`, 0)
 	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
 	return r
 }
@@ -443,11 +449,30 @@ func TestCheckStageStopsFailingHosts(t *testing.T) {
 	r := checkedRun(t)
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
-	if b := result(t, rep, "b"); b.Stage != StageCheck || b.Result != ResultFailed {
+	if b := result(t, rep, "b"); b.Stage != StageCheck || b.Result != ResultFailed || !strings.Contains(b.Error, "boom") {
 		t.Errorf("b: %+v", b)
 	}
-	if !strings.Contains(r.rec.Argvs()[0], "--no-build") {
-		t.Errorf("the check stage evaluates, it builds no checks: %s", r.rec.Argvs()[0])
+	if a := result(t, rep, "a"); !a.OK() || a.DrvPath != "/nix/store/aaaa-nixos-system-a.drv" || a.StorePath != "/nix/store/aaaa-nixos-system-a" {
+		t.Errorf("a: %+v", a)
+	}
+	// Each host is evaluated once: the build builds the derivations the
+	// check found, and nix flake check is not run.
+	var evals, builds int
+	for _, argv := range r.rec.Argvs() {
+		switch {
+		case strings.HasPrefix(argv, "nix flake check"):
+			t.Errorf("deploy ran %s", argv)
+		case strings.HasPrefix(argv, "nix eval"):
+			evals++
+		case strings.HasPrefix(argv, "nix build"):
+			builds++
+			if !strings.HasSuffix(argv, " /nix/store/aaaa-nixos-system-a.drv /nix/store/cccc-nixos-system-c.drv") || strings.Contains(argv, "#") {
+				t.Errorf("the build must build the evaluated derivations: %s", argv)
+			}
+		}
+	}
+	if evals != 2 || builds != 1 {
+		t.Errorf("%d evaluations (want one for all, one for the failing host alone), %d builds", evals, builds)
 	}
 	if len(r.host("b").ran()) != 0 {
 		t.Error("a host that failed the check is never contacted")

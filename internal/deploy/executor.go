@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/hostops"
@@ -48,11 +49,14 @@ type Env struct {
 
 // hostRun is one host's state through the run.
 type hostRun struct {
-	plan    HostPlan
-	res     HostResult
-	stage   string
-	start   time.Time
-	session hostops.System
+	plan HostPlan
+	// installable is what the build builds: the evaluated derivation, or
+	// the plan's flake attribute.
+	installable string
+	res         HostResult
+	stage       string
+	start       time.Time
+	session     hostops.System
 	// back is the connection that found the host rolled back by itself.
 	back   hostops.System
 	locked bool
@@ -223,15 +227,23 @@ func (x *executor) check() {
 		x.setStage(h, StageCheck)
 		hosts = append(hosts, h.plan.Host)
 	}
-	rep, err := check.Run(x.ctx, x.env.Runner, x.env.Fleet, check.Options{Hosts: hosts, NoBuild: true}, nil)
+	// One evaluation of every host, whose derivations the build then
+	// builds: no host is evaluated twice. nix flake check is left to
+	// nixctl check and ci: it would evaluate every host of the flake again.
+	items, err := check.Evaluate(x.ctx, x.env.Runner, x.env.Fleet, check.Options{Hosts: hosts, EvalJobs: x.plan.EvalJobs}, nil)
 	if err != nil {
 		for _, h := range x.hosts {
 			x.fail(h, err)
 		}
 		return
 	}
-	for _, it := range rep.Items {
+	for _, it := range items {
 		if it.OK {
+			for _, h := range x.hosts {
+				if it.Name == h.plan.Host.Name {
+					h.res.DrvPath = it.DrvPath
+				}
+			}
 			continue
 		}
 		err := fmt.Errorf("check failed: %s", it.Summary())
@@ -306,6 +318,7 @@ func (x *executor) build() {
 	if len(local) == 0 {
 		return
 	}
+	x.useDerivations(local)
 	err := x.buildHosts(local)
 	if err != nil && len(local) > 1 && !x.plan.FailFast && x.ctx.Err() == nil {
 		for _, h := range local {
@@ -329,7 +342,7 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 	installables := make([]string, len(hosts))
 	var outs []io.Writer
 	for i, h := range hosts {
-		installables[i] = h.plan.Installable
+		installables[i] = h.installable
 		outs = append(outs, h.out)
 	}
 	c := *x.plan.Build
@@ -357,10 +370,42 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 		}
 		return exitcode.New(exitcode.Build, err, "the build's output is in the host's log file; 'nixctl check' shows evaluation errors with their file and line")
 	}
-	if _, err := nix.ParseBuildResults(res.Stdout); err != nil {
+	results, err := nix.ParseBuildResults(res.Stdout)
+	if err != nil {
 		return exitcode.New(exitcode.Build, err, "")
 	}
+	for i, h := range hosts {
+		for j, r := range results {
+			// A derivation the check stage found, or else the
+			// installable's place: nix answers in their order.
+			if h.res.DrvPath != "" && r.DrvPath == h.res.DrvPath || h.res.DrvPath == "" && i == j {
+				h.res.StorePath = r.Out()
+			}
+		}
+	}
 	return nil
+}
+
+// useDerivations makes the build build the derivations the check stage
+// evaluated instead of the flake's attributes, which nix would evaluate
+// again. Without them (--no-check) the build is the one evaluation.
+func (x *executor) useDerivations(hosts []*hostRun) {
+	drvs := make([]string, len(hosts))
+	for i, h := range hosts {
+		h.installable, drvs[i] = h.plan.Installable, h.res.DrvPath
+	}
+	for _, d := range drvs {
+		if d == "" {
+			return
+		}
+	}
+	installables, ok := eval.DrvInstallables(x.ctx, x.env.Runner, drvs)
+	if !ok {
+		return
+	}
+	for i, h := range hosts {
+		h.installable = installables[i]
+	}
 }
 
 func (x *executor) activate(h *hostRun) {

@@ -43,6 +43,9 @@ type Options struct {
 	BreakLock bool
 	// BuildHost overrides every host's buildHost ("" keeps them).
 	BuildHost string
+	// EvalJobs bounds the check stage's nix evaluations at once (0: from
+	// the cores and the memory).
+	EvalJobs int
 	// Timeout bounds each host's preflight and, separately, its activation
 	// with health checks (0 = no limit).
 	Timeout time.Duration
@@ -277,7 +280,7 @@ func (p *Plan) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "# nixctl %s of %d host(s), %d at a time\n", what, len(p.Hosts), p.Parallel)
 	if !p.NoCheck && !p.Rollback {
-		fmt.Fprintf(w, "# check: nix flake check --no-build, then evaluate %s\n", strings.Join(p.names(), ", "))
+		fmt.Fprintf(w, "# check: evaluate %s in one nix process; the build then builds the derivations it found\n", strings.Join(p.names(), ", "))
 	}
 	if p.Remote() {
 		for _, h := range p.Hosts {

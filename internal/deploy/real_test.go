@@ -297,9 +297,12 @@ func TestRealStatus(t *testing.T) {
 
 	f := fakeFleet(t, "hosts:\n"+h.yaml("web", "")+h.yaml("old", "")+down.yaml("down", ""))
 	rec := &execx.Recorder{}
-	rec.Register(nix.EvalOutPath("/fleet", nix.ToplevelAttr("web")), cur, 0)
-	rec.Register(nix.EvalOutPath("/fleet", nix.ToplevelAttr("old")), "/nix/store/newer-system", 0)
-	rec.Register(nix.EvalOutPath("/fleet", nix.ToplevelAttr("down")), "/nix/store/x", 0)
+	// One evaluation answers for every host.
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{
+		"web":  {DrvPath: "/nix/store/web.drv", OutPath: cur},
+		"old":  {DrvPath: "/nix/store/newer-system.drv", OutPath: "/nix/store/newer-system"},
+		"down": {DrvPath: "/nix/store/x.drv", OutPath: "/nix/store/x"},
+	}))
 	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
 	d.KnownHostsFiles = []string{h.KnownHostsFile, down.KnownHostsFile}
 	sts := Status(context.Background(), rec, &hostops.SSH{Dialer: d}, f, f.Hosts, StatusOptions{Parallel: 3})

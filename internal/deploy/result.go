@@ -33,6 +33,11 @@ type HostResult struct {
 	Duration   time.Duration `json:"durationNs"`
 	Generation int           `json:"generation,omitempty"`
 	Log        string        `json:"log,omitempty"`
+	// DrvPath is the host's system derivation as the check stage
+	// evaluated it; StorePath what the build made of it, the closure
+	// activation can use without evaluating the flake again.
+	DrvPath   string `json:"drvPath,omitempty"`
+	StorePath string `json:"storePath,omitempty"`
 }
 
 // OK reports whether the host ended as asked.

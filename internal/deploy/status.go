@@ -2,10 +2,10 @@ package deploy
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/hostops"
@@ -43,11 +43,28 @@ type StatusOptions struct {
 	// NoEval skips evaluating what the flake would build (no drift).
 	NoEval bool
 	Home   string
+	// EvalJobs bounds the nix evaluations at once (0: from cores and memory).
+	EvalJobs int
 }
 
 // Status asks every host, in parallel, what it runs, and compares it with
-// what the flake builds now.
+// what the flake builds now: one evaluation of every host's toplevel, run
+// beside the questions.
 func Status(ctx context.Context, r execx.Runner, d hostops.Connector, fleet *inventory.Fleet, hosts []inventory.Host, o StatusOptions) []HostStatus {
+	var expected []eval.Result
+	evaluated := make(chan struct{})
+	if o.NoEval {
+		close(evaluated)
+	} else {
+		go func() {
+			defer close(evaluated)
+			items := make([]eval.Item, len(hosts))
+			for i, h := range hosts {
+				items[i] = eval.Host(h.Attr)
+			}
+			expected, _ = eval.Run(ctx, r, items, eval.Options{Flake: fleet.Flake, Dir: fleet.Dir, Jobs: o.EvalJobs})
+		}()
+	}
 	out := make([]HostStatus, len(hosts))
 	sem := make(chan struct{}, max(o.Parallel, 1))
 	var wg sync.WaitGroup
@@ -57,30 +74,21 @@ func Status(ctx context.Context, r execx.Runner, d hostops.Connector, fleet *inv
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i] = hostStatus(ctx, r, d, fleet, h, o)
+			out[i] = hostStatus(ctx, d, fleet, h, o, func() eval.Result {
+				<-evaluated
+				if i < len(expected) {
+					return expected[i]
+				}
+				return eval.Result{Errors: []nix.Error{{Message: "interrupted"}}}
+			})
 		}()
 	}
 	wg.Wait()
 	return out
 }
 
-func hostStatus(ctx context.Context, r execx.Runner, d hostops.Connector, fleet *inventory.Fleet, h inventory.Host, o StatusOptions) HostStatus {
+func hostStatus(ctx context.Context, d hostops.Connector, fleet *inventory.Fleet, h inventory.Host, o StatusOptions, evaluated func() eval.Result) HostStatus {
 	st := HostStatus{Host: h.Name, Drift: "unknown"}
-	var expected string
-	var evalErr error
-	var wg sync.WaitGroup
-	if !o.NoEval {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := execx.Cmd{Argv: nix.EvalOutPath(fleet.Flake, nix.ToplevelAttr(h.Attr)), Dir: fleet.Dir, ReadOnly: true}
-			res, err := r.Run(ctx, c)
-			if err == nil {
-				expected = strings.TrimSpace(string(res.Stdout))
-			}
-			evalErr = err
-		}()
-	}
 	s, err := d.Connect(ctx, TargetOf(fleet, h, o.Home), false)
 	if err == nil {
 		var hs hostops.Status
@@ -93,18 +101,23 @@ func hostStatus(ctx context.Context, r execx.Runner, d hostops.Connector, fleet 
 			st.PendingRollback = hs.Watchdog
 		}
 	}
-	wg.Wait()
 	if err != nil {
 		st.Error, st.Hint = err.Error(), exitcode.HintOf(err)
+	}
+	var expected string
+	var res eval.Result
+	if !o.NoEval {
+		res = evaluated()
+		expected = res.OutPath
 	}
 	st.Expected = expected
 	switch {
 	case o.NoEval:
 		st.Drift = "not evaluated"
-	case evalErr != nil:
+	case !res.OK() || expected == "":
 		st.Drift = "unknown"
 		if st.Error == "" {
-			st.Error = "evaluating the flake: " + evalErr.Error()
+			st.Error = "evaluating the flake: " + evalFailure(res)
 		}
 	case st.Current == "":
 		st.Drift = "unknown"
@@ -114,4 +127,14 @@ func hostStatus(ctx context.Context, r execx.Runner, d hostops.Connector, fleet 
 		st.Drift = "behind"
 	}
 	return st
+}
+
+func evalFailure(r eval.Result) string {
+	switch {
+	case r.Missing:
+		return "the flake has no such nixosConfigurations output"
+	case len(r.Errors) > 0:
+		return r.Errors[0].String()
+	}
+	return "no store path"
 }

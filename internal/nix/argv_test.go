@@ -50,3 +50,33 @@ func TestArgv(t *testing.T) {
 		t.Errorf("features split into several arguments: %q", argv)
 	}
 }
+
+func TestDrvInstallableByVersion(t *testing.T) {
+	const drv = "/nix/store/s2cfd5pncqx5vzspj74z2fdpb9wcbnmc-nixos-system-a.drv"
+	for _, tc := range []struct {
+		version string
+		want    string
+	}{
+		{"nix (Nix) 2.8.0", drv},
+		{"nix (Nix) 2.12.1", drv},
+		{"nix (Nix) 2.13.0", drv + "^*"},
+		{"nix (Nix) 2.18.5\n", drv + "^*"},
+		{"nix (Determinate Nix 3.6.2) 2.29.0", drv + "^*"},
+		{"nix (Nix) 3.0.0", drv + "^*"},
+	} {
+		v, err := ParseRelease(tc.version)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.version, err)
+		}
+		if got := DrvInstallable(drv, v); got != tc.want {
+			t.Errorf("%q: DrvInstallable = %q, want %q", tc.version, got, tc.want)
+		}
+		argv := Build([]string{DrvInstallable(drv, v)})
+		if argv[len(argv)-1] != tc.want {
+			t.Errorf("%q: build argv %v does not end with %q", tc.version, argv, tc.want)
+		}
+	}
+	if _, err := ParseRelease("command not found"); err == nil {
+		t.Error("garbage parsed as a version")
+	}
+}

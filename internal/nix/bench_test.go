@@ -1,6 +1,7 @@
 package nix
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 )
@@ -14,6 +15,42 @@ func BenchmarkParseDiffClosures(b *testing.B) {
 	for b.Loop() {
 		if len(ParseDiffClosures(out)) != 500 {
 			b.Fatal("lost changes")
+		}
+	}
+}
+
+// BenchmarkEvalMany1000 assembles the expression that evaluates 1000 hosts
+// in one process, then parses what nix prints for them: its traces on
+// stderr (read live) and the list on stdout.
+func BenchmarkEvalMany1000(b *testing.B) {
+	items := make([]EvalItem, 1000)
+	var stderr, stdout []byte
+	stdout = append(stdout, '[')
+	for i := range items {
+		items[i] = EvalItem{Attr: fmt.Sprintf("host-%d", i), Path: []string{"config", "system", "build", "toplevel"}}
+		done := fmt.Sprintf(`nixctl-eval done %d {"d":"/nix/store/s2cfd5pncqx5vzspj74z2fdpb9wcbnm%03d-nixos-system-host-%d.drv","o":"/nix/store/scjh1jsxh1r94mps6xbwfg4h8jb5y%03d-nixos-system-host-%d"}`, i, i, i, i, i)
+		stderr = fmt.Appendf(stderr, "@nix {\"action\":\"msg\",\"level\":0,\"msg\":\"trace: nixctl-eval start %d\"}\n", i)
+		stderr = fmt.Appendf(stderr, "@nix {\"action\":\"msg\",\"level\":0,\"msg\":%q}\n", "trace: "+done)
+		if i > 0 {
+			stdout = append(stdout, ',')
+		}
+		stdout = fmt.Appendf(stdout, "%q", done)
+	}
+	stdout = append(stdout, ']')
+	for b.Loop() {
+		argv := EvalMany("/fleet", "nixosConfigurations", items)
+		if len(argv) < 5 {
+			b.Fatal("no argv")
+		}
+		n := 0
+		for _, line := range bytes.Split(stderr, []byte("\n")) {
+			if ev, ok := ParseEvalLine(line); ok && ev.Status == EvalDone {
+				n++
+			}
+		}
+		evs, err := ParseEvalOutput(stdout)
+		if err != nil || len(evs) != 1000 || n != 1000 {
+			b.Fatalf("parsed %d traces, %d results: %v", n, len(evs), err)
 		}
 	}
 }

@@ -92,7 +92,7 @@ func ParseErrors(stderr []byte, repo string) []Error {
 			}
 			// "error (ignored): … SQLite database … is busy": concurrent
 			// evaluations share the eval cache; nix carries on.
-			if strings.Contains(StripANSI(l.Msg), "error (ignored)") {
+			if strings.Contains(StripANSI(l.Msg), "error (ignored)") || IsEvalTrace(StripANSI(l.Msg)) {
 				continue
 			}
 			e := fromMessage(StripANSI(l.Msg))

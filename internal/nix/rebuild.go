@@ -101,10 +101,3 @@ func SSHOpts(args []string) (string, error) {
 	}
 	return strings.Join(args, " "), nil
 }
-
-// EvalOutPath evaluates the store path a flake attribute would build,
-// without building it.
-func EvalOutPath(flake string, path []string) []string {
-	p := append(append([]string(nil), path...), "outPath")
-	return Nix("eval", "--raw", Installable(flake, p...))
-}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
+)
+
+// sharedFleet is a flake whose hosts all force one expensive expression,
+// standing for nixpkgs; each host adds almost nothing to it.
+func sharedFleet(dir string, hosts int) ([]string, error) {
+	names := make([]string, hosts)
+	var inv, outs strings.Builder
+	inv.WriteString("hosts:\n")
+	for i := range names {
+		names[i] = fmt.Sprintf("host-%d", i)
+		fmt.Fprintf(&inv, "  - {name: %s, address: 10.0.%d.%d}\n", names[i], i/250, i%250+1)
+		fmt.Fprintf(&outs, "    %s = mk %q;\n", names[i], names[i])
+	}
+	flake := `{
+  outputs = { self }: let
+    nixpkgs = builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x * 2) 200000);
+    mk = name: {
+      config.system.build.toplevel = derivation {
+        name = "nixos-system-${name}";
+        system = "x86_64-linux";
+        builder = "/bin/sh";
+        args = [ "-c" "echo ${toString nixpkgs} > $out" ];
+      };
+    };
+  in {
+    nixosConfigurations = {
+` + outs.String() + `    };
+  };
+}
+`
+	if err := writeFile(filepath.Join(dir, "flake.nix"), flake); err != nil {
+		return nil, err
+	}
+	return names, writeFile(filepath.Join(dir, "nixctl.yaml"), inv.String())
+}
+
+func init() {
+	for _, n := range []int{20, 100} {
+		register(comparison{
+			name:  fmt.Sprintf("check-eval-%d", n),
+			needs: []string{"nix"},
+			run:   func(ctx context.Context, e *env) (row, error) { return checkEvalRow(ctx, e, n) },
+		})
+	}
+	register(comparison{name: "deploy-eval-20", needs: []string{"nix"}, run: deployEvalRow})
+}
+
+// measured is one run: wall time, and the peak resident memory of the
+// largest process of its tree (wait4's ru_maxrss), in KiB.
+type measured struct {
+	wall time.Duration
+	rss  int64
+}
+
+// checkEvalRow runs nixctl check and the floor, one nix eval printing every
+// host's drvPath, alternately, and compares their medians.
+func checkEvalRow(ctx context.Context, e *env, hosts int) (row, error) {
+	dir := filepath.Join(e.tmp, fmt.Sprintf("shared-%d", hosts))
+	if _, err := sharedFleet(dir, hosts); err != nil {
+		return row{}, err
+	}
+	floorExpr := "cs: map (n: cs.${n}.config.system.build.toplevel.drvPath) (builtins.attrNames cs)"
+	floor := execx.Cmd{Argv: nix.Nix("eval", "--json", nix.Installable(dir, "nixosConfigurations"), "--apply", floorExpr), Dir: dir}
+	ours := execx.Cmd{Argv: []string{e.nixctl, "check", "--quiet"}, Dir: dir}
+	var ourRuns, floorRuns []measured
+	run := func(c execx.Cmd, into *[]measured) error {
+		_, res, err := timeCmd(ctx, e.r, c)
+		if err != nil {
+			return err
+		}
+		*into = append(*into, measured{res.Duration, res.MaxRSS})
+		return nil
+	}
+	// One warm-up of each copies the flake to the store.
+	for i := 0; i <= e.runs; i++ {
+		if err := run(ours, &ourRuns); err != nil {
+			return row{}, err
+		}
+		if err := run(floor, &floorRuns); err != nil {
+			return row{}, err
+		}
+	}
+	o, f := medians(ourRuns[1:]), medians(floorRuns[1:])
+	wall := float64(o.wall) / float64(f.wall)
+	mem := float64(o.rss) / float64(f.rss)
+	return row{
+		what:     fmt.Sprintf("check-eval: nixctl check, %d hosts sharing one expensive expression, vs one nix eval of every drvPath (the floor)", hosts),
+		ours:     fmt.Sprintf("%s, %s", ms(o.wall), mib(o.rss)),
+		baseline: fmt.Sprintf("%s, %s", ms(f.wall), mib(f.rss)),
+		ratio:    fmt.Sprintf("%.2fx time, %.2fx memory", wall, mem),
+		goal:     "≤ 1.3x the floor's time, ≤ 1.5x its peak memory (largest process)",
+		met:      wall <= 1.3 && mem <= 1.5,
+	}, nil
+}
+
+func medians(ms []measured) measured {
+	ws := make([]time.Duration, len(ms))
+	rs := make([]int64, len(ms))
+	for i, m := range ms {
+		ws[i], rs[i] = m.wall, m.rss
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i] < rs[j] })
+	return measured{median(ws), rs[len(rs)/2]}
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
+
+// deployEvalRow deploys 20 hosts of the shared fleet with the executor in
+// this process, the real nix, SSH answered in memory and a fake
+// nixos-rebuild that activates nothing, and counts how many times nix
+// evaluated each host: the check stage's evaluation, then a build of the
+// derivations it found. It counts a deploy with --no-check too.
+func deployEvalRow(ctx context.Context, e *env) (row, error) {
+	dir := filepath.Join(e.tmp, "deploy-eval-20")
+	names, err := sharedFleet(dir, 20)
+	if err != nil {
+		return row{}, err
+	}
+	rebuild := filepath.Join(dir, "bin", "nixos-rebuild")
+	if err := writeFile(rebuild, "#!/bin/sh\nexit 0\n"); err != nil {
+		return row{}, err
+	}
+	if err := os.Chmod(rebuild, 0o755); err != nil {
+		return row{}, err
+	}
+	inv, err := os.ReadFile(filepath.Join(dir, "nixctl.yaml"))
+	if err != nil {
+		return row{}, err
+	}
+	fleet, err := inventory.ParseAt("nixctl.yaml", filepath.Join(dir, "nixctl.yaml"), inv)
+	if err != nil {
+		return row{}, err
+	}
+	fleet.Flake, fleet.Dir = dir, dir
+	per := func(noCheck bool) (float64, time.Duration, error) {
+		counter := &evalCounter{Runner: fakeTools{Runner: e.r, paths: map[string]string{"nixos-rebuild": rebuild}}, all: names, hosts: map[string]int{}}
+		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: noCheck, Parallel: deployParallel, Flavour: nix.FlavourBash})
+		if err != nil {
+			return 0, 0, err
+		}
+		start := time.Now()
+		rep := deploy.Run(ctx, deploy.Env{Runner: counter, Hosts: answeringHosts{}, Events: quietEvents{}, Fleet: fleet, RunID: "bench", Who: "bench@here"}, p)
+		d := time.Since(start)
+		for _, h := range rep.Hosts {
+			if !h.OK() {
+				return 0, 0, fmt.Errorf("%s: %s at %s: %s", h.Host, h.Result, h.Stage, h.Error)
+			}
+		}
+		total := 0
+		for _, n := range names {
+			total += counter.hosts[n]
+		}
+		return float64(total) / float64(len(names)), d, nil
+	}
+	checked, d, err := per(false)
+	if err != nil {
+		return row{}, err
+	}
+	unchecked, _, err := per(true)
+	if err != nil {
+		return row{}, err
+	}
+	return row{
+		what:     "deploy-eval: nix evaluations per host, deploy of 20 shared-expression hosts (real nix, fake nixos-rebuild)",
+		ours:     fmt.Sprintf("%.1f/host (%s)", checked, ms(d)),
+		baseline: fmt.Sprintf("%.1f/host with --no-check", unchecked),
+		ratio:    fmt.Sprintf("%.1fx the goal", checked),
+		goal:     "1 evaluation per host, with or without the check stage",
+		met:      checked == 1 && unchecked == 1,
+	}, nil
+}
+
+// evalCounter counts, per host, the nix invocations that evaluate it:
+// nixctl's evaluation of many (the hosts the expression names), a single
+// evaluation, nix flake check (every host), and nix build of a flake
+// attribute. Building a store derivation evaluates nothing.
+type evalCounter struct {
+	execx.Runner
+	all   []string
+	mu    sync.Mutex
+	hosts map[string]int
+}
+
+var (
+	evalManyHostRe = regexp.MustCompile(`\(one \d+ "([^"]+)" p\d+\)`)
+	installableRe  = regexp.MustCompile(`#nixosConfigurations\.("[^"]+"|[A-Za-z0-9_'-]+)`)
+)
+
+func (c *evalCounter) Run(ctx context.Context, cmd execx.Cmd) (*execx.Result, error) {
+	c.mu.Lock()
+	if len(cmd.Argv) > 1 && cmd.Argv[0] == "nix" {
+		switch {
+		case cmd.Argv[1] == "flake" && len(cmd.Argv) > 2 && cmd.Argv[2] == "check":
+			for _, h := range c.all {
+				c.hosts[h]++
+			}
+		case cmd.Argv[1] == "eval" || cmd.Argv[1] == "build":
+			for _, a := range cmd.Argv {
+				for _, m := range evalManyHostRe.FindAllStringSubmatch(a, -1) {
+					c.hosts[m[1]]++
+				}
+				if m := installableRe.FindStringSubmatch(a); m != nil {
+					c.hosts[strings.Trim(m[1], `"`)]++
+				}
+			}
+		}
+	}
+	c.mu.Unlock()
+	return c.Runner.Run(ctx, cmd)
+}

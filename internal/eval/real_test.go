@@ -1,0 +1,219 @@
+package eval
+
+import (
+	"context"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/testutil"
+)
+
+// countingRunner runs commands for real and counts, per attribute name,
+// how many nix processes started evaluating it (from the expression's own
+// start traces) and how many evaluated it alone.
+type countingRunner struct {
+	execx.Runner
+	mu        sync.Mutex
+	processes int
+	started   map[string]int
+	alone     map[string]int
+}
+
+var itemRe = regexp.MustCompile(`\(one (\d+) "([^"]*)" p\d+\)`)
+
+func newCounting() *countingRunner {
+	return &countingRunner{Runner: execx.NewReal(), started: map[string]int{}, alone: map[string]int{}}
+}
+
+func (c *countingRunner) Run(ctx context.Context, cmd execx.Cmd) (*execx.Result, error) {
+	res, err := c.Runner.Run(ctx, cmd)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.processes++
+	if len(cmd.Argv) > 4 && cmd.Argv[2] == "--json" && cmd.Argv[3] == "--apply" {
+		names := map[int]string{}
+		for _, m := range itemRe.FindAllStringSubmatch(cmd.Argv[4], -1) {
+			i, _ := strconv.Atoi(m[1])
+			names[i] = m[2]
+		}
+		for _, line := range strings.Split(string(res.Stderr), "\n") {
+			if ev, ok := nix.ParseEvalLine([]byte(line)); ok && ev.Status == nix.EvalStarted {
+				c.started[names[ev.Index]]++
+			}
+		}
+		return res, err
+	}
+	for _, a := range cmd.Argv {
+		if m := regexp.MustCompile(`#nixosConfigurations\.([a-z0-9-]+)\.`).FindStringSubmatch(a); m != nil {
+			c.alone[m[1]]++
+		}
+	}
+	return res, err
+}
+
+const brokenFleet = `{
+  outputs = { self }: let
+    # Stands for nixpkgs: every host forces it.
+    shared = builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 20000);
+    mk = name: body: {
+      config.system.build.toplevel = derivation {
+        name = "nixos-system-${name}";
+        system = "x86_64-linux";
+        builder = "/bin/sh";
+        args = [ "-c" "echo ${toString shared} ${body} > $out" ];
+      };
+    };
+  in {
+    nixosConfigurations = {
+      h1 = mk "h1" "ok";
+      thrower = mk "thrower" (import ./hosts/thrower.nix);
+      h2 = mk "h2" "ok";
+      typed = mk "typed" (import ./hosts/typed.nix);
+      h3 = mk "h3" "ok";
+      aborter = mk "aborter" (import ./hosts/aborter.nix);
+      h4 = mk "h4" "ok";
+      looper = mk "looper" (import ./hosts/looper.nix);
+      h5 = mk "h5" "ok";
+    };
+  };
+}
+`
+
+var brokenHosts = map[string]string{
+	"hosts/thrower.nix": "let\n  port = 22;\nin\n  throw \"The option services.openssh.port is used twice\"\n",
+	"hosts/typed.nix":   "let\n  name = \"typed\";\nin\n  name + 1\n",
+	"hosts/aborter.nix": "\n\n  abort \"evaluation aborted: no bootloader\"\n",
+	"hosts/looper.nix":  "let\n  x = x + 1;\nin\n  x\n",
+}
+
+func TestRealFailuresAreIsolatedAndHealthyHostsEvaluatedOnce(t *testing.T) {
+	testutil.Require(t, "nix")
+	files := map[string]string{"flake.nix": brokenFleet}
+	for k, v := range brokenHosts {
+		files[k] = v
+	}
+	dir := testutil.WriteTree(t, files)
+	names := []string{"h1", "thrower", "h2", "typed", "h3", "aborter", "h4", "looper", "h5", "gone"}
+	var items []Item
+	for _, n := range names {
+		items = append(items, Host(n))
+	}
+	cr := newCounting()
+	o := Options{Flake: dir, Dir: dir, Jobs: 2}
+	res, err := Run(context.Background(), cr, items, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Result{}
+	for i, n := range names {
+		byName[n] = res[i]
+	}
+	for _, h := range []string{"h1", "h2", "h3", "h4", "h5"} {
+		r := byName[h]
+		if !r.OK() || !strings.HasSuffix(r.DrvPath, "-nixos-system-"+h+".drv") || !strings.HasSuffix(r.OutPath, "-nixos-system-"+h) {
+			t.Errorf("%s: %+v", h, r)
+		}
+		if cr.started[h] != 1 || cr.alone[h] != 0 {
+			t.Errorf("%s evaluated %d times together and %d alone, want once", h, cr.started[h], cr.alone[h])
+		}
+	}
+	if !byName["gone"].Missing {
+		t.Errorf("gone: %+v, want missing", byName["gone"])
+	}
+	// Each failure is the error its own evaluation gives, as before.
+	want := map[string]string{
+		"thrower": "The option services.openssh.port is used twice",
+		"typed":   "hosts/typed.nix:4:10: cannot coerce an integer to a string",
+		"aborter": "evaluation aborted: no bootloader",
+		"looper":  "infinite recursion",
+	}
+	for h, w := range want {
+		r := byName[h]
+		if r.OK() || len(r.Errors) == 0 {
+			t.Errorf("%s passed: %+v", h, r)
+			continue
+		}
+		if !strings.Contains(r.Errors[0].String(), w) {
+			t.Errorf("%s: error %q, want it to contain %q", h, r.Errors[0].String(), w)
+		}
+		if cr.alone[h] != 1 {
+			t.Errorf("%s evaluated alone %d times, want 1", h, cr.alone[h])
+		}
+		single, serr := execx.NewReal().Run(context.Background(), aloneCmd(Host(h), o))
+		if serr == nil {
+			t.Fatalf("%s evaluates alone", h)
+		}
+		if got := nix.ParseErrors(single.Stderr, dir); !reflect.DeepEqual(got, r.Errors) {
+			t.Errorf("%s: errors %+v differ from its own evaluation's %+v", h, r.Errors, got)
+		}
+	}
+	// One process ends at each error tryEval cannot catch (3) and one more
+	// finishes the chunk; each failure is evaluated alone (4).
+	if cr.processes != 8 {
+		t.Errorf("%d nix processes, want 8", cr.processes)
+	}
+}
+
+func TestRealHostsAndProfilesAndValues(t *testing.T) {
+	testutil.Require(t, "nix")
+	dir := testutil.WriteTree(t, map[string]string{"flake.nix": `{
+  outputs = { self }: let
+    drv = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+  in {
+    nixosConfigurations."web.1" = { config.system.build.toplevel = drv "nixos-system-web"; config.sops.secrets.db.format = "yaml"; };
+    homeConfigurations."gabriel@laptop".activationPackage = drv "home-manager-generation";
+  };
+}`})
+	items := []Item{Host("web.1"), Profile("gabriel@laptop"), {Output: OutputNixOS, Attr: "web.1", Path: []string{"config", "sops", "secrets"}, Value: true}}
+	var seen []int
+	var mu sync.Mutex
+	res, err := Run(context.Background(), execx.NewReal(), items, Options{Flake: dir, Dir: dir, Events: recordEvents{&mu, &seen}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res[0].DrvPath, "-nixos-system-web.drv") || !strings.HasSuffix(res[1].DrvPath, "-home-manager-generation.drv") {
+		t.Errorf("results %+v", res)
+	}
+	if string(res[2].Value) != `{"db":{"format":"yaml"}}` {
+		t.Errorf("value = %s", res[2].Value)
+	}
+	if len(seen) != 3 {
+		t.Errorf("finished events for %v, want 3 items", seen)
+	}
+}
+
+type recordEvents struct {
+	mu   *sync.Mutex
+	seen *[]int
+}
+
+func (recordEvents) Started(int) {}
+func (r recordEvents) Finished(i int, _ Result) {
+	r.mu.Lock()
+	*r.seen = append(*r.seen, i)
+	r.mu.Unlock()
+}
+
+func TestRealBrokenFlakeFailsEveryItemOnce(t *testing.T) {
+	testutil.Require(t, "nix")
+	dir := testutil.WriteTree(t, map[string]string{"flake.nix": "{\n  outputs = { self }: {\n    nixosConfigurations = { a = 1; b = 2;\n  };\n}\n"})
+	cr := newCounting()
+	res, err := Run(context.Background(), cr, []Item{Host("a"), Host("b")}, Options{Flake: dir, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.OK() || len(r.Errors) == 0 || r.Errors[0].File != "flake.nix" {
+			t.Errorf("item %d: %+v", i, r)
+		}
+	}
+	if cr.processes != 1 {
+		t.Errorf("%d processes for a flake that does not parse, want 1", cr.processes)
+	}
+}
