@@ -9,7 +9,6 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/exitcode"
-	"github.com/nixctl/nixctl/internal/remote"
 )
 
 type statusOptions struct {
@@ -71,8 +70,12 @@ func runStatus(opts *statusOptions) error {
 		// Status only reads: ask more hosts at once than a deploy would.
 		parallel = max(fleet.Defaults.Parallel, 16)
 	}
-	sts := deploy.Status(deps.Context(), deps.Runner(), remote.NewDialer(deps.Home(), deps.Getenv), fleet, hosts,
-		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, Home: deps.Home()})
+	ssh, err := deps.SSH()
+	if err != nil {
+		return err
+	}
+	sts := deploy.Status(deps.Context(), deps.Runner(), ssh, fleet, hosts,
+		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval})
 	io := deps.IO
 	failed := 0
 	for _, s := range sts {

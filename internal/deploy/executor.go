@@ -253,6 +253,10 @@ func (x *executor) preflight(h *hostRun) {
 		return
 	}
 	h.session = s
+	if err := preflightBuildHost(ctx, x.env.Dialer, h.plan); err != nil {
+		x.fail(h, timeoutErr(ctx, x.plan.Timeout, err))
+		return
+	}
 	x.setStage(h, StageLock)
 	info := LockInfo{RunID: x.env.RunID, Who: x.env.Who, Started: x.env.Now().UTC(), GitRev: x.env.GitRev, Action: actionName(x.plan), PID: os.Getpid()}
 	if err := acquireLock(ctx, s, h.plan, info, x.plan.BreakLock); err != nil {
@@ -442,7 +446,7 @@ func (x *executor) cleanup() {
 				if err != nil && ctx.Err() == nil {
 					// The activation may have dropped the connection (sshd
 					// or the network restarted): release over a new one.
-					if s, derr := x.env.Dialer.Connect(ctx, h.plan.Target); derr == nil {
+					if s, derr := x.env.Dialer.Connect(ctx, h.plan.Route); derr == nil {
 						err = releaseLock(ctx, s, h.plan, record)
 						_ = s.Close()
 					}

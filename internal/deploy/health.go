@@ -50,7 +50,7 @@ func newHealthChecker(d remote.Connector, interval time.Duration) *healthChecker
 // run checks that the host still accepts SSH, then every configured check.
 func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
 	sshCheck := func(ctx context.Context) error {
-		s, err := hc.dialer.Connect(ctx, h.Target)
+		s, err := hc.dialer.Connect(ctx, h.Route)
 		if err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
 		return err
 	}
 	if err := hc.retry(ctx, DefaultHealthTimeout, sshCheck); err != nil {
-		return &HealthError{Host: h.Host.Name, Check: "ssh " + h.Target.String(), Last: err}
+		return &HealthError{Host: h.Host.Name, Check: "ssh " + h.Route.String(), Last: err}
 	}
 	for _, c := range h.Host.Health {
 		timeout := c.Timeout
@@ -123,7 +123,7 @@ func (hc *healthChecker) once(ctx context.Context, h HostPlan, c inventory.Healt
 		}
 		return nil
 	default:
-		s, err := hc.dialer.Connect(ctx, h.Target)
+		s, err := hc.dialer.Connect(ctx, h.Route)
 		if err != nil {
 			return err
 		}

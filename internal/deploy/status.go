@@ -61,12 +61,17 @@ type StatusOptions struct {
 	Parallel int
 	// NoEval skips evaluating what the flake would build (no drift).
 	NoEval bool
-	Home   string
+}
+
+// Reacher resolves inventory hosts and connects to them (*remote.SSH).
+type Reacher interface {
+	remote.Router
+	remote.Connector
 }
 
 // Status asks every host, in parallel, what it runs, and compares it with
 // what the flake builds now.
-func Status(ctx context.Context, r execx.Runner, d remote.Connector, fleet *inventory.Fleet, hosts []inventory.Host, o StatusOptions) []HostStatus {
+func Status(ctx context.Context, r execx.Runner, d Reacher, fleet *inventory.Fleet, hosts []inventory.Host, o StatusOptions) []HostStatus {
 	out := make([]HostStatus, len(hosts))
 	sem := make(chan struct{}, max(o.Parallel, 1))
 	var wg sync.WaitGroup
@@ -83,7 +88,7 @@ func Status(ctx context.Context, r execx.Runner, d remote.Connector, fleet *inve
 	return out
 }
 
-func hostStatus(ctx context.Context, r execx.Runner, d remote.Connector, fleet *inventory.Fleet, h inventory.Host, o StatusOptions) HostStatus {
+func hostStatus(ctx context.Context, r execx.Runner, d Reacher, fleet *inventory.Fleet, h inventory.Host, o StatusOptions) HostStatus {
 	st := HostStatus{Host: h.Name, Drift: "unknown"}
 	var expected string
 	var evalErr error
@@ -100,8 +105,11 @@ func hostStatus(ctx context.Context, r execx.Runner, d remote.Connector, fleet *
 			evalErr = err
 		}()
 	}
-	t := remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, o.Home)}
-	s, err := d.Connect(ctx, t)
+	var s remote.Session
+	t, err := d.HostRoute(fleet.Dir, &h, "")
+	if err == nil {
+		s, err = d.Connect(ctx, t)
+	}
 	if err == nil {
 		var res *remote.Result
 		res, err = s.Run(ctx, elevated(false, statusScript), nil)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -105,58 +104,43 @@ func rollbackScript(cur, target int) string {
 // fs.protected_regular is on), held for the whole activation, so another home switch on the same host waits its turn (up to
 // LockWait); the kernel drops it when the activation ends, however it ends.
 type SSH struct {
-	Dialer *remote.Dialer
-	Fleet  *inventory.Fleet
+	SSH   Reacher
+	Fleet *inventory.Fleet
 	// DryRun prints the ssh commands to Out instead of running them.
 	DryRun bool
 	Out    io.Writer
 }
 
-func (s *SSH) target(h inventory.Host, user string) remote.Target {
-	return remote.Target{User: user, Address: h.Address, Port: h.Port, Identity: h.Identity}
+// Reacher resolves inventory hosts and connects to them (*remote.SSH).
+type Reacher interface {
+	remote.Router
+	Dial(ctx context.Context, r remote.Route) (*remote.Client, error)
 }
 
-// SSHOpts gives the system ssh (through NIX_SSHOPTS) what Dial uses: the
-// host's sshOptions, port, identity and the known_hosts file. OpenSSH reads
-// ~/.ssh from the password database, not $HOME, so the identity and
-// known_hosts are named explicitly.
-func (s *SSH) SSHOpts(h inventory.Host) ([]string, error) {
-	t := s.target(h, h.User)
-	if t.Identity == "" {
-		t.Identity = firstExisting(s.Dialer.IdentityFiles)
-	} else if strings.HasPrefix(t.Identity, "~/") {
-		t.Identity = s.Dialer.Home + t.Identity[1:]
+// NixStore is the host's store as nix copy reaches it, as the host's own
+// user (copying needs a trusted user): the route's destination and options.
+func (s *SSH) NixStore(h inventory.Host) (string, []string, error) {
+	r, err := s.SSH.HostRoute(s.Fleet.Dir, &h, "")
+	if err != nil {
+		return "", nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
 	}
-	var known []string
-	if k := firstExisting(s.Dialer.KnownHostsFiles); k != "" && k != "/etc/ssh/ssh_known_hosts" {
-		known = []string{k}
+	opts, err := r.NixSSHOpts()
+	if err != nil {
+		return "", nil, exitcode.New(exitcode.Inventory, fmt.Errorf("host %s: %w", h.Name, err), exitcode.HintOf(err))
 	}
-	args := remote.SSHArgs(t, h.SSHOptions, known)
-	for _, a := range args {
-		if strings.ContainsAny(a, " \t\n") {
-			return nil, exitcode.Newf(exitcode.Inventory, "nix splits NIX_SSHOPTS on spaces: use paths and options without them",
-				"host %s: ssh argument %q contains whitespace", h.Name, a)
-		}
-	}
-	return args, nil
-}
-
-func firstExisting(paths []string) string {
-	for _, p := range paths {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
+	return r.StoreURI(), strings.Fields(opts), nil
 }
 
 // Open dials host as user and runs the preflight.
 func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session, error) {
-	t := s.target(h, user)
-	if s.DryRun {
-		return &session{host: h, user: user, run: s.printer(t, h.SSHOptions)}, nil
+	t, err := s.SSH.HostRoute(s.Fleet.Dir, &h, user)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
 	}
-	c, err := s.Dialer.Dial(ctx, t)
+	if s.DryRun {
+		return &session{host: h, user: user, run: s.printer(t)}, nil
+	}
+	c, err := s.SSH.Dial(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +167,9 @@ func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session,
 
 // printer is dry-run's stand-in for running a script: it prints the ssh
 // command line that would run it.
-func (s *SSH) printer(t remote.Target, sshOptions []string) func(context.Context, string, io.Writer) (string, error) {
+func (s *SSH) printer(t remote.Route) func(context.Context, string, io.Writer) (string, error) {
 	return func(_ context.Context, script string, _ io.Writer) (string, error) {
-		words := append([]string{"ssh"}, remote.SSHArgs(t, sshOptions, nil)...)
-		words = append(words, t.User+"@"+t.Address, script)
-		fmt.Fprintln(s.Out, remote.ShellJoin(words...))
+		fmt.Fprintln(s.Out, remote.ShellJoin(t.Command(script)...))
 		return "", nil
 	}
 }

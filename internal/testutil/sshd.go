@@ -35,6 +35,12 @@ type SSHDOptions struct {
 	Env map[string]string
 	// HostKey is the server's ed25519 key; nil generates one.
 	HostKey ed25519.PrivateKey
+	// Config are extra sshd_config lines, e.g. "PermitOpen inner:2222".
+	Config []string
+	// Hosts are names that only this sshd resolves (name → address): it runs
+	// in a mount namespace of its own with /etc/hosts extended by them, so a
+	// host behind it under such a name is reachable only through it.
+	Hosts map[string]string
 }
 
 // SSHD is a real /usr/sbin/sshd on 127.0.0.1 for one test.
@@ -156,6 +162,9 @@ func (s *SSHD) writeConfig() {
 		}
 		b.WriteString("\n")
 	}
+	for _, l := range s.opts.Config {
+		b.WriteString(l + "\n")
+	}
 	s.config = filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(s.config, []byte(b.String()), 0o644); err != nil {
 		s.t.Fatal(err)
@@ -166,6 +175,9 @@ func (s *SSHD) writeConfig() {
 func (s *SSHD) start() error {
 	s.writeConfig()
 	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.config)
+	if len(s.opts.Hosts) > 0 {
+		cmd = s.withHosts()
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -211,6 +223,32 @@ func (s *SSHD) start() error {
 		<-s.done
 		return fmt.Errorf("sshd did not start listening")
 	}
+}
+
+// withHosts is sshd in a private mount namespace whose /etc/hosts adds
+// opts.Hosts (unshare and sh exec, so the process is sshd itself).
+func (s *SSHD) withHosts() *exec.Cmd {
+	Require(s.t, "unshare", "mount")
+	etc, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	names := make([]string, 0, len(s.opts.Hosts))
+	for n := range s.opts.Hosts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.Write(etc)
+	for _, n := range names {
+		fmt.Fprintf(&b, "\n%s %s\n", s.opts.Hosts[n], n)
+	}
+	hosts := filepath.Join(s.Dir, "hosts")
+	if err := os.WriteFile(hosts, []byte(b.String()), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return exec.Command("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+		`mount --bind "$1" /etc/hosts && exec /usr/sbin/sshd -D -e -f "$2"`, "sshd", hosts, s.config)
 }
 
 func lastLines(s string, n int) string {
