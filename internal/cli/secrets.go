@@ -491,7 +491,8 @@ func newSecretsRekeyCmd(deps *app.Deps) *cobra.Command {
 lists now (what sops updatekeys does, keeping the data key). When a recipient
 was removed, the data key is rotated as well and every value re-encrypted, so a
 retired machine cannot read what is written from now on. With no PATH, every
-sops file under the secrets directory. One line per file.`,
+sops file under the secrets directory. One line per file says who gains and who
+loses access; the files are written only if every one could be rekeyed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.paths = args
 			return runSecretsRekey(opts)
@@ -510,6 +511,14 @@ func runSecretsRekey(opts *secretsRekeyOptions) error {
 
 // rekeyAndReport rekeys and prints one line per file (or JSON).
 func rekeyAndReport(deps *app.Deps, s *secrets.Session, paths []string) error {
+	return reportRekey(deps, func(report func(secrets.RekeyLine)) ([]secrets.RekeyLine, error) {
+		return s.RekeyAll(deps.Context(), paths, secretsWriter(deps), report)
+	})
+}
+
+// reportRekey runs a rekey, printing one line per file as it is planned
+// (who gains and who loses access), or JSON at the end.
+func reportRekey(deps *app.Deps, run func(func(secrets.RekeyLine)) ([]secrets.RekeyLine, error)) error {
 	io := deps.IO
 	report := func(l secrets.RekeyLine) {
 		if !deps.Config.JSON {
@@ -520,7 +529,7 @@ func rekeyAndReport(deps *app.Deps, s *secrets.Session, paths []string) error {
 			io.Printf("%s %s\n", mark, l)
 		}
 	}
-	lines, err := s.RekeyAll(deps.Context(), paths, secretsWriter(deps), report)
+	lines, err := run(report)
 	if deps.Config.JSON {
 		if lines == nil {
 			lines = []secrets.RekeyLine{}
@@ -540,6 +549,7 @@ type secretsHostOptions struct {
 	host      string
 	keyFile   string
 	pathRegex string
+	group     int
 }
 
 func newSecretsAddHostCmd(deps *app.Deps) *cobra.Command {
@@ -551,8 +561,15 @@ func newSecretsAddHostCmd(deps *app.Deps) *cobra.Command {
 known_hosts does not hold is shown by its SHA256 fingerprint and needs
 confirmation or --yes), convert it to the age recipient sops-nix derives from
 /etc/ssh/ssh_host_ed25519_key (ssh-to-age), add it to .sops.yaml under an
-anchor named after the host (comments and layout kept) in every creation rule
-(or the one whose path_regex is --rule), then rekey the files.
+anchor named after the host in every creation rule (or the one whose path_regex
+is --rule), changing only the lines it must, then rekey the files of the rules
+that changed, and those only. A file whose recipients already differed from
+its rule is reported and left alone. If any file to rekey cannot be (no key
+here, a pgp-only rule), nothing is written, .sops.yaml included. A list shared
+through a YAML anchor with rules not asked for is not widened: the rule asked
+for gets its own list (said on stderr). With key_groups, the host joins one
+group (--group N, else the first listing age keys) and nixctl says whether it
+can decrypt alone under shamir_threshold.
 --key-file takes the public key instead of asking the host: an
 ssh_host_ed25519_key.pub line or an age1 recipient.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
@@ -566,6 +583,7 @@ ssh_host_ed25519_key.pub line or an age1 recipient.`,
 	}
 	cmd.Flags().StringVar(&opts.keyFile, "key-file", "", "the host's public key file (no SSH)")
 	cmd.Flags().StringVar(&opts.pathRegex, "rule", "", "only the creation rule with this exact path_regex")
+	cmd.Flags().IntVar(&opts.group, "group", 0, "with key_groups: the group to join, from 1 (default: the first group that lists age keys)")
 	return cmd
 }
 
@@ -608,20 +626,69 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 	if err != nil {
 		return err
 	}
-	changed, err := s.AddHost(opts.host, recipient, opts.pathRegex, secretsWriter(deps))
+	sel := secrets.EveryRule()
+	if opts.pathRegex != "" {
+		sel = secrets.RuleWithRegex(opts.pathRegex)
+	}
+	edit, err := s.HostEdit(opts.host, recipient, sel, opts.group-1)
 	if err != nil {
 		return err
 	}
-	if changed {
-		deps.IO.Logf("%s %s: %s added as %s", deps.IO.OK(), secrets.RepoOf(fleet).Rel(s.Config.Path), recipient, opts.host)
-	} else {
-		deps.IO.Logf("%s already lists %s", secrets.RepoOf(fleet).Rel(s.Config.Path), opts.host)
-	}
-	if deps.Config.DryRun && changed {
-		deps.IO.Logf("dry run: every file would then be rekeyed for %s ('nixctl secrets rekey')", opts.host)
+	cfg := secrets.RepoOf(fleet).Rel(s.Config.Path)
+	if !edit.Changed() {
+		deps.IO.Logf("%s already lists %s in the rules asked for", cfg, opts.host)
 		return nil
 	}
-	return rekeyAndReport(deps, s, nil)
+	return applyAccessChange(deps, s, edit, func() {
+		mark := deps.IO.OK()
+		for _, j := range edit.Joins {
+			if !j.Alone {
+				mark = deps.IO.Fail()
+			}
+		}
+		deps.IO.Logf("%s %s: %s added as %s to %s", mark, cfg, recipient, opts.host, ruleLabels(edit))
+		for _, j := range edit.Joins {
+			alone := "it can decrypt alone"
+			if !j.Alone {
+				alone = fmt.Sprintf("it cannot decrypt alone: %d of the %d groups are needed (shamir_threshold)", j.Required, j.Groups)
+			}
+			deps.IO.Logf("  %s: %s joins key group %d of %d; %s", j.Rule.Label(), opts.host, j.Group+1, j.Groups, alone)
+		}
+	})
+}
+
+// ruleLabels names the rules an edit changed.
+func ruleLabels(edit *secrets.Edit) string {
+	var labels []string
+	for _, r := range edit.After.Rules() {
+		for _, i := range edit.Rules {
+			if r.Index == i {
+				labels = append(labels, r.Label())
+			}
+		}
+	}
+	return strings.Join(labels, ", ")
+}
+
+// applyAccessChange plans the rekey of the files whose rule edit changes,
+// reports what was done to .sops.yaml (said), the files left alone and
+// each file's gains and losses, then writes everything or, when a file
+// cannot be rekeyed, nothing.
+func applyAccessChange(deps *app.Deps, s *secrets.Session, edit *secrets.Edit, said func()) error {
+	ch, err := s.PlanAccess(edit)
+	if err != nil {
+		return err
+	}
+	said()
+	for _, n := range edit.Notes {
+		deps.IO.Logf("  note: %s", n)
+	}
+	for _, d := range ch.Drifted {
+		deps.IO.Logf("! %s: left alone: its recipients already differed from its rule ('nixctl secrets rekey %s' brings it in line)", d, d)
+	}
+	return reportRekey(deps, func(report func(secrets.RekeyLine)) ([]secrets.RekeyLine, error) {
+		return s.Apply(ch, secretsWriter(deps), report)
+	})
 }
 
 func newSecretsRemoveHostCmd(deps *app.Deps) *cobra.Command {
@@ -629,9 +696,12 @@ func newSecretsRemoveHostCmd(deps *app.Deps) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove-host HOST",
 		Short: "Remove a host's key from .sops.yaml and rekey (rotating data keys)",
-		Long: `Remove the key anchored as HOST from .sops.yaml (every creation rule and keys:),
-then rekey every file: the data keys rotate, so the retired host cannot read
-what is written from now on. (What it could already read stays readable from
+		Long: `Remove the key anchored as HOST from .sops.yaml (every creation rule, then
+its keys: entry), then rekey the files of the rules that changed: their data
+keys rotate, so the retired host cannot read what is written from now on.
+Files whose recipients already differed from their rule are left alone; if
+any file cannot be rekeyed, nothing is written. (What it could already read
+stays readable from
 git history: rotate the secrets themselves if that matters.)`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -650,14 +720,11 @@ func runSecretsRemoveHost(opts *secretsHostOptions) error {
 	if err != nil {
 		return err
 	}
-	rec, err := s.RemoveHost(opts.host, secretsWriter(deps))
+	edit, k, err := s.RemoveHostEdit(opts.host)
 	if err != nil {
 		return err
 	}
-	deps.IO.Logf("%s %s (%s) removed from %s", deps.IO.OK(), opts.host, rec, s.Repo.Rel(s.Config.Path))
-	if deps.Config.DryRun {
-		deps.IO.Logf("dry run: every file would then be rekeyed and its data key rotated")
-		return nil
-	}
-	return rekeyAndReport(deps, s, nil)
+	return applyAccessChange(deps, s, edit, func() {
+		deps.IO.Logf("%s %s (%s) removed from %s: %s", deps.IO.OK(), opts.host, k.Value, s.Repo.Rel(s.Config.Path), ruleLabels(edit))
+	})
 }

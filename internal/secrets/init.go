@@ -68,11 +68,7 @@ func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range c.rules("") {
-			for _, l := range allAgeLists(r) {
-				res.InConfig = res.InConfig || listHas(l, res.Recipient)
-			}
-		}
+		res.InConfig = len(c.RulesWith(Key{Type: "age", Value: res.Recipient})) > 0
 	}
 	if err := w.MkdirAll(repo.Dir, 0o755); err != nil {
 		return nil, err
