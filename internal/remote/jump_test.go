@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,44 +14,18 @@ import (
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
-// innerName is resolved by the jump host's sshd only: the inner host can be
-// reached through the jump host and in no other way.
-const innerName = "nixctl-inner.test"
+const innerName = testutil.InnerName
 
 // jumpPair starts the inner host and the jump host in front of it, and
 // writes a home whose ~/.ssh/config names them "inner" and "bastion".
 func jumpPair(t *testing.T) (inner, jump *testutil.SSHD, home string) {
 	t.Helper()
-	inner = testutil.StartSSHD(t, testutil.SSHDOptions{})
-	jump = testutil.StartSSHD(t, testutil.SSHDOptions{
-		Hosts:  map[string]string{innerName: "127.0.0.1"},
-		Config: []string{"AllowTcpForwarding yes", fmt.Sprintf("PermitOpen %s:%d", innerName, inner.Port)},
-	})
-	if _, err := net.LookupHost(innerName); err == nil {
-		t.Fatalf("%s resolves here: the inner host would be reachable without the jump", innerName)
-	}
+	inner, jump = testutil.StartBehindJump(t, testutil.SSHDOptions{})
 	home = t.TempDir()
 	kh := filepath.Join(home, ".ssh", "known_hosts")
 	testutil.WriteFiles(t, home, map[string]string{
-		".ssh/known_hosts": fmt.Sprintf("[127.0.0.1]:%d %s\n[%s]:%d %s\n", jump.Port, jump.HostKeyPub, innerName, inner.Port, inner.HostKeyPub),
-		// UserKnownHostsFile is spelled out because the system ssh run for
-		// the jump would take ~ from the password database, not $HOME.
-		".ssh/config": fmt.Sprintf(`Host inner
-  HostName %s
-  Port %d
-  IdentityFile %s
-  ProxyJump bastion
-
-Host bastion
-  HostName 127.0.0.1
-  Port %d
-  IdentityFile %s
-
-Host *
-  User root
-  UserKnownHostsFile %s
-  BatchMode yes
-`, innerName, inner.Port, inner.ClientKeyFile, jump.Port, jump.ClientKeyFile, kh),
+		".ssh/known_hosts": testutil.JumpKnownHosts(inner, jump),
+		".ssh/config":      testutil.JumpSSHConfig(inner, jump, "inner", kh),
 	})
 	return inner, jump, home
 }

@@ -305,13 +305,15 @@ func (s *SSH) args(spec Spec, r Route, cl *cmdline) []string {
 	if !s.pin {
 		return args
 	}
+	// Only what nixctl took from $HOME differs from what ssh would read.
+	inHome := func(p string) bool { return strings.HasPrefix(p, filepath.Clean(s.env.Home)+"/") }
 	if !cl.has("userknownhostsfile") {
-		if kh := firstRegular(r.UserKnownHosts); kh != "" {
+		if kh := firstRegular(r.UserKnownHosts); kh != "" && inHome(kh) {
 			args = append(args, "-o", "UserKnownHostsFile="+kh)
 		}
 	}
 	for _, id := range r.Identities {
-		if id != spec.Identity && isRegular(id) && !containsStr(cl.identities, id) {
+		if id != spec.Identity && inHome(id) && isRegular(id) && !containsStr(cl.identities, id) {
 			args = append(args, "-i", id)
 		}
 	}
