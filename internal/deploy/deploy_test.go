@@ -478,6 +478,11 @@ hosts:
 	if got := strings.Join(db.Activate.Argv, " "); got != "nixos-rebuild switch --flake /fleet#db --target-host ops@10.0.0.2 --build-host ops@10.0.0.8 --use-remote-sudo" {
 		t.Errorf("db: %s", got)
 	}
+	// web and its build host share one NIX_SSHOPTS: the identity both use
+	// is said once.
+	if want := "NIX_SSHOPTS=-i /home/al/.ssh/deploy"; web.Activate.Env[0] != want {
+		t.Errorf("web env %q, want %q", web.Activate.Env[0], want)
+	}
 	// The home is the user's own: ssh reads the same known_hosts by itself.
 	if want := "NIX_SSHOPTS=-i /home/al/.ssh/deploy"; db.Activate.Env[0] != want {
 		t.Errorf("env %q, want %q", db.Activate.Env[0], want)

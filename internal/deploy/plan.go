@@ -209,9 +209,24 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote
 // them by its own route.
 func sharedArgs(routes remote.Router, target, build remote.Route) ([]string, error) {
 	args := append([]string(nil), target.Args...)
+	has := func(flag, val string) bool {
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == flag && args[i+1] == val {
+				return true
+			}
+		}
+		return false
+	}
 	for i := 0; i < len(build.Args); i++ {
 		a := build.Args[i]
-		if a == "-F" && i+1 < len(build.Args) {
+		// Both routes come from one configuration: -F and the files taken
+		// from $HOME are the same for both, and said once.
+		if len(a) == 2 && a[0] == '-' && strings.ContainsRune(sshFlagsWithValue, rune(a[1])) && i+1 < len(build.Args) {
+			if a == "-F" || has(a, build.Args[i+1]) {
+				i++
+				continue
+			}
+			args = append(args, a, build.Args[i+1])
 			i++
 			continue
 		}
@@ -228,6 +243,9 @@ func sharedArgs(routes remote.Router, target, build remote.Route) ([]string, err
 	}
 	return args, nil
 }
+
+// sshFlagsWithValue are ssh's flags that take the next argument.
+const sshFlagsWithValue = "BbcDEeFIiJLlmOoPpQRSWw"
 
 // BuildHostError is a build host that nixos-rebuild could not reach with
 // the target's ssh options.
