@@ -56,7 +56,7 @@ func TestProxyJump(t *testing.T) {
 	// The system ssh, given the route's argv as written, arrives too.
 	testutil.Require(t, "ssh")
 	argv := r.Command("echo", "arrived")
-	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	if err != nil || strings.TrimSpace(string(out)) != "arrived" {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}
