@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -46,6 +48,31 @@ type Deps struct {
 	fleetOnce sync.Once
 	fleet     *inventory.Fleet
 	fleetErr  error
+
+	sshOnce sync.Once
+	ssh     *remote.SSH
+	sshErr  error
+}
+
+// SSH is the one way every command reaches hosts: routes resolved from the
+// ssh configuration and the inventory, and connections along them. It
+// reads ~/.ssh/config from $HOME; an exported NIX_SSHOPTS is kept in front
+// of nixctl's options, as nix tools put it there.
+func (d *Deps) SSH() (*remote.SSH, error) {
+	d.sshOnce.Do(func() {
+		d.ssh, d.sshErr = remote.New(remote.Env{
+			Home:       d.Home(),
+			SystemHome: remote.PasswdHome(),
+			LocalUser:  d.Getenv("USER"),
+			AuthSock:   d.Getenv("SSH_AUTH_SOCK"),
+			Shared:     strings.Fields(d.Getenv("NIX_SSHOPTS")),
+			Getenv:     d.Getenv,
+		})
+		if d.sshErr != nil {
+			d.sshErr = exitcode.New(exitcode.Inventory, d.sshErr, exitcode.HintOf(d.sshErr))
+		}
+	})
+	return d.ssh, d.sshErr
 }
 
 // Runner returns the runner every command must use: the real one, wrapped

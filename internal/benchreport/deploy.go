@@ -67,8 +67,13 @@ func deployRow(ctx context.Context, e *env, hosts int) (row, error) {
 	fleet.Flake, fleet.Dir = dir, dir
 	runner := fakeTools{Runner: e.r, paths: map[string]string{"nixos-rebuild": rebuild, "nix": nixFake}}
 
+	// Routes come from an empty ssh configuration of the bench's own.
+	ssh, err := remote.New(remote.Env{Home: dir, SystemHome: dir, SystemConfig: filepath.Join(dir, "no-ssh-config")})
+	if err != nil {
+		return row{}, err
+	}
 	ours := func() (time.Duration, error) {
-		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: true, Parallel: deployParallel, Flavour: nix.FlavourBash})
+		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: true, Parallel: deployParallel, Flavour: nix.FlavourBash}, ssh)
 		if err != nil {
 			return 0, err
 		}
@@ -129,7 +134,7 @@ func (r fakeTools) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) 
 // connection is in memory.
 type answeringHosts struct{}
 
-func (answeringHosts) Connect(_ context.Context, t remote.Target, sudo bool) (hostops.System, error) {
+func (answeringHosts) Connect(_ context.Context, t remote.Route, sudo bool) (hostops.System, error) {
 	return hostops.New(answeringConn{}, "/", sudo, t.String())
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // sharedFleet is a flake whose hosts all force one expensive expression,
@@ -149,9 +150,13 @@ func deployEvalRow(ctx context.Context, e *env) (row, error) {
 		return row{}, err
 	}
 	fleet.Flake, fleet.Dir = dir, dir
+	ssh, err := remote.New(remote.Env{Home: dir, SystemHome: dir, SystemConfig: filepath.Join(dir, "no-ssh-config")})
+	if err != nil {
+		return row{}, err
+	}
 	per := func(noCheck bool) (float64, time.Duration, error) {
 		counter := &evalCounter{Runner: fakeTools{Runner: e.r, paths: map[string]string{"nixos-rebuild": rebuild}}, all: names, hosts: map[string]int{}}
-		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: noCheck, Parallel: deployParallel, Flavour: nix.FlavourBash})
+		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: noCheck, Parallel: deployParallel, Flavour: nix.FlavourBash}, ssh)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -38,6 +38,10 @@ type deployOptions struct {
 	// noMagicRollback and confirmTimeout shape magic rollback.
 	noMagicRollback bool
 	confirmTimeout  time.Duration
+	// substitute: hosts fetch from their binary caches (--use-substitutes).
+	substitute bool
+	// rebuildArgs come after "--", for every nixos-rebuild call.
+	rebuildArgs []string
 	// rollback and to are set by nixctl rollback.
 	rollback bool
 	to       int
@@ -46,7 +50,7 @@ type deployOptions struct {
 func newDeployCmd(deps *app.Deps) *cobra.Command {
 	opts := &deployOptions{deps: deps}
 	cmd := &cobra.Command{
-		Use:   "deploy [SELECTOR...] [--all]",
+		Use:   "deploy [SELECTOR...] [--all] [-- NIXOS-REBUILD-ARGS...]",
 		Short: "Deploy NixOS hosts with nixos-rebuild, with preflight, health checks and rollback",
 		Long: `Deploy the selected hosts through nixos-rebuild --target-host. For each host,
 in order: check (nix flake check --no-build and evaluation, once for the run),
@@ -71,10 +75,21 @@ $XDG_STATE_HOME/nixctl/logs/<run-id>/<host>.log.
 Exit codes: 0 all ok, 5 some hosts failed, 6 some rolled back (none failed),
 10 all failed, 4 the check failed, 9 the build failed, 130 interrupted.
 
+Arguments after -- go to every nixos-rebuild call as they are, e.g.
+nixctl deploy web -- --show-trace --option cores 4.
+
+Hosts are reached by the route ssh itself would take: ~/.ssh/config
+(HostName, Port, User, IdentityFile, ProxyJump…) with the inventory's
+user, port, identity and sshOptions as command-line options; nixos-rebuild
+and nix copy get the same options in NIX_SSHOPTS, after an exported one.
+
 Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.selectors = args
+			opts.selectors, opts.rebuildArgs = splitDash(cmd, args)
+			if err := checkRebuildArgs(cmd, opts.rebuildArgs); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("keep-going") {
 				if opts.keepGoing && opts.failFast {
 					return exitcode.UsageErrorf("pick one of them", "--keep-going and --fail-fast contradict each other")
@@ -97,6 +112,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 	f.BoolVar(&opts.breakLock, "break-lock", false, "remove a lock left by another deploy before taking it")
 	f.BoolVar(&opts.noMagicRollback, "no-magic-rollback", false, "arm no watchdog: a host that nixctl cannot reach after switch or test stays as it is")
 	f.DurationVar(&opts.confirmTimeout, "confirm-timeout", 0, "how long a host waits after its activation for nixctl to confirm it, e.g. 30s (default: confirmTimeout of the inventory, else 30s)")
+	f.BoolVar(&opts.substitute, "substitute-on-target", false, "let hosts fetch from their own binary caches (nixos-rebuild --use-substitutes; default: defaults.substituteOnTarget)")
 	return cmd
 }
 
@@ -129,22 +145,26 @@ func runDeploy(opts *deployOptions) error {
 		return err
 	}
 	if opts.buildHost != "" {
-		if _, ok := fleet.Host(opts.buildHost); !ok && !validUserAtAddress(opts.buildHost) {
-			return exitcode.UsageErrorf("name a host of the inventory or user@address", "--build-host %q is neither", opts.buildHost)
+		if err := checkBuildHost(fleet, opts.buildHost); err != nil {
+			return err
 		}
 	}
-	dialer := remote.NewDialer(deps.Home(), deps.Getenv)
-	o := deploy.Options{
-		Action: opts.action, Parallel: opts.parallel, FailFast: opts.failFast, NoCheck: opts.noCheck || opts.rollback,
-		BreakLock: opts.breakLock, BuildHost: opts.buildHost, Timeout: opts.timeout, Home: deps.Home(),
-		KnownHosts: userKnownHosts(dialer), Rollback: opts.rollback, RollbackTo: opts.to, EvalJobs: opts.evalJobs,
-		NoMagicRollback: opts.noMagicRollback, ConfirmTimeout: opts.confirmTimeout,
-	}
-	o.Flavour, err = rebuildFlavour(deps, hosts, o)
+	ssh, err := deps.SSH()
 	if err != nil {
 		return err
 	}
-	plan, err := deploy.NewPlan(fleet, hosts, o)
+	o := deploy.Options{
+		Action: opts.action, Parallel: opts.parallel, FailFast: opts.failFast, NoCheck: opts.noCheck || opts.rollback,
+		BreakLock: opts.breakLock, BuildHost: opts.buildHost, Timeout: opts.timeout,
+		Substitute: opts.substitute || fleet.Defaults.SubstituteOnTarget, RebuildArgs: opts.rebuildArgs,
+		Rollback: opts.rollback, RollbackTo: opts.to, EvalJobs: opts.evalJobs,
+		NoMagicRollback: opts.noMagicRollback, ConfirmTimeout: opts.confirmTimeout,
+	}
+	o.Flavour, err = rebuildFlavour(deps, fleet, hosts, o, ssh)
+	if err != nil {
+		return err
+	}
+	plan, err := deploy.NewPlan(fleet, hosts, o, ssh)
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err, exitcode.HintOf(err))
 	}
@@ -161,10 +181,10 @@ func runDeploy(opts *deployOptions) error {
 			return err
 		}
 	}
-	return executeDeploy(deps, fleet, plan, dialer)
+	return executeDeploy(deps, fleet, plan, ssh)
 }
 
-func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, dialer *remote.Dialer) error {
+func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, dialer hostops.Dialer) error {
 	runID := newRunID(deps.Now())
 	logDir := filepath.Join(deps.StateDir(), "logs", runID)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
@@ -250,10 +270,14 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 
 // rebuildFlavour finds which nixos-rebuild is installed when some host
 // needs the elevation flag and does not force rebuild: bash|ng.
-func rebuildFlavour(deps *app.Deps, hosts []inventory.Host, o deploy.Options) (nix.Flavour, error) {
+func rebuildFlavour(deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, o deploy.Options, routes remote.Router) (nix.Flavour, error) {
 	needed, used := false, o.Action != "build" || o.BuildHost != ""
 	for _, h := range hosts {
-		needed = needed || (h.Sudo || h.User != "root") && h.Rebuild != "bash" && h.Rebuild != "ng"
+		user := remote.DefaultUser
+		if r, err := routes.HostRoute(fleet.Dir, &h, ""); err == nil {
+			user = r.User
+		}
+		needed = needed || (h.Sudo || user != "root") && h.Rebuild != "bash" && h.Rebuild != "ng"
 		used = used || h.BuildHost != ""
 	}
 	if o.RollbackTo > 0 || !used {
@@ -281,20 +305,6 @@ func rebuildFlavour(deps *app.Deps, hosts []inventory.Host, o deploy.Options) (n
 	}
 	deps.IO.Debugf("nixos-rebuild flavour: %s", f)
 	return f, nil
-}
-
-// userKnownHosts is the known_hosts file nixctl checks that the system ssh
-// would not read by itself (it takes ~ from the password database).
-func userKnownHosts(d *remote.Dialer) string {
-	for _, f := range d.KnownHostsFiles {
-		if f == "/etc/ssh/ssh_known_hosts" {
-			continue
-		}
-		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
-			return f
-		}
-	}
-	return ""
 }
 
 func validUserAtAddress(s string) bool {

@@ -56,7 +56,7 @@ hosts:
 `, mini.sshd.Port, mini.sshd.ClientKeyFile, mini.sshd.Port, web.URL, node.sshd.Port, node.sshd.ClientKeyFile)
 	home, fake, bin := t.TempDir(), t.TempDir(), t.TempDir()
 	testutil.WriteFiles(t, dir, map[string]string{"nixctl.yaml": inv})
-	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known)})
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known), ".ssh/config": "Host *\n  ServerAliveInterval 30\n"})
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,9 @@ hosts:
 		if want := []string{"--target-host", "root@127.0.0.1"}; strings.Join(c.Argv[4:], " ") != strings.Join(want, " ") {
 			t.Errorf("%s: argv %q", name, c.Argv)
 		}
-		want := fmt.Sprintf("-p %d -i %s -o UserKnownHostsFile=%s", h.sshd.Port, h.sshd.ClientKeyFile, filepath.Join(home, ".ssh/known_hosts"))
+		// HOME is not root's home in the password database, where the system
+		// ssh looks: nixctl names the configuration and known_hosts it read.
+		want := fmt.Sprintf("-F %s -p %d -i %s -o UserKnownHostsFile=%s", filepath.Join(home, ".ssh/config"), h.sshd.Port, h.sshd.ClientKeyFile, filepath.Join(home, ".ssh/known_hosts"))
 		if c.Env["NIX_SSHOPTS"] != want {
 			t.Errorf("%s: NIX_SSHOPTS %q, want %q", name, c.Env["NIX_SSHOPTS"], want)
 		}

@@ -115,7 +115,7 @@ func TestDeployCommandWithRealSSHD(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
 	home := t.TempDir()
 	kh, _ := os.ReadFile(s.KnownHostsFile)
-	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh)})
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh), ".ssh/config": "Host *\n  ServerAliveInterval 30\n"})
 	inv := fmt.Sprintf("hosts:\n  - {name: web, address: 127.0.0.1, port: %d, identity: %s}\n", s.Port, s.ClientKeyFile)
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": inv, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
@@ -132,11 +132,11 @@ func TestDeployCommandWithRealSSHD(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Hosts) != 1 || rep.Hosts[0].Result != "ok" {
 		t.Fatalf("JSON report %q: %v", r.stdout, err)
 	}
-	// NIX_SSHOPTS names the known_hosts nixctl checked: the system ssh
-	// would otherwise read root's own.
+	// NIX_SSHOPTS names the configuration and known_hosts nixctl read: the
+	// system ssh would otherwise read root's own.
 	for _, c := range rec.Calls() {
 		if c.Cmd.Argv[0] == "nixos-rebuild" {
-			want := fmt.Sprintf("NIX_SSHOPTS=-p %d -i %s -o UserKnownHostsFile=%s", s.Port, s.ClientKeyFile, filepath.Join(home, ".ssh/known_hosts"))
+			want := fmt.Sprintf("NIX_SSHOPTS=-F %s -p %d -i %s -o UserKnownHostsFile=%s", filepath.Join(home, ".ssh/config"), s.Port, s.ClientKeyFile, filepath.Join(home, ".ssh/known_hosts"))
 			if len(c.Cmd.Env) != 1 || c.Cmd.Env[0] != want {
 				t.Errorf("env %q, want %q", c.Cmd.Env, want)
 			}

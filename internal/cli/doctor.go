@@ -55,8 +55,11 @@ func runDoctor(opts *doctorOptions) error {
 		if err != nil {
 			return err
 		}
-		dialer := remote.NewDialer(deps.Home(), deps.Getenv)
-		env.Hosts, env.Connector, env.Parallel = doctorHosts(deps, fleet, hosts, dialer), dialer, fleet.Defaults.Parallel
+		ssh, err := deps.SSH()
+		if err != nil {
+			return err
+		}
+		env.Hosts, env.Connector, env.Parallel = doctorHosts(fleet, hosts, ssh), ssh, fleet.Defaults.Parallel
 	}
 	findings := doctor.Run(deps.Context(), env)
 	io := deps.IO
@@ -86,18 +89,18 @@ func runDoctor(opts *doctorOptions) error {
 }
 
 // doctorHosts are the hosts as deploy would reach them: its plan gives each
-// host's SSH target, so doctor follows the same route.
-func doctorHosts(deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, dialer *remote.Dialer) []doctor.Host {
+// host's SSH route, so doctor follows the same one.
+func doctorHosts(fleet *inventory.Fleet, hosts []inventory.Host, routes remote.Router) []doctor.Host {
 	out := make([]doctor.Host, len(hosts))
-	o := deploy.Options{Action: "switch", Home: deps.Home(), KnownHosts: userKnownHosts(dialer)}
+	o := deploy.Options{Action: "switch"}
 	for i, h := range hosts {
 		out[i].Host = h
-		plan, err := deploy.NewPlan(fleet, []inventory.Host{h}, o)
+		plan, err := deploy.NewPlan(fleet, []inventory.Host{h}, o, routes)
 		if err != nil {
 			out[i].Err = err
 			continue
 		}
-		out[i].Target, out[i].Elevate = plan.Hosts[0].Target, plan.Hosts[0].Elevate
+		out[i].Route, out[i].Elevate = plan.Hosts[0].Route, plan.Hosts[0].Elevate
 	}
 	return out
 }

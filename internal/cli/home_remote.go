@@ -1,18 +1,34 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/home"
 	"github.com/nixctl/nixctl/internal/inventory"
-	"github.com/nixctl/nixctl/internal/remote"
 )
 
-// newHomeRemote is how home reaches the hosts of remote profiles.
+// newHomeRemote is how home reaches the hosts of remote profiles. An ssh
+// configuration nixctl cannot read fails remote profiles only, when they
+// are reached.
 func newHomeRemote(deps *app.Deps, fleet *inventory.Fleet) home.Remote {
+	ssh, err := deps.SSH()
+	if err != nil {
+		return unreachable{err}
+	}
 	return &home.SSH{
-		Dialer: remote.NewDialer(deps.Home(), deps.Getenv),
+		SSH:    ssh,
 		Fleet:  fleet,
 		DryRun: deps.Config.DryRun,
 		Out:    deps.IO.Out,
 	}
+}
+
+// unreachable is every host when the ssh configuration cannot be read.
+type unreachable struct{ err error }
+
+func (u unreachable) NixStore(inventory.Host) (string, []string, error) { return "", nil, u.err }
+
+func (u unreachable) Open(context.Context, inventory.Host, string) (home.Session, error) {
+	return nil, u.err
 }

@@ -50,8 +50,17 @@ func runInventoryList(opts *inventoryListOptions) error {
 		}{fleet.Flake, nonNil(fleet.Hosts), nonNil(fleet.Profiles)})
 	}
 	var rows [][]string
+	// The target is where nixctl will reach the host, ~/.ssh/config
+	// included; what cannot be resolved is shown as written.
+	ssh, sshErr := opts.deps.SSH()
 	for _, h := range fleet.Hosts {
-		rows = append(rows, []string{"host", h.Name, h.Target() + portSuffix(h.Port), "nixosConfigurations." + h.Attr, tagList(h.Tags)})
+		target := h.Target() + portSuffix(h.Port)
+		if sshErr == nil {
+			if r, err := ssh.HostRoute(fleet.Dir, &h, ""); err == nil {
+				target = r.String()
+			}
+		}
+		rows = append(rows, []string{"host", h.Name, target, "nixosConfigurations." + h.Attr, tagList(h.Tags)})
 	}
 	for _, p := range fleet.Profiles {
 		where := "local"
@@ -102,8 +111,8 @@ func runInventoryShow(opts *inventoryShowOptions) error {
 			}{"host", h})
 		}
 		rows := [][]string{
-			{"kind", "host"}, {"name", h.Name}, {"address", h.Address}, {"port", strconv.Itoa(h.Port)},
-			{"user", h.User}, {"sudo", strconv.FormatBool(h.Sudo)}, {"attribute", "nixosConfigurations." + h.Attr},
+			{"kind", "host"}, {"name", h.Name}, {"address", h.Address}, {"port", sshDefault(h.Port != 0, strconv.Itoa(h.Port), "22")},
+			{"user", sshDefault(h.User != "", h.User, "root")}, {"sudo", strconv.FormatBool(h.Sudo)}, {"attribute", "nixosConfigurations." + h.Attr},
 			{"tags", tagList(h.Tags)}, {"buildHost", orDash(h.BuildHost)}, {"sshOptions", orDash(strings.Join(h.SSHOptions, " "))},
 			{"rebuild", h.Rebuild},
 		}
@@ -170,6 +179,15 @@ func portSuffix(p int) string {
 }
 
 func orDash(s string) string { return orDefault(s, "-") }
+
+// sshDefault shows an inventory value, or says that ssh's configuration
+// decides when nixctl.yaml leaves it unset.
+func sshDefault(set bool, v, def string) string {
+	if set {
+		return v
+	}
+	return "(~/.ssh/config, else " + def + ")"
+}
 
 func orDefault(s, def string) string {
 	if s == "" {

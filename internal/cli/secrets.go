@@ -700,9 +700,12 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 			return exitcode.New(exitcode.Usage, fmt.Errorf("--key-file %s: %w", opts.keyFile, err), "pass the host's ssh_host_ed25519_key.pub")
 		}
 	} else {
-		d := remote.NewDialer(deps.Home(), deps.Getenv)
-		recipient, _, err = secrets.HostRecipient(deps.Context(), d, h, func(k remote.HostKey) error {
-			deps.IO.Logf("%s (%s) is not in known_hosts; its %s key fingerprint is %s", h.Name, h.Dial(), k.Type, k.Fingerprint)
+		ssh, err := deps.SSH()
+		if err != nil {
+			return err
+		}
+		recipient, _, err = secrets.HostRecipient(deps.Context(), ssh, fleet.Dir, h, func(k remote.HostKey) error {
+			deps.IO.Logf("%s (%s) is not in known_hosts; its %s key fingerprint is %s", h.Name, h.Address, k.Type, k.Fingerprint)
 			return deps.RequireYes("trust this host key and let " + h.Name + " decrypt the secrets?")
 		})
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
-	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
 
@@ -121,9 +120,13 @@ func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fl
 			return nil, err
 		}
 	}
+	ssh, err := deps.SSH()
+	if err != nil {
+		return nil, err
+	}
 	return s.CheckAccess(ctx, secrets.AccessCheckOptions{
 		Runner: deps.Runner(), Fleet: fleet, Hosts: hosts, Profiles: profiles,
-		HostRecipient: secrets.RecipientFromHostKeys(remote.NewDialer(deps.Home(), deps.Getenv)),
+		HostRecipient: secrets.RecipientFromHostKeys(ssh, fleet.Dir),
 	})
 }
 

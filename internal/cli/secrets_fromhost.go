@@ -5,9 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/exitcode"
-	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
 
@@ -62,19 +60,26 @@ func runSecretsAddFromHost(opts *secretsAddOptions) error {
 		return err
 	}
 	io := deps.IO
-	elevate := h.Sudo && h.User != "root"
-	target := deploy.TargetOf(fleet, *h, deps.Home())
+	ssh, err := deps.SSH()
+	if err != nil {
+		return err
+	}
+	target, err := ssh.HostRoute(fleet.Dir, h, "")
+	if err != nil {
+		return exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+	}
+	elevate := h.Sudo && target.User != "root"
 	if deps.Config.DryRun {
 		io.Printf("would run on %s: %s\n", target, src.RemoteCommand(elevate))
 		io.Printf("would write %s\n", s.Repo.Rel(path))
 		return nil
 	}
 	io.Logf("fetching the kubeconfig of %s (%s)", h.Name, src)
-	raw, err := secrets.FetchKubeconfig(deps.Context(), remote.NewDialer(deps.Home(), deps.Getenv), target, elevate, src)
+	raw, err := secrets.FetchKubeconfig(deps.Context(), ssh, target, elevate, src)
 	if err != nil {
 		return err
 	}
-	plain, err := secrets.RewriteKubeconfig(raw, h.Name, h.Address)
+	plain, err := secrets.RewriteKubeconfig(raw, h.Name, target.HostName)
 	if err != nil {
 		return exitcode.Newf(exitcode.Failure, "check that "+src.String()+" prints an admin kubeconfig on "+h.Name, "%s: %v", h.Name, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/hostops"
-	"github.com/nixctl/nixctl/internal/remote"
 )
 
 type statusOptions struct {
@@ -77,8 +76,12 @@ func runStatus(opts *statusOptions) error {
 		// Status only reads: ask more hosts at once than a deploy would.
 		parallel = max(fleet.Defaults.Parallel, 16)
 	}
-	sts := deploy.Status(deps.Context(), deps.Runner(), &hostops.SSH{Dialer: remote.NewDialer(deps.Home(), deps.Getenv)}, fleet, hosts,
-		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, Home: deps.Home(), EvalJobs: opts.evalJobs})
+	ssh, err := deps.SSH()
+	if err != nil {
+		return err
+	}
+	sts := deploy.Status(deps.Context(), deps.Runner(), &hostops.SSH{Dialer: ssh}, ssh, fleet, hosts,
+		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, EvalJobs: opts.evalJobs})
 	io := deps.IO
 	failed := 0
 	for _, s := range sts {

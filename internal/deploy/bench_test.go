@@ -33,7 +33,7 @@ func BenchmarkDeploy20Hosts(b *testing.B) {
 			time.Sleep(activation)
 			return "", 0
 		}})
-		p, err := NewPlan(f, f.Hosts, Options{Action: "switch", NoCheck: true, Parallel: parallel, Flavour: nix.FlavourBash})
+		p, err := NewPlan(f, f.Hosts, Options{Action: "switch", NoCheck: true, Parallel: parallel, Flavour: nix.FlavourBash}, routesIn(b, b.TempDir()))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func (r *run) host(name string) *fakeHost {
 
 func (r *run) exec(t *testing.T, ctx context.Context) *Report {
 	t.Helper()
-	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts)
+	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts, routesIn(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +502,8 @@ hosts:
   - {name: web, address: 10.0.0.1, buildHost: builder, rebuild: ng, sudo: true}
   - {name: db, address: 10.0.0.2, buildHost: "ops@10.0.0.8", user: ops, sudo: true}
 `)
-	p, err := NewPlan(f, f.Hosts[1:], Options{Action: "switch", Home: "/home/al", KnownHosts: "/home/al/.ssh/known_hosts", Flavour: nix.FlavourBash})
+	routes := routesIn(t, "/home/al")
+	p, err := NewPlan(f, f.Hosts[1:], Options{Action: "switch", Flavour: nix.FlavourBash}, routes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +517,13 @@ hosts:
 	if got := strings.Join(db.Activate.Argv, " "); got != "nixos-rebuild switch --flake /fleet#db --target-host ops@10.0.0.2 --build-host ops@10.0.0.8 --use-remote-sudo" {
 		t.Errorf("db: %s", got)
 	}
-	if want := "NIX_SSHOPTS=-i /home/al/.ssh/deploy -o UserKnownHostsFile=/home/al/.ssh/known_hosts"; db.Activate.Env[0] != want {
+	// web and its build host share one NIX_SSHOPTS: the identity both use
+	// is said once.
+	if want := "NIX_SSHOPTS=-i /home/al/.ssh/deploy"; web.Activate.Env[0] != want {
+		t.Errorf("web env %q, want %q", web.Activate.Env[0], want)
+	}
+	// The home is the user's own: ssh reads the same known_hosts by itself.
+	if want := "NIX_SSHOPTS=-i /home/al/.ssh/deploy"; db.Activate.Env[0] != want {
 		t.Errorf("env %q, want %q", db.Activate.Env[0], want)
 	}
 	if got := strings.Join(db.RollbackCmd.Argv, " "); got != "nixos-rebuild switch --rollback --flake /fleet#db --target-host ops@10.0.0.2 --use-remote-sudo" {
@@ -524,7 +531,7 @@ hosts:
 	}
 
 	// --build-host overrides; rollback --to N switches that generation over SSH.
-	p, _ = NewPlan(f, f.Hosts[2:], Options{Rollback: true, RollbackTo: 41, BuildHost: "x@y"})
+	p, _ = NewPlan(f, f.Hosts[2:], Options{Rollback: true, RollbackTo: 41, BuildHost: "x@y"}, routes)
 	if h := p.Hosts[0]; len(h.Activate.Argv) != 0 || h.RollbackRemote == nil || h.RollbackRemote.Generation != 41 {
 		t.Errorf("rollback --to: %+v", h)
 	} else if cmd := h.RollbackRemote.command(h.Elevate); !strings.HasPrefix(cmd, "sudo -n sh -c ") || cmd != `sudo -n sh -c "<system-switch-generation.sh>" nixctl-system-switch-generation / 41` {
@@ -532,7 +539,8 @@ hosts:
 	}
 
 	// A path NIX_SSHOPTS cannot carry is refused with a hint.
-	_, err = NewPlan(f, f.Hosts[:1], Options{KnownHosts: "/my files/known_hosts"})
+	spaced := fakeFleet(t, "hosts:\n  - {name: web, address: 10.0.0.1, identity: \"/my files/id\"}\n")
+	_, err = NewPlan(spaced, spaced.Hosts, Options{}, routes)
 	var pe *PlanError
 	if !errors.As(err, &pe) || pe.Hint() == "" {
 		t.Errorf("want a plan error, got %v", err)
@@ -554,7 +562,7 @@ func TestHealthTCPAndHTTP(t *testing.T) {
 	closed.Close()
 	open := strings.TrimPrefix(srv.URL, "http://")
 
-	h := HostPlan{Host: inventory.Host{Name: "web", Address: "10.0.0.1"}, Target: remote.Target{Address: "10.0.0.1"}}
+	h := HostPlan{Host: inventory.Host{Name: "web", Address: "10.0.0.1"}, Route: remote.Route{Name: "10.0.0.1", HostName: "10.0.0.1", Port: 22, User: "root"}}
 	net := fakeNet{"10.0.0.1": &fakeHost{}}
 	hc := newHealthChecker(net, time.Millisecond)
 

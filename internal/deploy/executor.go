@@ -295,6 +295,10 @@ func (x *executor) preflight(h *hostRun) {
 		return
 	}
 	h.session = s
+	if err := preflightBuildHost(ctx, x.env.Hosts, h.plan); err != nil {
+		x.fail(h, timeoutErr(ctx, x.plan.Timeout, err))
+		return
+	}
 	x.setStage(h, StageLock)
 	info := LockInfo{RunID: x.env.RunID, Who: x.env.Who, Started: x.env.Now().UTC(), GitRev: x.env.GitRev, Action: actionName(x.plan), PID: os.Getpid()}
 	if err := acquireLock(ctx, s, h.plan, info, x.plan.BreakLock); err != nil {
@@ -527,7 +531,7 @@ func (x *executor) cleanup() {
 				if err != nil && ctx.Err() == nil {
 					// The activation may have dropped the connection (sshd
 					// or the network restarted): release over a new one.
-					if s, derr := x.env.Hosts.Connect(ctx, h.plan.Target, h.plan.Elevate); derr == nil {
+					if s, derr := x.env.Hosts.Connect(ctx, h.plan.Route, h.plan.Elevate); derr == nil {
 						err = s.ReleaseDeployLock(ctx, record)
 						_ = s.Close()
 					}

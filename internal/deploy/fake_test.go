@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -78,13 +79,24 @@ func (h *fakeHost) ran() []string {
 	return append([]string(nil), h.ops...)
 }
 
+// routesIn resolves routes as nixctl does for a user whose home is home
+// and who has no ssh configuration.
+func routesIn(t testing.TB, home string) *remote.SSH {
+	t.Helper()
+	s, err := remote.New(remote.Env{Home: home, SystemHome: home, SystemConfig: filepath.Join(home, "no-ssh-config")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // fakeNet maps addresses to fake hosts.
 type fakeNet map[string]*fakeHost
 
-func (n fakeNet) Connect(ctx context.Context, t remote.Target, sudo bool) (hostops.System, error) {
-	h, ok := n[t.Address]
+func (n fakeNet) Connect(ctx context.Context, r remote.Route, sudo bool) (hostops.System, error) {
+	h, ok := n[r.HostName]
 	if !ok || h.sshDown {
-		return nil, &remote.ConnectError{Target: t, Stage: "connect", Err: fmt.Errorf("connection refused")}
+		return nil, &remote.ConnectError{Route: r, Stage: "connect", Err: fmt.Errorf("connection refused")}
 	}
 	h.mu.Lock()
 	h.sessions++

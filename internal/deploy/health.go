@@ -50,7 +50,7 @@ func newHealthChecker(d hostops.Connector, interval time.Duration) *healthChecke
 // run checks that the host still accepts SSH, then every configured check.
 func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
 	sshCheck := func(ctx context.Context) error {
-		s, err := hc.hosts.Connect(ctx, h.Target, false)
+		s, err := hc.hosts.Connect(ctx, h.Route, false)
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (hc *healthChecker) run(ctx context.Context, h HostPlan) error {
 		return s.Ping(ctx)
 	}
 	if err := hc.retry(ctx, DefaultHealthTimeout, sshCheck); err != nil {
-		return &HealthError{Host: h.Host.Name, Check: "ssh " + h.Target.String(), Last: err}
+		return &HealthError{Host: h.Host.Name, Check: "ssh " + h.Route.String(), Last: err}
 	}
 	for _, c := range h.Host.Health {
 		timeout := c.Timeout
@@ -136,7 +136,7 @@ func (hc *healthChecker) once(ctx context.Context, h HostPlan, c inventory.Healt
 		}
 		return nil
 	default:
-		s, err := hc.hosts.Connect(ctx, h.Target, false)
+		s, err := hc.hosts.Connect(ctx, h.Route, false)
 		if err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func (x *executor) confirm(h *hostRun, w *armedWatchdog, actErr error) bool {
 // disarm opens a new connection and confirms the watchdog over it. When
 // the watchdog acted first, the connection stays open for rolledBackByHost.
 func (x *executor) disarm(ctx context.Context, h *hostRun) error {
-	s, err := x.env.Hosts.Connect(ctx, h.plan.Target, h.plan.Elevate)
+	s, err := x.env.Hosts.Connect(ctx, h.plan.Route, h.plan.Elevate)
 	if err != nil {
 		return err
 	}

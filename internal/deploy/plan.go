@@ -10,11 +10,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -51,11 +51,12 @@ type Options struct {
 	Timeout time.Duration
 	// Flavour is the installed nixos-rebuild's; a host's rebuild: bash|ng wins.
 	Flavour nix.Flavour
-	// KnownHosts is passed to the system ssh in NIX_SSHOPTS, so it checks
-	// the same file nixctl does ("" = ssh's defaults).
-	KnownHosts string
-	// Home expands ~/ in identity files.
-	Home string
+	// Substitute lets the target fetch what it can from its own binary
+	// caches (nixos-rebuild --use-substitutes).
+	Substitute bool
+	// RebuildArgs are handed to every nixos-rebuild call as they are
+	// (nixctl deploy SELECTOR -- ARGS).
+	RebuildArgs []string
 	// HealthInterval is the pause between health check attempts (0 = 1s).
 	HealthInterval time.Duration
 	// RollbackTo, for nixctl rollback: the generation to go back to (0 =
@@ -74,12 +75,16 @@ type Options struct {
 
 // HostPlan is everything the executor does for one host.
 type HostPlan struct {
-	Host   inventory.Host
-	Target remote.Target
+	Host inventory.Host
+	// Route is how nixctl, ssh, nixos-rebuild and nix copy reach the host.
+	Route remote.Route
 	// Elevate: remote state changes go through sudo -n (non-root users).
 	Elevate bool
-	// BuildHost is user@address when the host builds remotely.
-	BuildHost string
+	// BuildHost is the destination nixos-rebuild --build-host gets when the
+	// host builds remotely; BuildRoute is its route when it is a host of the
+	// inventory (preflighted like a target).
+	BuildHost  string
+	BuildRoute *remote.Route
 	// Installable is the toplevel built locally ("" with a build host).
 	Installable string
 	Activate    execx.Cmd
@@ -136,9 +141,10 @@ func (p *Plan) Activates() bool {
 // Remote reports whether the action touches the hosts at all.
 func (p *Plan) Remote() bool { return p.Rollback || p.Action != "build" }
 
-// NewPlan turns selected hosts into a plan. Inventory values are validated
-// already; what cannot pass to ssh (a path with spaces) is an error here.
-func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options) (*Plan, error) {
+// NewPlan turns selected hosts into a plan, each host's route resolved by
+// routes. Inventory values are validated already; what cannot pass to ssh
+// (a path with spaces) is an error here.
+func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options, routes remote.Router) (*Plan, error) {
 	if o.Action == "" {
 		o.Action = "switch"
 	}
@@ -151,7 +157,7 @@ func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options) (*Plan, 
 	p := &Plan{Options: o, Flake: fleet.Flake}
 	var installables []string
 	for _, h := range hosts {
-		hp, err := planHost(fleet, h, o)
+		hp, err := planHost(fleet, h, o, routes)
 		if err != nil {
 			return nil, err
 		}
@@ -167,18 +173,32 @@ func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options) (*Plan, 
 	return p, nil
 }
 
-func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, error) {
-	t := TargetOf(fleet, h, o.Home)
-	hp := HostPlan{Host: h, Target: t, Elevate: h.User != "root"}
+func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote.Router) (HostPlan, error) {
+	r, err := routes.HostRoute(fleet.Dir, &h, "")
+	if err != nil {
+		return HostPlan{}, &PlanError{Host: h.Name, Err: err}
+	}
+	hp := HostPlan{Host: h, Route: r, Elevate: r.User != "root"}
+	sshArgs := r.Args
 	bh := h.BuildHost
 	if o.BuildHost != "" {
 		bh = o.BuildHost
 	}
 	if bh != "" {
-		if b, ok := fleet.Host(bh); ok {
-			bh = b.Target()
-		}
 		hp.BuildHost = bh
+		if b, ok := fleet.Host(bh); ok {
+			br, err := routes.HostRoute(fleet.Dir, b, "")
+			if err != nil {
+				return HostPlan{}, &PlanError{Host: h.Name, Err: fmt.Errorf("build host: %w", err)}
+			}
+			hp.BuildRoute, hp.BuildHost = &br, br.Dest
+			if o.Action == "build" && !o.Rollback {
+				// nixos-rebuild build reaches the build host only.
+				sshArgs = br.Args
+			} else if sshArgs, err = sharedArgs(routes, r, br); err != nil {
+				return HostPlan{}, &BuildHostError{Host: h.Name, BuildHost: b.Name, Err: err}
+			}
+		}
 	} else if !o.Rollback {
 		hp.Installable = nix.Installable(fleet.Flake, nix.ToplevelAttr(h.Attr)...)
 	}
@@ -194,22 +214,21 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 		flavour = nix.FlavourBash
 	}
 	ro := nix.RebuildOptions{
-		Action: o.Action, Flake: fleet.Flake, Attr: h.Attr, TargetHost: h.Target(), BuildHost: hp.BuildHost,
-		Sudo: h.Sudo || hp.Elevate, Flavour: flavour,
+		Action: o.Action, Flake: fleet.Flake, Attr: h.Attr, TargetHost: r.Dest, BuildHost: hp.BuildHost,
+		Sudo: h.Sudo || hp.Elevate, Flavour: flavour, Substitutes: o.Substitute, Extra: o.RebuildArgs,
 	}
 	if o.Action == "build" && !o.Rollback {
 		ro.TargetHost = ""
 	}
 	var env []string
 	if ro.TargetHost != "" || ro.BuildHost != "" {
-		var kh []string
-		if o.KnownHosts != "" {
-			kh = []string{o.KnownHosts}
-		}
-		opts, err := nix.SSHOpts(remote.SSHArgs(t, h.SSHOptions, kh))
+		sr := r
+		sr.Args = sshArgs
+		opts, err := sr.NixSSHOpts()
 		if err != nil {
 			return hp, &PlanError{Host: h.Name, Err: err}
 		}
+		// Set even when empty: it is the whole of what the tools get.
 		env = []string{"NIX_SSHOPTS=" + opts}
 	}
 	switch {
@@ -234,24 +253,65 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 	return hp, nil
 }
 
-// TargetOf is where nixctl's own SSH connections reach h, home being the
-// user's home directory (for ~/ in identity:).
-func TargetOf(fleet *inventory.Fleet, h inventory.Host, home string) remote.Target {
-	return remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, home)}
+// sharedArgs are the ssh options for both the target and its build host:
+// nixos-rebuild hands both the same NIX_SSHOPTS, so they must reach each of
+// them by its own route.
+func sharedArgs(routes remote.Router, target, build remote.Route) ([]string, error) {
+	args := append([]string(nil), target.Args...)
+	has := func(flag, val string) bool {
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == flag && args[i+1] == val {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(build.Args); i++ {
+		a := build.Args[i]
+		// Both routes come from one configuration: -F and the files taken
+		// from $HOME are the same for both, and said once.
+		if len(a) == 2 && a[0] == '-' && strings.ContainsRune(sshFlagsWithValue, rune(a[1])) && i+1 < len(build.Args) {
+			if a == "-F" || has(a, build.Args[i+1]) {
+				i++
+				continue
+			}
+			args = append(args, a, build.Args[i+1])
+			i++
+			continue
+		}
+		args = append(args, a)
+	}
+	if ag, ok := routes.(interface {
+		Agrees(remote.Route, []string) error
+	}); ok {
+		for _, r := range []remote.Route{target, build} {
+			if err := ag.Agrees(r, args); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return args, nil
 }
 
-// identityPath resolves an identity file: ~/ from home, relative paths
-// from the inventory's directory.
-func identityPath(fleet *inventory.Fleet, p, home string) string {
-	switch {
-	case p == "":
-		return ""
-	case strings.HasPrefix(p, "~/"):
-		return filepath.Join(home, p[2:])
-	case filepath.IsAbs(p):
-		return p
-	}
-	return filepath.Join(fleet.Dir, p)
+// sshFlagsWithValue are ssh's flags that take the next argument.
+const sshFlagsWithValue = "BbcDEeFIiJLlmOoPpQRSWw"
+
+// BuildHostError is a build host that nixos-rebuild could not reach with
+// the target's ssh options.
+type BuildHostError struct {
+	Host, BuildHost string
+	Err             error
+}
+
+func (e *BuildHostError) Error() string {
+	return fmt.Sprintf("host %s: build host %s: %v", e.Host, e.BuildHost, e.Err)
+}
+
+func (e *BuildHostError) Unwrap() error { return e.Err }
+
+// Hint says how to give each host its own settings.
+func (e *BuildHostError) Hint() string {
+	return fmt.Sprintf("nixos-rebuild gives %s and %s the same NIX_SSHOPTS: set the port, user or jump of one of them in ~/.ssh/config (a Host section) instead of in nixctl.yaml", e.Host, e.BuildHost)
 }
 
 // PlanError is a host the plan cannot be made for.
@@ -265,6 +325,9 @@ func (e *PlanError) Unwrap() error { return e.Err }
 
 // Hint says what to change.
 func (e *PlanError) Hint() string {
+	if h := exitcode.HintOf(e.Err); h != "" {
+		return h
+	}
 	return "nixos-rebuild passes ssh options through NIX_SSHOPTS, split on spaces: move the identity file or known_hosts to a path without spaces"
 }
 
@@ -284,7 +347,10 @@ func (p *Plan) Print(w io.Writer) {
 	}
 	if p.Remote() {
 		for _, h := range p.Hosts {
-			fmt.Fprintf(w, "# %s: preflight over ssh %s (host key, nix%s), lock %s\n", h.Host.Name, h.Target, sudoNote(h), hostops.DeployLockPath)
+			fmt.Fprintf(w, "# %s: preflight over ssh %s (host key, nix%s), lock %s\n", h.Host.Name, h.Route, sudoNote(h), hostops.DeployLockPath)
+			if h.BuildRoute != nil {
+				fmt.Fprintf(w, "# %s: preflight of the build host over ssh %s (host key, nix)\n", h.Host.Name, *h.BuildRoute)
+			}
 		}
 	}
 	if p.Build != nil {
@@ -295,7 +361,7 @@ func (p *Plan) Print(w io.Writer) {
 			fmt.Fprintln(w, h.Activate.String())
 		}
 		if p.Rollback && h.RollbackRemote != nil {
-			fmt.Fprintf(w, "ssh %s %s\n", execx.Quote(sshArgv(h)), execx.QuoteWord(h.RollbackRemote.command(h.Elevate)))
+			fmt.Fprintln(w, execx.Quote(h.Route.Command(h.RollbackRemote.command(h.Elevate))))
 		}
 		if h.MagicRollback {
 			fmt.Fprintf(w, "# %s: magic rollback: before activating, arm a watchdog on the host (unit %sRUNID, or a detached process) that switches back to the running generation unless nixctl confirms over a new ssh connection within %s\n",
@@ -312,14 +378,10 @@ func (p *Plan) Print(w io.Writer) {
 			if h.RollbackCmd != nil {
 				fmt.Fprintf(w, "# %s: if health fails: %s\n", h.Host.Name, h.RollbackCmd.String())
 			} else if h.RollbackRemote != nil {
-				fmt.Fprintf(w, "# %s: if health fails: ssh %s %s\n", h.Host.Name, execx.Quote(sshArgv(h)), execx.QuoteWord(h.RollbackRemote.command(h.Elevate)))
+				fmt.Fprintf(w, "# %s: if health fails: %s\n", h.Host.Name, execx.Quote(h.Route.Command(h.RollbackRemote.command(h.Elevate))))
 			}
 		}
 	}
-}
-
-func sshArgv(h HostPlan) []string {
-	return append(remote.SSHArgs(h.Target, h.Host.SSHOptions, nil), h.Host.SSHTarget())
 }
 
 func sudoNote(h HostPlan) string {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/hostops"
+	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // PreflightError is a host that is not ready to be deployed.
@@ -33,7 +35,7 @@ func (e *PreflightError) Hint() string { return e.Fix }
 // checks that it can be deployed: nix is there and, when needed, sudo
 // works without a password. It returns the open host.
 func preflight(ctx context.Context, d hostops.Connector, h HostPlan) (hostops.System, error) {
-	s, err := d.Connect(ctx, h.Target, h.Elevate)
+	s, err := d.Connect(ctx, h.Route, h.Elevate)
 	if err != nil {
 		return nil, err
 	}
@@ -44,31 +46,58 @@ func preflight(ctx context.Context, d hostops.Connector, h HostPlan) (hostops.Sy
 	if h.Elevate && !h.Host.Sudo {
 		// Still ask the host first: a host without nix says so before this.
 		if err := s.Preflight(ctx, false); err != nil {
-			return preflightFailed(ctx, h, err, fail)
+			return preflightFailed(ctx, h.Route, err, fail)
 		}
-		return fail(fmt.Sprintf("user %s is not root and sudo is off", h.Host.User),
+		return fail(fmt.Sprintf("user %s is not root and sudo is off", h.Route.User),
 			"set sudo: true for this host in nixctl.yaml (activation needs root), or deploy as root", nil)
 	}
 	if err := s.Preflight(ctx, h.Host.Sudo || h.Elevate); err != nil {
-		return preflightFailed(ctx, h, err, fail)
+		return preflightFailed(ctx, h.Route, err, fail)
 	}
 	return s, nil
 }
 
-func preflightFailed(ctx context.Context, h HostPlan, err error, fail func(problem, fix string, err error) (hostops.System, error)) (hostops.System, error) {
+// preflightBuildHost checks the build host as a target is checked: its
+// key, that nixctl gets in along the same route nixos-rebuild will take,
+// and that nix is there to build with.
+func preflightBuildHost(ctx context.Context, d hostops.Connector, h HostPlan) error {
+	if h.BuildRoute == nil {
+		return nil
+	}
+	fail := func(problem, fix string, err error) (hostops.System, error) {
+		return nil, &PreflightError{Host: h.Host.Name, Problem: "build host " + h.BuildRoute.Name + ": " + problem, Fix: fix, Err: err}
+	}
+	s, err := d.Connect(ctx, *h.BuildRoute, false)
+	if err != nil {
+		_, err = fail("cannot connect", exitcode.HintOf(err), err)
+		return err
+	}
+	defer s.Close()
+	if err := s.Preflight(ctx, false); err != nil {
+		if errors.Is(err, hostops.ErrNoNix) {
+			_, err = fail("nix is not on the PATH of "+h.BuildRoute.String(), "the build host builds with nix: install it there, or build here (drop --build-host / buildHost:)", nil)
+			return err
+		}
+		_, err = preflightFailed(ctx, *h.BuildRoute, err, fail)
+		return err
+	}
+	return nil
+}
+
+func preflightFailed(ctx context.Context, r remote.Route, err error, fail func(problem, fix string, err error) (hostops.System, error)) (hostops.System, error) {
 	var se *hostops.SudoError
 	switch {
 	case ctx.Err() != nil:
 		return fail("cancelled", "", ctx.Err())
 	case errors.Is(err, hostops.ErrNoNix):
-		return fail("nix is not on the PATH of "+h.Target.String(), "is this a NixOS host? nixos-rebuild needs nix on the target", nil)
+		return fail("nix is not on the PATH of "+r.String(), "is this a NixOS host? nixos-rebuild needs nix on the target", nil)
 	case errors.As(err, &se):
 		var last error
 		if se.Last != "" {
 			last = errors.New(se.Last)
 		}
-		return fail("sudo -n true failed for "+h.Target.String(),
-			fmt.Sprintf("let %s run sudo without a password on the host (security.sudo.wheelNeedsPassword = false, or a NOPASSWD rule)", h.Host.User), last)
+		return fail("sudo -n true failed for "+r.String(),
+			fmt.Sprintf("let %s run sudo without a password on the host (security.sudo.wheelNeedsPassword = false, or a NOPASSWD rule)", r.User), last)
 	}
 	return fail("running a command", "", err)
 }

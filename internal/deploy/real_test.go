@@ -66,21 +66,36 @@ func (h *realHost) exists(rel string) bool {
 type realRun struct {
 	fleet  *inventory.Fleet
 	rec    *execx.Recorder
-	dialer *remote.Dialer
+	dialer *remote.SSH
 	opts   Options
+}
+
+// knowing is nixctl's SSH for a user whose ~/.ssh/known_hosts holds the
+// known files' keys.
+func knowing(t *testing.T, known ...string) *remote.SSH {
+	t.Helper()
+	var kh strings.Builder
+	for _, f := range known {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kh.Write(data)
+	}
+	home := t.TempDir()
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": kh.String()})
+	return routesIn(t, home)
 }
 
 func newRealRun(t *testing.T, hostsYAML string, known ...string) *realRun {
 	f := fakeFleet(t, "hosts:\n"+hostsYAML)
-	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
-	d.KnownHostsFiles = known
-	return &realRun{fleet: f, rec: &execx.Recorder{}, dialer: d,
+	return &realRun{fleet: f, rec: &execx.Recorder{}, dialer: knowing(t, known...),
 		opts: Options{Action: "switch", NoCheck: true, Flavour: nix.FlavourBash, HealthInterval: 10 * time.Millisecond}}
 }
 
 func (r *realRun) exec(t *testing.T) *Report {
 	t.Helper()
-	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts)
+	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts, r.dialer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +268,7 @@ func TestRealRollbackToGeneration(t *testing.T) {
 	h.setGeneration(t, 5)
 	r := newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
 	r.opts.Rollback, r.opts.RollbackTo = true, 4
-	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts)
+	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts, r.dialer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,9 +318,8 @@ func TestRealStatus(t *testing.T) {
 		"old":  {DrvPath: "/nix/store/newer-system.drv", OutPath: "/nix/store/newer-system"},
 		"down": {DrvPath: "/nix/store/x.drv", OutPath: "/nix/store/x"},
 	}))
-	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
-	d.KnownHostsFiles = []string{h.KnownHostsFile, down.KnownHostsFile}
-	sts := Status(context.Background(), rec, &hostops.SSH{Dialer: d}, f, f.Hosts, StatusOptions{Parallel: 3})
+	d := knowing(t, h.KnownHostsFile, down.KnownHostsFile)
+	sts := Status(context.Background(), rec, &hostops.SSH{Dialer: d}, d, f, f.Hosts, StatusOptions{Parallel: 3})
 	rec.Verify(t)
 	web, old, dn := sts[0], sts[1], sts[2]
 	if !web.Reachable || web.NixOSVersion != "25.05.1234" || web.Current != cur || web.Booted != booted || !web.RebootNeeded {
@@ -324,7 +338,7 @@ func TestRealStatus(t *testing.T) {
 		t.Errorf("down: %+v", dn)
 	}
 
-	sts = Status(context.Background(), &execx.Recorder{}, &hostops.SSH{Dialer: d}, f, f.Hosts[:1], StatusOptions{NoEval: true})
+	sts = Status(context.Background(), &execx.Recorder{}, &hostops.SSH{Dialer: d}, d, f, f.Hosts[:1], StatusOptions{NoEval: true})
 	if sts[0].Drift != "not evaluated" || !sts[0].Reachable {
 		t.Errorf("--no-eval: %+v", sts[0])
 	}

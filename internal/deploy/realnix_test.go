@@ -57,7 +57,7 @@ func TestRealNixBuildFailureIsAttributed(t *testing.T) {
 	n := fakeNet{"10.0.0.1": &fakeHost{generation: 3}, "10.0.0.2": &fakeHost{generation: 3}}
 	rec := &execx.Recorder{}
 	rec.Register([]string{"nixos-rebuild", "switch", "--flake", dir + "#good"}, "", 0)
-	p, err := NewPlan(f, f.Hosts, Options{Action: "switch", NoCheck: true, Flavour: nix.FlavourBash})
+	p, err := NewPlan(f, f.Hosts, Options{Action: "switch", NoCheck: true, Flavour: nix.FlavourBash}, routesIn(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

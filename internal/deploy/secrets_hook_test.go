@@ -22,7 +22,7 @@ func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
 		}
 		return map[string]error{"c": exitcode.New(exitcode.Secrets, errors.New("secret db: not encrypted for c's key"), "nixctl secrets add-host c")}
 	}
-	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts)
+	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts, routesIn(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

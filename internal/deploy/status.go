@@ -11,6 +11,7 @@ import (
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // HostStatus is what nixctl status knows about one host.
@@ -42,7 +43,6 @@ type StatusOptions struct {
 	Parallel int
 	// NoEval skips evaluating what the flake would build (no drift).
 	NoEval bool
-	Home   string
 	// EvalJobs bounds the nix evaluations at once (0: from cores and memory).
 	EvalJobs int
 }
@@ -50,7 +50,7 @@ type StatusOptions struct {
 // Status asks every host, in parallel, what it runs, and compares it with
 // what the flake builds now: one evaluation of every host's toplevel, run
 // beside the questions.
-func Status(ctx context.Context, r execx.Runner, d hostops.Connector, fleet *inventory.Fleet, hosts []inventory.Host, o StatusOptions) []HostStatus {
+func Status(ctx context.Context, r execx.Runner, d hostops.Connector, routes remote.Router, fleet *inventory.Fleet, hosts []inventory.Host, o StatusOptions) []HostStatus {
 	var expected []eval.Result
 	evaluated := make(chan struct{})
 	if o.NoEval {
@@ -74,7 +74,7 @@ func Status(ctx context.Context, r execx.Runner, d hostops.Connector, fleet *inv
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i] = hostStatus(ctx, d, fleet, h, o, func() eval.Result {
+			out[i] = hostStatus(ctx, d, routes, fleet, h, o, func() eval.Result {
 				<-evaluated
 				if i < len(expected) {
 					return expected[i]
@@ -87,9 +87,13 @@ func Status(ctx context.Context, r execx.Runner, d hostops.Connector, fleet *inv
 	return out
 }
 
-func hostStatus(ctx context.Context, d hostops.Connector, fleet *inventory.Fleet, h inventory.Host, o StatusOptions, evaluated func() eval.Result) HostStatus {
+func hostStatus(ctx context.Context, d hostops.Connector, routes remote.Router, fleet *inventory.Fleet, h inventory.Host, o StatusOptions, evaluated func() eval.Result) HostStatus {
 	st := HostStatus{Host: h.Name, Drift: "unknown"}
-	s, err := d.Connect(ctx, TargetOf(fleet, h, o.Home), false)
+	var s hostops.System
+	t, err := routes.HostRoute(fleet.Dir, &h, "")
+	if err == nil {
+		s, err = d.Connect(ctx, t, false)
+	}
 	if err == nil {
 		var hs hostops.Status
 		hs, err = s.Status(ctx)

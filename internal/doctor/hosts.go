@@ -23,8 +23,8 @@ var hostScript string
 
 // Host is one host to look at, reached exactly as deploy reaches it.
 type Host struct {
-	Host   inventory.Host
-	Target remote.Target
+	Host  inventory.Host
+	Route remote.Route
 	// Elevate: the host's user is not root, so activation needs sudo.
 	Elevate bool
 	// Err is why nixctl cannot even make a route to the host (a bad
@@ -75,14 +75,14 @@ func checkHost(ctx context.Context, c remote.Connector, h Host, local nix.Flavou
 	if ctx.Err() != nil {
 		return []Finding{f("ssh", Fail, "not checked: interrupted", "")}
 	}
-	s, err := c.Connect(ctx, h.Target)
+	s, err := c.Connect(ctx, h.Route)
 	var hk *remote.HostKeyError
 	var ce *remote.ConnectError
 	switch {
 	case errors.As(err, &hk):
 		// The handshake got as far as the host key: the host answers.
 		return []Finding{
-			f("ssh", OK, "reachable at "+h.Target.String(), ""),
+			f("ssh", OK, "reachable at "+h.Route.String(), ""),
 			f("host key", Fail, hk.Error(), hk.Hint()),
 		}
 	case errors.As(err, &ce) && ce.Stage == "authenticate":
@@ -95,7 +95,7 @@ func checkHost(ctx context.Context, c remote.Connector, h Host, local nix.Flavou
 	}
 	defer s.Close()
 	out := []Finding{
-		f("ssh", OK, "reachable as "+h.Target.String(), ""),
+		f("ssh", OK, "reachable as "+h.Route.String(), ""),
 		f("host key", OK, "matches known_hosts", ""),
 	}
 	sudo := "nosudo"
@@ -109,7 +109,7 @@ func checkHost(ctx context.Context, c remote.Connector, h Host, local nix.Flavou
 	facts := parseFacts(string(res.Stdout))
 
 	if facts.get("nix") == "" {
-		out = append(out, f("nix", Fail, "not on the PATH of "+h.Target.String(), "is this a NixOS host? nixos-rebuild needs nix on the target"))
+		out = append(out, f("nix", Fail, "not on the PATH of "+h.Route.String(), "is this a NixOS host? nixos-rebuild needs nix on the target"))
 	} else {
 		out = append(out, f("nix", OK, facts.get("nix_version"), ""))
 	}
@@ -120,7 +120,7 @@ func checkHost(ctx context.Context, c remote.Connector, h Host, local nix.Flavou
 }
 
 func sudoFinding(h Host, facts facts, f func(check, status, detail, hint string) Finding) Finding {
-	user := h.Host.User
+	user := h.Route.User
 	switch {
 	case h.Elevate && !h.Host.Sudo:
 		return f("sudo", Fail, fmt.Sprintf("user %s is not root and sudo is off", user),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // runHostScript runs host.sh with the local sh, as the host's would, with
@@ -53,7 +54,7 @@ func TestHostScriptFacts(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	h := Host{Host: inventory.Host{Name: "h", User: "ops", Sudo: true}, Elevate: true}
+	h := Host{Host: inventory.Host{Name: "h", User: "ops", Sudo: true}, Route: remote.Route{User: "ops"}, Elevate: true}
 	f := func(check, status, detail, hint string) Finding {
 		return Finding{Host: "h", Name: check, Status: status, Detail: detail, Hint: hint}
 	}

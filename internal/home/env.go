@@ -46,9 +46,9 @@ func (l *logEvents) Writer(profile string) io.Writer {
 
 // Remote reaches the hosts of remote profiles.
 type Remote interface {
-	// SSHOpts are the ssh arguments nix copy needs to reach host (they
-	// become NIX_SSHOPTS): port, identity, known_hosts, sshOptions.
-	SSHOpts(host inventory.Host) ([]string, error)
+	// NixStore is how nix copy reaches host's store: the ssh:// URI and the
+	// ssh options (they become NIX_SSHOPTS) of the route nixctl takes.
+	NixStore(host inventory.Host) (store string, sshOpts []string, err error)
 	// Open connects to host as user and runs the host's preflight.
 	Open(ctx context.Context, host inventory.Host, user string) (Session, error)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,63 +25,47 @@ const LockWait = 5 * time.Minute
 // home lock, so another home switch on the same host waits its turn (up to
 // LockWait), and never runs while a deploy holds the host.
 type SSH struct {
-	Dialer *remote.Dialer
-	Fleet  *inventory.Fleet
+	SSH   Reacher
+	Fleet *inventory.Fleet
 	// DryRun prints the ssh commands to Out instead of running them.
 	DryRun bool
 	Out    io.Writer
 }
 
-func (s *SSH) target(h inventory.Host, user string) remote.Target {
-	return remote.Target{User: user, Address: h.Address, Port: h.Port, Identity: h.Identity}
+// Reacher resolves inventory hosts and connects to them (*remote.SSH).
+type Reacher interface {
+	remote.Router
+	Dial(ctx context.Context, r remote.Route) (*remote.Client, error)
 }
 
-// SSHOpts gives the system ssh (through NIX_SSHOPTS) what Dial uses: the
-// host's sshOptions, port, identity and the known_hosts file. OpenSSH reads
-// ~/.ssh from the password database, not $HOME, so the identity and
-// known_hosts are named explicitly.
-func (s *SSH) SSHOpts(h inventory.Host) ([]string, error) {
-	t := s.target(h, h.User)
-	if t.Identity == "" {
-		t.Identity = firstExisting(s.Dialer.IdentityFiles)
-	} else if strings.HasPrefix(t.Identity, "~/") {
-		t.Identity = s.Dialer.Home + t.Identity[1:]
+// NixStore is the host's store as nix copy reaches it, as the host's own
+// user (copying needs a trusted user): the route's destination and options.
+func (s *SSH) NixStore(h inventory.Host) (string, []string, error) {
+	r, err := s.SSH.HostRoute(s.Fleet.Dir, &h, "")
+	if err != nil {
+		return "", nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
 	}
-	var known []string
-	if k := firstExisting(s.Dialer.KnownHostsFiles); k != "" && k != "/etc/ssh/ssh_known_hosts" {
-		known = []string{k}
+	opts, err := r.NixSSHOpts()
+	if err != nil {
+		return "", nil, exitcode.New(exitcode.Inventory, fmt.Errorf("host %s: %w", h.Name, err), exitcode.HintOf(err))
 	}
-	args := remote.SSHArgs(t, h.SSHOptions, known)
-	for _, a := range args {
-		if strings.ContainsAny(a, " \t\n") {
-			return nil, exitcode.Newf(exitcode.Inventory, "nix splits NIX_SSHOPTS on spaces: use paths and options without them",
-				"host %s: ssh argument %q contains whitespace", h.Name, a)
-		}
-	}
-	return args, nil
-}
-
-func firstExisting(paths []string) string {
-	for _, p := range paths {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
+	return r.StoreURI(), strings.Fields(opts), nil
 }
 
 // Open dials host as user and runs the preflight.
 func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session, error) {
-	t := s.target(h, user)
+	t, err := s.SSH.HostRoute(s.Fleet.Dir, &h, user)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+	}
 	if s.DryRun {
-		words := append([]string{"ssh"}, remote.SSHArgs(t, h.SSHOptions, nil)...)
-		hs, err := hostops.New(hostops.PrintConn{Out: s.Out, SSH: append(words, t.User+"@"+t.Address)}, "/", false, t.String())
+		hs, err := hostops.New(hostops.PrintConn{Out: s.Out, SSH: t.Command()}, "/", false, t.String())
 		if err != nil {
 			return nil, err
 		}
 		return &session{host: h, user: user, ops: hs}, nil
 	}
-	hs, err := (&hostops.SSH{Dialer: s.Dialer}).ConnectHome(ctx, t)
+	hs, err := (&hostops.SSH{Dialer: s.SSH}).ConnectHome(ctx, t)
 	if err != nil {
 		return nil, err
 	}

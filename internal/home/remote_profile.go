@@ -109,12 +109,12 @@ func (e *Env) remoteDiff(ctx context.Context, t *Target) (*Diff, error) {
 	}
 	if cur != "" {
 		if _, err := os.Stat(cur); errors.Is(err, fs.ErrNotExist) {
-			opts, err := e.Remote.SSHOpts(*t.Host)
+			store, opts, err := e.Remote.NixStore(*t.Host)
 			if err != nil {
 				return nil, err
 			}
 			e.events().Stage(t.Profile.Name, "copying the current generation from "+t.Host.Name+" to compare")
-			argv, env := nix.CopyToSSH(nix.CopyOptions{From: true, User: t.Host.User, Address: t.Host.Address, SSHOpts: opts, Paths: []string{cur}})
+			argv, env := nix.CopyToSSH(nix.CopyOptions{From: true, Store: store, SSHOpts: opts, Paths: []string{cur}})
 			if _, err := e.Runner.Run(ctx, execx.Cmd{Argv: argv, Env: env, Stderr: e.Err}); err != nil {
 				return nil, fmt.Errorf("profile %s: copying the current generation from %s: %w", t.Profile.Name, t.Host.Name, err)
 			}

@@ -251,7 +251,7 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 		return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
 	}
 	defer sess.Close()
-	opts, err := e.Remote.SSHOpts(*t.Host)
+	store, opts, err := e.Remote.NixStore(*t.Host)
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 	if gen == "" { // dry-run: show the commands with a placeholder
 		gen = "/nix/store/<generation-of-" + t.Profile.Name + ">"
 	}
-	argv, env := nix.CopyToSSH(nix.CopyOptions{User: t.Host.User, Address: t.Host.Address, SSHOpts: opts, Paths: []string{gen}})
+	argv, env := nix.CopyToSSH(nix.CopyOptions{Store: store, SSHOpts: opts, Paths: []string{gen}})
 	if _, err := e.Runner.Run(ctx, execx.Cmd{Argv: argv, Env: env, Stdout: out, Stderr: out}); err != nil {
 		if ctx.Err() != nil {
 			return err

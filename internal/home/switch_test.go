@@ -21,7 +21,9 @@ type fakeRemote struct {
 	activated  []string
 }
 
-func (f *fakeRemote) SSHOpts(inventory.Host) ([]string, error) { return []string{"-p", "2222"}, nil }
+func (f *fakeRemote) NixStore(h inventory.Host) (string, []string, error) {
+	return "ssh://" + h.User + "@" + h.Address, []string{"-p", "2222"}, nil
+}
 func (f *fakeRemote) Open(context.Context, inventory.Host, string) (Session, error) {
 	return f, nil
 }

@@ -64,9 +64,9 @@ type System interface {
 
 // Connector opens hosts: *SSH in real use, a fake in tests.
 type Connector interface {
-	// Connect opens t; with sudo, what changes the system goes through
+	// Connect opens r; with sudo, what changes the system goes through
 	// sudo -n.
-	Connect(ctx context.Context, t remote.Target, sudo bool) (System, error)
+	Connect(ctx context.Context, r remote.Route, sudo bool) (System, error)
 }
 
 // Conn runs one command line on a host; *remote.Client is one.
@@ -77,7 +77,7 @@ type Conn interface {
 
 // Dialer opens SSH connections; *remote.Dialer is one.
 type Dialer interface {
-	Dial(ctx context.Context, t remote.Target) (*remote.Client, error)
+	Dial(ctx context.Context, r remote.Route) (*remote.Client, error)
 }
 
 // SSH reaches hosts over SSH.
@@ -88,27 +88,27 @@ type SSH struct {
 	Root string
 }
 
-// Connect dials t and returns its system operations.
-func (s *SSH) Connect(ctx context.Context, t remote.Target, sudo bool) (System, error) {
-	return s.open(ctx, t, sudo)
+// Connect dials r and returns its system operations.
+func (s *SSH) Connect(ctx context.Context, r remote.Route, sudo bool) (System, error) {
+	return s.open(ctx, r, sudo)
 }
 
-// ConnectHome dials t as the profile's user and returns its Home Manager
+// ConnectHome dials r as the profile's user and returns its Home Manager
 // operations.
-func (s *SSH) ConnectHome(ctx context.Context, t remote.Target) (Home, error) {
-	return s.open(ctx, t, false)
+func (s *SSH) ConnectHome(ctx context.Context, r remote.Route) (Home, error) {
+	return s.open(ctx, r, false)
 }
 
-func (s *SSH) open(ctx context.Context, t remote.Target, sudo bool) (*Host, error) {
+func (s *SSH) open(ctx context.Context, r remote.Route, sudo bool) (*Host, error) {
 	root, err := CleanRoot(s.Root)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.Dialer.Dial(ctx, t)
+	c, err := s.Dialer.Dial(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	return &Host{conn: c, root: root, sudo: sudo, name: t.String()}, nil
+	return &Host{conn: c, root: root, sudo: sudo, name: r.String()}, nil
 }
 
 // CleanRoot validates a state root: "" and "/" are the host's own root;

@@ -29,6 +29,8 @@ type Fleet struct {
 
 // Defaults are inherited by every host that does not set its own.
 type Defaults struct {
+	// User and Port, like a host's, are unset ("" and 0) unless written:
+	// the ssh configuration decides then (see internal/remote).
 	User       string   `json:"user"`
 	Port       int      `json:"port"`
 	Sudo       bool     `json:"sudo"`
@@ -45,13 +47,20 @@ type Defaults struct {
 	// ConfirmTimeout is how long after the activation a host waits for
 	// nixctl to confirm before rolling back (0: nixctl's default).
 	ConfirmTimeout time.Duration `json:"confirmTimeout,omitempty"`
+	// SubstituteOnTarget lets hosts fetch from their binary caches
+	// (nixos-rebuild --use-substitutes) instead of through this machine.
+	SubstituteOnTarget bool `json:"substituteOnTarget"`
 }
 
 // Host is a NixOS machine deployed with nixos-rebuild --target-host.
 type Host struct {
-	Name       string   `json:"name"`
-	Address    string   `json:"address"`
-	Attr       string   `json:"attr"`
+	Name string `json:"name"`
+	// Address is a DNS name, an IP address or an ssh alias.
+	Address string `json:"address"`
+	Attr    string `json:"attr"`
+	// User and Port are what nixctl.yaml says ("" and 0 when it says
+	// nothing): they override the ssh configuration as ssh -l and -p would;
+	// with neither, ssh_config decides, and nixctl logs in as root.
 	User       string   `json:"user"`
 	Port       int      `json:"port"`
 	Sudo       bool     `json:"sudo"`

@@ -31,7 +31,7 @@ func ParseAt(display, path string, data []byte) (*Fleet, error) {
 		dir = abs
 	}
 	f := &Fleet{File: path, Dir: dir}
-	f.Defaults = Defaults{User: "root", Port: 22, Parallel: 4, Rebuild: "auto"}
+	f.Defaults = Defaults{Parallel: 4, Rebuild: "auto"}
 	f.Secrets = Secrets{Dir: "secrets", SopsConfig: ".sops.yaml"}
 	if len(data) > MaxFileSize {
 		d.addf(0, "", "file is %d bytes; an inventory is at most %d", len(data), MaxFileSize)
@@ -273,8 +273,9 @@ func (d *decoder) defaults(n *yaml.Node, def *Defaults) {
 		"rebuild": func(v *yaml.Node) {
 			def.Rebuild = d.check(v, "defaults.rebuild", d.str(v, "defaults.rebuild"), validRebuild)
 		},
-		"magicRollback":  func(v *yaml.Node) { def.MagicRollback = d.optBool(v, "defaults.magicRollback") },
-		"confirmTimeout": func(v *yaml.Node) { def.ConfirmTimeout = d.duration(v, "defaults.confirmTimeout") },
+		"magicRollback":      func(v *yaml.Node) { def.MagicRollback = d.optBool(v, "defaults.magicRollback") },
+		"confirmTimeout":     func(v *yaml.Node) { def.ConfirmTimeout = d.duration(v, "defaults.confirmTimeout") },
+		"substituteOnTarget": func(v *yaml.Node) { def.SubstituteOnTarget = d.boolean(v, "defaults.substituteOnTarget") },
 	})
 }
 

@@ -75,8 +75,10 @@ func SwitchGeneration(profile string, n int) []string {
 type CopyOptions struct {
 	// From copies from the host into the local store instead.
 	From bool
-	// User and Address name the target store: ssh://USER@ADDRESS.
+	// User and Address name the target store: ssh://USER@ADDRESS; Store,
+	// when set, is the store URI itself.
 	User, Address string
+	Store         string
 	// SSHOpts becomes NIX_SSHOPTS (port, identity, known_hosts, options).
 	SSHOpts []string
 	Paths   []string
@@ -93,6 +95,9 @@ func CopyToSSH(o CopyOptions) (argv, env []string) {
 	store := "ssh://" + addr
 	if o.User != "" {
 		store = "ssh://" + o.User + "@" + addr
+	}
+	if o.Store != "" {
+		store = o.Store
 	}
 	dir := "--to"
 	if o.From {

@@ -41,7 +41,11 @@ type RebuildOptions struct {
 	Sudo     bool
 	Flavour  Flavour
 	Rollback bool
-	Extra    []string
+	// Substitutes lets the target (and build host) fetch paths from their
+	// own binary caches instead of receiving them from here.
+	Substitutes bool
+	// Extra are the user's own arguments, last.
+	Extra []string
 }
 
 // Rebuild is the nixos-rebuild argv for o.
@@ -59,6 +63,9 @@ func Rebuild(o RebuildOptions) []string {
 	}
 	if o.Sudo && o.TargetHost != "" {
 		argv = append(argv, SudoFlag(o.Flavour))
+	}
+	if o.Substitutes && (o.TargetHost != "" || o.BuildHost != "") {
+		argv = append(argv, "--use-substitutes")
 	}
 	return append(argv, o.Extra...)
 }

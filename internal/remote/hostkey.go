@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
@@ -48,6 +47,8 @@ type HostKeyError struct {
 	// Port and Address are what ssh-keyscan takes.
 	Address string
 	Port    int
+	// Route is the route whose host offered the key.
+	Route Route
 }
 
 func (e *HostKeyError) Error() string {
@@ -70,11 +71,17 @@ func (e *HostKeyError) Hint() string {
 	if e.Kind == HostKeyChanged {
 		return fmt.Sprintf("if %s was reinstalled, remove the old key (ssh-keygen -R %s -f %s) and add the new one; if not, someone may be intercepting the connection", e.Address, ShellQuote(e.Host), ShellQuote(file))
 	}
+	check := fmt.Sprintf("check %s with the host's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host)", e.Fingerprint)
+	if e.Route.Jump != nil || e.Route.HostKeyAlias != "" {
+		// ssh-keyscan cannot go through a jump host: ssh itself asks, shows
+		// the fingerprint and records the key where this route reads it.
+		return fmt.Sprintf("%s, then accept it once with: %s", check, ShellJoin(e.Route.Command("true")...))
+	}
 	scan := "ssh-keyscan"
 	if e.Port != 0 && e.Port != 22 {
 		scan += " -p " + strconv.Itoa(e.Port)
 	}
-	return fmt.Sprintf("check %s with the host's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host), then add it: %s %s >> %s", e.Fingerprint, scan, e.Address, file)
+	return fmt.Sprintf("%s, then add it: %s %s >> %s", check, scan, e.Address, file)
 }
 
 // knownHostsCheck wraps x/crypto's known_hosts database with nixctl's errors.
@@ -83,17 +90,18 @@ type knownHostsCheck struct {
 	firstFile string
 }
 
-func (d *Dialer) knownHosts() (*knownHostsCheck, error) {
+// knownHostsFor reads r's known_hosts files, the user's then the global
+// ones; missing files are skipped.
+func knownHostsFor(r Route) (*knownHostsCheck, error) {
 	var files []string
-	for _, f := range d.KnownHostsFiles {
-		f = d.expand(f)
-		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+	for _, f := range append(append([]string(nil), r.UserKnownHosts...), r.GlobalKnownHosts...) {
+		if isRegular(f) {
 			files = append(files, f)
 		}
 	}
 	k := &knownHostsCheck{}
-	if len(d.KnownHostsFiles) > 0 {
-		k.firstFile = d.expand(d.KnownHostsFiles[0])
+	if len(r.UserKnownHosts) > 0 {
+		k.firstFile = r.UserKnownHosts[0]
 	}
 	if len(files) == 0 {
 		return k, nil
@@ -233,20 +241,39 @@ var fetchAlgorithms = []string{
 
 var errGotKey = errors.New("host key received")
 
-// FetchHostKeys reads the host keys the server at address:port offers (one
-// handshake per key type; nothing is authenticated), ed25519 first, each
-// marked Known when known_hosts holds it. A key that conflicts with
-// known_hosts is a *HostKeyError of kind Changed.
-func (d *Dialer) FetchHostKeys(ctx context.Context, address string, port int) ([]HostKey, error) {
-	kh, err := d.knownHosts()
+// FetchHostKeys reads the host keys the host at the end of r offers (one
+// handshake per key type, through r's jump hosts; nothing is authenticated
+// on the host itself), ed25519 first, each marked Known when r's known_hosts
+// holds it. A key that conflicts with known_hosts is a *HostKeyError of kind
+// Changed.
+func (d *Dialer) FetchHostKeys(ctx context.Context, r Route) ([]HostKey, error) {
+	kh, err := knownHostsFor(r)
 	if err != nil {
 		return nil, err
 	}
-	t := Target{Address: address, Port: port}
-	hostport := t.HostPort()
+	var via *Client
+	if r.Jump != nil {
+		if via, err = d.Dial(ctx, *r.Jump); err != nil {
+			return nil, &JumpError{Route: r, Err: err}
+		}
+		defer via.Close()
+	}
+	addr := r.KnownHostsAddr()
 	var keys []HostKey
 	var firstErr error
 	for _, alg := range fetchAlgorithms {
+		var conn net.Conn
+		if via != nil {
+			conn, err = via.conn.DialContext(ctx, "tcp", r.Addr())
+		} else {
+			var nd net.Dialer
+			dctx, cancel := context.WithTimeout(ctx, timeoutOf(r))
+			conn, err = nd.DialContext(dctx, "tcp", r.Addr())
+			cancel()
+		}
+		if err != nil {
+			return nil, d.connectErr(ctx, r, err)
+		}
 		var got ssh.PublicKey
 		cfg := &ssh.ClientConfig{
 			User:              "nixctl-keyscan",
@@ -255,15 +282,12 @@ func (d *Dialer) FetchHostKeys(ctx context.Context, address string, port int) ([
 				got = key
 				return errGotKey
 			},
-			Timeout: d.timeout(),
+			Timeout: timeoutOf(r),
 		}
-		_, _, _, err := d.handshake(ctx, hostport, cfg)
+		_, _, _, err = clientConn(ctx, conn, addr, cfg)
 		if got == nil {
-			if err != nil && isDialError(err) {
-				if ctx.Err() != nil {
-					return nil, fmt.Errorf("ssh %s: %w", t, ctx.Err())
-				}
-				return nil, &ConnectError{Target: t, Stage: "connect", Err: err}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("ssh %s: %w", r, ctx.Err())
 			}
 			if firstErr == nil && err != nil && !strings.Contains(err.Error(), "no common algorithm") {
 				firstErr = err
@@ -271,11 +295,14 @@ func (d *Dialer) FetchHostKeys(ctx context.Context, address string, port int) ([
 			continue
 		}
 		hk := hostKeyOf(got)
-		switch err := kh.check(hostport, &net.TCPAddr{IP: net.IPv4zero}, got); {
+		switch err := kh.check(addr, &net.TCPAddr{IP: net.IPv4zero}, got); {
 		case err == nil:
 			hk.Known = true
 		case isChanged(err):
-			return nil, err
+			var e *HostKeyError
+			errors.As(err, &e)
+			e.Route = r
+			return nil, e
 		}
 		keys = append(keys, hk)
 	}
@@ -283,7 +310,7 @@ func (d *Dialer) FetchHostKeys(ctx context.Context, address string, port int) ([
 		if firstErr == nil {
 			firstErr = errors.New("the server offered no host key nixctl knows how to read")
 		}
-		return nil, &ConnectError{Target: t, Stage: "connect", Err: firstErr}
+		return nil, &ConnectError{Route: r, Stage: "connect", Err: firstErr}
 	}
 	return keys, nil
 }
@@ -291,9 +318,4 @@ func (d *Dialer) FetchHostKeys(ctx context.Context, address string, port int) ([
 func isChanged(err error) bool {
 	var hk *HostKeyError
 	return errors.As(err, &hk) && hk.Kind == HostKeyChanged
-}
-
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

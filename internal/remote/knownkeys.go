@@ -7,15 +7,15 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// KnownHostKeys lists the keys known_hosts holds for address:port, without
-// connecting: what nixctl already trusts the host to be.
-func (d *Dialer) KnownHostKeys(address string, port int) ([]HostKey, error) {
-	kh, err := d.knownHosts()
+// KnownHostKeys lists the keys r's known_hosts files hold for the host at
+// the end of r, without connecting: what nixctl already trusts it to be.
+func KnownHostKeys(r Route) ([]HostKey, error) {
+	kh, err := knownHostsFor(r)
 	if err != nil {
 		return nil, err
 	}
 	var out []HostKey
-	for _, k := range kh.knownKeys(Target{Address: address, Port: port}.HostPort()) {
+	for _, k := range kh.knownKeys(r.KnownHostsAddr()) {
 		hk := hostKeyOf(k)
 		hk.Known = true
 		out = append(out, hk)
@@ -23,6 +23,7 @@ func (d *Dialer) KnownHostKeys(address string, port int) ([]HostKey, error) {
 	return out, nil
 }
 
+// hostKeyOf describes key as HostKey does.
 func hostKeyOf(key ssh.PublicKey) HostKey {
 	hk := HostKey{
 		Type:          key.Type(),

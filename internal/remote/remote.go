@@ -1,8 +1,11 @@
 // Package remote is nixctl's SSH client and the only package that imports
-// golang.org/x/crypto/ssh. It dials hosts with the user's known_hosts, agent
-// and key files, runs one remote command at a time under a context, and reads
-// the host keys a server offers. A host key it cannot verify stops the
-// connection with a *HostKeyError: nixctl never accepts a key silently.
+// golang.org/x/crypto/ssh. It resolves a host as OpenSSH does (ssh_config,
+// ProxyJump, the inventory's options as command-line ones) into a Route,
+// which both its dialer and the argv given to ssh, nixos-rebuild and nix
+// copy are built from; dials it with known_hosts, agent and key files; runs
+// one remote command at a time under a context; and reads the host keys a
+// server offers. A host key it cannot verify stops the connection with a
+// *HostKeyError: nixctl never accepts a key silently.
 package remote
 
 import (
@@ -13,8 +16,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,275 +24,265 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 )
 
-// Target is one SSH destination.
-type Target struct {
-	User    string
-	Address string
-	Port    int
-	// Identity is a private key file tried before the default ones ("" = none).
-	Identity string
-}
+// Dialer opens SSH connections along a Route. The zero value is ready.
+type Dialer struct{}
 
-// HostPort is address:port as net.Dial takes it (IPv6 in brackets).
-func (t Target) HostPort() string {
-	port := t.Port
-	if port == 0 {
-		port = 22
-	}
-	return net.JoinHostPort(t.Address, strconv.Itoa(port))
-}
-
-// String is user@address[:port], for messages.
-func (t Target) String() string {
-	s := t.Address
-	if t.User != "" {
-		s = t.User + "@" + s
-	}
-	if t.Port != 0 && t.Port != 22 {
-		s += ":" + strconv.Itoa(t.Port)
-	}
-	return s
-}
-
-// Dialer opens SSH connections. The zero value checks nothing and offers no
-// key; use NewDialer.
-type Dialer struct {
-	// KnownHostsFiles are read in order; missing files are skipped.
-	KnownHostsFiles []string
-	// IdentityFiles are private keys offered after the target's own; missing
-	// files are skipped, passphrase-protected ones are left to the agent.
-	IdentityFiles []string
-	// AgentSocket is ssh-agent's socket ("" = no agent).
-	AgentSocket string
-	// Timeout bounds connecting and the SSH handshake (0 = 15s).
-	Timeout time.Duration
-	// Home expands a leading ~/ in the paths above and in Target.Identity.
-	Home string
-}
-
-// DefaultTimeout bounds a connection attempt when Dialer.Timeout is zero.
+// DefaultTimeout bounds a connection attempt when the route sets no
+// ConnectTimeout.
 const DefaultTimeout = 15 * time.Second
 
-// NewDialer returns a Dialer with OpenSSH's defaults for the user whose home
-// is home: ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts, the usual key files
-// and $SSH_AUTH_SOCK.
-func NewDialer(home string, getenv func(string) string) *Dialer {
-	return &Dialer{
-		KnownHostsFiles: []string{filepath.Join(home, ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"},
-		IdentityFiles: []string{
-			filepath.Join(home, ".ssh", "id_ed25519"),
-			filepath.Join(home, ".ssh", "id_ecdsa"),
-			filepath.Join(home, ".ssh", "id_rsa"),
-		},
-		AgentSocket: getenv("SSH_AUTH_SOCK"),
-		Timeout:     DefaultTimeout,
-		Home:        home,
-	}
-}
-
-func (d *Dialer) expand(p string) string {
-	if p == "~" {
-		return d.Home
-	}
-	if strings.HasPrefix(p, "~/") {
-		return filepath.Join(d.Home, p[2:])
-	}
-	return p
-}
-
-func (d *Dialer) timeout() time.Duration {
-	if d.Timeout > 0 {
-		return d.Timeout
+func timeoutOf(r Route) time.Duration {
+	if r.ConnectTimeout > 0 {
+		return r.ConnectTimeout
 	}
 	return DefaultTimeout
 }
 
 // Client is an open SSH connection.
 type Client struct {
-	Target Target
-	conn   *ssh.Client
+	Route Route
+	conn  *ssh.Client
+	// jumps are the hops' connections, closed with this one.
+	jumps []*ssh.Client
 }
 
 // ConnectError is a host that could not be reached or would not let us in.
 type ConnectError struct {
-	Target Target
-	Stage  string // "connect" or "authenticate"
-	Err    error
+	Route Route
+	Stage string // "connect" or "authenticate"
+	Err   error
 }
 
 func (e *ConnectError) Error() string {
 	if e.Stage == "authenticate" {
-		return fmt.Sprintf("ssh %s: authentication failed: %v", e.Target, e.Err)
+		return fmt.Sprintf("ssh %s: authentication failed: %v", e.Route, e.Err)
 	}
-	return fmt.Sprintf("ssh %s: %v", e.Target, e.Err)
+	return fmt.Sprintf("ssh %s: %v", e.Route, e.Err)
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }
 
-// Hint says what to try next.
+// Hint says what to try next, with an ssh command that takes the same
+// route.
 func (e *ConnectError) Hint() string {
+	try := ShellJoin(e.Route.Command("true")...)
 	if e.Stage == "authenticate" {
-		return fmt.Sprintf("check that one of your keys (ssh-agent, ~/.ssh/id_*, or the host's identity: in nixctl.yaml) is in %s's authorized_keys on %s", orDefault(e.Target.User, "the user"), e.Target.Address)
+		return fmt.Sprintf("check that one of your keys (ssh-agent, the IdentityFile of ~/.ssh/config or ~/.ssh/id_*, or identity: in nixctl.yaml) is in %s's authorized_keys on %s (try: %s)", e.Route.User, e.Route.HostName, try)
 	}
-	dest := e.Target.Address
-	if e.Target.User != "" {
-		dest = e.Target.User + "@" + dest
-	}
-	return fmt.Sprintf("check that %s is up and sshd listens on port %d (try: ssh -p %d %s)", e.Target.Address, portOr22(e.Target.Port), portOr22(e.Target.Port), dest)
+	return fmt.Sprintf("check that %s is up and sshd listens on port %d (try: %s)", e.Route.HostName, e.Route.Port, try)
 }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
-func portOr22(p int) int {
-	if p == 0 {
-		return 22
-	}
-	return p
-}
-
-// Dial connects to t, verifying its host key against known_hosts and
-// authenticating with t.Identity, the agent and the default key files.
-// Cancelling ctx aborts the connection attempt.
-func (d *Dialer) Dial(ctx context.Context, t Target) (*Client, error) {
-	khCheck, err := d.knownHosts()
+// Dial connects along r: through its jump hosts, each checked against its
+// own known_hosts, then to the host itself, verifying its key and
+// authenticating with r's identities and agent. Cancelling ctx aborts it.
+func (d *Dialer) Dial(ctx context.Context, r Route) (*Client, error) {
+	conn, jumps, err := d.transport(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	auth, closeAgent, err := d.authMethods(t)
+	c, err := d.handshake(ctx, conn, r)
 	if err != nil {
+		closeAll(jumps)
+		return nil, err
+	}
+	return &Client{Route: r, conn: c, jumps: jumps}, nil
+}
+
+func closeAll(cs []*ssh.Client) {
+	for i := len(cs) - 1; i >= 0; i-- {
+		_ = cs[i].Close()
+	}
+}
+
+// transport opens the byte stream to r: a TCP connection, or a channel
+// through r's jump host (whose connections come back to be closed last).
+func (d *Dialer) transport(ctx context.Context, r Route) (net.Conn, []*ssh.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeoutOf(r))
+	defer cancel()
+	if r.Jump == nil {
+		var nd net.Dialer
+		conn, err := nd.DialContext(ctx, "tcp", r.Addr())
+		if err != nil {
+			return nil, nil, d.connectErr(ctx, r, err)
+		}
+		return conn, nil, nil
+	}
+	jc, err := d.Dial(ctx, *r.Jump)
+	if err != nil {
+		return nil, nil, &JumpError{Route: r, Err: err}
+	}
+	jumps := append(jc.jumps, jc.conn)
+	conn, err := jc.conn.DialContext(ctx, "tcp", r.Addr())
+	if err != nil {
+		closeAll(jumps)
+		return nil, nil, d.connectErr(ctx, r, fmt.Errorf("through %s: %w", r.Jump.Name, err))
+	}
+	return conn, jumps, nil
+}
+
+func (d *Dialer) connectErr(ctx context.Context, r Route, err error) error {
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("ssh %s: %w", r, ctx.Err())
+	}
+	return &ConnectError{Route: r, Stage: "connect", Err: err}
+}
+
+// JumpError is a jump host that could not be passed.
+type JumpError struct {
+	Route Route
+	Err   error
+}
+
+func (e *JumpError) Error() string {
+	return fmt.Sprintf("ssh %s: jump host %s: %v", e.Route.Name, e.Route.Jump.Name, e.Err)
+}
+
+func (e *JumpError) Unwrap() error { return e.Err }
+
+// handshake runs the SSH handshake over conn, bounded by r's timeout and
+// aborted when ctx is cancelled.
+func (d *Dialer) handshake(ctx context.Context, conn net.Conn, r Route) (*ssh.Client, error) {
+	khCheck, err := knownHostsFor(r)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	auth, closeAgent, err := authMethods(r)
+	if err != nil {
+		_ = conn.Close()
 		return nil, err
 	}
 	defer closeAgent()
-	hostport := t.HostPort()
 	cfg := &ssh.ClientConfig{
-		User:              t.User,
+		User:              r.User,
 		Auth:              auth,
 		HostKeyCallback:   khCheck.callback(),
-		HostKeyAlgorithms: khCheck.algorithms(hostport),
-		Timeout:           d.timeout(),
+		HostKeyAlgorithms: khCheck.algorithms(r.KnownHostsAddr()),
+		Timeout:           timeoutOf(r),
 	}
-	if cfg.User == "" {
-		cfg.User = "root"
-	}
-	conn, chans, reqs, err := d.handshake(ctx, hostport, cfg)
+	c, chans, reqs, err := clientConn(ctx, conn, r.KnownHostsAddr(), cfg)
 	if err != nil {
 		var hk *HostKeyError
 		if errors.As(err, &hk) {
+			hk.Route = r
 			return nil, hk
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("ssh %s: %w", t, ctx.Err())
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("ssh %s: %w", r, ctx.Err())
 		}
 		stage := "connect"
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			stage = "authenticate"
 		}
-		return nil, &ConnectError{Target: t, Stage: stage, Err: err}
+		return nil, &ConnectError{Route: r, Stage: stage, Err: err}
 	}
-	return &Client{Target: t, conn: ssh.NewClient(conn, chans, reqs)}, nil
+	return ssh.NewClient(c, chans, reqs), nil
 }
 
-// handshake dials hostport and runs the SSH handshake, both bounded by the
-// dialer's timeout and aborted when ctx is cancelled.
-func (d *Dialer) handshake(ctx context.Context, hostport string, cfg *ssh.ClientConfig) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout())
+// clientConn is ssh.NewClientConn under a deadline: the handshake itself
+// takes no context, so closing the connection is how a cancellation or the
+// timeout interrupts it.
+func clientConn(ctx context.Context, conn net.Conn, addr string, cfg *ssh.ClientConfig) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	var nd net.Dialer
-	tcp, err := nd.DialContext(ctx, "tcp", hostport)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	// The handshake itself does not take a context: closing the socket is
-	// how a cancellation or the timeout interrupts it.
 	done := make(chan struct{})
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = tcp.Close()
+			_ = conn.Close()
 		case <-done:
 		}
 	}()
-	conn, chans, reqs, err := ssh.NewClientConn(tcp, hostport, cfg)
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	close(done)
 	if err != nil {
-		_ = tcp.Close()
+		_ = conn.Close()
 		if ctx.Err() != nil && !errors.As(err, new(*HostKeyError)) {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
 		return nil, nil, nil, err
 	}
-	return conn, chans, reqs, nil
+	return c, chans, reqs, nil
 }
 
-// authMethods offers, in order: the target's identity file, the agent's
-// keys, then the default key files.
-func (d *Dialer) authMethods(t Target) ([]ssh.AuthMethod, func(), error) {
+// authMethods offers, in order: the route's identity files that load, the
+// agent's keys (with IdentitiesOnly, only those of the identity files).
+func authMethods(r Route) ([]ssh.AuthMethod, func(), error) {
 	var signers []ssh.Signer
-	if t.Identity != "" {
-		path := d.expand(t.Identity)
-		s, err := loadKey(path)
+	var pubs []ssh.PublicKey
+	for _, path := range r.Identities {
+		s, pub, err := loadKey(path)
 		if err != nil {
-			return nil, nil, &KeyFileError{Path: path, Err: err}
+			// ssh skips a configured key file it cannot read; the one the
+			// inventory names must be there.
+			if path == r.RequiredIdentity {
+				return nil, nil, &KeyFileError{Path: path, Err: err}
+			}
+			continue
 		}
 		if s != nil {
 			signers = append(signers, s)
 		}
+		if pub != nil {
+			pubs = append(pubs, pub)
+		}
 	}
 	var agentSigners func() ([]ssh.Signer, error)
 	closeAgent := func() {}
-	if d.AgentSocket != "" {
-		if c, err := net.Dial("unix", d.AgentSocket); err == nil {
+	if r.Agent != "" {
+		if c, err := net.Dial("unix", r.Agent); err == nil {
 			agentSigners = agent.NewClient(c).Signers
 			closeAgent = func() { _ = c.Close() }
 		}
 	}
-	for _, f := range d.IdentityFiles {
-		s, err := loadKey(d.expand(f))
-		if err == nil && s != nil {
-			signers = append(signers, s)
-		}
-	}
 	callback := func() ([]ssh.Signer, error) {
-		out := append([]ssh.Signer(nil), signers[:min(len(signers), identityCount(t))]...)
+		out := append([]ssh.Signer(nil), signers...)
 		if agentSigners != nil {
 			if as, err := agentSigners(); err == nil {
-				out = append(out, as...)
+				for _, s := range as {
+					if !r.IdentitiesOnly || hasKey(pubs, s.PublicKey()) {
+						out = append(out, s)
+					}
+				}
 			}
 		}
-		return append(out, signers[min(len(signers), identityCount(t)):]...), nil
+		return out, nil
 	}
 	return []ssh.AuthMethod{ssh.PublicKeysCallback(callback)}, closeAgent, nil
 }
 
-func identityCount(t Target) int {
-	if t.Identity != "" {
-		return 1
+func hasKey(keys []ssh.PublicKey, k ssh.PublicKey) bool {
+	for _, x := range keys {
+		if bytes.Equal(x.Marshal(), k.Marshal()) {
+			return true
+		}
 	}
-	return 0
+	return false
 }
 
-// loadKey reads an unencrypted private key. A missing file gives (nil, err
-// with fs.ErrNotExist); a passphrase-protected one gives (nil, nil): the
-// agent is the way to use it.
-func loadKey(path string) (ssh.Signer, error) {
+// loadKey reads a private key file. A passphrase-protected key gives no
+// signer (the agent is the way to use it) but its public key, which
+// IdentitiesOnly needs to pick the agent's matching key.
+func loadKey(path string) (ssh.Signer, ssh.PublicKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := ssh.ParsePrivateKey(data)
 	if err != nil {
 		var pm *ssh.PassphraseMissingError
 		if errors.As(err, &pm) {
-			return nil, nil
+			pub := pm.PublicKey
+			if pub == nil {
+				if b, err := os.ReadFile(path + ".pub"); err == nil {
+					pub, _, _, _, _ = ssh.ParseAuthorizedKey(b)
+				}
+			}
+			return nil, pub, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return s, nil
+	return s, s.PublicKey(), nil
 }
 
 // KeyFileError is an identity file nixctl was told to use but cannot read.
@@ -321,14 +312,14 @@ type Result struct {
 // ExitError is a remote command that exited non-zero (ExitCode -1: killed
 // by a signal or no status).
 type ExitError struct {
-	Target     Target
+	Route      Route
 	Command    string
 	ExitCode   int
 	StderrTail string
 }
 
 func (e *ExitError) Error() string {
-	msg := fmt.Sprintf("on %s: %q exited with code %d", e.Target, e.Command, e.ExitCode)
+	msg := fmt.Sprintf("on %s: %q exited with code %d", e.Route.Name, e.Command, e.ExitCode)
 	if e.StderrTail != "" {
 		msg += ": " + lastLine(e.StderrTail)
 	}
@@ -369,7 +360,7 @@ func (c *Client) Stream(ctx context.Context, command string, stdin io.Reader, st
 	}
 	sess, err := c.conn.NewSession()
 	if err != nil {
-		return -1, fmt.Errorf("ssh %s: new session: %w", c.Target, err)
+		return -1, fmt.Errorf("ssh %s: new session: %w", c.Route, err)
 	}
 	defer sess.Close()
 	var errBuf tailBuffer
@@ -388,7 +379,7 @@ func (c *Client) Stream(ctx context.Context, command string, stdin io.Reader, st
 	sess.Stderr = gate.writer(errW)
 	defer gate.close()
 	if err := sess.Start(command); err != nil {
-		return -1, fmt.Errorf("ssh %s: start %q: %w", c.Target, command, err)
+		return -1, fmt.Errorf("ssh %s: start %q: %w", c.Route, command, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
@@ -399,20 +390,20 @@ func (c *Client) Stream(ctx context.Context, command string, stdin io.Reader, st
 		// channel open, so nixctl does not wait for them to exit.
 		_ = sess.Signal(ssh.SIGKILL)
 		_ = sess.Close()
-		return -1, fmt.Errorf("on %s: %q: %w", c.Target, command, ctx.Err())
+		return -1, fmt.Errorf("on %s: %q: %w", c.Route, command, ctx.Err())
 	}
 	if err == nil {
 		return 0, nil
 	}
 	var ee *ssh.ExitError
 	if errors.As(err, &ee) {
-		return ee.ExitStatus(), &ExitError{Target: c.Target, Command: command, ExitCode: ee.ExitStatus(), StderrTail: tail(errBuf.String(), 20)}
+		return ee.ExitStatus(), &ExitError{Route: c.Route, Command: command, ExitCode: ee.ExitStatus(), StderrTail: tail(errBuf.String(), 20)}
 	}
 	var missing *ssh.ExitMissingError
 	if errors.As(err, &missing) {
-		return -1, &ExitError{Target: c.Target, Command: command, ExitCode: -1, StderrTail: tail(errBuf.String(), 20)}
+		return -1, &ExitError{Route: c.Route, Command: command, ExitCode: -1, StderrTail: tail(errBuf.String(), 20)}
 	}
-	return -1, fmt.Errorf("ssh %s: %q: %w", c.Target, command, err)
+	return -1, fmt.Errorf("ssh %s: %q: %w", c.Route, command, err)
 }
 
 // gate passes writes through until closed, then drops them.
@@ -455,8 +446,12 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.b) }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connection, then the jump hosts' ones.
+func (c *Client) Close() error {
+	err := c.conn.Close()
+	closeAll(c.jumps)
+	return err
+}
 
 // Session is an open connection that runs commands; *Client is one.
 type Session interface {
@@ -464,15 +459,16 @@ type Session interface {
 	Close() error
 }
 
-// Connector opens sessions: *Dialer in real use, a fake in tests of code
+// Connector opens sessions: *SSH in real use, a fake in tests of code
 // that only runs commands.
 type Connector interface {
-	Connect(ctx context.Context, t Target) (Session, error)
+	Connect(ctx context.Context, r Route) (Session, error)
 }
 
-// Connect is Dial returning a Session, so that *Dialer is a Connector.
-func (d *Dialer) Connect(ctx context.Context, t Target) (Session, error) {
-	c, err := d.Dial(ctx, t)
+// Connect is Dial returning a Session, so that *Dialer (and *SSH) is a
+// Connector.
+func (d *Dialer) Connect(ctx context.Context, r Route) (Session, error) {
+	c, err := d.Dial(ctx, r)
 	if err != nil {
 		return nil, err
 	}

@@ -41,45 +41,38 @@ func TestShellQuote(t *testing.T) {
 	}
 }
 
-func TestSSHArgs(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		t     remote.Target
-		extra []string
-		kh    []string
-		want  string
-	}{
-		{"default port adds nothing", remote.Target{User: "root", Address: "h", Port: 22}, nil, nil, ""},
-		{"zero port adds nothing", remote.Target{Address: "h"}, nil, nil, ""},
-		{"port", remote.Target{Address: "h", Port: 2222}, nil, nil, "-p 2222"},
-		{"identity", remote.Target{Address: "h", Identity: "/k/id"}, nil, nil, "-i /k/id"},
-		{"known hosts", remote.Target{Address: "h"}, nil, []string{"/tmp/kh"}, "-o UserKnownHostsFile=/tmp/kh"},
-		{"extra first", remote.Target{Address: "h", Port: 2200, Identity: "/id"}, []string{"-o", "ConnectTimeout=5"}, []string{"/kh"},
-			"-o ConnectTimeout=5 -p 2200 -i /id -o UserKnownHostsFile=/kh"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := strings.Join(remote.SSHArgs(tc.t, tc.extra, tc.kh), " ")
-			if got != tc.want {
-				t.Errorf("SSHArgs = %q, want %q", got, tc.want)
-			}
-		})
+// sshFor reads no configuration but home's: ~/.ssh/config (if written) and
+// ~/.ssh/known_hosts holding s's key.
+func sshFor(t *testing.T, s *testutil.SSHD, home string) *remote.SSH {
+	t.Helper()
+	kh, err := os.ReadFile(s.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
 	}
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh)})
+	c, err := remote.New(remote.Env{Home: home, SystemHome: home, SystemConfig: filepath.Join(home, "no-system-config")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
-func dialerFor(t *testing.T, s *testutil.SSHD) *remote.Dialer {
-	d := remote.NewDialer(t.TempDir(), func(string) string { return "" })
-	d.KnownHostsFiles = []string{s.KnownHostsFile}
-	return d
-}
-
-func targetOf(s *testutil.SSHD) remote.Target {
-	return remote.Target{User: s.User, Address: "127.0.0.1", Port: s.Port, Identity: s.ClientKeyFile}
+// routeTo is s as an inventory entry with its address, port, user and key.
+func routeTo(t *testing.T, s *testutil.SSHD) (*remote.SSH, remote.Route) {
+	t.Helper()
+	c := sshFor(t, s, t.TempDir())
+	r, err := c.Route(remote.Spec{Host: "127.0.0.1", Port: s.Port, User: s.User, Identity: s.ClientKeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, r
 }
 
 func TestDialAndRun(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
 	ctx := context.Background()
-	c, err := dialerFor(t, s).Dial(ctx, targetOf(s))
+	d, r := routeTo(t, s)
+	c, err := d.Dial(ctx, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +102,8 @@ func TestDialAndRun(t *testing.T) {
 
 func TestDialNonRootUser(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{User: "nixctl-test"})
-	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	d, r := routeTo(t, s)
+	c, err := d.Dial(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +116,8 @@ func TestDialNonRootUser(t *testing.T) {
 
 func TestSessionEnv(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"NIXCTL_TEST_MARK": "set"}})
-	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	d, r := routeTo(t, s)
+	c, err := d.Dial(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +130,9 @@ func TestSessionEnv(t *testing.T) {
 
 func TestUnknownHostKeyRefused(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
-	d := dialerFor(t, s)
-	d.KnownHostsFiles = []string{filepath.Join(t.TempDir(), "missing_known_hosts")}
-	_, err := d.Dial(context.Background(), targetOf(s))
+	d, r := routeTo(t, s)
+	r.UserKnownHosts = []string{filepath.Join(t.TempDir(), "missing_known_hosts")}
+	_, err := d.Dial(context.Background(), r)
 	var hk *remote.HostKeyError
 	if !errors.As(err, &hk) || hk.Kind != remote.HostKeyUnknown {
 		t.Fatalf("want an unknown host key error, got %v", err)
@@ -155,22 +150,22 @@ func TestUnknownHostKeyRefused(t *testing.T) {
 
 func TestChangedHostKeyRefused(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
-	d := dialerFor(t, s)
+	d, r := routeTo(t, s)
 	// The host is "reinstalled": known_hosts keeps its old key.
 	s.SetHostKey(testutil.NewEd25519Key(t))
-	_, err := d.Dial(context.Background(), targetOf(s))
+	_, err := d.Dial(context.Background(), r)
 	var hk *remote.HostKeyError
 	if !errors.As(err, &hk) || hk.Kind != remote.HostKeyChanged {
 		t.Fatalf("want a changed host key error, got %v", err)
 	}
-	if hk.KnownHostsFile != s.KnownHostsFile || hk.Line != 1 {
-		t.Errorf("conflict at %s:%d, want %s:1", hk.KnownHostsFile, hk.Line, s.KnownHostsFile)
+	if hk.KnownHostsFile != r.UserKnownHosts[0] || hk.Line != 1 {
+		t.Errorf("conflict at %s:%d, want %s:1", hk.KnownHostsFile, hk.Line, r.UserKnownHosts[0])
 	}
 	if !strings.Contains(hk.Hint(), "ssh-keygen -R") {
 		t.Errorf("hint %q should say how to remove the old key", hk.Hint())
 	}
 
-	_, err = d.FetchHostKeys(context.Background(), "127.0.0.1", s.Port)
+	_, err = d.FetchHostKeys(context.Background(), r)
 	if !errors.As(err, &hk) || hk.Kind != remote.HostKeyChanged {
 		t.Fatalf("FetchHostKeys: want a changed host key error, got %v", err)
 	}
@@ -178,8 +173,8 @@ func TestChangedHostKeyRefused(t *testing.T) {
 
 func TestFetchHostKeys(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
-	d := dialerFor(t, s)
-	keys, err := d.FetchHostKeys(context.Background(), "127.0.0.1", s.Port)
+	d, r := routeTo(t, s)
+	keys, err := d.FetchHostKeys(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +189,8 @@ func TestFetchHostKeys(t *testing.T) {
 		t.Errorf("Ed25519 bytes differ from the server's key")
 	}
 
-	d.KnownHostsFiles = nil
-	keys, err = d.FetchHostKeys(context.Background(), "127.0.0.1", s.Port)
+	r.UserKnownHosts = nil
+	keys, err = d.FetchHostKeys(context.Background(), r)
 	if err != nil || len(keys) != 1 || keys[0].Known {
 		t.Fatalf("without known_hosts: want one unknown key, got %+v, %v", keys, err)
 	}
@@ -212,16 +207,22 @@ func TestAuthenticationFailure(t *testing.T) {
 	if err := os.WriteFile(other, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tg := targetOf(s)
-	tg.Identity = other
-	_, err = dialerFor(t, s).Dial(context.Background(), tg)
+	d := sshFor(t, s, t.TempDir())
+	tg, err := d.Route(remote.Spec{Host: "127.0.0.1", Port: s.Port, User: s.User, Identity: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Dial(context.Background(), tg)
 	var ce *remote.ConnectError
 	if !errors.As(err, &ce) || ce.Stage != "authenticate" || !strings.Contains(ce.Hint(), "authorized_keys") {
 		t.Fatalf("want an authentication error with a hint, got %v", err)
 	}
 
-	tg.Identity = filepath.Join(t.TempDir(), "nope")
-	_, err = dialerFor(t, s).Dial(context.Background(), tg)
+	tg, err = d.Route(remote.Spec{Host: "127.0.0.1", Port: s.Port, User: s.User, Identity: filepath.Join(t.TempDir(), "nope")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Dial(context.Background(), tg)
 	var kf *remote.KeyFileError
 	if !errors.As(err, &kf) {
 		t.Fatalf("want a key file error, got %v", err)
@@ -230,18 +231,19 @@ func TestAuthenticationFailure(t *testing.T) {
 
 func TestConnectRefused(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	d, r := routeTo(t, s)
 	s.Stop()
-	_, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	_, err := d.Dial(context.Background(), r)
 	var ce *remote.ConnectError
 	if !errors.As(err, &ce) || ce.Stage != "connect" || !strings.Contains(ce.Hint(), fmt.Sprint(s.Port)) {
 		t.Fatalf("want a connect error naming the port, got %v", err)
 	}
 	// The suggested command is one a user can paste: no :port in the destination.
-	if want := fmt.Sprintf("(try: ssh -p %d %s@127.0.0.1)", s.Port, targetOf(s).User); !strings.HasSuffix(ce.Hint(), want) {
+	if want := fmt.Sprintf("(try: ssh -p %d -i %s %s@127.0.0.1 true)", s.Port, s.ClientKeyFile, s.User); !strings.HasSuffix(ce.Hint(), want) {
 		t.Errorf("hint %q does not end with %q", ce.Hint(), want)
 	}
 	s.Restart()
-	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	c, err := d.Dial(context.Background(), r)
 	if err != nil {
 		t.Fatalf("after Restart: %v", err)
 	}
@@ -263,7 +265,8 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 
 func TestRunCancelled(t *testing.T) {
 	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
-	c, err := dialerFor(t, s).Dial(context.Background(), targetOf(s))
+	d, r := routeTo(t, s)
+	c, err := d.Dial(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}

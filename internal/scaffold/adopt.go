@@ -16,12 +16,24 @@ import (
 // SSHHost is what the user's ssh configuration says about one host.
 type SSHHost struct {
 	// Alias is the Host pattern that matched.
-	Alias        string
-	HostName     string
-	Port         int
-	User         string
-	IdentityFile string
-	ProxyJump    string
+	Alias    string
+	HostName string
+	Port     int
+	User     string
+	// ProxyJump is the first hop's name, when there is one.
+	ProxyJump string
+}
+
+// describe says where the alias leads: user@hostname[:port] [via jump].
+func (h SSHHost) describe() string {
+	d := h.User + "@" + h.HostName
+	if h.Port != 0 && h.Port != 22 {
+		d += ":" + strconv.Itoa(h.Port)
+	}
+	if h.ProxyJump != "" {
+		d += " via " + h.ProxyJump
+	}
+	return d
 }
 
 // SSHLookup finds the ssh configuration block for the first of names that
@@ -113,21 +125,10 @@ func hostEntry(attr string, facts HostFacts, lookup SSHLookup, taken map[string]
 		}
 	}
 	if lookup != nil {
-		if h, ok := lookup(candidates...); ok && sshAddress(h) != "" {
-			from := "Host " + h.Alias + " in ~/.ssh/config"
-			guess("address", sshAddress(h), from)
-			if h.Port != 0 && h.Port != 22 {
-				e.fields = append(e.fields, field{Key: "port", Value: strconv.Itoa(h.Port), Number: true, Comment: "from " + h.Alias + " in ~/.ssh/config"})
-			}
-			if h.User != "" && inventory.CheckUser(h.User) == "" {
-				e.fields = append(e.fields, field{Key: "user", Value: h.User, Comment: "from " + h.Alias + " in ~/.ssh/config"})
-			}
-			if h.IdentityFile != "" && !strings.HasPrefix(h.IdentityFile, "-") {
-				e.fields = append(e.fields, field{Key: "identity", Value: h.IdentityFile, Comment: "from " + h.Alias + " in ~/.ssh/config"})
-			}
-			if h.ProxyJump != "" && !strings.EqualFold(h.ProxyJump, "none") && !strings.ContainsAny(h.ProxyJump, " \t'\"\\") {
-				e.fields = append(e.fields, field{Key: "sshOptions", List: []string{"-J", h.ProxyJump}, Comment: "ProxyJump of " + h.Alias + " in ~/.ssh/config"})
-			}
+		if h, ok := lookup(candidates...); ok && inventory.CheckAddress(h.Alias) == "" {
+			// nixctl resolves the alias through ~/.ssh/config as ssh does:
+			// HostName, Port, User, IdentityFile and ProxyJump stay there.
+			guess("address", h.Alias, "Host "+h.Alias+" in ~/.ssh/config, "+h.describe())
 			return e
 		}
 	}
@@ -142,16 +143,6 @@ func hostEntry(attr string, facts HostFacts, lookup SSHLookup, taken map[string]
 		guess("address", e.Name, "nothing was found; set the host's DNS name or IP")
 	}
 	return e
-}
-
-// sshAddress is where an ssh block leads: its HostName, else its alias.
-func sshAddress(h SSHHost) string {
-	for _, a := range []string{h.HostName, h.Alias} {
-		if a != "" && inventory.CheckAddress(a) == "" {
-			return a
-		}
-	}
-	return ""
 }
 
 // profileEntry is the inventory entry of homeConfigurations.<attr>.

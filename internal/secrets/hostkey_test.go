@@ -99,15 +99,20 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 	host := &inventory.Host{Name: "nixos-mini", Address: "127.0.0.1", Port: sshd.Port}
 
 	// Not in known_hosts: confirmation is asked with the fingerprint.
-	d := remote.NewDialer(f.home, func(string) string { return "" })
+	d, err := remote.New(remote.Env{Home: f.home, SystemHome: f.home, SystemConfig: filepath.Join(f.home, "no-ssh-config")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	asked := ""
-	_, _, err := HostRecipient(t.Context(), d, host, func(k remote.HostKey) error { asked = k.Fingerprint; return os.ErrPermission })
+	_, _, err = HostRecipient(t.Context(), d, f.repo.Root, host, func(k remote.HostKey) error { asked = k.Fingerprint; return os.ErrPermission })
 	if err == nil || !strings.HasPrefix(asked, "SHA256:") {
 		t.Fatalf("an unknown host key was not confirmed: %v %q", err, asked)
 	}
 
-	d.KnownHostsFiles = []string{sshd.KnownHostsFile}
-	rec, hk, err := HostRecipient(t.Context(), d, host, func(remote.HostKey) error { t.Fatal("known key asked for"); return nil })
+	// Known: the user's known_hosts holds it.
+	kh, _ := os.ReadFile(sshd.KnownHostsFile)
+	testutil.WriteFiles(t, f.home, map[string]string{".ssh/known_hosts": string(kh)})
+	rec, hk, err := HostRecipient(t.Context(), d, f.repo.Root, host, func(remote.HostKey) error { t.Fatal("known key asked for"); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,24 @@ import (
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
-// HostRecipient fetches a host's ed25519 SSH host key over SSH and converts
-// it to the age recipient sops-nix derives from it. A key known_hosts does
-// not hold is shown by fingerprint to confirm, which may refuse; a key that
-// conflicts with known_hosts is an error.
-func HostRecipient(ctx context.Context, d *remote.Dialer, h *inventory.Host, confirm func(remote.HostKey) error) (string, *remote.HostKey, error) {
-	keys, err := d.FetchHostKeys(ctx, h.Address, h.Port)
+// KeyFetcher reads the host keys of inventory hosts along their routes
+// (*remote.SSH).
+type KeyFetcher interface {
+	remote.Router
+	FetchHostKeys(ctx context.Context, r remote.Route) ([]remote.HostKey, error)
+}
+
+// HostRecipient fetches a host's ed25519 SSH host key over SSH, along the
+// route nixctl takes to the host (dir is the inventory's directory), and
+// converts it to the age recipient sops-nix derives from it. A key
+// known_hosts does not hold is shown by fingerprint to confirm, which may
+// refuse; a key that conflicts with known_hosts is an error.
+func HostRecipient(ctx context.Context, d KeyFetcher, dir string, h *inventory.Host, confirm func(remote.HostKey) error) (string, *remote.HostKey, error) {
+	r, err := d.HostRoute(dir, h, "")
+	if err != nil {
+		return "", nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+	}
+	keys, err := d.FetchHostKeys(ctx, r)
 	if err != nil {
 		return "", nil, exitcode.New(exitcode.Failure, fmt.Errorf("fetching the host key of %s: %w", h.Name, err), exitcode.HintOf(err))
 	}

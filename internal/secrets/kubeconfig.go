@@ -101,7 +101,7 @@ const maxKubeconfig = 1 << 20
 // FetchKubeconfig runs src on the host over SSH (its host key checked by the
 // connector) and returns the kubeconfig, kept in memory only. The remote
 // output never reaches an error message: it holds a private key.
-func FetchKubeconfig(ctx context.Context, conn remote.Connector, t remote.Target, elevate bool, src KubeconfigSource) ([]byte, error) {
+func FetchKubeconfig(ctx context.Context, conn remote.Connector, t remote.Route, elevate bool, src KubeconfigSource) ([]byte, error) {
 	sess, err := conn.Connect(ctx, t)
 	if err != nil {
 		return nil, exitcode.New(exitcode.Failure, fmt.Errorf("connecting to %s: %w", t, err), exitcode.HintOf(err))

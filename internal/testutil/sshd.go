@@ -40,6 +40,12 @@ type SSHDOptions struct {
 	// of its own), besides the /var/lib/nixctl and /run/lock every test
 	// host has to itself.
 	OwnSystem bool
+	// Config are extra sshd_config lines, e.g. "PermitOpen inner:2222".
+	Config []string
+	// Hosts are names that only this sshd resolves (name → address): it runs
+	// in a mount namespace of its own with /etc/hosts extended by them, so a
+	// host behind it under such a name is reachable only through it.
+	Hosts map[string]string
 }
 
 // SSHD is a real /usr/sbin/sshd on 127.0.0.1 for one test.
@@ -169,8 +175,17 @@ func (s *SSHD) enterNamespace() {
 		script += "mount -t tmpfs -o mode=0755 tmpfs /run\nmkdir -p /run/sshd /run/lock\n" +
 			"mount -t tmpfs -o mode=0755 tmpfs /nix/var/nix/profiles\n"
 	}
-	script += "mount -t tmpfs -o mode=1777 tmpfs /run/lock\nmount -t tmpfs -o mode=0755 tmpfs /var/lib/nixctl\necho ready\nexec sleep infinity\n"
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+	script += "mount -t tmpfs -o mode=1777 tmpfs /run/lock\nmount -t tmpfs -o mode=0755 tmpfs /var/lib/nixctl\n"
+	args := []string{"--mount", "--propagation", "private", "sh", "-c"}
+	if len(s.opts.Hosts) > 0 {
+		script += "mount --bind \"$1\" /etc/hosts\n"
+	}
+	script += "echo ready\nexec sleep infinity\n"
+	args = append(args, script, "host")
+	if len(s.opts.Hosts) > 0 {
+		args = append(args, s.hostsFile())
+	}
+	cmd := exec.Command("unshare", args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +258,9 @@ func (s *SSHD) writeConfig() {
 		}
 		b.WriteString("\n")
 	}
+	for _, l := range s.opts.Config {
+		b.WriteString(l + "\n")
+	}
 	s.config = filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(s.config, []byte(b.String()), 0o644); err != nil {
 		s.t.Fatal(err)
@@ -299,6 +317,30 @@ func (s *SSHD) start() error {
 		<-s.done
 		return fmt.Errorf("sshd did not start listening")
 	}
+}
+
+// hostsFile is /etc/hosts extended by opts.Hosts, which the host's mount
+// namespace binds over its /etc/hosts.
+func (s *SSHD) hostsFile() string {
+	etc, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	names := make([]string, 0, len(s.opts.Hosts))
+	for n := range s.opts.Hosts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.Write(etc)
+	for _, n := range names {
+		fmt.Fprintf(&b, "\n%s %s\n", s.opts.Hosts[n], n)
+	}
+	hosts := filepath.Join(s.Dir, "hosts")
+	if err := os.WriteFile(hosts, []byte(b.String()), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return hosts
 }
 
 func lastLines(s string, n int) string {
