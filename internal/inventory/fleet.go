@@ -39,6 +39,11 @@ type Defaults struct {
 	Identity string `json:"identity,omitempty"`
 	// Rebuild forces the nixos-rebuild flavour: auto (detect), bash or ng.
 	Rebuild string `json:"rebuild"`
+	// Batch rolls deploys out in batches of this size (zero: all at once).
+	Batch Batch `json:"batch,omitzero"`
+	// Cache is a binary cache URL the built systems are pushed to before
+	// activation, for the hosts to substitute from ("" = none).
+	Cache string `json:"cache,omitempty"`
 }
 
 // Host is a NixOS machine deployed with nixos-rebuild --target-host.
