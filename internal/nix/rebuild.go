@@ -41,7 +41,10 @@ type RebuildOptions struct {
 	Sudo     bool
 	Flavour  Flavour
 	Rollback bool
-	Extra    []string
+	// UseSubstitutes lets the target fetch store paths from its own
+	// substituters (a binary cache) instead of receiving them from here.
+	UseSubstitutes bool
+	Extra          []string
 }
 
 // Rebuild is the nixos-rebuild argv for o.
@@ -59,6 +62,9 @@ func Rebuild(o RebuildOptions) []string {
 	}
 	if o.Sudo && o.TargetHost != "" {
 		argv = append(argv, SudoFlag(o.Flavour))
+	}
+	if o.UseSubstitutes && (o.TargetHost != "" || o.BuildHost != "") {
+		argv = append(argv, "--use-substitutes")
 	}
 	return append(argv, o.Extra...)
 }
