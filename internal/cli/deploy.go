@@ -36,6 +36,14 @@ type deployOptions struct {
 	// rollback and to are set by nixctl rollback.
 	rollback bool
 	to       int
+	// diff shows the plan and asks once before activating; planOnly
+	// (nixctl plan) stops after showing it.
+	diff     bool
+	planOnly bool
+	force    bool
+	batch    string
+	canary   []string
+	cache    string
 }
 
 func newDeployCmd(deps *app.Deps) *cobra.Command {
@@ -82,6 +90,9 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 	f.StringVar(&opts.buildHost, "build-host", "", "build on this host (inventory name or user@address) instead of here")
 	f.DurationVar(&opts.timeout, "timeout", 0, "limit for each host's preflight and for its activation with health checks, e.g. 10m (0: none)")
 	f.BoolVar(&opts.breakLock, "break-lock", false, "remove a lock left by another deploy before taking it")
+	f.BoolVar(&opts.diff, "diff", false, "after the build, show what changes on each host (packages, reboot, units) and ask once")
+	f.BoolVar(&opts.force, "force", false, "with --diff: activate the hosts that already run the new system too")
+	addRolloutFlags(cmd, opts)
 	return cmd
 }
 
@@ -98,6 +109,9 @@ func runDeploy(opts *deployOptions) error {
 	}
 	if opts.timeout < 0 {
 		return exitcode.UsageErrorf("pass a duration such as 10m", "--timeout %s is negative", opts.timeout)
+	}
+	if (opts.diff || opts.force) && !opts.planOnly && opts.action != "switch" && opts.action != "boot" && opts.action != "test" {
+		return exitcode.UsageErrorf("--diff shows what switch, boot or test would change; drop it or pick one of those", "--diff with --action %s", opts.action)
 	}
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -117,6 +131,12 @@ func runDeploy(opts *deployOptions) error {
 		Action: opts.action, Parallel: opts.parallel, FailFast: opts.failFast, NoCheck: opts.noCheck || opts.rollback,
 		BreakLock: opts.breakLock, BuildHost: opts.buildHost, Timeout: opts.timeout, Home: deps.Home(),
 		KnownHosts: userKnownHosts(dialer), Rollback: opts.rollback, RollbackTo: opts.to,
+		Diff: opts.diff, PlanOnly: opts.planOnly, Force: opts.force,
+	}
+	if !opts.rollback {
+		if err := rolloutOptions(opts, fleet, hosts, &o); err != nil {
+			return err
+		}
 	}
 	o.Flavour, err = rebuildFlavour(deps, hosts, o)
 	if err != nil {
@@ -130,7 +150,8 @@ func runDeploy(opts *deployOptions) error {
 		plan.Print(deps.IO.Out)
 		return nil
 	}
-	if plan.Action == "switch" || plan.Action == "boot" || plan.Rollback {
+	// With --diff the question comes after the plan (Env.Approve).
+	if !opts.diff && !opts.planOnly && (plan.Action == "switch" || plan.Action == "boot" || plan.Rollback) {
 		verb := plan.Action
 		if plan.Rollback {
 			verb = "roll back"
@@ -154,11 +175,21 @@ func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, di
 		names[i] = h.Host.Name
 	}
 	progress := ui.NewProgress(deps.IO, names)
-	rep := deploy.Run(deps.Context(), deploy.Env{
+	env := deploy.Env{
 		Runner: deps.Runner(), Dialer: dialer, Events: progress, Fleet: fleet, LogDir: logDir,
 		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(deps, fleet), Now: deps.Now,
-	}, plan)
+	}
+	if plan.Diff {
+		env.Approve = approvePlan(deps, progress, plan.Action)
+	}
+	rep := deploy.Run(deps.Context(), env, plan)
 	progress.Close()
+	if plan.PlanOnly {
+		return reportPlan(deps, rep)
+	}
+	if rep.Declined != nil {
+		return rep.Declined
+	}
 	return reportDeploy(deps, rep)
 }
 
@@ -284,10 +315,7 @@ func hostNames(hosts []inventory.Host) string {
 	for i, h := range hosts {
 		names[i] = h.Name
 	}
-	if len(names) > 8 {
-		return fmt.Sprintf("%s and %d more", strings.Join(names[:8], ", "), len(names)-8)
-	}
-	return strings.Join(names, ", ")
+	return joinNames(names)
 }
 
 func newRunID(now time.Time) string {

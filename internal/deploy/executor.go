@@ -39,6 +39,10 @@ type Env struct {
 	Who    string
 	GitRev string
 	Now    func() time.Time
+	// Approve is shown the plan of every host after the diff stage (with
+	// Options.Diff) and returns an error to stop before activation; nil
+	// Approve goes on.
+	Approve func(plan []HostResult) error
 }
 
 // hostRun is one host's state through the run.
@@ -48,11 +52,14 @@ type hostRun struct {
 	stage   string
 	start   time.Time
 	session remote.Session
-	locked  bool
-	done    bool
-	log     *os.File
-	out     io.Writer
-	mu      sync.Mutex
+	// built is the system the build stage made for the host ("" when it
+	// builds elsewhere).
+	built  string
+	locked bool
+	done   bool
+	log    *os.File
+	out    io.Writer
+	mu     sync.Mutex
 }
 
 type executor struct {
@@ -62,6 +69,10 @@ type executor struct {
 	ctx       context.Context // cancelled by --fail-fast too
 	cancelRun context.CancelFunc
 	hosts     []*hostRun
+	// built are the store paths the build stage made, in no particular
+	// order (nix build --json does not keep the installables' order).
+	built    []string
+	declined error
 }
 
 // Run executes the plan: check, preflight and lock, one build, then per host
@@ -99,9 +110,16 @@ func Run(ctx context.Context, env Env, p *Plan) *Report {
 	if p.Build != nil {
 		x.build()
 	}
-	x.parallel(StageActivate, x.activate)
+	if p.Cache != "" {
+		x.pushToCache()
+	}
+	if p.Diff {
+		x.parallel(StageDiff, x.diff)
+		x.approve()
+	}
+	x.activateInBatches()
 
-	rep := &Report{RunID: env.RunID, Action: actionName(p), LogDir: env.LogDir, Interrupted: ctx.Err() != nil}
+	rep := &Report{RunID: env.RunID, Action: actionName(p), LogDir: env.LogDir, Interrupted: ctx.Err() != nil, Declined: x.declined}
 	for _, h := range x.hosts {
 		if !h.done {
 			x.finish(h, ResultOK, nil)
@@ -133,9 +151,13 @@ func (x *executor) active() []*hostRun {
 // started when the run is cancelled end as cancelled or interrupted, before
 // stage.
 func (x *executor) parallel(stage string, f func(h *hostRun)) {
+	x.parallelOver(x.active(), stage, f)
+}
+
+func (x *executor) parallelOver(hosts []*hostRun, stage string, f func(h *hostRun)) {
 	sem := make(chan struct{}, max(x.plan.Parallel, 1))
 	var wg sync.WaitGroup
-	for _, h := range x.active() {
+	for _, h := range hosts {
 		sem <- struct{}{}
 		if x.ctx.Err() != nil {
 			<-sem
@@ -253,6 +275,9 @@ func (x *executor) preflight(h *hostRun) {
 		return
 	}
 	h.session = s
+	if x.plan.PlanOnly {
+		return
+	}
 	x.setStage(h, StageLock)
 	info := LockInfo{RunID: x.env.RunID, Who: x.env.Who, Started: x.env.Now().UTC(), GitRev: x.env.GitRev, Action: actionName(x.plan), PID: os.Getpid()}
 	if err := acquireLock(ctx, s, h.plan, info, x.plan.BreakLock); err != nil {
@@ -327,8 +352,12 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 		}
 		return exitcode.New(exitcode.Build, err, "the build's output is in the host's log file; 'nixctl check' shows evaluation errors with their file and line")
 	}
-	if _, err := nix.ParseBuildResults(res.Stdout); err != nil {
+	built, err := nix.ParseBuildResults(res.Stdout)
+	if err != nil {
 		return exitcode.New(exitcode.Build, err, "")
+	}
+	for _, b := range built {
+		x.built = append(x.built, b.Out())
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ const (
 	StagePreflight = "preflight"
 	StageLock      = "lock"
 	StageBuild     = "build"
+	StageCache     = "cache"
+	StageDiff      = "diff"
 	StageActivate  = "activate"
 	StageHealth    = "health"
 	StageRollback  = "rollback"
@@ -55,6 +57,20 @@ type Options struct {
 	// the previous one). Set Rollback to plan a rollback instead of a deploy.
 	Rollback   bool
 	RollbackTo int
+	// Diff compares each host's current system with the new one after the
+	// build (closure, reboot, units) and hands the plan to Env.Approve;
+	// an unchanged host is not activated unless Force. PlanOnly stops
+	// there, without taking the hosts' locks (nixctl plan).
+	Diff     bool
+	PlanOnly bool
+	Force    bool
+	// Batch activates the hosts in successive batches (zero: all at once);
+	// Canary names hosts activated first, alone, before any batch.
+	Batch  inventory.Batch
+	Canary []string
+	// Cache is a store URL the built systems are pushed to once before
+	// activation; the hosts then substitute from their caches ("" = none).
+	Cache string
 }
 
 // HostPlan is everything the executor does for one host.
@@ -73,6 +89,11 @@ type HostPlan struct {
 	// system profile; rollback --to N: switch that generation).
 	RollbackCmd    *execx.Cmd
 	RollbackRemote string
+	// DryActivate is nixos-rebuild dry-activate, run by the diff stage
+	// (nil when the action does not activate now).
+	DryActivate *execx.Cmd
+	// SSHEnv is the NIX_SSHOPTS the system ssh needs to reach the host.
+	SSHEnv []string
 }
 
 // Plan is a whole deploy.
@@ -102,6 +123,9 @@ func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options) (*Plan, 
 	}
 	if o.Rollback {
 		o.Action = "switch"
+	}
+	if o.PlanOnly {
+		o.Diff = true
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = max(fleet.Defaults.Parallel, 1)
@@ -149,7 +173,7 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 	}
 	ro := nix.RebuildOptions{
 		Action: o.Action, Flake: fleet.Flake, Attr: h.Attr, TargetHost: h.Target(), BuildHost: hp.BuildHost,
-		Sudo: h.Sudo || hp.Elevate, Flavour: flavour,
+		Sudo: h.Sudo || hp.Elevate, Flavour: flavour, UseSubstitutes: o.Cache != "",
 	}
 	if o.Action == "build" && !o.Rollback {
 		ro.TargetHost = ""
@@ -165,6 +189,7 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 			return hp, &PlanError{Host: h.Name, Err: err}
 		}
 		env = []string{"NIX_SSHOPTS=" + opts}
+		hp.SSHEnv = env
 	}
 	switch {
 	case o.Rollback && o.RollbackTo > 0:
@@ -183,6 +208,11 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 			hp.RollbackCmd = &execx.Cmd{Argv: nix.Rebuild(rb), Env: env, Dir: fleet.Dir}
 		case "test":
 			hp.RollbackRemote = elevated(hp.Elevate, reactivateProfileScript)
+		}
+		if o.Diff && (o.Action == "switch" || o.Action == "test") {
+			da := ro
+			da.Action = "dry-activate"
+			hp.DryActivate = &execx.Cmd{Argv: nix.Rebuild(da), Env: env, Dir: fleet.Dir}
 		}
 	}
 	return hp, nil

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -135,14 +134,7 @@ func hostStatus(ctx context.Context, r execx.Runner, d remote.Connector, fleet *
 }
 
 func parseStatus(st *HostStatus, out string) {
-	kv := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = strings.TrimSpace(v)
-		}
-	}
+	kv := parseKeyValues(out)
 	st.NixOSVersion = kv["version"]
 	st.Current = kv["current"]
 	st.Booted = kv["booted"]

@@ -35,6 +35,10 @@ type SSHDOptions struct {
 	Env map[string]string
 	// HostKey is the server's ed25519 key; nil generates one.
 	HostKey ed25519.PrivateKey
+	// Private makes sshd a host of its own: it runs in a mount namespace
+	// where each of these directories is an empty tmpfs (e.g. /run, for a
+	// /run/current-system of its own). HostPath reaches into it.
+	Private []string
 }
 
 // SSHD is a real /usr/sbin/sshd on 127.0.0.1 for one test.
@@ -166,6 +170,13 @@ func (s *SSHD) writeConfig() {
 func (s *SSHD) start() error {
 	s.writeConfig()
 	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.config)
+	if len(s.opts.Private) > 0 {
+		Require(s.t, "unshare")
+		// sshd needs its privilege separation directory, which a tmpfs
+		// over /run hides.
+		script := `for d in "$@"; do mount -t tmpfs tmpfs "$d" || exit 1; done; mkdir -p /run/sshd; exec /usr/sbin/sshd -D -e -f "$0"`
+		cmd = exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, s.config}, s.opts.Private...)...)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -219,6 +230,15 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "; ")
+}
+
+// HostPath is p as the host sees it: inside its mount namespace with
+// Private, where the test can write the host's own files.
+func (s *SSHD) HostPath(p string) string {
+	if len(s.opts.Private) == 0 || s.cmd == nil {
+		return p
+	}
+	return filepath.Join("/proc", strconv.Itoa(s.cmd.Process.Pid), "root", p)
 }
 
 // Log is what sshd printed so far.
