@@ -64,8 +64,17 @@ does not stop the others unless --fail-fast. switch and boot ask for
 confirmation unless --yes. Each host's full output is in
 $XDG_STATE_HOME/nixctl/logs/<run-id>/<host>.log.
 
+--diff shows, after the build, what changes on each host (packages, closure
+size, reboot, units dry-activate would restart) and asks once; hosts already
+running the new system are skipped unless --force (nixctl plan stops there).
+--batch N or N% activates the hosts in batches and stops at the first batch
+with a failed or rolled back host; --canary SELECTOR activates those hosts
+first, and the others only if every canary is healthy. --cache URL pushes the
+built systems once (nix copy --to URL) and the hosts substitute from it.
+
 Exit codes: 0 all ok, 5 some hosts failed, 6 some rolled back (none failed),
-10 all failed, 4 the check failed, 9 the build failed, 130 interrupted.
+10 all failed, 4 the check failed, 9 the build failed, 130 interrupted. Hosts
+a batch or canary held back ("not started") count as failed.
 
 Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
@@ -218,8 +227,18 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 		}
 		io.Table([]string{"", "host", "action", "result", "time", "generation"}, rows)
 	}
+	notStarted := map[string][]string{}
+	var reasons, hints []string
 	for _, h := range rep.Hosts {
 		if h.OK() || h.Error == "" {
+			continue
+		}
+		if h.Result == deploy.ResultNotStarted {
+			// One line for every host a batch or a canary held back.
+			if notStarted[h.Error] == nil {
+				reasons, hints = append(reasons, h.Error), append(hints, h.Hint)
+			}
+			notStarted[h.Error] = append(notStarted[h.Error], h.Host)
 			continue
 		}
 		label := "nixctl: error:"
@@ -232,6 +251,12 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 		fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint(ui.Red, label), h.Host, h.Error)
 		if h.Hint != "" {
 			fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), h.Hint)
+		}
+	}
+	for i, reason := range reasons {
+		fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint(ui.Red, "nixctl: error:"), joinNames(notStarted[reason]), reason)
+		if hints[i] != "" {
+			fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), hints[i])
 		}
 	}
 	if rep.Interrupted {

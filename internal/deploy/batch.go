@@ -2,8 +2,12 @@ package deploy
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+
+	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/nix"
 )
 
 // activateInBatches activates the hosts still going: the canaries first,
@@ -94,4 +98,35 @@ func (e *BatchError) Error() string {
 // Hint says how to go on.
 func (e *BatchError) Hint() string {
 	return "fix what stopped the rollout (the host's log file has its output), then deploy again; with --diff the hosts already deployed are unchanged and skipped"
+}
+
+// printRollout adds to the printed plan what happens between the build and
+// the activations: the cache push, the diff and its question, the batches.
+func (p *Plan) printRollout(w io.Writer) {
+	if p.Cache != "" && p.Build != nil {
+		fmt.Fprintf(w, "%s <every system built above>\n", execx.Quote(nix.CopyToStore(p.Cache)))
+	}
+	if p.Diff {
+		fmt.Fprintln(w, "# diff: each host's /run/current-system over ssh against its new system (nix store diff-closures, kernel/initrd/modules/systemd links)")
+		for _, h := range p.Hosts {
+			if h.DryActivate != nil {
+				fmt.Fprintln(w, h.DryActivate.String())
+			}
+		}
+		if p.PlanOnly {
+			fmt.Fprintln(w, "# plan: stop here")
+			return
+		}
+		skipped := "unchanged hosts are skipped"
+		if p.Force {
+			skipped = "unchanged hosts are activated too (--force)"
+		}
+		fmt.Fprintln(w, "# one question for the fleet; "+skipped)
+	}
+	if len(p.Canary) > 0 {
+		fmt.Fprintf(w, "# canaries first: %s; the others only if every canary is healthy\n", strings.Join(p.Canary, ", "))
+	}
+	if !p.Batch.IsZero() {
+		fmt.Fprintf(w, "# batches of %s (%d hosts), each only when the one before is healthy\n", p.Batch, p.Batch.Size(len(p.Hosts)-len(p.Canary)))
+	}
 }

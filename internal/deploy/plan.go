@@ -268,6 +268,10 @@ func (p *Plan) Print(w io.Writer) {
 	if p.Build != nil {
 		fmt.Fprintln(w, p.Build.String())
 	}
+	p.printRollout(w)
+	if p.PlanOnly {
+		return
+	}
 	for _, h := range p.Hosts {
 		if len(h.Activate.Argv) > 0 {
 			fmt.Fprintln(w, h.Activate.String())
