@@ -31,7 +31,7 @@ buildGoModule {
 
   # The hash of `go mod vendor`. `make test` checks it (nix/package_test.go)
   # and prints the right value when go.mod or go.sum change.
-  vendorHash = "sha256-4LnSkjQ9nSBQidC3QSff33Pfxz7zJbvuVoZ+9IEANP8=";
+  vendorHash = "sha256-4/GmeqjyWjcXR9otv1GvwopMZV3fERRKWQV1roBtxBA=";
 
   subPackages = [ "cmd/nixctl" ];
   env.CGO_ENABLED = 0;

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sync"
 	"time"
@@ -27,7 +28,10 @@ type Deps struct {
 	// Getenv and Cwd are the process environment; tests replace them.
 	Getenv func(string) string
 	Cwd    string
-	Now    func() time.Time
+	// Account is the account the process runs as (os/user.Current when
+	// nil); in-process tests that stand for another user replace it.
+	Account func() (*user.User, error)
+	Now     func() time.Time
 	// Ctx is cancelled on SIGINT/SIGTERM; set by the CLI before a command runs.
 	Ctx context.Context
 	// Version is the build's version string.
@@ -127,6 +131,31 @@ func (d *Deps) Home() string {
 	return h
 }
 
+// UserName is the account nixctl runs as. $USER only names it: an unset
+// $USER, or one left over from another account (sudo -E, su without -),
+// would send per-user paths (Home Manager's profile under
+// /nix/var/nix/profiles/per-user) to the wrong user, so the process's uid
+// decides. $USER wins only when it is another name of that same uid, or
+// when the uid has no name in the password database (some containers).
+func (d *Deps) UserName() string {
+	env := d.Getenv("USER")
+	account := d.Account
+	if account == nil {
+		account = user.Current
+	}
+	u, err := account()
+	if err != nil || u.Username == "" {
+		return env
+	}
+	if env == "" || env == u.Username {
+		return u.Username
+	}
+	if other, err := user.Lookup(env); err == nil && other.Uid == u.Uid {
+		return env
+	}
+	return u.Username
+}
+
 // RequireYes asks for confirmation unless --yes; without a terminal --yes is required.
 func (d *Deps) RequireYes(question string) error {
 	if d.Config.Yes {
@@ -140,7 +169,7 @@ func (d *Deps) RequireYes(question string) error {
 		return err
 	}
 	if !ok {
-		return exitcode.Newf(exitcode.Failure, "", "cancelled: %s", fmt.Sprint("not confirmed"))
+		return exitcode.Cancel(fmt.Sprintf("%q was not confirmed; nothing was changed", question))
 	}
 	return nil
 }

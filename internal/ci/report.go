@@ -21,8 +21,11 @@ const (
 	StageSecrets   = "secrets"
 	StageFlake     = "flake"
 	StageEvaluate  = "evaluate"
-	StageBuild     = "build"
-	StageDeploy    = "deploy"
+	// StageSecretsAccess checks that each machine can decrypt what its
+	// sops-nix declarations use.
+	StageSecretsAccess = "secrets-access"
+	StageBuild         = "build"
+	StageDeploy        = "deploy"
 )
 
 // Status of a case or a stage.

@@ -32,6 +32,9 @@ const (
 	JSONFile  = "nixctl-report.json"
 )
 
+// nixImage is the container the GitLab and Forgejo jobs run in.
+const nixImage = "nixos/nix:2.24.9"
+
 // RunLine is the command every workflow runs.
 const RunLine = "nix run --inputs-from . nixctl -- ci --junit " + JUnitFile + " --json " + JSONFile
 
@@ -43,6 +46,9 @@ type Platform struct {
 	Content string
 	// Next says what to do after writing, for the user.
 	Next string
+	// deployJob is the YAML of the deploy job (see WithDeploy), appended
+	// to Content.
+	deployJob func(selectors, command string) string
 }
 
 // Platforms lists the supported CI systems by name.
@@ -63,15 +69,15 @@ func LookupPlatform(name string) (Platform, bool) {
 
 var platforms = map[string]Platform{
 	"github": {
-		Name: "github", Path: ".github/workflows/nixctl.yml", Content: githubWorkflow,
+		Name: "github", Path: ".github/workflows/nixctl.yml", Content: githubWorkflow, deployJob: githubDeployJob,
 		Next: "commit it; failures show as annotations on pull requests and the JUnit report as the \"nixctl ci\" check",
 	},
 	"gitlab": {
-		Name: "gitlab", Path: ".gitlab-ci.yml", Content: gitlabWorkflow,
+		Name: "gitlab", Path: ".gitlab-ci.yml", Content: gitlabWorkflow, deployJob: gitlabDeployJob,
 		Next: "commit it; the JUnit report shows in the pipeline's Tests tab and in merge requests",
 	},
 	"forgejo": {
-		Name: "forgejo", Path: ".forgejo/workflows/nixctl.yml", Content: forgejoWorkflow,
+		Name: "forgejo", Path: ".forgejo/workflows/nixctl.yml", Content: forgejoWorkflow, deployJob: forgejoDeployJob,
 		Next: "commit it; the reports are attached to each run as the nixctl-report artifact",
 	},
 }
@@ -200,7 +206,7 @@ jobs:
 `
 
 var gitlabWorkflow = header("gitlab") + `nixctl-ci:
-  image: nixos/nix:2.24.9
+  image: ` + nixImage + `
   variables:
     # The store cannot be cached in place (GitLab caches only paths inside
     # the project), so a local binary cache in .nix-cache is restored as a
@@ -236,7 +242,7 @@ jobs:
   nixctl-ci:
     runs-on: docker
     container:
-      image: nixos/nix:2.24.9
+      image: ` + nixImage + `
     env:
       NIX_CONFIG: |
         experimental-features = nix-command flakes

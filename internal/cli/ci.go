@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"github.com/nixctl/nixctl/internal/ci"
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -93,6 +96,9 @@ func runCI(opts *ciOptions) error {
 	}
 	if o.VerifySecrets == nil {
 		o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
+	}
+	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet) (*secrets.AccessCheck, error) {
+		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles)
 	}
 	if opts.deploy != "" {
 		if o.Fleet != nil {
@@ -310,6 +316,7 @@ type ciInitOptions struct {
 	platform string
 	force    bool
 	output   string
+	deploy   []string
 }
 
 func newCIInitCmd(deps *app.Deps) *cobra.Command {
@@ -327,6 +334,13 @@ Tests tab; Forgejo: an artifact). The nixctl it runs is the one flake.lock
 pins as the "nixctl" input of flake.nix. An existing file is never replaced
 without --force.
 
+--deploy SELECTOR adds a deploy job: after the validation job, on pushes to
+the default branch only, it runs nixctl deploy SELECTOR --yes with the SSH
+key, known_hosts and age key it reads from the platform's secrets
+(` + strings.Join(ci.DeploySecrets, ", ") + `). Host keys are checked
+against that known_hosts; the comments of the job say how to guard the
+secrets with the platform's protected environments.
+
   github   .github/workflows/nixctl.yml
   gitlab   .gitlab-ci.yml
   forgejo  .forgejo/workflows/nixctl.yml`,
@@ -341,6 +355,7 @@ without --force.
 	}
 	cmd.Flags().BoolVar(&opts.force, "force", false, "replace an existing workflow file")
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "write the workflow to `FILE` instead of the platform's default path")
+	cmd.Flags().StringSliceVar(&opts.deploy, "deploy", nil, "add a job deploying the hosts `SELECTOR` selects (names, globs, @tags; repeat or separate with commas) from the default branch")
 	return cmd
 }
 
@@ -349,6 +364,23 @@ func runCIInit(opts *ciInitOptions) error {
 	p, ok := ci.LookupPlatform(opts.platform)
 	if !ok {
 		return exitcode.UsageErrorf("nixctl ci init "+strings.Join(ci.Platforms(), "|"), "unknown CI system %q", opts.platform)
+	}
+	if opts.deploy != nil {
+		if err := ci.CheckDeploySelectors(opts.deploy); err != nil {
+			return exitcode.UsageErrorf("for example --deploy nixos-mini or --deploy @servers", "%v", err)
+		}
+		// The job deploys what the inventory selects: refuse a selector that
+		// selects nothing now rather than a CI run that fails later.
+		fleet, err := deps.Fleet()
+		if err != nil {
+			return err
+		}
+		if _, err := fleet.SelectHosts(opts.deploy, false); err != nil {
+			return err
+		}
+		if p, err = p.WithDeploy(opts.deploy); err != nil {
+			return exitcode.UsageErrorf("", "%v", err)
+		}
 	}
 	repo := ciRepoDir(deps)
 	path := opts.output
@@ -368,7 +400,7 @@ func runCIInit(opts *ciInitOptions) error {
 		return exitcode.New(exitcode.Failure, fmt.Errorf("writing the workflow: %w", err), "")
 	}
 	if deps.Config.JSON {
-		return deps.IO.PrintJSON(map[string]any{"platform": p.Name, "path": path, "pinned": ci.PinsNixctl(repo)})
+		return deps.IO.PrintJSON(map[string]any{"platform": p.Name, "path": path, "pinned": ci.PinsNixctl(repo), "deploy": opts.deploy})
 	}
 	deps.IO.Printf("%s\n", path)
 	deps.IO.Logf("%s wrote the %s workflow: %s", deps.IO.OK(), p.Name, p.Next)

@@ -68,13 +68,13 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 	for _, s := range rep.Stages {
 		names = append(names, s.Name+":"+s.Status)
 	}
-	if got := strings.Join(names, " "); got != "inventory:passed secrets:skipped flake:passed evaluate:passed build:passed deploy:passed" {
+	if got := strings.Join(names, " "); got != "inventory:passed secrets:skipped flake:passed evaluate:passed secrets-access:skipped build:passed deploy:passed" {
 		t.Errorf("stages = %s", got)
 	}
-	if c := rep.Stages[5].Cases; len(c) != 1 || c[0].Kind != "host" || c[0].Name != "a" || c[0].Status != "passed" {
+	if c := rep.Stages[6].Cases; len(c) != 1 || c[0].Kind != "host" || c[0].Name != "a" || c[0].Status != "passed" {
 		t.Errorf("deploy cases = %+v, want one per deployed host", c)
 	}
-	if out := rep.Stages[4].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a" {
+	if out := rep.Stages[5].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a" {
 		t.Errorf("build case output = %q, want the out path", out)
 	}
 }
@@ -267,5 +267,44 @@ func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
 	}
 	if len(builds) != 2 || !strings.HasSuffix(builds[1], dir+"#nixosConfigurations.a.config.system.build.toplevel") {
 		t.Errorf("builds = %q, want the combined one then host a alone", builds)
+	}
+}
+
+func TestCIInitDeployAddsTheJobForTheSelectedHosts(t *testing.T) {
+	dir, _ := ciRecorded(t)
+	for _, platform := range []string{"github", "gitlab", "forgejo"} {
+		code, stdout, stderr := ciRun(t, ciDeps(dir, nil), "ci", "init", platform, "--deploy", "a", "-o", platform+".yml")
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", platform, code, stderr)
+		}
+		data, err := os.ReadFile(strings.TrimSpace(stdout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", platform, err)
+		}
+		job := doc["nixctl-deploy"]
+		if jobs, ok := doc["jobs"].(map[string]any); ok {
+			job = jobs["deploy"]
+		}
+		if job == nil || !strings.Contains(string(data), "' nixctl-deploy 'a'\n") {
+			t.Errorf("%s: no deploy job for a:\n%s", platform, data)
+		}
+		if !strings.Contains(stderr, "then add the secrets NIXCTL_SSH_KEY, NIXCTL_KNOWN_HOSTS, SOPS_AGE_KEY") {
+			t.Errorf("%s: the user is not told which secrets to add:\n%s", platform, stderr)
+		}
+	}
+	// A selector that selects no host, or that is not a plain word, writes
+	// nothing.
+	for _, bad := range []string{"nope", "a;reboot"} {
+		code, _, stderr := ciRun(t, ciDeps(dir, nil), "ci", "init", "github", "--deploy", bad)
+		if code != exitcode.Usage || !strings.Contains(stderr, "nixctl: hint: ") {
+			t.Errorf("--deploy %q: exit %d\n%s", bad, code, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".github")); err == nil {
+		t.Error("a refused --deploy wrote a workflow")
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +42,25 @@ func runIn(t *testing.T, dir string, rec *execx.Recorder, env map[string]string,
 	}
 	var out, errb bytes.Buffer
 	deps := &app.Deps{Getenv: getenv, Cwd: dir, Now: time.Now, Version: "test"}
+	deps.Account = accountFor(env)
 	if rec != nil { // nil: the real runner (tests of real parts)
 		deps.TestRunner = rec
 	}
 	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 	return result{out.String(), errb.String(), code}
+}
+
+// accountFor makes an in-process nixctl run as the user env["USER"] names
+// (nil: the real account). The account itself is tested by running nixctl
+// as a real user (home_user_test.go).
+func accountFor(env map[string]string) func() (*user.User, error) {
+	name := env["USER"]
+	if name == "" {
+		return nil
+	}
+	return func() (*user.User, error) {
+		return &user.User{Username: name, Uid: strconv.Itoa(os.Getuid()), HomeDir: env["HOME"]}, nil
+	}
 }
 
 const fleetYAML = `hosts:

@@ -187,6 +187,7 @@ func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, di
 	env := deploy.Env{
 		Runner: deps.Runner(), Dialer: dialer, Events: progress, Fleet: fleet, LogDir: logDir,
 		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(deps, fleet), Now: deps.Now,
+		SecretsAccess: deploySecretsAccess(deps, fleet),
 	}
 	if plan.Diff {
 		env.Approve = approvePlan(deps, progress, plan.Action)

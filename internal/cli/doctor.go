@@ -4,54 +4,103 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/doctor"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
-type doctorOptions struct{ deps *app.Deps }
+type doctorOptions struct {
+	deps      *app.Deps
+	selectors []string
+	hosts     bool
+}
 
 func newDoctorCmd(deps *app.Deps) *cobra.Command {
 	opts := &doctorOptions{deps: deps}
-	return &cobra.Command{
-		Use:   "doctor",
-		Short: "Check that this machine and repository have what nixctl needs",
-		Long: `Check nix and flakes, the repository and its inventory, nixos-rebuild and
-home-manager, an age key for secrets, and SSH credentials. Each problem comes
-with a hint. Exits 1 when nixctl cannot do its main job (no nix, no valid
-inventory); missing optional parts are warnings.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runDoctor(opts) },
+	cmd := &cobra.Command{
+		Use:   "doctor [HOST...] [--hosts]",
+		Short: "Check that this machine, the repository and the hosts have what nixctl needs",
+		Long: `Check this machine and the repository: nix, its version and flakes, the
+inventory and its flake.nix, git, nixos-rebuild and its flavour, home-manager,
+an age key and whether it opens the fleet's sops files, SSH credentials.
+
+With --hosts (every host) or HOST selectors (names, globs, @tag), also look
+at each host over SSH, by the route deploy takes: reachable, host key known,
+nix present, sudo as the inventory says, nixos-rebuild's flavour, free space
+on /nix. Nothing is changed anywhere.
+
+One line per finding, with a hint for each problem; --json prints the same.
+Exits 1 when a finding fails (nixctl could not do its job), 0 with warnings.`,
+		ValidArgsFunction: completeNames(deps, completeHosts),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.selectors = args
+			return runDoctor(opts)
+		},
 	}
+	cmd.Flags().BoolVar(&opts.hosts, "hosts", false, "also check every host of the inventory over SSH")
+	return cmd
 }
 
 func runDoctor(opts *doctorOptions) error {
 	deps := opts.deps
 	fleet, fleetErr := deps.Fleet()
-	findings := doctor.Run(deps.Context(), doctor.Env{
-		Runner: deps.Runner(), Getenv: deps.Getenv, Home: deps.Home(), Fleet: fleet, FleetErr: fleetErr,
-	})
+	env := doctor.Env{Runner: deps.Runner(), Getenv: deps.Getenv, Home: deps.Home(), Fleet: fleet, FleetErr: fleetErr}
+	if opts.hosts || len(opts.selectors) > 0 {
+		if fleetErr != nil {
+			return fleetErr
+		}
+		hosts, err := fleet.SelectHosts(opts.selectors, opts.hosts)
+		if err != nil {
+			return err
+		}
+		dialer := remote.NewDialer(deps.Home(), deps.Getenv)
+		env.Hosts, env.Connector, env.Parallel = doctorHosts(deps, fleet, hosts, dialer), dialer, fleet.Defaults.Parallel
+	}
+	findings := doctor.Run(deps.Context(), env)
 	io := deps.IO
 	if deps.Config.JSON {
 		if err := io.PrintJSON(map[string]any{"ok": !doctor.Failed(findings), "findings": findings}); err != nil {
 			return err
 		}
 	} else {
-		var rows [][]string
-		for _, f := range findings {
-			rows = append(rows, []string{mark(io, f.Status), f.Name, f.Detail})
+		rows := make([][]string, len(findings))
+		for i, f := range findings {
+			name := f.Name
+			if f.Host != "" {
+				name = f.Host + ": " + f.Name
+			}
+			hint := ""
+			if f.Status != doctor.OK && f.Hint != "" {
+				hint = "hint: " + f.Hint
+			}
+			rows[i] = []string{mark(io, f.Status), name, f.Detail, hint}
 		}
 		io.Table(nil, rows)
-		for _, f := range findings {
-			if f.Hint != "" && f.Status != doctor.OK {
-				io.Logf("%s %s: %s", mark(io, f.Status), f.Name, f.Hint)
-			}
-		}
 	}
 	if doctor.Failed(findings) {
 		return Silent(exitcode.Failure)
 	}
 	return nil
+}
+
+// doctorHosts are the hosts as deploy would reach them: its plan gives each
+// host's SSH target, so doctor follows the same route.
+func doctorHosts(deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, dialer *remote.Dialer) []doctor.Host {
+	out := make([]doctor.Host, len(hosts))
+	o := deploy.Options{Action: "switch", Home: deps.Home(), KnownHosts: userKnownHosts(dialer)}
+	for i, h := range hosts {
+		out[i].Host = h
+		plan, err := deploy.NewPlan(fleet, []inventory.Host{h}, o)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Target, out[i].Elevate = plan.Hosts[0].Target, plan.Hosts[0].Elevate
+	}
+	return out
 }
 
 func mark(io *ui.IO, status string) string {

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -197,19 +196,7 @@ func homeEnv(deps *app.Deps, fleet *inventory.Fleet, profiles ...inventory.Profi
 
 func who(deps *app.Deps) home.Who {
 	h, _ := os.Hostname()
-	return home.Who{User: currentUser(deps), Hostname: h}
-}
-
-// currentUser is $USER, else the account nixctl runs as (containers and
-// cron jobs often have no USER).
-func currentUser(deps *app.Deps) string {
-	if u := deps.Getenv("USER"); u != "" {
-		return u
-	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return ""
+	return home.Who{User: deps.UserName(), Hostname: h}
 }
 
 // selectHomeProfiles resolves selectors; none picks this machine's profile.
@@ -450,13 +437,18 @@ func runHomeDiff(opts *homeOptions) error {
 		return err
 	}
 	env, progress := homeEnv(deps, fleet, p)
-	env.Who.User = "" // diff does not switch: any user may look
 	targets, err := env.Prepare(deps.Context(), []inventory.Profile{p}, home.SwitchOptions{Diff: true})
 	progress.Close()
 	if err != nil {
 		return err
 	}
-	if deps.Config.DryRun || targets[0].Diff == nil {
+	if targets[0].Diff == nil {
+		if deps.Config.DryRun {
+			return nil
+		}
+		return targets[0].Problem()
+	}
+	if deps.Config.DryRun {
 		return nil
 	}
 	return printDiffs(deps, []*home.Diff{targets[0].Diff})
@@ -499,8 +491,8 @@ func runHomeGenerations(opts *homeOptions) error {
 		return err
 	}
 	var gens []home.Generation
+	env, progress := homeEnv(deps, fleet, p)
 	if p.Host != "" {
-		env, progress := homeEnv(deps, fleet, p)
 		rp, err := env.RemoteProfile(p)
 		if err != nil {
 			progress.Close()
@@ -515,8 +507,8 @@ func runHomeGenerations(opts *homeOptions) error {
 			return nil
 		}
 	} else {
-		path := home.ProfilePath(deps.Getenv, deps.Home(), currentUser(deps))
-		if gens, err = home.Generations(deps.Context(), deps.Runner(), path); err != nil {
+		progress.Close()
+		if _, gens, err = env.LocalGenerations(deps.Context(), p); err != nil {
 			return err
 		}
 	}
@@ -545,8 +537,8 @@ func runHomeRollback(opts *homeOptions) error {
 		return exitcode.UsageErrorf("generation numbers start at 1", "--to %d is not a generation", opts.to)
 	}
 	var cur, target home.Generation
+	env, progress := homeEnv(deps, fleet, p)
 	if p.Host != "" {
-		env, progress := homeEnv(deps, fleet, p)
 		rp, err := env.RemoteProfile(p)
 		if err != nil {
 			progress.Close()
@@ -558,11 +550,8 @@ func runHomeRollback(opts *homeOptions) error {
 			return err
 		}
 	} else {
-		if u := currentUser(deps); p.User != "" && u != "" && p.User != u {
-			return exitcode.UsageErrorf("run nixctl as "+p.User, "profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, u)
-		}
-		path := home.ProfilePath(deps.Getenv, deps.Home(), currentUser(deps))
-		gens, err := home.Generations(deps.Context(), deps.Runner(), path)
+		progress.Close()
+		path, gens, err := env.LocalGenerations(deps.Context(), p)
 		if err != nil {
 			return err
 		}

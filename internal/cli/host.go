@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/scaffold"
 	nixfiles "github.com/nixctl/nixctl/nix"
@@ -94,9 +97,13 @@ func applyAdd(deps *app.Deps, plan *scaffold.Plan, kind, name, next string) erro
 	for _, f := range plan.Rewrite {
 		edited = append(edited, f.Path)
 	}
+	staged, err := stageNewFiles(deps, plan.Dir, created)
+	if err != nil {
+		return err
+	}
 	if deps.Config.JSON {
 		return io.PrintJSON(map[string]any{"kind": kind, "name": name, "dir": plan.Dir, "created": created,
-			"edited": edited, "flakeEntry": plan.FlakeEntry, "dryRun": deps.Config.DryRun})
+			"edited": edited, "flakeEntry": plan.FlakeEntry, "dryRun": deps.Config.DryRun, "gitIntentToAdd": staged})
 	}
 	verb := "added"
 	if deps.Config.DryRun {
@@ -109,6 +116,35 @@ func applyAdd(deps *app.Deps, plan *scaffold.Plan, kind, name, next string) erro
 	for _, p := range edited {
 		io.Printf("  edit   %s\n", p)
 	}
+	if staged && !deps.Config.DryRun {
+		io.Printf("  git add --intent-to-add: the new files are tracked, so the flake sees them (commit them when ready)\n")
+	}
 	io.Logf("next: %s", next)
 	return nil
+}
+
+// stageNewFiles tells git about files an add wrote, when dir is in a git
+// work tree: a flake there sees only tracked files, so without this the
+// next 'nixctl check' fails with "No such file or directory". Intent-to-add
+// makes them tracked without staging their content, leaving what to commit
+// to the user. Without git, or outside a repository, it does nothing.
+func stageNewFiles(deps *app.Deps, dir string, files []string) (bool, error) {
+	r := deps.Runner()
+	if len(files) == 0 {
+		return false, nil
+	}
+	if _, err := r.LookPath("git"); err != nil {
+		return false, nil
+	}
+	ctx := deps.Context()
+	res, err := r.Run(ctx, execx.Cmd{Argv: []string{"git", "rev-parse", "--is-inside-work-tree"}, Dir: dir, ReadOnly: true})
+	if err != nil || strings.TrimSpace(string(res.Stdout)) != "true" {
+		return false, nil
+	}
+	argv := append([]string{"git", "add", "--intent-to-add", "--"}, files...)
+	if _, err := r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, Stderr: deps.IO.Err}); err != nil {
+		return false, exitcode.New(exitcode.Failure, fmt.Errorf("the files are written, but %w", err),
+			"run 'git add "+strings.Join(files, " ")+"' in "+dir+": the flake sees only files git tracks")
+	}
+	return true, nil
 }

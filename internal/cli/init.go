@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
+	"github.com/nixctl/nixctl/internal/secrets"
 	nixfiles "github.com/nixctl/nixctl/nix"
 )
 
@@ -23,6 +25,8 @@ type initOptions struct {
 	// names are the flags; an empty value takes its default.
 	names scaffold.Names
 	git   bool
+	// adopt writes only nixctl.yaml, from the flake already in dir.
+	adopt bool
 	// template is the tree written (nix/template; tests may swap it).
 	template fs.FS
 }
@@ -35,13 +39,19 @@ func newInitCmd(deps *app.Deps) *cobra.Command {
 		Long: `Write a new fleet repository into DIR (default: the current directory):
 flake.nix (nixpkgs, Home Manager, nixGL, sops-nix), home/ with the laptop,
 desktop and server profiles, modules/server/ (base system, networking, node
-exporter, k0s skeleton), hosts/HOST/, secrets/ with .sops.yaml, nixctl.yaml
-and a README with the deployment procedure.
+exporter, k0s skeleton), hosts/HOST/, .sops.yaml, nixctl.yaml
+and a README with the deployment procedure. .sops.yaml lists your age key
+(found, or made, where 'nixctl secrets init' would: ~/.config/sops/age/keys.txt).
+
+With --adopt, in a repository that already has flake.nix: write only
+nixctl.yaml, from the flake's nixosConfigurations and homeConfigurations
+(see 'nixctl inventory init --help').
 
 Nothing is overwritten: if any of these files exists, every conflict is listed
 and nothing is written. With --git, the files are added to a git repository
 (flakes only see files git tracks).`,
-		Example: `  nixctl init myfleet --user gabriel --host nixos-mini --address 192.168.1.20 --git`,
+		Example: `  nixctl init myfleet --user gabriel --host nixos-mini --address 192.168.1.20 --git
+  nixctl init --adopt          # in an existing flake repository: only nixctl.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return exitcode.UsageErrorf("nixctl init [DIR]", "init takes one directory, got %d arguments", len(args))
@@ -49,6 +59,19 @@ and nothing is written. With --git, the files are added to a git repository
 			opts.dir = "."
 			if len(args) == 1 {
 				opts.dir = args[0]
+			}
+			if opts.adopt {
+				for _, name := range []string{"user", "host", "address", "release", "git"} {
+					if cmd.Flags().Changed(name) {
+						return exitcode.UsageErrorf("drop --"+name+": --adopt writes only nixctl.yaml, from what the flake defines",
+							"--adopt and --%s do not go together", name)
+					}
+				}
+				dir := opts.dir
+				if !filepath.IsAbs(dir) {
+					dir = filepath.Join(deps.Cwd, dir)
+				}
+				return runAdopt(deps, filepath.Clean(dir))
 			}
 			return runInit(opts)
 		},
@@ -59,6 +82,7 @@ and nothing is written. With --git, the files are added to a git repository
 	f.StringVar(&opts.names.Address, "address", "", "IP address or DNS name nixctl reaches the server at (default: the host name)")
 	f.StringVar(&opts.names.Release, "release", scaffold.DefaultRelease, "NixOS and Home Manager release to pin")
 	f.BoolVar(&opts.git, "git", false, "run git init and git add on the new files")
+	f.BoolVar(&opts.adopt, "adopt", false, "in an existing flake repository, write only nixctl.yaml from its outputs")
 	return cmd
 }
 
@@ -84,6 +108,19 @@ func runInit(opts *initOptions) error {
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return exitcode.UsageErrorf("name a directory (it is created if missing)", "%s is not a directory", opts.dir)
 	}
+	if _, err := scaffold.PlanInit(dir, opts.template, names); err != nil {
+		return scaffoldError(err)
+	}
+	// .sops.yaml carries the user's key from the first commit, found or
+	// made as `nixctl secrets init` does, so the new fleet is green.
+	keyFile, recipient, created, err := secrets.EnsureUserKey(secretsEnv(deps), deps.Now(), secretsWriter(deps))
+	if err != nil {
+		return err
+	}
+	if created {
+		deps.IO.Logf("created your age key %s (recipient %s)", keyFile, recipient)
+	}
+	names.Recipient = recipient
 	plan, err := scaffold.PlanInit(dir, opts.template, names)
 	if err != nil {
 		return scaffoldError(err)
@@ -168,6 +205,9 @@ func scaffoldError(err error) error {
 	var invalid *inventory.ValidationError
 	switch {
 	case errors.As(err, &conflict):
+		if slices.Contains(conflict.Paths, "flake.nix") {
+			return exitcode.New(exitcode.Failure, err, "this is already a flake repository: 'nixctl init --adopt' writes only nixctl.yaml, from its outputs")
+		}
 		return exitcode.New(exitcode.Failure, err, conflict.Hint())
 	case errors.As(err, &exists):
 		return exitcode.New(exitcode.Usage, err, exists.Hint())

@@ -17,9 +17,10 @@ func newInventoryCmd(deps *app.Deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "inventory",
 		Aliases: []string{"inv"},
-		Short:   "List, show and check the hosts and profiles of nixctl.yaml",
+		Short:   "List, show, check, write and sync the hosts and profiles of nixctl.yaml",
 	}
-	cmd.AddCommand(newInventoryListCmd(deps), newInventoryShowCmd(deps), newInventoryCheckCmd(deps))
+	cmd.AddCommand(newInventoryListCmd(deps), newInventoryShowCmd(deps), newInventoryCheckCmd(deps),
+		newInventoryInitCmd(deps), newInventorySyncCmd(deps))
 	return cmd
 }
 

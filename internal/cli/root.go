@@ -64,6 +64,11 @@ func report(io *ui.IO, err error) int {
 		return code
 	}
 	msg := err.Error()
+	if errors.Is(err, exitcode.ErrCancelled) {
+		// Declining is the user's choice, not a failure: no "error:" and no hint.
+		fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl:"), msg)
+		return code
+	}
 	fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Red, "nixctl: error:"), msg)
 	if hint := exitcode.HintOf(err); hint != "" {
 		fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), hint)
@@ -90,7 +95,12 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
+		Args:          unknownSubcommand,
+		RunE:          func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCounts(cmd); err != nil {
+				return err
+			}
 			cfg, err := config.Load(cmd.Flags())
 			if err != nil {
 				return err
@@ -103,9 +113,8 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		},
 	}
 	config.AddFlags(root.PersistentFlags())
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return exitcode.UsageErrorf("see '"+cmd.CommandPath()+" --help'", "%v", err)
-	})
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(newHelpCmd())
 	root.SetVersionTemplate("nixctl {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	// Every command is listed here, one line each; no init() registration.
@@ -127,6 +136,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newStatusCmd(deps),
 		newRollbackCmd(deps),
 	)
+	guardGroups(root)
 	return root
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/scaffold"
 	"github.com/nixctl/nixctl/internal/testutil"
 	"github.com/nixctl/nixctl/internal/ui"
 )
@@ -32,6 +34,14 @@ func runWith(t *testing.T, dir string, env map[string]string, runner execx.Runne
 	}
 	if runner == nil {
 		runner = execx.NewReal()
+	}
+	if _, ok := env["SOPS_AGE_KEY_FILE"]; !ok {
+		// init finds or makes the user's age key: never the real one.
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["SOPS_AGE_KEY_FILE"] = filepath.Join(t.TempDir(), "keys.txt")
 	}
 	var out, errb bytes.Buffer
 	deps := &app.Deps{
@@ -320,5 +330,65 @@ func TestHostAddDryRunWritesNothing(t *testing.T) {
 		if after[k] != v {
 			t.Errorf("--dry-run changed %s", k)
 		}
+	}
+}
+
+// A fleet fresh from nixctl init is green from its first commit: .sops.yaml
+// holds the user's key (made where sops looks for it, or found there), no
+// plaintext sits in secrets/, and verify and the offline ci stages pass.
+func TestInitFleetIsGreenFromTheStart(t *testing.T) {
+	testutil.Require(t, "nix")
+	parent, home := t.TempDir(), t.TempDir()
+	keyFile := filepath.Join(home, ".config", "sops", "age", "keys.txt")
+	env := map[string]string{"USER": "alice", "HOME": home, "PATH": os.Getenv("PATH"), "SOPS_AGE_KEY_FILE": keyFile}
+	r := runWith(t, parent, env, nil, "init", "fleet", "--host", "mini", "--address", "10.0.0.7")
+	if r.code != 0 {
+		t.Fatalf("init: exit %d: %s", r.code, r.errOut)
+	}
+	fleet := filepath.Join(parent, "fleet")
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatalf("init made no age key: %v", err)
+	}
+	recipient := recipientRe.FindString(string(key))
+	cfg := readFile(t, filepath.Join(fleet, ".sops.yaml"))
+	if recipient == "" || !strings.Contains(cfg, "- &alice "+recipient+"\n") || strings.Contains(cfg, scaffold.TemplateNames.Recipient) {
+		t.Errorf(".sops.yaml lacks the user's key %s:\n%s", recipient, cfg)
+	}
+	if !strings.Contains(r.errOut, "created your age key "+keyFile) {
+		t.Errorf("init did not say it made a key: %s", r.errOut)
+	}
+	for _, name := range []string{".sops.yaml", "README.md"} {
+		if text := readFile(t, filepath.Join(fleet, name)); strings.Contains(text, "updatekeys") || strings.Contains(text, "ssh-to-age") || !strings.Contains(text, "nixctl secrets") {
+			t.Errorf("%s names hand-run sops commands, not nixctl's", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(fleet, "secrets")); !os.IsNotExist(err) {
+		t.Errorf("secrets/ holds placeholders: %v", err)
+	}
+	if r := runWith(t, fleet, env, nil, "secrets", "verify"); r.code != 0 {
+		t.Errorf("secrets verify: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+
+	stubInputs(t, fleet)
+	r = runWith(t, fleet, env, nil, "ci", "--no-build", "--json", "-")
+	var rep struct {
+		Stages []struct{ Name, Status string } `json:"stages"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("ci --json: %v\n%s%s", err, r.out, r.errOut)
+	}
+	var got []string
+	for _, s := range rep.Stages {
+		got = append(got, s.Name+":"+s.Status)
+	}
+	if want := "inventory:passed secrets:passed flake:passed evaluate:passed secrets-access:passed build:skipped"; strings.Join(got, " ") != want || r.code != 0 {
+		t.Errorf("ci stages: exit %d\n got %s\nwant %s\n%s", r.code, strings.Join(got, " "), want, r.errOut)
+	}
+
+	// Another fleet on the same machine finds the key and makes none.
+	r = runWith(t, parent, env, nil, "init", "second")
+	if r.code != 0 || strings.Contains(r.errOut, "created your age key") || !strings.Contains(readFile(t, filepath.Join(parent, "second", ".sops.yaml")), recipient) {
+		t.Errorf("second init: exit %d %s", r.code, r.errOut)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 func newSecretsCmd(deps *app.Deps) *cobra.Command {
@@ -35,6 +37,8 @@ sops-nix read unchanged.`,
 		newSecretsRekeyCmd(deps),
 		newSecretsAddHostCmd(deps),
 		newSecretsRemoveHostCmd(deps),
+		newSecretsRecipientCmd(deps),
+		newSecretsCheckCmd(deps),
 	)
 	return cmd
 }
@@ -124,8 +128,23 @@ func runSecretsInit(opts *secretsInitOptions) error {
 		return err
 	}
 	io := deps.IO
+	var addCommand string
+	if !res.InConfig {
+		cfg, _ := secrets.LoadSopsConfig(fleet.SopsConfigPath())
+		known := func(n string) bool {
+			if cfg == nil {
+				return false
+			}
+			_, ok := cfg.Anchor(n)
+			return ok
+		}
+		addCommand = secrets.SecondMachineCommand(secondMachineName(deps, opts.name, known), res.Recipient)
+	}
 	if deps.Config.JSON {
-		return io.PrintJSON(res)
+		return io.PrintJSON(struct {
+			*secrets.InitResult
+			AddCommand string `json:"addCommand,omitempty"`
+		}{res, addCommand})
 	}
 	keyState, cfgState := "exists", "exists"
 	if res.KeyCreated {
@@ -138,7 +157,8 @@ func runSecretsInit(opts *secretsInitOptions) error {
 	io.Printf("recipient   %s\n", res.Recipient)
 	io.Printf(".sops.yaml  %s (%s)\n", res.Config, cfgState)
 	if !res.InConfig {
-		io.Warnf("%s does not list your recipient: ask someone who can read the secrets to add it, then run 'nixctl secrets rekey'", res.Config)
+		io.Warnf("%s does not list this machine's recipient yet: on a machine that can already decrypt the secrets, run:", res.Config)
+		io.Printf("%s\n", addCommand)
 	}
 	return nil
 }
@@ -151,8 +171,11 @@ func newSecretsListCmd(deps *app.Deps) *cobra.Command {
 		Use:   "list",
 		Short: "List every file under the secrets directory with its recipients and status",
 		Long: `List every file under the secrets directory: path, format, recipients (by
-their .sops.yaml anchor names), last modified, and status: ok, PLAINTEXT,
-recipients differ from .sops.yaml, or MAC invalid (checked when a key is here).`,
+their .sops.yaml anchor names, pgp keys too, else in full; shortened only when
+a terminal is too narrow; --json always has them whole), last modified, and
+status: ok, PLAINTEXT, recipients differ from .sops.yaml (pgp keys compared by
+fingerprint; KMS and Vault keys listed as not checked), or MAC invalid
+(checked when a key is here).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSecretsList(opts) },
 	}
@@ -172,21 +195,42 @@ func runSecretsList(opts *secretsListOptions) error {
 	if deps.Config.JSON {
 		return io.PrintJSON(rep)
 	}
-	var rows [][]string
-	for _, f := range rep.Files {
-		status := f.Status
+	header, rows := listRows(rep, io.Width(), func(f secrets.FileStatus) string {
 		if f.OK() {
-			status = io.Paint("32", status)
-		} else {
-			status = io.Paint("31", status)
+			return io.Paint("32", f.Status)
 		}
-		rows = append(rows, []string{f.Path, string(f.Format), orDash(strings.Join(f.Recipients, ",")), f.Modified.Local().Format(time.DateTime), status})
-	}
-	io.Table([]string{"path", "format", "recipients", "modified", "status"}, rows)
+		return io.Paint("31", f.Status)
+	})
+	io.Table(header, rows)
 	if len(rep.Files) == 0 {
 		io.Logf("no files under %s", rep.Dir)
 	}
 	return nil
+}
+
+// listRows lays out secrets list: recipients in full, unless the table would
+// not fit width (a terminal's; 0 is no limit), then those without an
+// anchor name shortened (age1dzvj…rgfy); --json always has them in full.
+func listRows(rep *secrets.VerifyReport, width int, status func(secrets.FileStatus) string) ([]string, [][]string) {
+	header := []string{"path", "format", "recipients", "modified", "status"}
+	build := func(short bool) [][]string {
+		var rows [][]string
+		for _, f := range rep.Files {
+			names := slices.Clone(f.Recipients)
+			for i, n := range names {
+				if short && i < len(f.Keys) && (n == f.Keys[i].Value || n == f.Keys[i].String()) && len(n) > 16 {
+					names[i] = n[:9] + "…" + n[len(n)-4:]
+				}
+			}
+			rows = append(rows, []string{f.Path, string(f.Format), orDash(strings.Join(names, ",")), f.Modified.Local().Format(time.DateTime), status(f)})
+		}
+		return rows
+	}
+	rows := build(false)
+	if width > 0 && ui.TableWidth(header, rows) > width {
+		rows = build(true)
+	}
+	return header, rows
 }
 
 type secretsVerifyOptions struct {
@@ -260,9 +304,10 @@ func runSecretsVerify(opts *secretsVerifyOptions) error {
 }
 
 type secretsCatOptions struct {
-	deps    *app.Deps
-	path    string
-	extract string
+	deps      *app.Deps
+	path      string
+	extract   string
+	inputType string
 }
 
 func newSecretsCatCmd(deps *app.Deps) *cobra.Command {
@@ -284,6 +329,7 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 		},
 	}
 	cmd.Flags().StringVar(&opts.extract, "extract", "", "print only the value at this key path")
+	addInputType(cmd, &opts.inputType)
 	return cmd
 }
 
@@ -294,7 +340,7 @@ func runSecretsCat(opts *secretsCatOptions) error {
 		// logs and CI artifacts.
 		return exitcode.UsageErrorf("drop --json: cat prints the document itself (use --extract for one value)", "secrets cat has no JSON output")
 	}
-	s, err := secretsSession(deps, true)
+	s, err := sessionWithInputType(deps, opts.inputType)
 	if err != nil {
 		return err
 	}
@@ -313,12 +359,13 @@ type secretsAddOptions struct {
 	from   string
 	format string
 	force  bool
+	fromHost
 }
 
 func newSecretsAddCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsAddOptions{deps: deps}
 	cmd := &cobra.Command{
-		Use:   "add KIND [NAME] --from FILE|-",
+		Use:   "add KIND [NAME] --from FILE|-  |  add kubeconfig --from-host HOST",
 		Short: "Encrypt a file into secrets/KIND/NAME for the recipients of .sops.yaml",
 		Long: `Encrypt FILE (or stdin with --from -) into <secrets>/KIND/NAME.<ext>. KIND is a
 folder under the secrets directory; for kubeconfig, NAME defaults to the
@@ -328,7 +375,19 @@ binary (.bin). The recipients are those of the .sops.yaml creation rule that
 matches the path. An existing secret is replaced only with --force. The sops-nix
 declaration that exposes the secret is printed afterwards.
 
-  nixctl secrets add kubeconfig nixos-mini --from ~/.kube/config`,
+  nixctl secrets add kubeconfig nixos-mini --from ~/.kube/config
+
+--from-host HOST fetches a cluster's admin kubeconfig from a host of the
+inventory over SSH instead (host key checked against known_hosts; through
+sudo -n when the inventory sets sudo: true and the user is not root): the
+output of 'k0s kubeconfig admin' by default, of --remote-command CMD, or the
+file --remote-path FILE. A server: on localhost, 127.0.0.1 or ::1 is pointed
+at the host's address (port kept), the context, cluster and user are named
+after the host, and the result is encrypted into secrets/kubeconfig/HOST.yml
+without touching the disk in plaintext. Run it again after a certificate
+rotation: the file keeps its data key and recipients, as with edit.
+
+  nixctl secrets add kubeconfig --from-host nixos-mini`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return exitcode.UsageErrorf("nixctl secrets add KIND [NAME] --from FILE", "expected KIND and an optional NAME, got %d arguments", len(args))
@@ -342,8 +401,9 @@ declaration that exposes the secret is printed afterwards.
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.from, "from", "", "file to encrypt, or - for stdin (required)")
-	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv or binary")
+	f.StringVar(&opts.format, "format", "", "force the format: yaml, json, dotenv, ini or binary")
 	f.BoolVar(&opts.force, "force", false, "replace an existing secret")
+	opts.fromHost.flags(f)
 	return cmd
 }
 
@@ -352,11 +412,14 @@ const maxInput = 4 << 20
 
 func runSecretsAdd(opts *secretsAddOptions) error {
 	deps := opts.deps
+	if opts.host != "" || opts.remotePath != "" || opts.remoteCommand != "" {
+		return runSecretsAddFromHost(opts)
+	}
 	var format secrets.Format
 	if opts.format != "" {
 		f, ok := secrets.ParseFormat(opts.format)
 		if !ok {
-			return exitcode.UsageErrorf("use yaml, json, dotenv or binary", "unknown --format %q", opts.format)
+			return exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --format %q", opts.format)
 		}
 		format = f
 	}
@@ -403,13 +466,14 @@ func runSecretsAdd(opts *secretsAddOptions) error {
 }
 
 type secretsEditOptions struct {
-	deps *app.Deps
-	path string
+	deps      *app.Deps
+	path      string
+	inputType string
 }
 
 func newSecretsEditCmd(deps *app.Deps) *cobra.Command {
 	opts := &secretsEditOptions{deps: deps}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:               "edit PATH",
 		Short:             "Edit a secret in $VISUAL/$EDITOR and re-encrypt it",
 		ValidArgsFunction: completeSecretFiles(deps),
@@ -427,6 +491,28 @@ edited text is kept encrypted with the file's key and offered on the next edit.`
 			return runSecretsEdit(opts)
 		},
 	}
+	addInputType(cmd, &opts.inputType)
+	return cmd
+}
+
+// addInputType adds sops's --input-type: the file's format when its
+// extension does not say it (sops-nix's format = "ini" on a .enc file).
+func addInputType(cmd *cobra.Command, v *string) {
+	cmd.Flags().StringVar(v, "input-type", "", "the file's format when its extension does not say it: yaml, json, dotenv, ini or binary (as sops --input-type)")
+}
+
+// sessionWithInputType opens the secrets with keys and --input-type.
+func sessionWithInputType(deps *app.Deps, inputType string) (*secrets.Session, error) {
+	s, err := secretsSession(deps, true)
+	if err != nil || inputType == "" {
+		return s, err
+	}
+	f, ok := secrets.ParseFormat(inputType)
+	if !ok {
+		return nil, exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --input-type %q", inputType)
+	}
+	s.InputType = f
+	return s, nil
 }
 
 func runSecretsEdit(opts *secretsEditOptions) error {
@@ -441,7 +527,7 @@ func runSecretsEdit(opts *secretsEditOptions) error {
 	if _, err := deps.Runner().LookPath(editor[0]); err != nil {
 		return exitcode.UsageErrorf("set $VISUAL or $EDITOR, e.g. EDITOR=nano or EDITOR='code --wait'", "editor %q not found", editor[0])
 	}
-	s, err := secretsSession(deps, true)
+	s, err := sessionWithInputType(deps, opts.inputType)
 	if err != nil {
 		return err
 	}
@@ -491,7 +577,8 @@ func newSecretsRekeyCmd(deps *app.Deps) *cobra.Command {
 lists now (what sops updatekeys does, keeping the data key). When a recipient
 was removed, the data key is rotated as well and every value re-encrypted, so a
 retired machine cannot read what is written from now on. With no PATH, every
-sops file under the secrets directory. One line per file.`,
+sops file under the secrets directory. One line per file says who gains and who
+loses access; the files are written only if every one could be rekeyed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.paths = args
 			return runSecretsRekey(opts)
@@ -510,6 +597,14 @@ func runSecretsRekey(opts *secretsRekeyOptions) error {
 
 // rekeyAndReport rekeys and prints one line per file (or JSON).
 func rekeyAndReport(deps *app.Deps, s *secrets.Session, paths []string) error {
+	return reportRekey(deps, func(report func(secrets.RekeyLine)) ([]secrets.RekeyLine, error) {
+		return s.RekeyAll(deps.Context(), paths, secretsWriter(deps), report)
+	})
+}
+
+// reportRekey runs a rekey, printing one line per file as it is planned
+// (who gains and who loses access), or JSON at the end.
+func reportRekey(deps *app.Deps, run func(func(secrets.RekeyLine)) ([]secrets.RekeyLine, error)) error {
 	io := deps.IO
 	report := func(l secrets.RekeyLine) {
 		if !deps.Config.JSON {
@@ -520,7 +615,7 @@ func rekeyAndReport(deps *app.Deps, s *secrets.Session, paths []string) error {
 			io.Printf("%s %s\n", mark, l)
 		}
 	}
-	lines, err := s.RekeyAll(deps.Context(), paths, secretsWriter(deps), report)
+	lines, err := run(report)
 	if deps.Config.JSON {
 		if lines == nil {
 			lines = []secrets.RekeyLine{}
@@ -540,6 +635,7 @@ type secretsHostOptions struct {
 	host      string
 	keyFile   string
 	pathRegex string
+	group     int
 }
 
 func newSecretsAddHostCmd(deps *app.Deps) *cobra.Command {
@@ -551,8 +647,19 @@ func newSecretsAddHostCmd(deps *app.Deps) *cobra.Command {
 known_hosts does not hold is shown by its SHA256 fingerprint and needs
 confirmation or --yes), convert it to the age recipient sops-nix derives from
 /etc/ssh/ssh_host_ed25519_key (ssh-to-age), add it to .sops.yaml under an
-anchor named after the host (comments and layout kept) in every creation rule
-(or the one whose path_regex is --rule), then rekey the files.
+anchor named after the host in the creation rules that cover the host's
+secrets, changing only the lines it must, then rekey the files of the rules
+that changed, and those only. The host's secrets are the globs of its
+secrets: in nixctl.yaml (by default secrets/server.yaml, secrets/server/**
+and secrets/hosts/HOST/**); a rule that would also open other files (the
+users' kubeconfigs) is refused unless named with --rule, the exact path_regex
+of one rule. A file whose recipients already differed from its rule is
+reported and left alone. If any file to rekey cannot be (no key here, a
+pgp-only rule), nothing is written, .sops.yaml included. A list shared
+through a YAML anchor with rules not asked for is not widened: the rule asked
+for gets its own list (said on stderr). With key_groups, the host joins one
+group (--group N, else the first listing age keys) and nixctl says whether it
+can decrypt alone under shamir_threshold.
 --key-file takes the public key instead of asking the host: an
 ssh_host_ed25519_key.pub line or an age1 recipient.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
@@ -565,7 +672,8 @@ ssh_host_ed25519_key.pub line or an age1 recipient.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.keyFile, "key-file", "", "the host's public key file (no SSH)")
-	cmd.Flags().StringVar(&opts.pathRegex, "rule", "", "only the creation rule with this exact path_regex")
+	cmd.Flags().StringVar(&opts.pathRegex, "rule", "", "the creation rule with this exact path_regex (default: the rules of the host's secrets:)")
+	cmd.Flags().IntVar(&opts.group, "group", 0, "with key_groups: the group to join, from 1 (default: the first group that lists age keys)")
 	return cmd
 }
 
@@ -605,20 +713,76 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 	if err != nil {
 		return err
 	}
-	changed, err := s.AddHost(opts.host, recipient, opts.pathRegex, secretsWriter(deps))
+	sel := secrets.RuleWithRegex(opts.pathRegex)
+	if opts.pathRegex == "" {
+		globs, _ := fleet.SecretGlobs(h)
+		command := "secrets add-host " + h.Name
+		if opts.keyFile != "" {
+			command += " --key-file " + shellWord(opts.keyFile)
+		}
+		if sel, err = chooseRules(s, h.Name, globs, command); err != nil {
+			return err
+		}
+	}
+	edit, err := s.HostEdit(opts.host, recipient, sel, opts.group-1)
 	if err != nil {
 		return err
 	}
-	if changed {
-		deps.IO.Logf("%s %s: %s added as %s", deps.IO.OK(), secrets.RepoOf(fleet).Rel(s.Config.Path), recipient, opts.host)
-	} else {
-		deps.IO.Logf("%s already lists %s", secrets.RepoOf(fleet).Rel(s.Config.Path), opts.host)
-	}
-	if deps.Config.DryRun && changed {
-		deps.IO.Logf("dry run: every file would then be rekeyed for %s ('nixctl secrets rekey')", opts.host)
+	cfg := secrets.RepoOf(fleet).Rel(s.Config.Path)
+	if !edit.Changed() {
+		deps.IO.Logf("%s already lists %s in the rules asked for", cfg, opts.host)
 		return nil
 	}
-	return rekeyAndReport(deps, s, nil)
+	return applyAccessChange(deps, s, edit, func() {
+		mark := deps.IO.OK()
+		for _, j := range edit.Joins {
+			if !j.Alone {
+				mark = deps.IO.Fail()
+			}
+		}
+		deps.IO.Logf("%s %s: %s added as %s to %s", mark, cfg, recipient, opts.host, ruleLabels(edit))
+		for _, j := range edit.Joins {
+			alone := "it can decrypt alone"
+			if !j.Alone {
+				alone = fmt.Sprintf("it cannot decrypt alone: %d of the %d groups are needed (shamir_threshold)", j.Required, j.Groups)
+			}
+			deps.IO.Logf("  %s: %s joins key group %d of %d; %s", j.Rule.Label(), opts.host, j.Group+1, j.Groups, alone)
+		}
+	})
+}
+
+// ruleLabels names the rules an edit changed.
+func ruleLabels(edit *secrets.Edit) string {
+	var labels []string
+	for _, r := range edit.After.Rules() {
+		for _, i := range edit.Rules {
+			if r.Index == i {
+				labels = append(labels, r.Label())
+			}
+		}
+	}
+	return strings.Join(labels, ", ")
+}
+
+// applyAccessChange plans the rekey of the files whose rule edit changes,
+// reports what was done to .sops.yaml (said), the files left alone and
+// each file's gains and losses, then writes everything or, when a file
+// cannot be rekeyed, nothing.
+func applyAccessChange(deps *app.Deps, s *secrets.Session, edit *secrets.Edit, said func()) error {
+	ch, err := s.PlanAccess(edit)
+	if err != nil {
+		return err
+	}
+	said()
+	for _, n := range edit.Notes {
+		deps.IO.Logf("  note: %s", n)
+	}
+	for _, d := range ch.Drifted {
+		deps.IO.Logf("! %s: left alone: its recipients already differed from its rule ('nixctl secrets rekey %s' brings it in line)", d, d)
+	}
+	return reportRekey(deps, func(report func(secrets.RekeyLine)) ([]secrets.RekeyLine, error) {
+		return s.Apply(ch, secretsWriter(deps), report)
+	})
 }
 
 func newSecretsRemoveHostCmd(deps *app.Deps) *cobra.Command {
@@ -626,9 +790,12 @@ func newSecretsRemoveHostCmd(deps *app.Deps) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove-host HOST",
 		Short: "Remove a host's key from .sops.yaml and rekey (rotating data keys)",
-		Long: `Remove the key anchored as HOST from .sops.yaml (every creation rule and keys:),
-then rekey every file: the data keys rotate, so the retired host cannot read
-what is written from now on. (What it could already read stays readable from
+		Long: `Remove the key anchored as HOST from .sops.yaml (every creation rule, then
+its keys: entry), then rekey the files of the rules that changed: their data
+keys rotate, so the retired host cannot read what is written from now on.
+Files whose recipients already differed from their rule are left alone; if
+any file cannot be rekeyed, nothing is written. (What it could already read
+stays readable from
 git history: rotate the secrets themselves if that matters.)`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -647,14 +814,11 @@ func runSecretsRemoveHost(opts *secretsHostOptions) error {
 	if err != nil {
 		return err
 	}
-	rec, err := s.RemoveHost(opts.host, secretsWriter(deps))
+	edit, k, err := s.RemoveHostEdit(opts.host)
 	if err != nil {
 		return err
 	}
-	deps.IO.Logf("%s %s (%s) removed from %s", deps.IO.OK(), opts.host, rec, s.Repo.Rel(s.Config.Path))
-	if deps.Config.DryRun {
-		deps.IO.Logf("dry run: every file would then be rekeyed and its data key rotated")
-		return nil
-	}
-	return rekeyAndReport(deps, s, nil)
+	return applyAccessChange(deps, s, edit, func() {
+		deps.IO.Logf("%s %s (%s) removed from %s: %s", deps.IO.OK(), opts.host, k.Value, s.Repo.Rel(s.Config.Path), ruleLabels(edit))
+	})
 }

@@ -61,10 +61,11 @@ func secretsToRekeyConfig(t *testing.T, f *secretsFleet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddRecipient("laptop", id.Recipient().String(), ""); err != nil {
+	edit, err := c.AddRecipient(secrets.EveryRule(), secrets.NewRecipient{Name: "laptop", Key: secrets.Key{Type: "age", Value: id.Recipient().String()}, Group: -1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(c.Path, c.Data, 0o644); err != nil {
+	if err := os.WriteFile(c.Path, edit.Data(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/testutil"
 	"github.com/nixctl/nixctl/internal/ui"
 )
@@ -291,8 +293,15 @@ func TestSecretsAddHostKeyFileAndRemoveHost(t *testing.T) {
 	hostPub := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
 	// The public half of ed25519 seed 0x01…: any valid key does.
 	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
-	out := f.mustRun("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
-	if !strings.Contains(out, "secrets/kubeconfig/nixos-mini.yml: added nixos-mini") {
+	// The only rule also covers the users' kubeconfigs: a host joins it
+	// only when told so.
+	_, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
+	if code != exitcode.Secrets || !strings.Contains(errs, "also cover secrets/kubeconfig/nixos-mini.yml, which nixos-mini does not need") ||
+		!strings.Contains(errs, "--rule '^secrets/'") {
+		t.Errorf("add-host into the kubeconfigs' rule: exit %d %s", code, errs)
+	}
+	out := f.mustRun("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub, "--rule", "^secrets/")
+	if !strings.Contains(out, "secrets/kubeconfig/nixos-mini.yml: gains access: nixos-mini") {
 		t.Errorf("add-host output: %s", out)
 	}
 	cfg := readFile(t, filepath.Join(f.dir, ".sops.yaml"))
@@ -303,19 +312,19 @@ func TestSecretsAddHostKeyFileAndRemoveHost(t *testing.T) {
 	if !strings.Contains(list, "gabriel,nixos-mini") || !strings.Contains(list, "\tok") {
 		t.Errorf("list: %s", list)
 	}
-	if out := f.mustRun("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub); !strings.Contains(out, "up to date") {
+	if out, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub, "--rule", "^secrets/"); code != 0 || !strings.Contains(errs, "already lists nixos-mini") || out != "" {
 		t.Errorf("second add-host: %s", out)
 	}
 	before := readFile(t, path)
 	out = f.mustRun("", "secrets", "remove-host", "nixos-mini")
-	if !strings.Contains(out, "removed nixos-mini; data key rotated") || strings.Contains(readFile(t, filepath.Join(f.dir, ".sops.yaml")), "nixos-mini") {
+	if !strings.Contains(out, "loses access: nixos-mini; data key rotated") || strings.Contains(readFile(t, filepath.Join(f.dir, ".sops.yaml")), "nixos-mini") {
 		t.Errorf("remove-host: %s", out)
 	}
 	if encOf(before, "server:") == encOf(readFile(t, path), "server:") {
 		t.Error("values were not re-encrypted under a new data key")
 	}
 	f.mustRun("", "secrets", "verify")
-	_, errs, code := f.run("", "secrets", "remove-host", "gabriel")
+	_, errs, code = f.run("", "secrets", "remove-host", "gabriel")
 	if code != exitcode.Secrets || !strings.Contains(errs, "no recipient") {
 		t.Errorf("removing the last key: exit %d %s", code, errs)
 	}
@@ -339,15 +348,15 @@ func TestSecretsAddHostOverSSH(t *testing.T) {
 	if strings.Contains(readFile(t, filepath.Join(f.dir, ".sops.yaml")), "nixos-mini") {
 		t.Fatal(".sops.yaml changed without confirmation")
 	}
-	out := f.mustRun("", "--yes", "secrets", "add-host", "nixos-mini")
-	if !strings.Contains(out, "added nixos-mini") {
+	out := f.mustRun("", "--yes", "secrets", "add-host", "nixos-mini", "--rule", "^secrets/")
+	if !strings.Contains(out, "gains access: nixos-mini") {
 		t.Errorf("add-host --yes: %s", out)
 	}
 	// With known_hosts holding the key, no confirmation is needed.
 	os.MkdirAll(filepath.Join(f.home, ".ssh"), 0o700)
 	kh, _ := os.ReadFile(sshd.KnownHostsFile)
 	os.WriteFile(filepath.Join(f.home, ".ssh", "known_hosts"), kh, 0o600)
-	if out := f.mustRun("", "secrets", "add-host", "nixos-mini"); !strings.Contains(out, "up to date") {
+	if out, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--rule", "^secrets/"); code != 0 || !strings.Contains(errs, "already lists nixos-mini") || out != "" {
 		t.Errorf("known host: %s", out)
 	}
 }
@@ -482,7 +491,7 @@ func TestSecretsDryRunWritesNothing(t *testing.T) {
 	hostPub := filepath.Join(t.TempDir(), "key.pub")
 	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji\n"), 0o644)
 	cfg := readFile(t, filepath.Join(f.dir, ".sops.yaml"))
-	f.mustRun("", "--dry-run", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
+	f.mustRun("", "--dry-run", "secrets", "add-host", "nixos-mini", "--key-file", hostPub, "--rule", "^secrets/")
 	if readFile(t, filepath.Join(f.dir, ".sops.yaml")) != cfg || readFile(t, path) != before {
 		t.Error("dry-run add-host changed files")
 	}
@@ -501,5 +510,49 @@ func TestSecretsEditWarnsAboutDrift(t *testing.T) {
 	_, errs, code := f.run("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
 	if code != 0 || !strings.Contains(errs, "recipients differ from .sops.yaml; run 'nixctl secrets rekey secrets/kubeconfig/nixos-mini.yml'") {
 		t.Errorf("exit %d: %s", code, errs)
+	}
+}
+
+// With shamir_threshold 2 over two key groups, add-host says which group
+// the host joins and that it cannot decrypt alone, and prints no ✓.
+func TestSecretsAddHostShamirSaysItCannotDecryptAlone(t *testing.T) {
+	f := newSecretsFleet(t)
+	f.mustRun("", "secrets", "init")
+	cfg := filepath.Join(f.dir, ".sops.yaml")
+	user := regexp.MustCompile(`age1[0-9a-z]+`).FindString(readFile(t, cfg))
+	os.WriteFile(cfg, []byte("keys:\n  - &gabriel "+user+"\n  - &server age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\ncreation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n      - age:\n          - *gabriel\n      - age:\n          - *server\n"), 0o644)
+	hostPub := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
+	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
+	_, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if strings.Contains(errs, "✓") || !strings.Contains(errs, "✗") || !strings.Contains(errs, "joins key group 1 of 2; it cannot decrypt alone") {
+		t.Errorf("add-host output:\n%s", errs)
+	}
+	_, errs, _ = f.run("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub, "--group", "2")
+	if !strings.Contains(errs, "already lists nixos-mini") {
+		t.Errorf("a host in a group is in the rule: %s", errs)
+	}
+}
+
+// list shows recipients whole; on a narrow terminal those without an anchor
+// name are shortened, anchored names never.
+func TestSecretsListRowsFitTheTerminal(t *testing.T) {
+	long := "age1dzvjjum2p240qtdt2qcxpm7pl2s5w36mh4fs3q9dhhq0uezvdqaq9vrgfy"
+	rep := &secrets.VerifyReport{Files: []secrets.FileStatus{{Path: "secrets/a.yaml", Format: secrets.YAML, Status: "ok",
+		Recipients: []string{"gabriel", long}, Keys: []secrets.Key{{Type: "age", Value: "age1zzz"}, {Type: "age", Value: long}}}}}
+	status := func(f secrets.FileStatus) string { return f.Status }
+	_, rows := listRows(rep, 0, status)
+	if rows[0][2] != "gabriel,"+long {
+		t.Errorf("no limit: %q", rows[0][2])
+	}
+	_, rows = listRows(rep, 200, status)
+	if rows[0][2] != "gabriel,"+long {
+		t.Errorf("wide terminal: %q", rows[0][2])
+	}
+	_, rows = listRows(rep, 80, status)
+	if rows[0][2] != "gabriel,age1dzvjj…rgfy" {
+		t.Errorf("narrow terminal: %q", rows[0][2])
 	}
 }

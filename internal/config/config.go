@@ -142,7 +142,7 @@ func (c *Config) FindInventory(cwd string) (string, error) {
 			return p, nil
 		}
 		if _, err := os.Stat(filepath.Join(dir, "flake.nix")); err == nil {
-			return "", exitcode.New(exitcode.Inventory, fmt.Errorf("%w: %s has flake.nix but no %s", ErrNoInventory, dir, inventory.FileName), "write nixctl.yaml beside flake.nix (see README), or start a fleet with 'nixctl init'")
+			return "", exitcode.New(exitcode.Inventory, fmt.Errorf("%w: %s has flake.nix but no %s", ErrNoInventory, dir, inventory.FileName), "run 'nixctl init --adopt' there: it writes nixctl.yaml from the flake's nixosConfigurations and homeConfigurations")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {

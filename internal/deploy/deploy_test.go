@@ -419,7 +419,8 @@ func TestBuildFailureIsAttributed(t *testing.T) {
 	}
 }
 
-func TestCheckStageStopsFailingHosts(t *testing.T) {
+// checkedRun is a run with the check stage on, where host b fails it.
+func checkedRun(t *testing.T) *run {
 	r := newRun(t, threeHosts)
 	r.opts.NoCheck = false
 	buildStub(r.rec)
@@ -427,6 +428,11 @@ func TestCheckStageStopsFailingHosts(t *testing.T) {
 	r.rec.Register([]string{"nix", "eval", "--raw"}, "/nix/store/x.drv", 0)
 	r.rec.Register([]string{"nix", "eval", "--raw", "/fleet#nixosConfigurations.b.config.system.build.toplevel.drvPath"}, "", 1)
 	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
+	return r
+}
+
+func TestCheckStageStopsFailingHosts(t *testing.T) {
+	r := checkedRun(t)
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
 	if b := result(t, rep, "b"); b.Stage != StageCheck || b.Result != ResultFailed {

@@ -43,6 +43,10 @@ type Env struct {
 	// Options.Diff) and returns an error to stop before activation; nil
 	// Approve goes on.
 	Approve func(plan []HostResult) error
+	// SecretsAccess, when set, runs in the check stage: a host it returns
+	// an error for (it would fail to decrypt a secret it uses) stops there,
+	// before anything is built or activated.
+	SecretsAccess func(ctx context.Context, hosts []inventory.Host) map[string]error
 }
 
 // hostRun is one host's state through the run.
@@ -254,6 +258,29 @@ func (x *executor) check() {
 			if it.Kind == check.KindFlake || it.Kind == check.KindHost && it.Name == h.plan.Host.Name {
 				x.finish(h, ResultFailed, exitcode.New(exitcode.Check, err, "run 'nixctl check' to see every error; --no-check skips this stage"))
 			}
+		}
+	}
+	x.checkSecrets()
+}
+
+// checkSecrets stops the hosts that would fail to decrypt their secrets.
+func (x *executor) checkSecrets() {
+	if x.env.SecretsAccess == nil {
+		return
+	}
+	var hosts []inventory.Host
+	for _, h := range x.hosts {
+		if !h.done {
+			hosts = append(hosts, h.plan.Host)
+		}
+	}
+	if len(hosts) == 0 {
+		return
+	}
+	failed := x.env.SecretsAccess(x.ctx, hosts)
+	for _, h := range x.hosts {
+		if err, ok := failed[h.plan.Host.Name]; ok && !h.done {
+			x.finish(h, ResultFailed, err)
 		}
 	}
 }

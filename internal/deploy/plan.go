@@ -150,7 +150,7 @@ func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options) (*Plan, 
 }
 
 func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, error) {
-	t := remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, o.Home)}
+	t := TargetOf(fleet, h, o.Home)
 	hp := HostPlan{Host: h, Target: t, Elevate: h.User != "root"}
 	bh := h.BuildHost
 	if o.BuildHost != "" {
@@ -216,6 +216,12 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 		}
 	}
 	return hp, nil
+}
+
+// TargetOf is where nixctl's own SSH connections reach h, home being the
+// user's home directory (for ~/ in identity:).
+func TargetOf(fleet *inventory.Fleet, h inventory.Host, home string) remote.Target {
+	return remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, home)}
 }
 
 // identityPath resolves an identity file: ~/ from home, relative paths

@@ -99,8 +99,7 @@ func hostStatus(ctx context.Context, r execx.Runner, d remote.Connector, fleet *
 			evalErr = err
 		}()
 	}
-	t := remote.Target{User: h.User, Address: h.Address, Port: h.Port, Identity: identityPath(fleet, h.Identity, o.Home)}
-	s, err := d.Connect(ctx, t)
+	s, err := d.Connect(ctx, TargetOf(fleet, h, o.Home))
 	if err == nil {
 		var res *remote.Result
 		res, err = s.Run(ctx, elevated(false, statusScript), nil)

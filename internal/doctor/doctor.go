@@ -5,6 +5,7 @@ package doctor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // Status of one finding.
@@ -25,6 +27,8 @@ const (
 
 // Finding is one line of the doctor's table.
 type Finding struct {
+	// Host is the inventory host the finding is about; "" for this machine.
+	Host   string `json:"host,omitempty"`
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Detail string `json:"detail"`
@@ -39,6 +43,10 @@ type Env struct {
 	// Fleet is the loaded inventory, or nil with FleetErr saying why.
 	Fleet    *inventory.Fleet
 	FleetErr error
+	// Hosts are looked at over SSH through Connector, Parallel at once.
+	Hosts     []Host
+	Connector remote.Connector
+	Parallel  int
 }
 
 // Run makes every finding, in a fixed order.
@@ -46,15 +54,67 @@ func Run(ctx context.Context, e Env) []Finding {
 	var out []Finding
 	out = append(out, nixFindings(ctx, e)...)
 	out = append(out, inventoryFinding(e))
+	if e.Fleet != nil {
+		out = append(out, flakeFinding(e.Fleet))
+	}
 	out = append(out, toolFinding(e, "git", Warn, "flakes in a git repository see only tracked files; install git to work with them", "git"))
 	hasHosts := e.Fleet != nil && len(e.Fleet.Hosts) > 0
+	var flavour nix.Flavour
 	if hasHosts || e.Fleet == nil {
-		out = append(out, toolFinding(e, "nixos-rebuild", Warn, "deploy runs nixos-rebuild: on NixOS it is there; elsewhere 'nix profile install nixpkgs#nixos-rebuild'", "nixos-rebuild"))
+		var f Finding
+		f, flavour = rebuildFinding(ctx, e.Runner)
+		out = append(out, f)
 	}
 	out = append(out, homeManagerFinding(e))
 	out = append(out, ageKeyFinding(e))
+	if e.Fleet != nil {
+		if f, ok := secretsFinding(ctx, e); ok {
+			out = append(out, f)
+		}
+	}
 	out = append(out, sshFinding(e))
+	if len(e.Hosts) > 0 {
+		out = append(out, hostFindings(ctx, e, flavour)...)
+	}
 	return out
+}
+
+// flakeFinding: an inventory without its flake.nix is a fleet nix cannot
+// evaluate, however valid nixctl.yaml is.
+func flakeFinding(f *inventory.Fleet) Finding {
+	dir := f.Flake
+	if dir == "" || !filepath.IsAbs(dir) {
+		if dir != "" { // a remote flake reference: nothing to look at here
+			return Finding{Name: "flake", Status: OK, Detail: dir}
+		}
+		dir = f.Dir
+	}
+	path := filepath.Join(dir, "flake.nix")
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		return Finding{Name: "flake", Status: OK, Detail: path}
+	}
+	return Finding{Name: "flake", Status: Fail, Detail: "no flake.nix in " + dir,
+		Hint: "nixctl.yaml belongs beside the fleet's flake.nix: move it there, or point --flake (NIXCTL_FLAKE) at the flake; 'nixctl init' writes a new fleet"}
+}
+
+// rebuildFinding looks for nixos-rebuild here and tells its flavour, by how
+// it refuses a flag it does not know; the flavour is "" when there is none.
+func rebuildFinding(ctx context.Context, r execx.Runner) (Finding, nix.Flavour) {
+	path, err := r.LookPath("nixos-rebuild")
+	if err != nil {
+		return Finding{Name: "nixos-rebuild", Status: Warn, Detail: "not found on PATH",
+			Hint: "deploy runs nixos-rebuild: on NixOS it is there; elsewhere 'nix profile install nixpkgs#nixos-rebuild'"}, ""
+	}
+	res, _ := r.Run(ctx, execx.Cmd{Argv: nix.RebuildProbe(), ReadOnly: true})
+	if res == nil {
+		return Finding{Name: "nixos-rebuild", Status: Warn, Detail: path + ": could not run it", Hint: "run 'nixos-rebuild --help' to see what is wrong"}, ""
+	}
+	flavour, ok := nix.ParseProbe(res.ExitCode, string(res.Stderr))
+	if !ok {
+		return Finding{Name: "nixos-rebuild", Status: Warn, Detail: path + ": neither the bash nor the ng flavour answered",
+			Hint: "set rebuild: bash or rebuild: ng under defaults: in nixctl.yaml"}, ""
+	}
+	return Finding{Name: "nixos-rebuild", Status: OK, Detail: fmt.Sprintf("%s (%s)", path, flavour)}, flavour
 }
 
 // Failed reports whether any finding is a failure.

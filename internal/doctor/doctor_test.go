@@ -40,19 +40,27 @@ func TestDoctorHealthyMachine(t *testing.T) {
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "git": "/bin/git", "nixos-rebuild": "/bin/nixos-rebuild"}}
 	rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.18.1\n", 0)
 	rec.Register([]string{"nix", "--extra-experimental-features", "nix-command", "show-config"}, "cores = 0\nexperimental-features = flakes nix-command\n", 0)
-	fleet := &inventory.Fleet{File: "/r/nixctl.yaml", Dir: "/r", Hosts: []inventory.Host{{Name: "a"}}}
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "--nixctl-flavour-probe"}, Stderr: "error: unknown option `--nixctl-flavour-probe'\n", ExitCode: 1})
+	repo := t.TempDir()
+	if err := os.WriteFile(filepath.Join(repo, "flake.nix"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fleet := &inventory.Fleet{File: filepath.Join(repo, "nixctl.yaml"), Dir: repo, Flake: repo, Hosts: []inventory.Host{{Name: "a"}}}
 	fs := Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: home, Fleet: fleet})
 	rec.Verify(t)
 	if Failed(fs) {
 		t.Errorf("healthy machine failed: %+v", fs)
 	}
-	for _, name := range []string{"nix", "flakes", "inventory", "git", "nixos-rebuild", "age key", "ssh"} {
+	for _, name := range []string{"nix", "flakes", "inventory", "flake", "git", "nixos-rebuild", "age key", "ssh"} {
 		if f := find(t, fs, name); f.Status != OK {
 			t.Errorf("%s = %+v", name, f)
 		}
 	}
 	if d := find(t, fs, "nix").Detail; d != "nix (Nix) 2.18.1" {
 		t.Errorf("nix detail %q", d)
+	}
+	if d := find(t, fs, "nixos-rebuild").Detail; d != "/bin/nixos-rebuild (bash)" {
+		t.Errorf("nixos-rebuild detail %q", d)
 	}
 }
 

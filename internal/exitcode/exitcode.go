@@ -22,6 +22,7 @@ const (
 	Eval        = 8   // nixctl ci: the evaluate stage failed
 	Build       = 9   // a build failed
 	AllFailed   = 10  // every selected host or profile failed
+	Cancelled   = 11  // the user declined a confirmation; nothing was changed
 	Interrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -71,16 +72,37 @@ func Code(err error) int {
 	return Failure
 }
 
-// HintOf returns the first hint found along err's chain.
+// HintOf returns the first hint found in err's tree, depth first in the
+// order errors.As visits it: through %w wrapping, several %w in one
+// fmt.Errorf, and errors.Join.
 func HintOf(err error) string {
-	for err != nil {
-		if e, ok := err.(*Error); ok && e.Hint != "" {
-			return e.Hint
+	if err == nil {
+		return ""
+	}
+	if e, ok := err.(*Error); ok && e.Hint != "" {
+		return e.Hint
+	}
+	if h, ok := err.(Hinter); ok && h.Hint() != "" {
+		return h.Hint()
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return HintOf(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if h := HintOf(e); h != "" {
+				return h
+			}
 		}
-		if h, ok := err.(Hinter); ok && h.Hint() != "" {
-			return h.Hint()
-		}
-		err = errors.Unwrap(err)
 	}
 	return ""
+}
+
+// ErrCancelled is the cause of every declined confirmation.
+var ErrCancelled = errors.New("cancelled")
+
+// Cancel is the error of a declined confirmation: exit Cancelled, reported
+// as "cancelled", not as an error. what says what did not happen.
+func Cancel(what string) error {
+	return &Error{Code: Cancelled, Err: fmt.Errorf("%w: %s", ErrCancelled, what)}
 }

@@ -19,15 +19,22 @@ import (
 // ${XDG_STATE_HOME:-~/.local/state}/nix/profiles/home-manager when that
 // nix/profiles folder exists, else the per-user profile under /nix/var.
 func ProfilePath(getenv func(string) string, home, user string) string {
+	if dir, ok := stateProfiles(getenv, home); ok {
+		return filepath.Join(dir, "home-manager")
+	}
+	return filepath.Join("/nix/var/nix/profiles/per-user", user, "home-manager")
+}
+
+// stateProfiles is ${XDG_STATE_HOME:-~/.local/state}/nix/profiles and
+// whether that folder exists.
+func stateProfiles(getenv func(string) string, home string) (string, bool) {
 	state := getenv("XDG_STATE_HOME")
 	if state == "" {
 		state = filepath.Join(home, ".local", "state")
 	}
 	dir := filepath.Join(state, "nix", "profiles")
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		return filepath.Join(dir, "home-manager")
-	}
-	return filepath.Join("/nix/var/nix/profiles/per-user", user, "home-manager")
+	st, err := os.Stat(dir)
+	return dir, err == nil && st.IsDir()
 }
 
 // Current is the store path of the profile's current generation, "" when

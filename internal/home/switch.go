@@ -104,9 +104,9 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 			}
 			continue
 		}
-		if p.User != "" && e.Who.User != "" && p.User != e.Who.User {
-			t.err = exitcode.Newf(exitcode.Usage, "run nixctl as "+p.User+", or give the profile a host: to activate it over SSH",
-				"profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, e.Who.User)
+		profilePath, err := e.LocalProfile(p)
+		if err != nil {
+			t.err = err
 			continue
 		}
 		if t.Generation == "" { // dry-run
@@ -117,7 +117,7 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 			return nil, fmt.Errorf("profile %s: looking for files in the way: %w", p.Name, err)
 		}
 		if o.Diff {
-			cur, err := Current(ProfilePath(e.Getenv, e.Home, e.Who.User))
+			cur, err := Current(profilePath)
 			if err != nil {
 				return nil, err
 			}

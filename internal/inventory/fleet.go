@@ -60,6 +60,9 @@ type Host struct {
 	Identity   string   `json:"identity,omitempty"`
 	Rebuild    string   `json:"rebuild"`
 	Health     []Health `json:"health"`
+	// Secrets are path globs (relative to the fleet directory, ** allowed)
+	// of the sops files the host decrypts; nil when the inventory is silent.
+	Secrets []string `json:"secrets,omitempty"`
 	// Line is where the host starts in the file (0 if unknown).
 	Line    int  `json:"-"`
 	sudoSet bool // sudo: was written for this host; else defaults.sudo applies
@@ -106,7 +109,13 @@ type Profile struct {
 	Host            string   `json:"host"`
 	BackupExtension string   `json:"backupExtension"`
 	Tags            []string `json:"tags"`
-	Line            int      `json:"-"`
+	// Secrets are path globs of the sops files the profile decrypts, as for
+	// hosts.
+	Secrets []string `json:"secrets,omitempty"`
+	// Recipient names the .sops.yaml key (its anchor) of the machine the
+	// profile runs on, which decrypts the profile's secrets there.
+	Recipient string `json:"recipient,omitempty"`
+	Line      int    `json:"-"`
 }
 
 // Secrets says where sops files and .sops.yaml live, relative to Fleet.Dir.

@@ -303,6 +303,7 @@ func (d *decoder) host(n *yaml.Node, path string) Host {
 		"sshOptions": func(v *yaml.Node) { h.SSHOptions = d.sshOptions(v, path+".sshOptions") },
 		"identity":   func(v *yaml.Node) { h.Identity = d.check(v, path+".identity", d.str(v, path+".identity"), validPath) },
 		"rebuild":    func(v *yaml.Node) { h.Rebuild = d.check(v, path+".rebuild", d.str(v, path+".rebuild"), validRebuild) },
+		"secrets":    func(v *yaml.Node) { h.Secrets = d.secretGlobs(v, path+".secrets") },
 		"health": func(v *yaml.Node) {
 			for i, item := range d.seq(v, path+".health") {
 				h.Health = append(h.Health, d.health(item, fmt.Sprintf("%s.health[%d]", path, i)))
@@ -391,7 +392,11 @@ func (d *decoder) profile(n *yaml.Node, path string) Profile {
 		"backupExtension": func(v *yaml.Node) {
 			p.BackupExtension = d.check(v, path+".backupExtension", d.str(v, path+".backupExtension"), validExtension)
 		},
-		"tags": func(v *yaml.Node) { p.Tags = d.tags(v, path+".tags") },
+		"tags":    func(v *yaml.Node) { p.Tags = d.tags(v, path+".tags") },
+		"secrets": func(v *yaml.Node) { p.Secrets = d.secretGlobs(v, path+".secrets") },
+		"recipient": func(v *yaml.Node) {
+			p.Recipient = d.check(v, path+".recipient", d.str(v, path+".recipient"), validRecipientName)
+		},
 	})
 	if n.Kind != yaml.MappingNode {
 		return p

@@ -19,6 +19,9 @@ func (f *Fleet) SelectHosts(selectors []string, all bool) ([]Host, error) {
 	for i, h := range f.Hosts {
 		names[i], tags[i] = h.Name, h.Tags
 	}
+	if err := f.wrongKind(selectors, "host"); err != nil {
+		return nil, err
+	}
 	idx, err := selectIndexes("host", names, tags, selectors, all)
 	if err != nil {
 		return nil, err
@@ -37,6 +40,9 @@ func (f *Fleet) SelectProfiles(selectors []string, all bool) ([]Profile, error) 
 	for i, p := range f.Profiles {
 		names[i], tags[i] = p.Name, p.Tags
 	}
+	if err := f.wrongKind(selectors, "profile"); err != nil {
+		return nil, err
+	}
 	idx, err := selectIndexes("profile", names, tags, selectors, all)
 	if err != nil {
 		return nil, err
@@ -46,6 +52,40 @@ func (f *Fleet) SelectProfiles(selectors []string, all bool) ([]Profile, error) 
 		out = append(out, f.Profiles[i])
 	}
 	return out, nil
+}
+
+// wrongKind names a selector that is the other kind's name: "deploy laptop"
+// where laptop is a profile would otherwise read "unknown host".
+func (f *Fleet) wrongKind(selectors []string, want string) error {
+	for _, sel := range selectors {
+		if want == "host" {
+			if _, ok := f.Host(sel); ok {
+				continue
+			}
+			if _, ok := f.Profile(sel); ok {
+				return exitcode.UsageErrorf(fmt.Sprintf("'nixctl home switch %s' switches a profile; 'nixctl deploy' takes hosts", sel),
+					"%q is a Home Manager profile, not a NixOS host", sel)
+			}
+			continue
+		}
+		if _, ok := f.Profile(sel); ok {
+			continue
+		}
+		if _, ok := f.Host(sel); ok {
+			hint := fmt.Sprintf("'nixctl deploy %s' deploys a host; 'nixctl home' takes profiles", sel)
+			var on []string
+			for _, p := range f.Profiles {
+				if p.Host == sel {
+					on = append(on, p.Name)
+				}
+			}
+			if len(on) > 0 {
+				hint = fmt.Sprintf("the profiles on %s are %s; 'nixctl deploy %s' deploys the host itself", sel, strings.Join(on, ", "), sel)
+			}
+			return exitcode.UsageErrorf(hint, "%q is a NixOS host, not a Home Manager profile", sel)
+		}
+	}
+	return nil
 }
 
 func selectIndexes(kind string, names []string, tags [][]string, selectors []string, all bool) ([]int, error) {

@@ -158,6 +158,15 @@ func (k *knownHostsCheck) check(hostname string, remote net.Addr, key ssh.Public
 
 // knownTypes lists the key types known_hosts has for hostport.
 func (k *knownHostsCheck) knownTypes(hostport string) []string {
+	var types []string
+	for _, key := range k.knownKeys(hostport) {
+		types = append(types, key.Type())
+	}
+	return types
+}
+
+// knownKeys lists the keys known_hosts holds for hostport.
+func (k *knownHostsCheck) knownKeys(hostport string) []ssh.PublicKey {
 	if k.db == nil {
 		return nil
 	}
@@ -175,11 +184,11 @@ func (k *knownHostsCheck) knownTypes(hostport string) []string {
 	if !errors.As(err, &ke) {
 		return nil
 	}
-	var types []string
+	var keys []ssh.PublicKey
 	for _, w := range ke.Want {
-		types = append(types, w.Key.Type())
+		keys = append(keys, w.Key)
 	}
-	return types
+	return keys
 }
 
 // algorithms asks the server for a key type known_hosts holds, so that a
@@ -261,16 +270,7 @@ func (d *Dialer) FetchHostKeys(ctx context.Context, address string, port int) ([
 			}
 			continue
 		}
-		hk := HostKey{
-			Type:          got.Type(),
-			AuthorizedKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(got))),
-			Fingerprint:   ssh.FingerprintSHA256(got),
-		}
-		if ck, ok := got.(ssh.CryptoPublicKey); ok {
-			if ed, ok := ck.CryptoPublicKey().(ed25519.PublicKey); ok {
-				hk.Ed25519 = []byte(ed)
-			}
-		}
+		hk := hostKeyOf(got)
 		switch err := kh.check(hostport, &net.TCPAddr{IP: net.IPv4zero}, got); {
 		case err == nil:
 			hk.Known = true

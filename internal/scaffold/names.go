@@ -25,17 +25,25 @@ type Names struct {
 	Address string
 	// Release is the NixOS / Home Manager release, e.g. "25.05".
 	Release string
+	// Recipient is the user's age recipient, written into .sops.yaml; ""
+	// keeps the template's.
+	Recipient string
 }
 
 // TemplateNames are the values written in nix/template itself, so that the
 // template is a working repository as it stands (nix flake init -t) and each
 // value is replaced by the user's own on nixctl init.
-var TemplateNames = Names{User: "gabriel", Host: "nixos-mini", Address: "192.168.1.20", Release: "25.05"}
+var TemplateNames = Names{User: "gabriel", Host: "nixos-mini", Address: "192.168.1.20", Release: "25.05",
+	// A key whose secret half was thrown away: the template's .sops.yaml is
+	// valid as it stands, and nobody can read what is encrypted for it.
+	Recipient: "age1evfyysx2wk7q33x756y03x089rv4qjwzc0hlv0v5vrf9wmcwxp5q6yu5gc"}
 
 // DefaultRelease is the release the template's option names were checked against.
 const DefaultRelease = "25.05"
 
 var releaseRe = regexp.MustCompile(`^([0-9]{2})\.(05|11)$`)
+
+var recipientRe = regexp.MustCompile(`^age1[02-9ac-hj-np-z]+$`)
 
 // Validate checks every name with the inventory's own rules, and the release.
 func (n Names) Validate() error {
@@ -55,6 +63,9 @@ func (n Names) Validate() error {
 	}
 	if msg := CheckRelease(n.Release); msg != "" {
 		errs = append(errs, fmt.Errorf("--release: %s", msg))
+	}
+	if n.Recipient != "" && !recipientRe.MatchString(n.Recipient) {
+		errs = append(errs, fmt.Errorf("%s is not an age recipient", strconv.Quote(n.Recipient)))
 	}
 	return joinErrors(errs)
 }
@@ -119,6 +130,9 @@ func (n Names) replacer() *strings.Replacer {
 	}
 	if n.Release != t.Release {
 		pairs = append(renamedAfter2505, pairs...)
+	}
+	if n.Recipient != "" {
+		pairs = append([]string{t.Recipient, n.Recipient}, pairs...)
 	}
 	return strings.NewReplacer(pairs...)
 }

@@ -13,6 +13,10 @@ type field struct {
 	Key   string
 	Value string
 	List  []string
+	// Number writes Value as it is (a port), not as a string.
+	Number bool
+	// Comment goes at the end of the line: where a value came from.
+	Comment string
 }
 
 // appendEntry adds a mapping to the top-level sequence key (hosts or
@@ -44,6 +48,21 @@ func appendEntry(src []byte, key string, fields []field) ([]byte, error) {
 		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 			// "hosts:" with nothing after it: the entry goes right below.
 			return insertLines(lines, k.Line, renderEntry("  ", fields)), nil
+		}
+		if v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle != 0 && len(v.Content) == 0 && v.Line == k.Line {
+			// "hosts: []": the empty list becomes a block list holding the
+			// entry; a comment after it stays.
+			line := lines[k.Line-1]
+			if i := strings.Index(line[v.Column-1:], "[]"); i >= 0 {
+				at := v.Column - 1 + i
+				rest := line[:at] + line[at+2:]
+				if t := strings.TrimRight(rest, " \t\r\n"); !strings.Contains(t[k.Column-1:], "#") {
+					rest = t + strings.TrimLeft(rest[len(t):], " \t")
+				}
+				lines[k.Line-1] = rest
+				indent := strings.Repeat(" ", k.Column-1) + "  "
+				return insertLines(lines, k.Line, renderEntry(indent, fields)), nil
+			}
 		}
 		if v.Kind != yaml.SequenceNode || v.Style&yaml.FlowStyle != 0 || len(v.Content) == 0 {
 			return nil, fmt.Errorf("nixctl.yaml:%d: %s is not a block list ('- name: ...' lines); add the entry by hand", k.Line, key)
@@ -109,12 +128,18 @@ func renderEntry(indent string, fields []field) string {
 			lead = indent + "- "
 		}
 		v := scalar(f.Value)
+		if f.Number {
+			v = f.Value
+		}
 		if f.List != nil {
 			items := make([]string, len(f.List))
 			for j, s := range f.List {
 				items[j] = scalar(s)
 			}
 			v = "[" + strings.Join(items, ", ") + "]"
+		}
+		if f.Comment != "" {
+			v += "  # " + strings.Join(strings.Fields(f.Comment), " ")
 		}
 		fmt.Fprintf(&b, "%s%s: %s\n", lead, f.Key, v)
 	}

@@ -91,7 +91,7 @@ func (s *Session) Add(opts AddOptions, w Writer) (*AddResult, error) {
 	if err != nil {
 		return nil, s.fileError(path, err)
 	}
-	res.Recipients = s.names(rule.Recipients)
+	res.Recipients = s.keyNames(rule.Keys)
 	if err := w.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -125,19 +125,21 @@ func currentContext(data []byte) (string, error) {
 	return kc.CurrentContext, nil
 }
 
-// Declaration is the sops-nix snippet that exposes a secret. Kubeconfigs go
-// to ~/.kube/kubeconfig/ through Home Manager, as home/common.nix does;
-// other kinds to a NixOS module.
+// Declaration is the sops-nix snippet that exposes a secret, written for
+// the file its first line names: kubeconfigs go to ~/.kube/kubeconfig/
+// through Home Manager, as home/common.nix does; other kinds to the servers'
+// NixOS module. sopsFile is relative to that file, as Nix reads a path.
 func Declaration(kind, name, relPath string, f Format) string {
 	var b strings.Builder
 	key := fmt.Sprintf("%s/%s", kind, name)
+	module := DeclarationFile(kind)
 	if kind == "kubeconfig" {
-		fmt.Fprintf(&b, "# home/common.nix (Home Manager + sops-nix):\n")
+		fmt.Fprintf(&b, "# %s (Home Manager + sops-nix):\n", module)
 	} else {
-		fmt.Fprintf(&b, "# a NixOS module one folder deep, such as modules/server/base.nix (sops-nix):\n")
+		fmt.Fprintf(&b, "# %s (NixOS + sops-nix):\n", module)
 	}
 	fmt.Fprintf(&b, "sops.secrets.%q = {\n", key)
-	fmt.Fprintf(&b, "  sopsFile = ../%s;\n", relPath)
+	fmt.Fprintf(&b, "  sopsFile = %s;\n", nixPathFrom(module, relPath))
 	fmt.Fprintf(&b, "  format = %q;\n", string(f))
 	switch f {
 	case YAML, JSON:
@@ -150,4 +152,30 @@ func Declaration(kind, name, relPath string, f Format) string {
 	}
 	b.WriteString("};\n")
 	return b.String()
+}
+
+// DeclarationFile is the repository file a kind's snippet is written for.
+func DeclarationFile(kind string) string {
+	if kind == "kubeconfig" {
+		return "home/common.nix"
+	}
+	return "modules/server/base.nix"
+}
+
+// nixPathFrom writes target (relative to the repository, or absolute) as a
+// Nix path literal in the file module: "../../secrets/app/db.env" from
+// modules/server/base.nix.
+func nixPathFrom(module, target string) string {
+	if filepath.IsAbs(target) {
+		return target
+	}
+	rel, err := filepath.Rel(filepath.Dir(filepath.FromSlash(module)), filepath.FromSlash(target))
+	if err != nil {
+		return "./" + target
+	}
+	rel = filepath.ToSlash(rel)
+	if !strings.HasPrefix(rel, "../") {
+		rel = "./" + rel
+	}
+	return rel
 }

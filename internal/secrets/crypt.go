@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/getsops/sops/v3"
@@ -22,9 +21,12 @@ type Session struct {
 	// Config is nil when .sops.yaml does not exist.
 	Config *SopsConfig
 	// Keys is nil when the command must not decrypt (verify without key).
-	Keys   *Keyring
-	Now    func() time.Time
-	stores *sopsconfig.StoresConfig
+	Keys *Keyring
+	// InputType, when set, is the format of every file opened (sops's
+	// --input-type); otherwise the extension decides, as with sops.
+	InputType Format
+	Now       func() time.Time
+	stores    *sopsconfig.StoresConfig
 	// retired names recipients remove-host took out of .sops.yaml, so the
 	// rekey lines that follow still say which host left.
 	retired map[string]string
@@ -87,7 +89,7 @@ type Encrypted struct {
 
 // Load parses an encrypted file without decrypting it.
 func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
-	f := FormatOf(path)
+	f := s.formatFor(path)
 	store := storeFor(f, s.stores)
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {
@@ -98,22 +100,6 @@ func (s *Session) Load(path string, data []byte) (*Encrypted, error) {
 	}
 	tree.FilePath = path
 	return &Encrypted{Path: path, Format: f, Tree: &tree, store: store}, nil
-}
-
-// Recipients lists the age recipients of the file (other key types as
-// "type:id").
-func (e *Encrypted) Recipients() []string {
-	var out []string
-	for _, g := range e.Tree.Metadata.KeyGroups {
-		for _, k := range g {
-			if ak, ok := k.(*sopsage.MasterKey); ok {
-				out = append(out, ak.Recipient)
-			} else {
-				out = append(out, k.TypeToIdentifier()+":"+k.ToString())
-			}
-		}
-	}
-	return out
 }
 
 // DataKey recovers the file's data key with the keyring.
@@ -233,6 +219,9 @@ func (s *Session) Encrypt(path string, f Format, plain []byte) ([]byte, *Rule, e
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := rule.AgeOnly(path); err != nil {
+		return nil, nil, err
+	}
 	branches, err := s.ParsePlain(f, plain)
 	if err != nil {
 		return nil, nil, err
@@ -267,50 +256,88 @@ func (s *Session) Encrypt(path string, f Format, plain []byte) ([]byte, *Rule, e
 // RekeyResult says what rekeying one file did.
 type RekeyResult struct {
 	Path    string
-	Added   []string
-	Removed []string
+	Added   []Key
+	Removed []Key
 	// Rotated is true when the data key was replaced (a recipient left).
 	Rotated bool
 	Changed bool
 }
 
-// Rekey brings a file's recipients in line with its creation rule, as sops
-// updatekeys does: the data key is kept when recipients were only added, and
+// Rekey brings a file's keys in line with its creation rule, as sops
+// updatekeys does: the data key is kept when keys were only added, and
 // rotated (every value re-encrypted) when one was removed, so a retired key
-// cannot read what is written from now on. It returns the new file content.
+// cannot read what is written from now on. With one key group and keys only
+// added, the data key is wrapped for the new keys alone and the others (pgp
+// ones too) stay as they are. It returns the new file content.
 func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) {
-	if err := s.requireConfig(); err != nil {
-		return nil, nil, err
-	}
 	e, err := s.Load(path, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	rule, err := s.Config.RuleFor(path)
+	rule, err := s.ruleOf(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	res := &RekeyResult{Path: path}
-	have := e.Recipients()
-	res.Added = minus(rule.Recipients, have)
-	res.Removed = minus(have, rule.Recipients)
-	if len(res.Added) == 0 && len(res.Removed) == 0 && len(e.Tree.Metadata.KeyGroups) == len(rule.Config.KeyGroups) {
+	have := e.Keys()
+	res.Added = keysMinus(rule.Keys(), flatten(have))
+	res.Removed = keysMinus(flatten(have), rule.Keys())
+	if sameGroups(have, rule.Groups) {
 		return data, res, nil
 	}
 	res.Changed = true
-	if len(res.Removed) == 0 {
-		// Rewrapping the data key alone never reads the values: check them
+	md := &e.Tree.Metadata
+	if len(res.Removed) == 0 && len(have) == 1 && len(rule.Groups) == 1 {
+		var added []*sopsage.MasterKey
+		for _, k := range res.Added {
+			mk, err := ageMasterKey(k)
+			if err != nil {
+				return nil, nil, err
+			}
+			added = append(added, mk)
+		}
+		// Rewrapping the data key never reads the values: check them
 		// first, so a tampered file is reported, not handed to more readers.
+		o, err := s.Open(path, data)
+		if err != nil {
+			return nil, nil, err
+		}
+		e = o.Encrypted
+		for _, mk := range added {
+			if err := mk.Encrypt(o.DataKey); err != nil {
+				return nil, nil, fmt.Errorf("cannot encrypt the data key for %s: %w", shortKey(mk.Recipient), err)
+			}
+			e.Tree.Metadata.KeyGroups[0] = append(e.Tree.Metadata.KeyGroups[0], mk)
+		}
+		// Decrypt left plaintext in the tree: emit from the stored bytes.
+		e2, err := s.Load(path, data)
+		if err != nil {
+			return nil, nil, err
+		}
+		e2.Tree.Metadata.KeyGroups = e.Tree.Metadata.KeyGroups
+		out, err := e2.store.EmitEncryptedFile(*e2.Tree)
+		return out, res, err
+	}
+	groups, err := sopsGroups(rule)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(res.Removed) == 0 {
 		if _, err := s.Open(path, data); err != nil {
+			return nil, nil, err
+		}
+		e, err = s.Load(path, data)
+		if err != nil {
 			return nil, nil, err
 		}
 		key, err := s.DataKey(e)
 		if err != nil {
 			return nil, nil, err
 		}
-		e.Tree.Metadata.KeyGroups = rule.Config.KeyGroups
-		e.Tree.Metadata.ShamirThreshold = min(e.Tree.Metadata.ShamirThreshold, len(rule.Config.KeyGroups))
-		if errs := e.Tree.Metadata.UpdateMasterKeysWithKeyServices(key, s.keyService().clients()); len(errs) > 0 {
+		md = &e.Tree.Metadata
+		md.KeyGroups = groups
+		md.ShamirThreshold = rule.ShamirThreshold
+		if errs := md.UpdateMasterKeysWithKeyServices(key, s.keyService().clients()); len(errs) > 0 {
 			return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
 		}
 		out, err := e.store.EmitEncryptedFile(*e.Tree)
@@ -320,8 +347,8 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	o.Tree.Metadata.KeyGroups = rule.Config.KeyGroups
-	o.Tree.Metadata.ShamirThreshold = min(o.Tree.Metadata.ShamirThreshold, len(rule.Config.KeyGroups))
+	o.Tree.Metadata.KeyGroups = groups
+	o.Tree.Metadata.ShamirThreshold = rule.ShamirThreshold
 	key, errs := o.Tree.GenerateDataKeyWithKeyServices(s.keyService().clients())
 	if len(errs) > 0 {
 		return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
@@ -330,16 +357,6 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 	res.Rotated = true
 	out, err := s.Seal(o)
 	return out, res, err
-}
-
-func minus(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) && !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // sopsVersion is written into files' metadata, as sops writes its own

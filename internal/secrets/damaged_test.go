@@ -48,9 +48,7 @@ func TestRekeyRefusesTamperedFile(t *testing.T) {
 	tampered := []byte(data[:i] + flip + data[i+1:])
 	_, other := writeKey(t)
 	c, _ := LoadSopsConfig(f.repo.Config)
-	if _, err := c.AddRecipient("laptop", other, ""); err != nil {
-		t.Fatal(err)
-	}
+	c = addKey(t, c, "laptop", other)
 	os.WriteFile(f.repo.Config, c.Data, 0o644)
 	if _, _, err := f.session().Rekey(path, tampered); !errors.Is(err, ErrValue) {
 		t.Errorf("rekey of a tampered file: %v, want %v", err, ErrValue)

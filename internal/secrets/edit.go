@@ -135,9 +135,8 @@ func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w
 	// Like sops edit, the file keeps its own recipients; say when they are
 	// not those .sops.yaml asks for.
 	if s.Config != nil {
-		if rule, err := s.Config.RuleFor(path); err == nil {
-			have := o.Recipients()
-			if len(minus(rule.Recipients, have)) > 0 || len(minus(have, rule.Recipients)) > 0 {
+		if rule, err := s.ruleOf(path); err == nil {
+			if !sameGroups(o.Keys(), rule.Groups) {
 				opts.Logf("%s: its recipients differ from .sops.yaml; run 'nixctl secrets rekey %s'", rel, rel)
 			}
 		}

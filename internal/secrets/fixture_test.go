@@ -122,3 +122,27 @@ func writeKey(t *testing.T) (file, recipient string) {
 }
 
 func (f *fixture) now() time.Time { return time.Now() }
+
+// addKey adds recipient as name to every rule of c and returns the result.
+func addKey(t *testing.T, c *SopsConfig, name, recipient string) *SopsConfig {
+	t.Helper()
+	e, err := c.AddRecipient(EveryRule(), NewRecipient{Name: name, Key: Key{Type: "age", Value: recipient}, Group: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.After
+}
+
+// removeKey takes the key anchored as name out of every rule of c.
+func removeKey(t *testing.T, c *SopsConfig, name string) *SopsConfig {
+	t.Helper()
+	v, ok := c.Anchor(name)
+	if !ok {
+		t.Fatalf("no anchor %s", name)
+	}
+	e, err := c.RemoveRecipient(EveryRule(), Key{Type: "age", Value: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.After
+}

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/cmd/sops/formats"
 	sopsconfig "github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/stores/dotenv"
+	"github.com/getsops/sops/v3/stores/ini"
 	sopsjson "github.com/getsops/sops/v3/stores/json"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"go.yaml.in/yaml/v3"
@@ -19,26 +20,39 @@ import (
 // Format is a sops file format.
 type Format string
 
-// The formats nixctl stores. sops picks the format from the extension, so
-// nixctl does the same: .yaml/.yml, .json, .env, anything else binary.
+// The formats of sops files. sops picks the format from the extension
+// (case matters: .YAML is binary to sops), so nixctl does the same, with
+// sops's own function: .yaml/.yml, .json, .env, .ini, anything else binary.
 const (
 	YAML   Format = "yaml"
 	JSON   Format = "json"
 	Dotenv Format = "dotenv"
+	INI    Format = "ini"
 	Binary Format = "binary"
 )
 
 // FormatOf returns the format sops gives path, from its extension.
 func FormatOf(path string) Format {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".yaml", ".yml":
+	switch formats.FormatForPath(path) {
+	case formats.Yaml:
 		return YAML
-	case ".json":
+	case formats.Json:
 		return JSON
-	case ".env":
+	case formats.Dotenv:
 		return Dotenv
+	case formats.Ini:
+		return INI
 	}
 	return Binary
+}
+
+// formatFor is the format of path for this session: the --input-type
+// given, else the one sops picks from the extension.
+func (s *Session) formatFor(path string) Format {
+	if s.InputType != "" {
+		return s.InputType
+	}
+	return FormatOf(path)
 }
 
 // Ext is the extension nixctl gives a new file of format f.
@@ -50,6 +64,8 @@ func (f Format) Ext() string {
 		return ".json"
 	case Dotenv:
 		return ".env"
+	case INI:
+		return ".ini"
 	}
 	return ".bin"
 }
@@ -57,7 +73,7 @@ func (f Format) Ext() string {
 // ParseFormat reads a --format value.
 func ParseFormat(s string) (Format, bool) {
 	switch Format(s) {
-	case YAML, JSON, Dotenv, Binary:
+	case YAML, JSON, Dotenv, INI, Binary:
 		return Format(s), true
 	}
 	return "", false
@@ -85,6 +101,8 @@ func storeFor(f Format, sc *sopsconfig.StoresConfig) sops.Store {
 		return sopsjson.NewStore(&sc.JSON)
 	case Dotenv:
 		return dotenv.NewStore(&sc.Dotenv)
+	case INI:
+		return ini.NewStore(&sc.INI)
 	}
 	return sopsjson.NewBinaryStore(&sc.JSONBinary)
 }

@@ -2,10 +2,15 @@ package secrets
 
 import (
 	"encoding/base64"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 // FuzzSSHToAge feeds public-key lines (what --key-file and ssh-keyscan give)
@@ -60,10 +65,12 @@ func checkEncrypts(t *testing.T, rec string) {
 	}
 }
 
-// FuzzSopsConfigEdit edits arbitrary .sops.yaml files the way add-host and
-// remove-host do. An edit either fails with an error or leaves valid YAML
-// that names the key under its anchor in every rule; adding twice changes
-// nothing; removing what was added takes it out of every rule again.
+// FuzzSopsConfigEdit edits arbitrary .sops.yaml files (seeded with every
+// .sops.yaml of the corpus of real layouts, read at test time) the way
+// add-host and remove-host do. An edit either fails with an error or leaves
+// a file that reads as meant: the key in every rule, the rest unchanged,
+// the original lines kept but for at most one per rule, CRLF kept; adding
+// twice changes nothing; removing what was added gives the rules back.
 func FuzzSopsConfigEdit(f *testing.F) {
 	f.Add([]byte(handWritten), "nixos-mini")
 	f.Add([]byte(InitialSopsConfig("gabriel", "age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2", "secrets")), "gateway")
@@ -71,47 +78,103 @@ func FuzzSopsConfigEdit(f *testing.F) {
 	f.Add([]byte("keys: [&a age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2]\ncreation_rules: [{key_groups: [{age: [*a]}]}]\n"), "b")
 	f.Add([]byte("keys:\n  - &a age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\ncreation_rules:\n  - key_groups:\n      - age:\n          - *a\n"), "a")
 	f.Add([]byte("creation_rules:\n  - age: |\n      age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\n"), "x")
+	f.Add([]byte("r: &r [age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2]\r\ncreation_rules:\r\n  - age: *r\r\n  - age: &s age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\r\n  - key_groups: [{age: [*s]}, {pgp: [ABCD]}]\r\n    shamir_threshold: 1\r\n"), "y")
 	f.Add([]byte("creation_rules: []\n"), "x")
 	f.Add([]byte("- a\n"), "x")
+	for _, data := range corpusConfigs(f) {
+		f.Add(data, "nixos-mini")
+	}
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
-		c, err := parseSopsConfig("/r/.sops.yaml", data)
+		c, err := ParseSopsConfig("/r/.sops.yaml", data)
+		if err != nil || CheckAnchorName(name) != nil {
+			return
+		}
+		k := ageKey(nodeRecipient)
+		had := len(c.RulesWith(k)) > 0 || strings.Contains(string(data), nodeRecipient)
+		e, err := c.AddRecipient(EveryRule(), NewRecipient{Name: name, Key: k, Group: -1})
 		if err != nil {
 			return
 		}
-		existed := c.nameOf(nodeRecipient) != ""
-		if _, ok := c.Anchor(name); ok {
-			existed = true
+		after, err := ParseSopsConfig(c.Path, e.Data())
+		if err != nil {
+			t.Fatalf("the edit left an unreadable file: %v\n%s", err, e.Data())
 		}
-		changed, err := c.AddRecipient(name, nodeRecipient, "")
+		if len(after.RulesWith(k)) != len(after.Rules()) {
+			t.Fatalf("a rule lacks the new key:\n%s", e.Data())
+		}
+		// One line per rule, and keys: when it is written inline.
+		if lost := lostLines(data, e.Data()); lost > len(e.Rules)+1 {
+			t.Fatalf("%d original lines changed for %d rules:\n%s", lost, len(e.Rules), e.Data())
+		}
+		if crlfOnly(data) && !crlfOnly(e.Data()) {
+			t.Fatalf("CRLF file got LF lines:\n%q", e.Data())
+		}
+		again, err := after.AddRecipient(EveryRule(), NewRecipient{Name: name, Key: k, Group: -1})
+		if err != nil || again.Changed() {
+			t.Fatalf("adding twice: %v\n%s", err, again.Data())
+		}
+		if had {
+			return
+		}
+		r, err := after.RemoveRecipient(EveryRule(), k)
 		if err != nil {
 			return
 		}
-		after, err := parseSopsConfig(c.Path, c.Data)
-		if err != nil {
-			t.Fatalf("the edit left invalid YAML: %v\n%s", err, c.Data)
+		if strings.Contains(string(r.Data()), nodeRecipient) {
+			t.Fatalf("removed key still in the file:\n%s", r.Data())
 		}
-		if !existed {
-			if got, _ := after.Anchor(name); got != nodeRecipient || !changed {
-				t.Fatalf("after adding %q: anchor holds %q (changed %v)\n%s", name, got, changed, c.Data)
-			}
-		}
-		for _, r := range after.rules("") {
-			if l := ageList(r); l == nil || !listHas(l, nodeRecipient) {
-				t.Fatalf("a rule lacks the new key:\n%s", c.Data)
-			}
-		}
-		before := string(c.Data)
-		if again, err := c.AddRecipient(name, nodeRecipient, ""); err != nil || again || string(c.Data) != before {
-			t.Fatalf("adding twice: changed %v, %v\n%s", again, err, c.Data)
-		}
-		if existed || strings.Contains(string(data), nodeRecipient) {
-			return
-		}
-		if _, err := c.RemoveRecipient(name); err != nil {
-			return
-		}
-		if strings.Contains(string(c.Data), nodeRecipient) {
-			t.Fatalf("removed key still in the file:\n%s", c.Data)
+		if err := sameRules(c.Rules(), r.After.Rules()); err != nil {
+			t.Fatalf("add then remove changed the rules: %v\n%s", err, r.Data())
 		}
 	})
+}
+
+// lostLines counts the lines of before that are not in a longest common
+// subsequence with after: the lines an edit changed or removed.
+func lostLines(before, after []byte) int {
+	a := strings.Split(strings.ReplaceAll(string(before), "\r\n", "\n"), "\n")
+	b := strings.Split(strings.ReplaceAll(string(after), "\r\n", "\n"), "\n")
+	prev := make([]int, len(b)+1)
+	for i := range a {
+		cur := make([]int, len(b)+1)
+		for j := range b {
+			if a[i] == b[j] {
+				cur[j+1] = prev[j] + 1
+			} else {
+				cur[j+1] = max(prev[j+1], cur[j])
+			}
+		}
+		prev = cur
+	}
+	return len(a) - prev[len(b)]
+}
+
+// corpusConfigs reads every .sops.yaml of the corpus (none locally when it
+// is missing; a failure in CI).
+func corpusConfigs(tb testing.TB) map[string][]byte {
+	dir, ok := testutil.FindWorldSops(testutil.RepoRoot(tb))
+	if !ok {
+		if testutil.InCI() {
+			tb.Fatalf("the sops corpus %s is missing", dir)
+		}
+		return nil
+	}
+	out := map[string][]byte{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == ".sops.yaml" {
+			if data, err := os.ReadFile(p); err == nil {
+				rel, _ := filepath.Rel(dir, p)
+				out[rel] = data
+			}
+		}
+		return nil
+	})
+	if len(out) == 0 {
+		tb.Fatalf("no .sops.yaml under %s", dir)
+	}
+	return out
+}
+
+func crlfOnly(b []byte) bool {
+	return strings.Contains(string(b), "\r\n") && strings.Count(string(b), "\n") == strings.Count(string(b), "\r\n")
 }

@@ -120,10 +120,15 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 	}
 
 	s := f.session()
-	if changed, err := s.AddHost("nixos-mini", rec, "", Disk{}); err != nil || !changed {
-		t.Fatal(changed, err)
+	edit, err := s.HostEdit("nixos-mini", rec, EveryRule(), -1)
+	if err != nil || !edit.Changed() {
+		t.Fatal(err)
 	}
-	if _, err := s.RekeyAll(t.Context(), nil, Disk{}, nil); err != nil {
+	ch, err := s.PlanAccess(edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ch, Disk{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	hostKeys := filepath.Join(t.TempDir(), "host.txt")

@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
@@ -38,39 +39,105 @@ func HostRecipient(ctx context.Context, d *remote.Dialer, h *inventory.Host, con
 		"%s offers no ed25519 host key (only %s): sops-nix derives its age key from /etc/ssh/ssh_host_ed25519_key", h.Name, strings.Join(types, ", "))
 }
 
-// AddHost puts recipient in .sops.yaml under anchor name and writes it. It
-// reports whether .sops.yaml changed.
-func (s *Session) AddHost(name, recipient, pathRegex string, w Writer) (bool, error) {
-	if err := s.requireConfig(); err != nil {
-		return false, err
-	}
-	changed, err := s.Config.AddRecipient(name, recipient, pathRegex)
-	if err != nil || !changed {
-		return false, err
-	}
-	if err := w.WriteFile(s.Config.Path, s.Config.Data, 0o644); err != nil {
-		return false, err
-	}
-	return true, nil
+// AccessChange is a change of who can read what, planned in memory: the
+// .sops.yaml edit and each file under a changed rule, rekeyed but not yet
+// written.
+type AccessChange struct {
+	Edit *Edit
+	// Drifted are files under a changed rule whose keys already differed
+	// from that rule: they are left alone ('secrets rekey' handles them).
+	Drifted []string
+	files   []plannedFile
 }
 
-// RemoveHost drops anchor name from .sops.yaml and writes it; it returns the
-// recipient removed.
-func (s *Session) RemoveHost(name string, w Writer) (string, error) {
-	if err := s.requireConfig(); err != nil {
-		return "", err
-	}
-	rec, err := s.Config.RemoveRecipient(name)
+// PlanAccess rekeys in memory the files whose rule edit changes. Files
+// under other rules are not touched; a file whose keys already differed
+// from its rule is reported in Drifted and left as it is.
+func (s *Session) PlanAccess(edit *Edit) (*AccessChange, error) {
+	ch := &AccessChange{Edit: edit}
+	files, err := s.treeFiles()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if empty := s.Config.emptyRules(); len(empty) > 0 {
-		return "", exitcode.Newf(exitcode.Secrets, "add another recipient to the rule first",
-			"removing %s would leave no recipient in the creation rule %s", name, strings.Join(empty, ", "))
+	after := *s
+	after.Config = edit.After
+	for _, f := range files {
+		if f.problem != "" {
+			continue
+		}
+		data, err := f.read()
+		if err != nil {
+			continue
+		}
+		e, err := s.Load(f.abs, data)
+		if err != nil {
+			continue
+		}
+		before := *s
+		before.Config = edit.Before
+		rule, err := before.ruleOf(f.abs)
+		if err != nil || !slices.Contains(edit.Rules, rule.Index) {
+			continue
+		}
+		rel := printable(s.Repo.Rel(f.abs))
+		if !sameGroups(e.Keys(), rule.Groups) {
+			ch.Drifted = append(ch.Drifted, rel)
+			continue
+		}
+		ch.files = append(ch.files, after.planRekey(f.abs))
 	}
+	return ch, nil
+}
+
+// Apply reports each planned file and, when none failed, writes .sops.yaml
+// and the files; otherwise nothing is written.
+func (s *Session) Apply(ch *AccessChange, w Writer, report func(RekeyLine)) ([]RekeyLine, error) {
+	if !ch.Edit.Changed() {
+		return nil, nil
+	}
+	return s.writePlanned(ch.files, ch.Edit.After, w, report)
+}
+
+// Retire remembers the name of a key taken out of .sops.yaml, so the
+// lines that follow still say which host lost access.
+func (s *Session) Retire(k Key, name string) {
 	if s.retired == nil {
 		s.retired = map[string]string{}
 	}
-	s.retired[rec] = name
-	return rec, w.WriteFile(s.Config.Path, s.Config.Data, 0o644)
+	s.retired[k.Value] = name
+}
+
+// HostEdit plans adding recipient as name to the rules sel picks (group:
+// the key group to join, -1 to let nixctl pick).
+func (s *Session) HostEdit(name, recipient string, sel RuleSelector, group int) (*Edit, error) {
+	if err := s.requireConfig(); err != nil {
+		return nil, err
+	}
+	return s.Config.AddRecipient(sel, NewRecipient{Name: name, Key: Key{Type: "age", Value: recipient}, Group: group, KeysList: "hosts"})
+}
+
+// RemoveHostEdit plans taking the key anchored as name out of every rule.
+func (s *Session) RemoveHostEdit(name string) (*Edit, Key, error) {
+	if err := s.requireConfig(); err != nil {
+		return nil, Key{}, err
+	}
+	value, ok := s.Config.Anchor(name)
+	if !ok {
+		return nil, Key{}, exitcode.Newf(exitcode.Usage, "'nixctl secrets list' shows the names in use", "%s names no key in %s", name, s.Repo.Rel(s.Config.Path))
+	}
+	k := Key{Type: looksLike(value), Value: value}
+	edit, err := s.Config.RemoveRecipient(EveryRule(), k)
+	if err != nil {
+		return nil, k, err
+	}
+	if empty := edit.Empty(); len(empty) > 0 {
+		var labels []string
+		for _, r := range empty {
+			labels = append(labels, r.Label())
+		}
+		return nil, k, exitcode.Newf(exitcode.Secrets, "add another recipient to the rule first",
+			"removing %s would leave no recipient in %s", name, strings.Join(labels, ", "))
+	}
+	s.Retire(k, name)
+	return edit, k, nil
 }

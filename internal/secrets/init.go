@@ -31,25 +31,9 @@ func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult
 	if err := CheckAnchorName(name); err != nil {
 		return nil, err
 	}
-	res := &InitResult{KeyFile: env.KeyFile(), Config: repo.Rel(repo.Config)}
-	recipient, err := existingRecipient(res.KeyFile)
-	switch {
-	case err == nil:
-		res.Recipient = recipient
-	case errors.Is(err, os.ErrNotExist):
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			return nil, err
-		}
-		res.Recipient = id.Recipient().String()
-		if err := w.MkdirAll(filepath.Dir(res.KeyFile), 0o700); err != nil {
-			return nil, err
-		}
-		if err := w.CreateFile(res.KeyFile, KeyFileContent(id, now), 0o600); err != nil {
-			return nil, fmt.Errorf("writing the age key: %w", err)
-		}
-		res.KeyCreated = true
-	default:
+	res := &InitResult{Config: repo.Rel(repo.Config)}
+	var err error
+	if res.KeyFile, res.Recipient, res.KeyCreated, err = EnsureUserKey(env, now, w); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(repo.Config); errors.Is(err, os.ErrNotExist) {
@@ -68,16 +52,37 @@ func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range c.rules("") {
-			for _, l := range allAgeLists(r) {
-				res.InConfig = res.InConfig || listHas(l, res.Recipient)
-			}
-		}
+		res.InConfig = len(c.RulesWith(Key{Type: "age", Value: res.Recipient})) > 0
 	}
 	if err := w.MkdirAll(repo.Dir, 0o755); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// EnsureUserKey finds the user's age key where sops looks for it, or makes
+// one there (0600, in a 0700 directory), and returns its file and
+// recipient. An existing key file is never overwritten.
+func EnsureUserKey(env Env, now time.Time, w Writer) (keyFile, recipient string, created bool, err error) {
+	keyFile = env.KeyFile()
+	recipient, err = existingRecipient(keyFile)
+	switch {
+	case err == nil:
+		return keyFile, recipient, false, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", "", false, err
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return "", "", false, err
+	}
+	if err := w.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+		return "", "", false, err
+	}
+	if err := w.CreateFile(keyFile, KeyFileContent(id, now), 0o600); err != nil {
+		return "", "", false, fmt.Errorf("writing the age key: %w", err)
+	}
+	return keyFile, id.Recipient().String(), true, nil
 }
 
 // KeyFileContent is a key file as age-keygen writes it.

@@ -63,9 +63,7 @@ func TestInteropRekey(t *testing.T) {
 	newKey, newRecipient := writeKey(t)
 
 	c, _ := LoadSopsConfig(f.repo.Config)
-	if _, err := c.AddRecipient("nixos-mini", newRecipient, ""); err != nil {
-		t.Fatal(err)
-	}
+	c = addKey(t, c, "nixos-mini", newRecipient)
 	os.WriteFile(f.repo.Config, c.Data, 0o644)
 	out, res, err := f.session().Rekey(path, mustRead(t, path))
 	if err != nil || res.Rotated || len(res.Added) != 1 {
@@ -82,9 +80,7 @@ func TestInteropRekey(t *testing.T) {
 	// rotates, and the old key cannot open the file any more.
 	oldDataKey := dataKeyOf(t, f, path)
 	c, _ = LoadSopsConfig(f.repo.Config)
-	if _, err := c.RemoveRecipient("gabriel"); err != nil {
-		t.Fatal(err)
-	}
+	c = removeKey(t, c, "gabriel")
 	os.WriteFile(f.repo.Config, c.Data, 0o644)
 	out, res, err = f.session().Rekey(path, mustRead(t, path))
 	if err != nil || !res.Rotated || len(res.Removed) != 1 {
@@ -139,7 +135,7 @@ func TestInteropAgeKeygen(t *testing.T) {
 		t.Fatalf("init with an age-keygen key: %+v %v", res, err)
 	}
 	c, _ := LoadSopsConfig(f.repo.Config)
-	c.AddRecipient("debian", res.Recipient, "")
+	c = addKey(t, c, "debian", res.Recipient)
 	os.WriteFile(f.repo.Config, c.Data, 0o644)
 	path := f.add("x.yml", []byte("k: v\n"))
 	f.vars["SOPS_AGE_KEY_FILE"] = theirs

@@ -2,7 +2,9 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
@@ -28,10 +30,10 @@ func (l RekeyLine) String() string {
 	}
 	var parts []string
 	if len(l.Added) > 0 {
-		parts = append(parts, "added "+strings.Join(l.Added, ", "))
+		parts = append(parts, "gains access: "+strings.Join(l.Added, ", "))
 	}
 	if len(l.Removed) > 0 {
-		parts = append(parts, "removed "+strings.Join(l.Removed, ", "))
+		parts = append(parts, "loses access: "+strings.Join(l.Removed, ", "))
 	}
 	if l.Rotated {
 		parts = append(parts, "data key rotated")
@@ -42,9 +44,12 @@ func (l RekeyLine) String() string {
 	return l.Path + ": " + strings.Join(parts, "; ")
 }
 
-// RekeyAll rekeys the files named (relative to the secrets directory) or,
-// with none, every sops file under it, calling report once per file. Files
-// that are not sops files are skipped with a line (verify reports them).
+// RekeyAll brings the files named (relative to the secrets directory) or,
+// with none, every sops file under it in line with .sops.yaml. Every file
+// is rekeyed in memory first and report is called once per file, saying
+// who gains and who loses access; only when all of them succeeded are the
+// files written. Files that are not sops files are skipped (verify reports
+// them).
 func (s *Session) RekeyAll(ctx context.Context, userPaths []string, w Writer, report func(RekeyLine)) ([]RekeyLine, error) {
 	if err := s.requireConfig(); err != nil {
 		return nil, err
@@ -69,48 +74,94 @@ func (s *Session) RekeyAll(ctx context.Context, userPaths []string, w Writer, re
 			}
 		}
 	}
-	var lines []RekeyLine
-	failed := 0
+	var planned []plannedFile
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
-			return lines, exitcode.Newf(exitcode.Interrupted, "run it again: files already rekeyed are skipped", "interrupted after %d of %d files", len(lines), len(paths))
+			return nil, exitcode.Newf(exitcode.Interrupted, "run it again: nothing was written", "interrupted after %d of %d files", len(planned), len(paths))
 		}
-		l := s.rekeyOne(p, w)
-		if l.Error != "" {
-			failed++
+		pf := s.planRekey(p)
+		if pf.line.Error != "" && len(userPaths) == 0 && pf.notSops {
+			continue
 		}
-		lines = append(lines, l)
-		if report != nil {
-			report(l)
-		}
+		planned = append(planned, pf)
 	}
-	if failed > 0 {
-		return lines, exitcode.Newf(exitcode.Secrets, "fix the files listed and run 'nixctl secrets rekey' again",
-			"%d of %d file(s) could not be rekeyed", failed, len(paths))
-	}
-	return lines, nil
+	return s.writePlanned(planned, nil, w, report)
 }
 
-func (s *Session) rekeyOne(path string, w Writer) RekeyLine {
-	l := RekeyLine{Path: printable(s.Repo.Rel(path))}
+// plannedFile is one file rekeyed in memory, not yet written.
+type plannedFile struct {
+	path    string
+	out     []byte
+	line    RekeyLine
+	notSops bool
+}
+
+func (s *Session) planRekey(path string) plannedFile {
+	pf := plannedFile{path: path, line: RekeyLine{Path: printable(s.Repo.Rel(path))}}
 	data, _, err := readSecret(path)
 	if err != nil {
-		l.Error = errText(err)
-		return l
+		pf.line.Error = errText(err)
+		return pf
 	}
 	out, res, err := s.Rekey(path, data)
 	if err != nil {
-		l.Error = errText(err)
+		pf.notSops = errors.Is(err, ErrNotSopsFile)
+		pf.line.Error = errText(err)
 		if h := exitcode.HintOf(s.fileError(path, err)); h != "" && h != exitcode.HintOf(err) {
-			l.Error += " (" + h + ")"
+			pf.line.Error += " (" + h + ")"
 		}
-		return l
+		return pf
 	}
-	l.Added, l.Removed, l.Rotated, l.Changed = s.names(res.Added), s.names(res.Removed), res.Rotated, res.Changed
-	if res.Changed {
-		if err := w.WriteFile(path, out, 0o644); err != nil {
-			l.Error = fmt.Sprintf("writing: %v", err)
+	pf.out = out
+	pf.line.Added, pf.line.Removed, pf.line.Rotated, pf.line.Changed = s.keyNames(res.Added), s.keyNames(res.Removed), res.Rotated, res.Changed
+	return pf
+}
+
+// writePlanned reports every planned file, then writes the changed ones.
+// With config (an access change), it is all or nothing: if a file cannot
+// be rekeyed, nothing is written, config included. Without (secrets
+// rekey), the files that could be rekeyed are written and the others are
+// counted in the error.
+func (s *Session) writePlanned(planned []plannedFile, config *SopsConfig, w Writer, report func(RekeyLine)) ([]RekeyLine, error) {
+	var lines []RekeyLine
+	var failed []string
+	for _, pf := range planned {
+		lines = append(lines, pf.line)
+		if pf.line.Error != "" {
+			failed = append(failed, pf.line.Path)
+		}
+		if report != nil {
+			report(pf.line)
 		}
 	}
-	return l
+	if config != nil {
+		if len(failed) > 0 {
+			return lines, exitcode.Newf(exitcode.Secrets, "fix what each line says (a key here that opens them; sops itself for pgp or KMS rules), then run it again",
+				"%d of %d file(s) cannot be rekeyed, so nothing was written, %s included: %s", len(failed), len(planned), filepath.Base(config.Path), strings.Join(failed, ", "))
+		}
+		if err := w.WriteFile(config.Path, config.Data, 0o644); err != nil {
+			return lines, exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", s.Repo.Rel(config.Path), err), "")
+		}
+		s.Config = config
+	}
+	for i, pf := range planned {
+		if !pf.line.Changed || pf.line.Error != "" {
+			continue
+		}
+		if err := w.WriteFile(pf.path, pf.out, 0o644); err != nil {
+			lines[i].Error = fmt.Sprintf("writing: %v", err)
+			failed = append(failed, pf.line.Path)
+			if report != nil {
+				report(lines[i])
+			}
+		}
+	}
+	if len(failed) > 0 {
+		hint := "fix the files listed and run 'nixctl secrets rekey' again"
+		if config != nil {
+			hint = "run 'nixctl secrets rekey' to finish once the cause is fixed"
+		}
+		return lines, exitcode.Newf(exitcode.Secrets, hint, "%d of %d file(s) could not be rekeyed", len(failed), len(planned))
+	}
+	return lines, nil
 }

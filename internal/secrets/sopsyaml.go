@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -17,15 +16,99 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 )
 
-// SopsConfig is .sops.yaml: sops reads its creation rules; nixctl also reads
-// the anchors that name recipients (keys: - &gabriel age1…) and edits the
-// file line by line, so comments and layout stay as the user wrote them.
+// SopsConfig is .sops.yaml as the user wrote it: the original bytes, the
+// YAML node tree (for positions and anchors) and the creation rules read the
+// way sops reads them. Edits (sopsedit.go) change lines of Data, never
+// re-encode the tree, so comments, blank lines, CRLF and layout stay.
 type SopsConfig struct {
 	Path string
 	Data []byte
 	doc  *yaml.Node
-	// anchors maps anchor names to the age recipients they hold.
-	anchors map[string]string
+	// eol is the line ending the file uses ("\r\n" or "\n").
+	eol string
+	// anchors maps every anchor name to its node.
+	anchors map[string]*yaml.Node
+	rules   []CreationRule
+}
+
+// Key is one recipient of a rule: its type as .sops.yaml spells it (age,
+// pgp, kms, gcp_kms, azure_keyvault, hc_vault, hckms) and its value (the
+// age recipient, the pgp fingerprint, the KMS ARN...).
+type Key struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// String is "age1…" for age keys (nixctl's usual case) and "type:value"
+// for the others.
+func (k Key) String() string {
+	if k.Type == "age" {
+		return k.Value
+	}
+	return k.Type + ":" + k.Value
+}
+
+// CreationRule is one entry of creation_rules, as sops reads it.
+type CreationRule struct {
+	// Index is the rule's position in creation_rules (0-based).
+	Index int
+	// PathRegex is empty for a rule that matches every file.
+	PathRegex string
+	// Groups are the key groups sops builds: key_groups when present, else
+	// one group of the rule's own age:, pgp:, kms: ... keys.
+	Groups [][]Key
+	// Grouped is true when the rule uses key_groups.
+	Grouped bool
+	// ShamirThreshold is the rule's shamir_threshold (0: every group).
+	ShamirThreshold int
+	node            *yaml.Node
+}
+
+// Required is how many key groups must be opened to decrypt.
+func (r CreationRule) Required() int {
+	if r.ShamirThreshold <= 0 || r.ShamirThreshold > len(r.Groups) {
+		return len(r.Groups)
+	}
+	return r.ShamirThreshold
+}
+
+// Label names the rule for messages.
+func (r CreationRule) Label() string {
+	if r.PathRegex == "" {
+		return fmt.Sprintf("rule %d (no path_regex)", r.Index+1)
+	}
+	return fmt.Sprintf("rule %d (%s)", r.Index+1, r.PathRegex)
+}
+
+// Keys lists every key of the rule, all groups together.
+func (r CreationRule) Keys() []Key {
+	var out []Key
+	for _, g := range r.Groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// GroupOf returns the index of the first group holding k, or -1.
+func (r CreationRule) GroupOf(k Key) int {
+	for i, g := range r.Groups {
+		if slices.Contains(g, k) {
+			return i
+		}
+	}
+	return -1
+}
+
+// CanDecryptAlone reports whether a holder of k alone can recover the data
+// key: k must sit in at least Required() groups.
+func (r CreationRule) CanDecryptAlone(k Key) bool {
+	n := 0
+	for _, g := range r.Groups {
+		if slices.Contains(g, k) {
+			n++
+		}
+	}
+	return n > 0 && n >= r.Required()
 }
 
 // ErrNoSopsConfig is returned when .sops.yaml does not exist.
@@ -44,11 +127,16 @@ func LoadSopsConfig(path string) (*SopsConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseSopsConfig(path, data)
+	return ParseSopsConfig(path, data)
 }
 
-func parseSopsConfig(path string, data []byte) (*SopsConfig, error) {
-	c := &SopsConfig{Path: path, Data: data, anchors: map[string]string{}}
+// ParseSopsConfig reads .sops.yaml bytes; path is where the file lives
+// (path_regex is matched relative to its directory).
+func ParseSopsConfig(path string, data []byte) (*SopsConfig, error) {
+	c := &SopsConfig{Path: path, Data: data, eol: "\n", anchors: map[string]*yaml.Node{}}
+	if strings.Contains(string(data), "\r\n") {
+		c.eol = "\r\n"
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, exitcode.Newf(exitcode.Secrets, "fix the YAML syntax of "+path, "%s: %v", path, err)
@@ -61,10 +149,15 @@ func parseSopsConfig(path string, data []byte) (*SopsConfig, error) {
 	}
 	c.doc = &doc
 	walk(&doc, func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && n.Anchor != "" && strings.HasPrefix(n.Value, "age1") {
-			c.anchors[n.Anchor] = n.Value
+		if n.Anchor != "" {
+			c.anchors[n.Anchor] = n
 		}
 	})
+	rules, err := readRules(c.top())
+	if err != nil {
+		return nil, exitcode.Newf(exitcode.Secrets, "sops would refuse it too: fix "+path, "%s: %v", path, err)
+	}
+	c.rules = rules
 	return c, nil
 }
 
@@ -78,39 +171,292 @@ func walk(n *yaml.Node, f func(*yaml.Node)) {
 	}
 }
 
-// Name returns the anchor naming recipient, or a shortened recipient.
-func (c *SopsConfig) Name(recipient string) string {
-	names := make([]string, 0, len(c.anchors))
-	for name, r := range c.anchors {
-		if r == recipient {
+func (c *SopsConfig) top() *yaml.Node { return c.doc.Content[0] }
+
+func mapGet(m *yaml.Node, key string) *yaml.Node {
+	_, v := mapEntry(m, key)
+	return v
+}
+
+// mapEntry returns the key and value nodes of key in mapping m.
+func mapEntry(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
+	m = resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	n = resolve(n)
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// keyTypes are the key fields of a rule or key group, in the order sops
+// builds a group from them.
+var keyTypes = []string{"age", "pgp", "kms", "gcp_kms", "hckms", "azure_keyvault", "hc_vault"}
+
+// ruleField is the rule-level spelling of a key type (hc_vault is
+// hc_vault_transit_uri there).
+func ruleField(t string) string {
+	if t == "hc_vault" {
+		return "hc_vault_transit_uri"
+	}
+	return t
+}
+
+func readRules(top *yaml.Node) ([]CreationRule, error) {
+	seq := resolve(mapGet(top, "creation_rules"))
+	if isNull(seq) {
+		return nil, nil
+	}
+	if seq.Kind != yaml.SequenceNode {
+		return nil, errors.New("creation_rules is not a list")
+	}
+	var out []CreationRule
+	for i, item := range seq.Content {
+		r := resolve(item)
+		if r.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("creation rule %d is not a mapping", i+1)
+		}
+		rule := CreationRule{Index: i, node: r}
+		if pr := resolve(mapGet(r, "path_regex")); pr != nil && !isNull(pr) {
+			rule.PathRegex = pr.Value
+		}
+		if st := resolve(mapGet(r, "shamir_threshold")); st != nil && !isNull(st) {
+			if _, err := fmt.Sscan(st.Value, &rule.ShamirThreshold); err != nil {
+				return nil, fmt.Errorf("creation rule %d: shamir_threshold is not a number", i+1)
+			}
+		}
+		kg := resolve(mapGet(r, "key_groups"))
+		if kg != nil && kg.Kind == yaml.SequenceNode && len(kg.Content) > 0 {
+			rule.Grouped = true
+			for _, g := range kg.Content {
+				keys, err := groupKeys(g)
+				if err != nil {
+					return nil, fmt.Errorf("creation rule %d: %w", i+1, err)
+				}
+				rule.Groups = append(rule.Groups, keys)
+			}
+		} else {
+			keys, err := ruleKeys(r)
+			if err != nil {
+				return nil, fmt.Errorf("creation rule %d: %w", i+1, err)
+			}
+			// sops makes one group even when it is empty.
+			rule.Groups = [][]Key{keys}
+		}
+		out = append(out, rule)
+	}
+	return out, nil
+}
+
+// ruleKeys reads a rule's own key fields: each a string (comma list) or a
+// list of strings, as sops's parseKeyField reads them.
+func ruleKeys(r *yaml.Node) ([]Key, error) {
+	var out []Key
+	for _, t := range keyTypes {
+		v := resolve(mapGet(r, ruleField(t)))
+		if isNull(v) {
+			continue
+		}
+		var parts []string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			parts = []string{v.Value}
+		case yaml.SequenceNode:
+			for _, it := range v.Content {
+				it = resolve(it)
+				if it.Kind != yaml.ScalarNode || isNull(it) {
+					return nil, fmt.Errorf("%s: expected a string in the list", t)
+				}
+				parts = append(parts, it.Value)
+			}
+		default:
+			return nil, fmt.Errorf("%s: expected a string or a list of strings", t)
+		}
+		for _, p := range strings.Split(strings.Join(parts, ","), ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, normKey(t, p))
+			}
+		}
+	}
+	return out, nil
+}
+
+// groupKeys reads one key group (a mapping, possibly with merge: groups).
+func groupKeys(g *yaml.Node) ([]Key, error) {
+	g = resolve(g)
+	if isNull(g) {
+		return nil, nil
+	}
+	if g.Kind != yaml.MappingNode {
+		return nil, errors.New("a key group is not a mapping")
+	}
+	var out []Key
+	if m := resolve(mapGet(g, "merge")); !isNull(m) {
+		if m.Kind != yaml.SequenceNode {
+			return nil, errors.New("merge: is not a list of key groups")
+		}
+		for _, sub := range m.Content {
+			keys, err := groupKeys(sub)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, keys...)
+		}
+	}
+	for _, t := range keyTypes {
+		v := resolve(mapGet(g, t))
+		if isNull(v) {
+			continue
+		}
+		if v.Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("%s: in key_groups it must be a list", t)
+		}
+		for _, it := range v.Content {
+			it = resolve(it)
+			switch {
+			case it.Kind == yaml.MappingNode:
+				out = append(out, Key{Type: t, Value: mappingID(t, it)})
+			case it.Kind != yaml.ScalarNode:
+				return nil, fmt.Errorf("%s: expected a string in the list", t)
+			case t == "age":
+				// sops splits each entry of a group's age list on commas.
+				for _, p := range strings.Split(it.Value, ",") {
+					out = append(out, normKey(t, p))
+				}
+			default:
+				out = append(out, normKey(t, it.Value))
+			}
+		}
+	}
+	// sops drops a key listed twice in one group.
+	var dedup []Key
+	for _, k := range out {
+		if !slices.Contains(dedup, k) {
+			dedup = append(dedup, k)
+		}
+	}
+	return dedup, nil
+}
+
+// mappingID is how a key written as a mapping (kms: - arn: …) is named.
+func mappingID(t string, m *yaml.Node) string {
+	for _, f := range []string{"arn", "resource_id", "key_id", "vaultUrl"} {
+		if v := resolve(mapGet(m, f)); v != nil && v.Kind == yaml.ScalarNode {
+			if f == "vaultUrl" {
+				if k := resolve(mapGet(m, "key")); k != nil {
+					return v.Value + "/keys/" + k.Value
+				}
+			}
+			return v.Value
+		}
+	}
+	return t
+}
+
+// normKey writes a key value as sops keeps it: age recipients trimmed, pgp
+// fingerprints without spaces.
+func normKey(t, v string) Key {
+	v = strings.TrimSpace(v)
+	if t == "pgp" {
+		v = strings.ReplaceAll(v, " ", "")
+	}
+	return Key{Type: t, Value: v}
+}
+
+// Rules returns the creation rules in order.
+func (c *SopsConfig) Rules() []CreationRule { return slices.Clone(c.rules) }
+
+// RulesFor returns the rule sops applies to path (relative to .sops.yaml's
+// directory, slash-separated): the first whose path_regex matches, or a
+// rule without path_regex. ok is false when none applies.
+func (c *SopsConfig) RulesFor(rel string) (CreationRule, bool, error) {
+	for _, r := range c.rules {
+		if r.PathRegex == "" {
+			return r, true, nil
+		}
+		re, err := regexp.Compile(r.PathRegex)
+		if err != nil {
+			return CreationRule{}, false, fmt.Errorf("%s: path_regex does not compile: %w", r.Label(), err)
+		}
+		if re.MatchString(rel) {
+			return r, true, nil
+		}
+	}
+	return CreationRule{}, false, nil
+}
+
+// RulesWith returns the indexes of the rules that list k.
+func (c *SopsConfig) RulesWith(k Key) []int {
+	var out []int
+	for _, r := range c.rules {
+		if r.GroupOf(k) >= 0 {
+			out = append(out, r.Index)
+		}
+	}
+	return out
+}
+
+// Name returns the anchor naming a key value (age recipient or pgp
+// fingerprint), else the value itself.
+func (c *SopsConfig) Name(value string) string {
+	if n := c.nameOf(value); n != "" {
+		return n
+	}
+	return value
+}
+
+// nameOf returns the first (sorted) anchor of a scalar holding value.
+func (c *SopsConfig) nameOf(value string) string {
+	var names []string
+	for name, n := range c.anchors {
+		if n.Kind == yaml.ScalarNode && (n.Value == value || strings.ReplaceAll(n.Value, " ", "") == value) {
 			names = append(names, name)
 		}
 	}
-	if len(names) > 0 {
-		slices.Sort(names)
-		return names[0]
+	if len(names) == 0 {
+		return ""
 	}
-	if len(recipient) > 16 {
-		return recipient[:12] + "…" + recipient[len(recipient)-4:]
-	}
-	return recipient
+	slices.Sort(names)
+	return names[0]
 }
 
-// Anchor returns the recipient held by anchor name.
+// Anchor returns the key value held by anchor name.
 func (c *SopsConfig) Anchor(name string) (string, bool) {
-	r, ok := c.anchors[name]
-	return r, ok
+	n, ok := c.anchors[name]
+	if !ok || n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	return strings.TrimSpace(n.Value), true
 }
 
-// Rule is the creation rule sops applies to a file.
+// Rule is the creation rule sops applies to a file, for nixctl's crypto.
 type Rule struct {
+	// Recipients are the age recipients of every group.
 	Recipients []string
-	Config     *sopsconfig.Config
+	// Keys are all keys, every type, in group order.
+	Keys   []Key
+	Config *sopsconfig.Config
 }
 
 // RuleFor returns the creation rule sops would use for the absolute path
-// file, with sops's own matching (path_regex against the path relative to
-// .sops.yaml's directory; the first match wins).
+// file, with sops's own parser and matching (path_regex against the path
+// relative to .sops.yaml's directory; the first match wins). Rules with
+// non-age keys are returned too: callers that encrypt check AgeOnly.
 func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 	conf, err := sopsconfig.LoadCreationRuleForFile(c.Path, file, nil)
 	if err != nil {
@@ -130,22 +476,55 @@ func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 	rule := &Rule{Config: conf}
 	for _, g := range conf.KeyGroups {
 		for _, k := range g {
-			ak, ok := k.(*sopsage.MasterKey)
-			if !ok {
-				return nil, exitcode.Newf(exitcode.Secrets, "use sops itself for such files", "the creation rule for %s has a %s key: %v", file, k.TypeToIdentifier(), errNotAge)
+			key := keyOf(k)
+			rule.Keys = append(rule.Keys, key)
+			if key.Type == "age" {
+				rule.Recipients = append(rule.Recipients, key.Value)
 			}
-			if isPluginRecipient(ak.Recipient) {
-				// age would run an age-plugin-* program to encrypt for it;
-				// nixctl starts processes only through its runner.
-				return nil, exitcode.Newf(exitcode.Secrets, "use sops itself for files with plugin recipients", "the creation rule for %s has an age plugin recipient (%s…), which nixctl does not run", filepath.Base(file), ak.Recipient[:min(16, len(ak.Recipient))])
-			}
-			rule.Recipients = append(rule.Recipients, ak.Recipient)
 		}
 	}
-	if len(rule.Recipients) == 0 {
-		return nil, exitcode.Newf(exitcode.Secrets, "add an age recipient to the rule", "the creation rule for %s has no recipients", file)
+	if len(rule.Keys) == 0 {
+		return nil, exitcode.Newf(exitcode.Secrets, "add a recipient to the rule", "the creation rule for %s has no recipients", file)
 	}
 	return rule, nil
+}
+
+// AgeOnly refuses a rule nixctl cannot encrypt for by itself: pgp, cloud
+// KMS and age plugin recipients need programs or services sops runs.
+func (r *Rule) AgeOnly(file string) error {
+	for _, k := range r.Keys {
+		if k.Type != "age" {
+			return exitcode.Newf(exitcode.Secrets, "use sops itself for such files (nixctl encrypts for age recipients only)", "the creation rule for %s has a %s key (%s)", filepath.Base(file), k.Type, shortKey(k.Value))
+		}
+		if isPluginRecipient(k.Value) {
+			// age would run an age-plugin-* program to encrypt for it;
+			// nixctl starts processes only through its runner.
+			return exitcode.Newf(exitcode.Secrets, "use sops itself for files with plugin recipients", "the creation rule for %s has an age plugin recipient (%s…), which nixctl does not run", filepath.Base(file), k.Value[:min(16, len(k.Value))])
+		}
+	}
+	return nil
+}
+
+func shortKey(v string) string {
+	if len(v) > 20 {
+		return v[:16] + "…"
+	}
+	return v
+}
+
+// keyOf names a sops master key as .sops.yaml does.
+func keyOf(k interface {
+	TypeToIdentifier() string
+	ToString() string
+}) Key {
+	if ak, ok := k.(*sopsage.MasterKey); ok {
+		return Key{Type: "age", Value: ak.Recipient}
+	}
+	t := k.TypeToIdentifier()
+	if t == "azure_kv" {
+		t = "azure_keyvault"
+	}
+	return Key{Type: t, Value: k.ToString()}
 }
 
 // isPluginRecipient tells an age plugin recipient (age1<plugin>1…) from a
@@ -184,407 +563,4 @@ func CheckAnchorName(name string) error {
 		return exitcode.UsageErrorf("use letters, digits, '.', '_' and '-'", "%q cannot name a key in .sops.yaml", name)
 	}
 	return nil
-}
-
-func (c *SopsConfig) top() *yaml.Node { return c.doc.Content[0] }
-
-func mapGet(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-// rules returns the creation rules, filtered by exact path_regex when
-// pathRegex is not empty.
-func (c *SopsConfig) rules(pathRegex string) []*yaml.Node {
-	seq := mapGet(c.top(), "creation_rules")
-	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return nil
-	}
-	var out []*yaml.Node
-	for _, r := range seq.Content {
-		if r.Kind != yaml.MappingNode {
-			continue
-		}
-		if pathRegex != "" {
-			if pr := mapGet(r, "path_regex"); pr == nil || pr.Value != pathRegex {
-				continue
-			}
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// ageList returns the node that lists a rule's age recipients: the first key
-// group's age:, else the rule's own age: (a sequence or a comma list).
-func ageList(rule *yaml.Node) *yaml.Node {
-	if kg := mapGet(rule, "key_groups"); kg != nil && kg.Kind == yaml.SequenceNode && len(kg.Content) > 0 {
-		return mapGet(kg.Content[0], "age")
-	}
-	return mapGet(rule, "age")
-}
-
-// allAgeLists returns every age list of a rule (all key groups).
-func allAgeLists(rule *yaml.Node) []*yaml.Node {
-	var out []*yaml.Node
-	if kg := mapGet(rule, "key_groups"); kg != nil && kg.Kind == yaml.SequenceNode {
-		for _, g := range kg.Content {
-			if a := mapGet(g, "age"); a != nil {
-				out = append(out, a)
-			}
-		}
-	}
-	if a := mapGet(rule, "age"); a != nil {
-		out = append(out, a)
-	}
-	return out
-}
-
-func listHas(list *yaml.Node, recipient string) bool {
-	switch list.Kind {
-	case yaml.SequenceNode:
-		for _, it := range list.Content {
-			if resolve(it).Value == recipient {
-				return true
-			}
-		}
-	case yaml.ScalarNode:
-		for _, r := range strings.Split(list.Value, ",") {
-			if strings.TrimSpace(r) == recipient {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// AddRecipient records recipient under anchor name in keys: and adds it to
-// every creation rule (or those whose path_regex is exactly pathRegex). It
-// reports whether the file changed.
-func (c *SopsConfig) AddRecipient(name, recipient, pathRegex string) (bool, error) {
-	if err := CheckAnchorName(name); err != nil {
-		return false, err
-	}
-	if old, ok := c.anchors[name]; ok && old != recipient {
-		return false, exitcode.Newf(exitcode.Secrets, "remove it first (nixctl secrets remove-host "+name+"), or pick another name", "%s already names another key in %s", name, c.Path)
-	}
-	if len(c.rules(pathRegex)) == 0 {
-		if pathRegex != "" {
-			return false, exitcode.UsageErrorf("pass a path_regex exactly as .sops.yaml writes it", "no creation rule has path_regex %q", pathRegex)
-		}
-		return false, exitcode.Newf(exitcode.Secrets, "run 'nixctl secrets init' first", "%s has no creation_rules", c.Path)
-	}
-	changed := false
-	alias := name
-	if _, ok := c.anchors[name]; !ok {
-		if other := c.nameOf(recipient); other != "" {
-			alias = other
-		} else {
-			if err := c.addKey(name, recipient); err != nil {
-				return false, err
-			}
-			changed = true
-		}
-	}
-	// Each pass adds the key to one rule (and re-parses the file): more
-	// passes than rules means an edit did not take.
-	for pass := 0; ; pass++ {
-		if pass > len(c.rules(pathRegex)) {
-			return changed, exitcode.Newf(exitcode.Secrets, "add it by hand, or fix the rule's layout (key_groups: a list of mappings with age: lists)",
-				"%s: could not add %s to every creation rule", c.Path, name)
-		}
-		var missing *yaml.Node
-		for _, r := range c.rules(pathRegex) {
-			if l := ageList(r); l == nil || !listHas(l, recipient) {
-				missing = r
-				break
-			}
-		}
-		if missing == nil {
-			return changed, nil
-		}
-		if err := c.addToRule(missing, alias, recipient); err != nil {
-			return changed, err
-		}
-		changed = true
-	}
-}
-
-func (c *SopsConfig) nameOf(recipient string) string {
-	for n, r := range c.anchors {
-		if r == recipient {
-			return n
-		}
-	}
-	return ""
-}
-
-// RemoveRecipient drops anchor name from keys: and every rule. It returns the
-// recipient it held.
-func (c *SopsConfig) RemoveRecipient(name string) (string, error) {
-	recipient, ok := c.anchors[name]
-	if !ok {
-		return "", exitcode.Newf(exitcode.Usage, "'nixctl secrets list' shows the names in use", "%s names no key in %s", name, c.Path)
-	}
-	for {
-		var list *yaml.Node
-		var item int
-		for _, r := range c.rules("") {
-			for _, l := range allAgeLists(r) {
-				if l.Kind == yaml.SequenceNode {
-					for i, it := range l.Content {
-						if resolve(it).Value == recipient {
-							list, item = l, i
-						}
-					}
-				} else if listHas(l, recipient) {
-					list, item = l, -1
-				}
-			}
-		}
-		if list == nil {
-			break
-		}
-		if err := c.removeFromList(list, item, recipient); err != nil {
-			return "", err
-		}
-	}
-	keys := mapGet(c.top(), "keys")
-	for keys != nil && keys.Kind == yaml.SequenceNode {
-		idx := slices.IndexFunc(keys.Content, func(n *yaml.Node) bool { return n.Anchor == name })
-		if idx < 0 {
-			break
-		}
-		if err := c.removeFromList(keys, idx, recipient); err != nil {
-			return "", err
-		}
-		keys = mapGet(c.top(), "keys")
-	}
-	if _, still := c.anchors[name]; still {
-		return "", fmt.Errorf("%s: could not remove the anchor %s", c.Path, name)
-	}
-	return recipient, nil
-}
-
-// Empty lists the creation rules (by path_regex) that have no age recipient.
-func (c *SopsConfig) emptyRules() []string {
-	var out []string
-	for _, r := range c.rules("") {
-		n := 0
-		for _, l := range allAgeLists(r) {
-			if l.Kind == yaml.SequenceNode {
-				n += len(l.Content)
-			} else if strings.TrimSpace(l.Value) != "" {
-				n++
-			}
-		}
-		if n == 0 {
-			pr := "(no path_regex)"
-			if p := mapGet(r, "path_regex"); p != nil {
-				pr = p.Value
-			}
-			out = append(out, pr)
-		}
-	}
-	return out
-}
-
-func (c *SopsConfig) addKey(name, recipient string) error {
-	keys := mapGet(c.top(), "keys")
-	if keys != nil && c.canAppendLine(keys) {
-		return c.appendLine(keys, "&"+name+" "+recipient)
-	}
-	anchor := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: recipient, Anchor: name}
-	if keys == nil {
-		top := c.top()
-		keys = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		top.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: "keys"}, keys}, top.Content...)
-	}
-	if keys.Kind != yaml.SequenceNode {
-		return exitcode.Newf(exitcode.Secrets, "make keys: a list of anchored recipients", "%s: keys: is not a list", c.Path)
-	}
-	keys.Content = append(keys.Content, anchor)
-	return c.reencode()
-}
-
-func (c *SopsConfig) addToRule(rule *yaml.Node, alias, recipient string) error {
-	list := ageList(rule)
-	if list != nil && c.canAppendLine(list) {
-		return c.appendLine(list, "*"+alias)
-	}
-	anchor := c.anchorNode(alias)
-	item := &yaml.Node{Kind: yaml.AliasNode, Value: alias, Alias: anchor}
-	switch {
-	case list == nil:
-		target := rule
-		if kg := mapGet(rule, "key_groups"); kg != nil && kg.Kind == yaml.SequenceNode && len(kg.Content) > 0 {
-			target = kg.Content[0]
-		}
-		if target.Kind != yaml.MappingNode {
-			return exitcode.Newf(exitcode.Secrets, "make each key group a mapping with an age: list", "%s: a rule's key group is not a mapping", c.Path)
-		}
-		target.Content = append(target.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "age"},
-			&yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{item}})
-	case list.Kind == yaml.SequenceNode:
-		list.Content = append(list.Content, item)
-	case list.Kind == yaml.ScalarNode:
-		if strings.TrimSpace(list.Value) == "" {
-			list.Value = recipient
-		} else {
-			list.Value = strings.TrimRight(list.Value, ", ") + "," + recipient
-		}
-	default:
-		return exitcode.Newf(exitcode.Secrets, "make age: a list", "%s: a rule's age: is neither a list nor a string", c.Path)
-	}
-	return c.reencode()
-}
-
-func (c *SopsConfig) anchorNode(name string) *yaml.Node {
-	var found *yaml.Node
-	walk(c.doc, func(n *yaml.Node) {
-		if n.Anchor == name && found == nil {
-			found = n
-		}
-	})
-	return found
-}
-
-func (c *SopsConfig) removeFromList(list *yaml.Node, item int, recipient string) error {
-	if item >= 0 && c.isOwnLine(list, item) {
-		return c.setData(deleteLine(c.Data, list.Content[item].Line))
-	}
-	if item >= 0 {
-		list.Content = slices.Delete(list.Content, item, item+1)
-	} else {
-		var keep []string
-		for _, r := range strings.Split(list.Value, ",") {
-			if r = strings.TrimSpace(r); r != "" && r != recipient {
-				keep = append(keep, r)
-			}
-		}
-		list.Value = strings.Join(keep, ",")
-	}
-	return c.reencode()
-}
-
-// canAppendLine: a block sequence whose last item sits alone on its line, so
-// a new item can be written as a copy of that line's indentation.
-func (c *SopsConfig) canAppendLine(seq *yaml.Node) bool {
-	if seq.Kind != yaml.SequenceNode || seq.Style&yaml.FlowStyle != 0 || len(seq.Content) == 0 {
-		return false
-	}
-	return c.isOwnLine(seq, len(seq.Content)-1)
-}
-
-func (c *SopsConfig) isOwnLine(seq *yaml.Node, i int) bool {
-	if seq.Kind != yaml.SequenceNode || seq.Style&yaml.FlowStyle != 0 {
-		return false
-	}
-	it := seq.Content[i]
-	if it.Kind != yaml.ScalarNode && it.Kind != yaml.AliasNode {
-		return false
-	}
-	if it.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		return false
-	}
-	for j, other := range seq.Content {
-		if j != i && other.Line == it.Line {
-			return false
-		}
-	}
-	if i+1 < len(seq.Content) && seq.Content[i+1].Line != it.Line+1 {
-		// The item continues on the next lines (a multi-line scalar).
-		return false
-	}
-	_, ok := c.dashPrefix(it)
-	return ok
-}
-
-// dashPrefix is the text before an item's value on its line: "  - ".
-func (c *SopsConfig) dashPrefix(it *yaml.Node) (string, bool) {
-	lines := strings.Split(string(c.Data), "\n")
-	if it.Line < 1 || it.Line > len(lines) {
-		return "", false
-	}
-	line := lines[it.Line-1]
-	col := it.Column - 1
-	if it.Anchor != "" {
-		// The column of an anchored scalar is the anchor's "&".
-		col = strings.Index(line, "&"+it.Anchor)
-	}
-	if col < 2 || col > len(line) {
-		return "", false
-	}
-	prefix := line[:col]
-	if strings.TrimSpace(prefix) != "-" {
-		return "", false
-	}
-	return prefix, true
-}
-
-func (c *SopsConfig) appendLine(seq *yaml.Node, value string) error {
-	last := seq.Content[len(seq.Content)-1]
-	prefix, _ := c.dashPrefix(last)
-	return c.setData(insertAfter(c.Data, last.Line, prefix+value))
-}
-
-func insertAfter(data []byte, line int, text string) []byte {
-	lines := strings.SplitAfter(string(data), "\n")
-	var b bytes.Buffer
-	for i, l := range lines {
-		b.WriteString(l)
-		if i == line-1 {
-			if !strings.HasSuffix(l, "\n") {
-				b.WriteString("\n")
-			}
-			b.WriteString(text + "\n")
-		}
-	}
-	return b.Bytes()
-}
-
-func deleteLine(data []byte, line int) []byte {
-	lines := strings.SplitAfter(string(data), "\n")
-	if line >= 1 && line <= len(lines) {
-		lines = slices.Delete(lines, line-1, line)
-	}
-	return []byte(strings.Join(lines, ""))
-}
-
-func (c *SopsConfig) setData(data []byte) error {
-	n, err := parseSopsConfig(c.Path, data)
-	if err != nil {
-		return fmt.Errorf("editing %s produced invalid YAML: %w", c.Path, err)
-	}
-	*c = *n
-	return nil
-}
-
-// reencode writes the node tree back with yaml.v3 (comments kept, layout
-// normalised) when a line edit cannot express the change.
-func (c *SopsConfig) reencode() error {
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(c.doc); err != nil {
-		return err
-	}
-	if err := enc.Close(); err != nil {
-		return err
-	}
-	return c.setData(b.Bytes())
 }

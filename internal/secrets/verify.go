@@ -37,8 +37,13 @@ type FileStatus struct {
 	// Path is relative to the fleet directory (secrets/kubeconfig/x.yml).
 	Path   string `json:"path"`
 	Format Format `json:"format"`
-	// Recipients are named by their .sops.yaml anchors.
-	Recipients []string  `json:"recipients"`
+	// Recipients are named by their .sops.yaml anchors, else given whole.
+	Recipients []string `json:"recipients"`
+	// Keys are the file's keys in full (type and value).
+	Keys []Key `json:"keys"`
+	// NotChecked names keys nixctl cannot compare with .sops.yaml (cloud
+	// KMS, Vault): they are neither drift nor a match.
+	NotChecked []string  `json:"notChecked,omitempty"`
 	Modified   time.Time `json:"modified"`
 	Status     string    `json:"status"`
 	Problems   []string  `json:"problems"`
@@ -212,7 +217,7 @@ func (s *Session) stagedFiles(ctx context.Context, r execx.Runner) ([]candidate,
 
 // check examines one file.
 func (s *Session) check(c candidate) FileStatus {
-	st := FileStatus{Path: printable(s.Repo.Rel(c.abs)), Format: FormatOf(c.abs), Modified: c.mtime, Recipients: []string{}, Problems: []string{}}
+	st := FileStatus{Path: printable(s.Repo.Rel(c.abs)), Format: s.formatFor(c.abs), Modified: c.mtime, Recipients: []string{}, Keys: []Key{}, Problems: []string{}}
 	if st.Path != s.Repo.Rel(c.abs) {
 		st.Problems = append(st.Problems, "the file name holds control characters: rename it")
 	}
@@ -237,9 +242,10 @@ func (s *Session) check(c candidate) FileStatus {
 	if !e.Tree.Metadata.LastModified.IsZero() {
 		st.Modified = e.Tree.Metadata.LastModified
 	}
-	have := e.Recipients()
-	for _, r := range have {
-		st.Recipients = append(st.Recipients, s.name(r))
+	have := e.Keys()
+	for _, k := range flatten(have) {
+		st.Recipients = append(st.Recipients, s.keyName(k))
+		st.Keys = append(st.Keys, k)
 	}
 	for _, p := range unencryptedValues(e.Tree) {
 		st.Problems = append(st.Problems, "PLAINTEXT: value at "+p+" is not encrypted")
@@ -249,20 +255,10 @@ func (s *Session) check(c candidate) FileStatus {
 	}
 	if s.Config == nil {
 		st.Problems = append(st.Problems, "recipients cannot be checked: "+s.Repo.Rel(s.Repo.Config)+" is missing")
-	} else if rule, err := s.Config.RuleFor(c.abs); err != nil {
+	} else if rule, err := s.ruleOf(c.abs); err != nil {
 		st.Problems = append(st.Problems, "recipients differ from .sops.yaml: "+errText(err))
 	} else {
-		missing, extra := minus(rule.Recipients, have), minus(have, rule.Recipients)
-		if len(missing) > 0 || len(extra) > 0 {
-			var parts []string
-			if len(missing) > 0 {
-				parts = append(parts, "missing "+strings.Join(s.names(missing), ", "))
-			}
-			if len(extra) > 0 {
-				parts = append(parts, "not in .sops.yaml "+strings.Join(s.names(extra), ", "))
-			}
-			st.Problems = append(st.Problems, "recipients differ from .sops.yaml: "+strings.Join(parts, "; ")+" (run 'nixctl secrets rekey')")
-		}
+		s.compareKeys(&st, have, rule)
 	}
 	if s.Keys != nil && s.Keys.HasKeys() {
 		_, err := s.Decrypt(e)
@@ -315,22 +311,41 @@ func worst(problems []string, classify func(string) string) string {
 	return severity[best]
 }
 
-func (s *Session) name(r string) string {
-	if n, ok := s.retired[r]; ok {
-		return n
+// compareKeys reports a file whose keys differ from its rule's, group by
+// group; pgp keys by fingerprint. Keys of other types are listed as not
+// checked, never as drift.
+func (s *Session) compareKeys(st *FileStatus, have [][]Key, rule CreationRule) {
+	filter := func(groups [][]Key) [][]Key {
+		var out [][]Key
+		for _, g := range groups {
+			var keep []Key
+			for _, k := range g {
+				if checkable(k) {
+					keep = append(keep, k)
+				} else if n := s.keyName(k); !slices.Contains(st.NotChecked, n) {
+					st.NotChecked = append(st.NotChecked, n)
+				}
+			}
+			out = append(out, keep)
+		}
+		return out
 	}
-	if s.Config == nil {
-		return printable((&SopsConfig{}).Name(r))
+	h, w := filter(have), filter(rule.Groups)
+	if sameGroups(h, w) {
+		return
 	}
-	return printable(s.Config.Name(r))
-}
-
-func (s *Session) names(rs []string) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = s.name(r)
+	missing, extra := keysMinus(flatten(w), flatten(h)), keysMinus(flatten(h), flatten(w))
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "missing "+strings.Join(s.keyNames(missing), ", "))
 	}
-	return out
+	if len(extra) > 0 {
+		parts = append(parts, "not in .sops.yaml "+strings.Join(s.keyNames(extra), ", "))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("key groups differ (%d in the file, %d in %s)", len(h), len(w), rule.Label()))
+	}
+	st.Problems = append(st.Problems, "recipients differ from .sops.yaml: "+strings.Join(parts, "; ")+" (run 'nixctl secrets rekey')")
 }
 
 var encValue = regexp.MustCompile(`^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:(str|int|float|bool|bytes|time|comment)\]$`)
@@ -351,11 +366,12 @@ func unencryptedValues(tree *sops.Tree) []string {
 		switch v := v.(type) {
 		case sops.TreeBranch:
 			for _, it := range v {
-				k, ok := it.Key.(string)
-				if !ok {
+				if _, ok := it.Key.(sops.Comment); ok {
 					continue
 				}
-				walkValue(it.Value, append(slices.Clone(path), k))
+				// A key need not be a string (8080:, true:): its value is
+				// a secret all the same.
+				walkValue(it.Value, append(slices.Clone(path), fmt.Sprint(it.Key)))
 			}
 		case []any:
 			for _, x := range v {

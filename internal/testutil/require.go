@@ -25,3 +25,16 @@ func Require(t testing.TB, programs ...string) {
 		}
 	}
 }
+
+// requireRoot stops a test that needs root: a skip locally, a failure in CI
+// (which runs as root).
+func requireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if InCI() {
+		t.Fatalf("%s: needs root; CI runs as root", why)
+	}
+	t.Skipf("%s: needs root (CI=true makes this a failure)", why)
+}

@@ -135,6 +135,30 @@ func (o *IO) Table(header []string, rows [][]string) {
 	fmt.Fprint(o.Out, alignColumns(all))
 }
 
+// Width is the terminal's width in columns when stdout is one, else 0: no
+// limit, so piped output keeps every cell whole.
+func (o *IO) Width() int {
+	f, ok := o.Out.(*os.File)
+	if !o.OutTTY || !ok {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
+// TableWidth is the width Table gives rows (with the header) on a terminal.
+func TableWidth(header []string, rows [][]string) int {
+	out := alignColumns(append([][]string{header}, rows...))
+	w := 0
+	for _, l := range strings.Split(out, "\n") {
+		w = max(w, visibleWidth(l))
+	}
+	return w
+}
+
 // alignColumns pads cells to their column's widest visible text (colour
 // codes take no room on screen, so they are not counted).
 func alignColumns(rows [][]string) string {

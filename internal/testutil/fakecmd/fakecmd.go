@@ -15,6 +15,8 @@
 //	    hang: false                   # block until killed
 //	    spawn: false                  # with hang: start a child that hangs too
 //	                                  # (nixos-rebuild's nix and ssh children)
+//	    homeManager: false            # answer as home-manager does, with the
+//	                                  # real nix: build, then activate
 //
 // The first matching response answers. Each call appends one JSON line to
 // $NIXCTL_FAKE_DIR/<name>.log: {"argv":[…],"env":{…},"start":…,"end":…}.
@@ -45,6 +47,9 @@ type Response struct {
 	Sleep    string   `yaml:"sleep"`
 	Hang     bool     `yaml:"hang"`
 	Spawn    bool     `yaml:"spawn"`
+	// HomeManager makes the fake do what home-manager switch and build do
+	// (see homeManager) instead of printing Stdout and Stderr.
+	HomeManager bool `yaml:"homeManager"`
 }
 
 // Table is a fake's whole behaviour.
@@ -64,7 +69,7 @@ type Call struct {
 }
 
 // recordedEnv are the variables worth asserting on.
-var recordedEnv = []string{"NIX_SSHOPTS", "USER", "HOME", "NIXCTL_HOST"}
+var recordedEnv = []string{"NIX_SSHOPTS", "USER", "HOME", "NIXCTL_HOST", "NIX_REMOTE", "XDG_STATE_HOME"}
 
 // Run behaves as the fake called name with args and returns its exit code.
 func Run(name string, args []string) int {
@@ -110,11 +115,16 @@ func Run(name string, args []string) int {
 			time.Sleep(time.Hour)
 		}
 	}
-	fmt.Fprint(os.Stdout, resp.Stdout)
-	fmt.Fprint(os.Stderr, resp.Stderr)
+	exit := resp.Exit
+	if resp.HomeManager {
+		exit = homeManager(args)
+	} else {
+		fmt.Fprint(os.Stdout, resp.Stdout)
+		fmt.Fprint(os.Stderr, resp.Stderr)
+	}
 	call.End = time.Now()
 	record(dir, name, call)
-	return resp.Exit
+	return exit
 }
 
 func match(t Table, args []string) Response {

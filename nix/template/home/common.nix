@@ -9,10 +9,10 @@ let
   );
 
   # One secret per secrets/kubeconfig/<name>.yml, each encrypted whole with
-  # sops (see README.md). An empty folder declares none.
+  # sops (nixctl secrets add kubeconfig, see README.md). No folder, none.
   kubeDir = ../secrets/kubeconfig;
   kubeconfigs = lib.filterAttrs (name: type: type == "regular" && lib.hasSuffix ".yml" name) (
-    builtins.readDir kubeDir
+    if builtins.pathExists kubeDir then builtins.readDir kubeDir else { }
   );
 in
 {
@@ -33,7 +33,8 @@ in
   sops = {
     # The age key of this machine (age-keygen -o ~/.config/sops/age/keys.txt).
     age.keyFile = "${config.home.homeDirectory}/.config/sops/age/keys.txt";
-    defaultSopsFile = ../secrets/home.yaml;
+    # Other secrets: point sopsFile (or defaultSopsFile) at a file nixctl
+    # secrets add wrote under secrets/.
     secrets = lib.mapAttrs' (
       file: _:
       lib.nameValuePair "kubeconfig/${lib.removeSuffix ".yml" file}" {

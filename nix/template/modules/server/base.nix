@@ -89,11 +89,10 @@ in
     };
 
     # Secrets are decrypted on the host with the age key derived from its SSH
-    # host key; add that key to .sops.yaml (see README.md).
-    sops = {
-      defaultSopsFile = ../../secrets/server.yaml;
-      age.sshKeyPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
-    };
+    # host key: nixctl secrets add-host HOST lets it read the servers' files.
+    # Declare each secret with the file nixctl secrets add wrote, e.g.
+    # sops.secrets.db = { sopsFile = ../../secrets/server/db.yml; key = "password"; };
+    sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
 
     time.timeZone = cfg.timeZone;
     i18n.defaultLocale = "en_US.UTF-8";

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/secrets"
+)
+
+// fromHost are the flags of `secrets add kubeconfig --from-host`.
+type fromHost struct {
+	host          string
+	remotePath    string
+	remoteCommand string
+}
+
+func (o *fromHost) flags(f *pflag.FlagSet) {
+	f.StringVar(&o.host, "from-host", "", "fetch the admin kubeconfig from this host of the inventory over SSH")
+	f.StringVar(&o.remotePath, "remote-path", "", "with --from-host: read this file on the host")
+	f.StringVar(&o.remoteCommand, "remote-command", "", "with --from-host: run this command on the host (default: k0s kubeconfig admin)")
+}
+
+func runSecretsAddFromHost(opts *secretsAddOptions) error {
+	deps := opts.deps
+	switch {
+	case opts.host == "":
+		return exitcode.UsageErrorf("nixctl secrets add kubeconfig --from-host HOST --remote-path FILE", "--remote-path and --remote-command go with --from-host")
+	case opts.kind != "kubeconfig":
+		return exitcode.UsageErrorf("nixctl secrets add kubeconfig --from-host "+opts.host, "--from-host fetches kubeconfigs only, not %q", opts.kind)
+	case opts.from != "":
+		return exitcode.UsageErrorf("drop --from: the kubeconfig comes from the host", "--from and --from-host exclude each other")
+	case opts.format != "" && opts.format != "yaml":
+		return exitcode.UsageErrorf("drop --format: a kubeconfig is YAML", "--from-host stores YAML, not %s", opts.format)
+	case opts.name != "" && opts.name != opts.host:
+		return exitcode.UsageErrorf("nixctl secrets add kubeconfig --from-host "+opts.host, "the kubeconfig of %s is named after it, not %q", opts.host, opts.name)
+	}
+	src, err := secrets.ParseKubeconfigSource(opts.remotePath, opts.remoteCommand)
+	if err != nil {
+		return err
+	}
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return err
+	}
+	h, ok := fleet.Host(opts.host)
+	if !ok {
+		return exitcode.UsageErrorf("'nixctl inventory list' shows the hosts", "no host named %q in the inventory", opts.host)
+	}
+	if err := secrets.CheckName("name", h.Name); err != nil {
+		return err
+	}
+	s, err := secretsSession(deps, true)
+	if err != nil {
+		return err
+	}
+	path, err := s.Repo.Resolve("kubeconfig/" + h.Name + secrets.YAML.Ext())
+	if err != nil {
+		return err
+	}
+	io := deps.IO
+	elevate := h.Sudo && h.User != "root"
+	target := deploy.TargetOf(fleet, *h, deps.Home())
+	if deps.Config.DryRun {
+		io.Printf("would run on %s: %s\n", target, src.RemoteCommand(elevate))
+		io.Printf("would write %s\n", s.Repo.Rel(path))
+		return nil
+	}
+	io.Logf("fetching the kubeconfig of %s (%s)", h.Name, src)
+	raw, err := secrets.FetchKubeconfig(deps.Context(), remote.NewDialer(deps.Home(), deps.Getenv), target, elevate, src)
+	if err != nil {
+		return err
+	}
+	plain, err := secrets.RewriteKubeconfig(raw, h.Name, h.Address)
+	if err != nil {
+		return exitcode.Newf(exitcode.Failure, "check that "+src.String()+" prints an admin kubeconfig on "+h.Name, "%s: %v", h.Name, err)
+	}
+	res, err := s.Store(path, secrets.YAML, plain, secretsWriter(deps))
+	if err != nil {
+		return err
+	}
+	if deps.Config.JSON {
+		return io.PrintJSON(res)
+	}
+	verb := "wrote"
+	if res.Replaced {
+		verb = "replaced the content of"
+	}
+	io.Logf("%s %s %s for %s", io.OK(), verb, res.Path, strings.Join(res.Recipients, ", "))
+	if !res.Replaced {
+		io.Printf("%s", secrets.Declaration("kubeconfig", h.Name, res.Path, secrets.YAML))
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/testutil"
+)
+
+// k0sStandIn answers `k0s kubeconfig admin` as a k0s controller does, with
+// the client key given; anything else fails like an unknown k0s command.
+func k0sStandIn(t *testing.T, key string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nixctl-k0s-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	script := fmt.Sprintf(`#!/bin/sh
+[ "$1 $2" = "kubeconfig admin" ] || { echo "Error: unknown command \"$*\" for \"k0s\"" >&2; exit 1; }
+cat <<'EOF'
+apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0EK
+    server: https://localhost:6443
+  name: local
+contexts:
+- context:
+    cluster: local
+    namespace: default
+    user: user
+  name: Default
+current-context: Default
+kind: Config
+preferences: {}
+users:
+- name: user
+  user:
+    client-certificate-data: Q0VSVAo=
+    client-key-data: %s
+EOF
+`, key)
+	if err := os.WriteFile(filepath.Join(dir, "k0s"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// sopsDecrypt decrypts a file with the real sops and the fleet user's key.
+func sopsDecrypt(t *testing.T, f *secretsFleet, path string) string {
+	t.Helper()
+	cmd := exec.Command("sops", "-d", path)
+	cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+filepath.Join(f.home, ".config", "sops", "age", "keys.txt"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sops -d %s: %v\n%s", path, err, out)
+	}
+	return string(out)
+}
+
+// sopsAgeStanza is the file's encrypted data key for its first recipient:
+// unchanged when the data key is kept.
+func sopsAgeStanza(t *testing.T, path string) string {
+	t.Helper()
+	var doc struct {
+		Sops struct {
+			Age []struct {
+				Enc string `yaml:"enc"`
+			} `yaml:"age"`
+		} `yaml:"sops"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, path)), &doc); err != nil || len(doc.Sops.Age) == 0 {
+		t.Fatalf("%s has no age stanza: %v", path, err)
+	}
+	return doc.Sops.Age[0].Enc
+}
+
+func TestSecretsAddKubeconfigFromHost(t *testing.T) {
+	testutil.Require(t, "sops")
+	bin := k0sStandIn(t, "S0VZMQo=")
+	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"PATH": bin + ":/usr/bin:/bin"}})
+	f := newSecretsFleet(t)
+	inv := fmt.Sprintf("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    port: %d\n    identity: %s\n", sshd.Port, sshd.ClientKeyFile)
+	os.WriteFile(filepath.Join(f.dir, "nixctl.yaml"), []byte(inv), 0o644)
+	f.mustRun("", "secrets", "init")
+
+	// An unknown host key stops the fetch before anything runs.
+	_, errs, code := f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
+	if code == 0 || !strings.Contains(errs, "nixctl: hint:") || !strings.Contains(errs, "known_hosts") {
+		t.Fatalf("unknown host key: exit %d\n%s", code, errs)
+	}
+	os.MkdirAll(filepath.Join(f.home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(f.home, ".ssh", "known_hosts"), []byte(readFile(t, sshd.KnownHostsFile)), 0o600)
+
+	tmpBefore, _ := os.ReadDir(os.TempDir())
+	out := f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
+	if !strings.Contains(out, `sops.secrets."kubeconfig/nixos-mini"`) {
+		t.Errorf("no sops-nix declaration printed:\n%s", out)
+	}
+	file := filepath.Join(f.dir, "secrets", "kubeconfig", "nixos-mini.yml")
+	if strings.Contains(readFile(t, file), "S0VZMQo=") {
+		t.Fatal("the client key is stored in plaintext")
+	}
+	plain := sopsDecrypt(t, f, file)
+	var kc struct {
+		Clusters []struct {
+			Name    string `yaml:"name"`
+			Cluster struct {
+				Server string `yaml:"server"`
+			} `yaml:"cluster"`
+		} `yaml:"clusters"`
+		Current string `yaml:"current-context"`
+		Users   []struct {
+			Name string `yaml:"name"`
+			User struct {
+				Key string `yaml:"client-key-data"`
+			} `yaml:"user"`
+		} `yaml:"users"`
+	}
+	if err := yaml.Unmarshal([]byte(plain), &kc); err != nil {
+		t.Fatal(err)
+	}
+	if kc.Clusters[0].Cluster.Server != "https://127.0.0.1:6443" || kc.Clusters[0].Name != "nixos-mini" || kc.Current != "nixos-mini" ||
+		kc.Users[0].Name != "nixos-mini" || kc.Users[0].User.Key != "S0VZMQo=" {
+		t.Errorf("decrypted kubeconfig:\n%s", plain)
+	}
+	stanza := sopsAgeStanza(t, file)
+	tmpAfter, _ := os.ReadDir(os.TempDir())
+	if len(tmpAfter) > len(tmpBefore) {
+		for _, e := range tmpAfter {
+			if strings.HasPrefix(e.Name(), "nixctl-edit") {
+				t.Errorf("a plaintext directory was left in the temp dir: %s", e.Name())
+			}
+		}
+	}
+
+	// The certificate rotates: the content is replaced, the data key kept.
+	k0sRotated := k0sStandIn(t, "S0VZMgo=")
+	os.Remove(filepath.Join(bin, "k0s"))
+	os.Symlink(filepath.Join(k0sRotated, "k0s"), filepath.Join(bin, "k0s"))
+	_, errs, code = f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
+	if code != 0 || !strings.Contains(errs, "replaced the content of secrets/kubeconfig/nixos-mini.yml") {
+		t.Fatalf("second fetch: exit %d\n%s", code, errs)
+	}
+	if plain := sopsDecrypt(t, f, file); !strings.Contains(plain, "S0VZMgo=") || strings.Contains(plain, "S0VZMQo=") {
+		t.Errorf("rotated kubeconfig not stored:\n%s", plain)
+	}
+	if sopsAgeStanza(t, file) != stanza {
+		t.Error("the data key changed on a refresh")
+	}
+
+	// --remote-path reads a file on the host.
+	conf := filepath.Join(t.TempDir(), "admin.conf")
+	os.WriteFile(conf, []byte(strings.Replace(plain, "S0VZMQo=", "S0VZMwo=", 1)), 0o600)
+	f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-path", conf)
+	if plain := sopsDecrypt(t, f, file); !strings.Contains(plain, "S0VZMwo=") {
+		t.Errorf("--remote-path: %s", plain)
+	}
+
+	// A failing remote command is one error line with a hint, and the file
+	// is left as it was.
+	before := readFile(t, file)
+	_, errs, code = f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-command", "k0s kubeconfig create nobody")
+	if code != exitcode.Failure || !strings.Contains(errs, `nixctl: error: k0s kubeconfig create nobody on root@127.0.0.1`) ||
+		!strings.Contains(errs, "unknown command") || !strings.Contains(errs, "nixctl: hint:") {
+		t.Errorf("failing command: exit %d\n%s", code, errs)
+	}
+	if readFile(t, file) != before {
+		t.Error("a failed fetch changed the file")
+	}
+	_, errs, code = f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-path", "etc/k0s")
+	if code != exitcode.Usage || !strings.Contains(errs, "clean absolute path") {
+		t.Errorf("relative --remote-path: exit %d %s", code, errs)
+	}
+}

@@ -1,0 +1,6 @@
+# Shared by the laptop and the desktop: the user gabriel.
+{ ... }:
+{
+  home.username = "gabriel";
+  home.homeDirectory = "/home/gabriel";
+}

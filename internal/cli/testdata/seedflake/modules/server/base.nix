@@ -1,0 +1,2 @@
+# The common server module, still empty.
+{ ... }: { }

@@ -1,0 +1,161 @@
+package secrets
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const k0sAdmin = `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0EK
+    server: https://localhost:6443
+  name: local
+contexts:
+- context:
+    cluster: local
+    namespace: default
+    user: user
+  name: Default
+current-context: Default
+kind: Config
+preferences: {}
+users:
+- name: user
+  user:
+    client-certificate-data: Q0VSVAo=
+    client-key-data: S0VZCg==
+`
+
+type kubeconfigDoc struct {
+	Clusters []struct {
+		Name    string `yaml:"name"`
+		Cluster struct {
+			Server string `yaml:"server"`
+			CA     string `yaml:"certificate-authority-data"`
+		} `yaml:"cluster"`
+	} `yaml:"clusters"`
+	Contexts []struct {
+		Name    string `yaml:"name"`
+		Context struct {
+			Cluster   string `yaml:"cluster"`
+			User      string `yaml:"user"`
+			Namespace string `yaml:"namespace"`
+		} `yaml:"context"`
+	} `yaml:"contexts"`
+	Current string `yaml:"current-context"`
+	Users   []struct {
+		Name string `yaml:"name"`
+		User struct {
+			Key string `yaml:"client-key-data"`
+		} `yaml:"user"`
+	} `yaml:"users"`
+}
+
+func TestRewriteKubeconfig(t *testing.T) {
+	cases := []struct{ server, address, want string }{
+		{"https://localhost:6443", "192.168.1.20", "https://192.168.1.20:6443"},
+		{"https://127.0.0.1:6443", "nixos-mini.lan", "https://nixos-mini.lan:6443"},
+		{"https://[::1]:6443", "fd00::20", "https://[fd00::20]:6443"},
+		{"https://localhost", "fd00::20", "https://[fd00::20]"},
+		{"https://127.0.0.2:443", "10.1.1.1", "https://10.1.1.1:443"},
+		// A server that is already reachable is left as it is.
+		{"https://k8s.example.org:6443", "192.168.1.20", "https://k8s.example.org:6443"},
+	}
+	for _, c := range cases {
+		in := strings.Replace(k0sAdmin, "https://localhost:6443", c.server, 1)
+		out, err := RewriteKubeconfig([]byte(in), "nixos-mini", c.address)
+		if err != nil {
+			t.Fatalf("%s: %v", c.server, err)
+		}
+		var kc kubeconfigDoc
+		if err := yaml.Unmarshal(out, &kc); err != nil {
+			t.Fatal(err)
+		}
+		if got := kc.Clusters[0].Cluster.Server; got != c.want {
+			t.Errorf("%s with %s: server %s, want %s", c.server, c.address, got, c.want)
+		}
+		if kc.Current != "nixos-mini" || kc.Contexts[0].Name != "nixos-mini" || kc.Clusters[0].Name != "nixos-mini" || kc.Users[0].Name != "nixos-mini" ||
+			kc.Contexts[0].Context.Cluster != "nixos-mini" || kc.Contexts[0].Context.User != "nixos-mini" {
+			t.Errorf("names not rewritten:\n%s", out)
+		}
+		if kc.Users[0].User.Key != "S0VZCg==" || kc.Clusters[0].Cluster.CA != "Q0EK" || kc.Contexts[0].Context.Namespace != "default" {
+			t.Errorf("credentials or namespace lost:\n%s", out)
+		}
+	}
+}
+
+// Only the current context and what it uses are renamed; other clusters
+// keep their names.
+func TestRewriteKubeconfigKeepsOtherContexts(t *testing.T) {
+	in := k0sAdmin + `
+`
+	in = strings.Replace(in, "contexts:\n", "contexts:\n- context:\n    cluster: other\n    user: other\n  name: other\n", 1)
+	in = strings.Replace(in, "clusters:\n", "clusters:\n- cluster:\n    server: https://127.0.0.1:7443\n  name: other\n", 1)
+	out, err := RewriteKubeconfig([]byte(in), "nixos-mini", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kc kubeconfigDoc
+	yaml.Unmarshal(out, &kc)
+	if kc.Clusters[0].Name != "other" || kc.Contexts[0].Name != "other" || kc.Clusters[1].Name != "nixos-mini" {
+		t.Errorf("renamed the wrong entries:\n%s", out)
+	}
+}
+
+func TestRewriteKubeconfigRefusesNonsense(t *testing.T) {
+	for name, in := range map[string]string{
+		"not yaml":          "{{{",
+		"a list":            "- a\n",
+		"no contexts":       "apiVersion: v1\nclusters: []\n",
+		"dangling current":  strings.Replace(k0sAdmin, "current-context: Default", "current-context: nope", 1),
+		"dangling cluster":  strings.Replace(k0sAdmin, "  name: local", "  name: elsewhere", 1),
+		"server is not url": strings.Replace(k0sAdmin, "https://localhost:6443", "localhost", 1),
+	} {
+		_, err := RewriteKubeconfig([]byte(in), "h", "192.0.2.1")
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "S0VZ") {
+			t.Errorf("%s: the error quotes the document: %v", name, err)
+		}
+	}
+}
+
+func TestKubeconfigSource(t *testing.T) {
+	cases := []struct {
+		path, command string
+		sudo          bool
+		want          string
+	}{
+		{"", "", false, `sh -c 'exec "$@"' nixctl k0s kubeconfig admin`},
+		{"", "", true, `sudo -n -- sh -c 'exec "$@"' nixctl k0s kubeconfig admin`},
+		{"/var/lib/k0s/pki/admin.conf", "", false, `sh -c 'exec cat -- "$1"' nixctl /var/lib/k0s/pki/admin.conf`},
+		{"", `k3s kubectl config view --raw`, false, `sh -c 'exec "$@"' nixctl k3s kubectl config view --raw`},
+		// Shell syntax in the command is an argument, never code.
+		{"", `cat '/etc/x; rm -rf /' $(id)`, false, `sh -c 'exec "$@"' nixctl cat '/etc/x; rm -rf /' '$(id)'`},
+	}
+	for _, c := range cases {
+		src, err := ParseKubeconfigSource(c.path, c.command)
+		if err != nil {
+			t.Fatalf("%q %q: %v", c.path, c.command, err)
+		}
+		if got := src.RemoteCommand(c.sudo); got != c.want {
+			t.Errorf("%q %q: %s, want %s", c.path, c.command, got, c.want)
+		}
+	}
+	for _, bad := range [][2]string{
+		{"relative/admin.conf", ""},
+		{"/var/../etc/shadow", ""},
+		{"/a\nb", ""},
+		{"", "-o ProxyCommand=x"},
+		{"", "k0s 'unterminated"},
+		{"", "k0s\x07"},
+		{"/a", "k0s"},
+	} {
+		if _, err := ParseKubeconfigSource(bad[0], bad[1]); err == nil {
+			t.Errorf("%q %q accepted", bad[0], bad[1])
+		}
+	}
+}
