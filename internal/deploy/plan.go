@@ -173,7 +173,7 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options) (HostPlan, er
 	}
 	ro := nix.RebuildOptions{
 		Action: o.Action, Flake: fleet.Flake, Attr: h.Attr, TargetHost: h.Target(), BuildHost: hp.BuildHost,
-		Sudo: h.Sudo || hp.Elevate, Flavour: flavour, UseSubstitutes: o.Cache != "",
+		Sudo: h.Sudo || hp.Elevate, Flavour: flavour, Substitutes: o.Cache != "",
 	}
 	if o.Action == "build" && !o.Rollback {
 		ro.TargetHost = ""

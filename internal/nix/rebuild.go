@@ -41,10 +41,10 @@ type RebuildOptions struct {
 	Sudo     bool
 	Flavour  Flavour
 	Rollback bool
-	// UseSubstitutes lets the target fetch store paths from its own
-	// substituters (a binary cache) instead of receiving them from here.
-	UseSubstitutes bool
-	Extra          []string
+	// Substitutes lets the target (and build host) fetch paths from their
+	// own binary caches instead of receiving them from here.
+	Substitutes bool
+	Extra       []string
 }
 
 // Rebuild is the nixos-rebuild argv for o.
@@ -63,7 +63,7 @@ func Rebuild(o RebuildOptions) []string {
 	if o.Sudo && o.TargetHost != "" {
 		argv = append(argv, SudoFlag(o.Flavour))
 	}
-	if o.UseSubstitutes && (o.TargetHost != "" || o.BuildHost != "") {
+	if o.Substitutes && (o.TargetHost != "" || o.BuildHost != "") {
 		argv = append(argv, "--use-substitutes")
 	}
 	return append(argv, o.Extra...)
