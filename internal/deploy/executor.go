@@ -56,14 +56,11 @@ type hostRun struct {
 	stage   string
 	start   time.Time
 	session remote.Session
-	// built is the system the build stage made for the host ("" when it
-	// builds elsewhere).
-	built  string
-	locked bool
-	done   bool
-	log    *os.File
-	out    io.Writer
-	mu     sync.Mutex
+	locked  bool
+	done    bool
+	log     *os.File
+	out     io.Writer
+	mu      sync.Mutex
 }
 
 type executor struct {
