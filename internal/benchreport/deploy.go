@@ -28,9 +28,17 @@ func init() {
 	for _, n := range []int{20, 100} {
 		register(comparison{
 			name: fmt.Sprintf("deploy-%d", n),
-			run:  func(ctx context.Context, e *env) (row, error) { return deployRow(ctx, e, n) },
+			run:  func(ctx context.Context, e *env) (row, error) { return deployRow(ctx, e, n, inventory.Batch{}) },
 		})
 	}
+	// A rollout in batches waits for each batch's health checks before the
+	// next: the price of stopping early, paid in rounds of --parallel.
+	register(comparison{
+		name: "deploy-100-batch-25%",
+		run: func(ctx context.Context, e *env) (row, error) {
+			return deployRow(ctx, e, 100, inventory.Batch{N: 25, Percent: true})
+		},
+	})
 }
 
 // deployRow runs nixctl's deploy executor in this process (plan, preflight,
@@ -39,8 +47,8 @@ func init() {
 // only SSH is answered in memory (a real sshd per host would measure sshd).
 // The baseline is what a script does without nixctl: a shell loop running
 // the same fake once per host, one after another.
-func deployRow(ctx context.Context, e *env, hosts int) (row, error) {
-	dir := filepath.Join(e.tmp, fmt.Sprintf("deploy-%d", hosts))
+func deployRow(ctx context.Context, e *env, hosts int, batch inventory.Batch) (row, error) {
+	dir := filepath.Join(e.tmp, fmt.Sprintf("deploy-%d-%d", hosts, batch.N))
 	rebuild, nixFake := filepath.Join(dir, "bin", "nixos-rebuild"), filepath.Join(dir, "bin", "nix")
 	if err := writeFile(rebuild, fmt.Sprintf("#!/bin/sh\nsleep %g\n", deployActivation.Seconds())); err != nil {
 		return row{}, err
@@ -73,7 +81,7 @@ func deployRow(ctx context.Context, e *env, hosts int) (row, error) {
 		return row{}, err
 	}
 	ours := func() (time.Duration, error) {
-		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: true, Parallel: deployParallel, Flavour: nix.FlavourBash}, ssh)
+		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: true, Parallel: deployParallel, Flavour: nix.FlavourBash, Batch: batch}, ssh)
 		if err != nil {
 			return 0, err
 		}
@@ -100,13 +108,23 @@ func deployRow(ctx context.Context, e *env, hosts int) (row, error) {
 	if err != nil {
 		return row{}, err
 	}
-	ideal := time.Duration((hosts+deployParallel-1)/deployParallel) * deployActivation
+	// Each batch takes ceil(batch size / parallel) rounds of one activation.
+	size := batch.Size(hosts)
+	rounds := (hosts / size) * ((size + deployParallel - 1) / deployParallel)
+	if rest := hosts % size; rest > 0 {
+		rounds += (rest + deployParallel - 1) / deployParallel
+	}
+	ideal := time.Duration(rounds) * deployActivation
 	overhead := (par - ideal) / time.Duration(hosts)
 	loopOverhead := (seq - time.Duration(hosts)*deployActivation) / time.Duration(hosts)
 	ratio, f := speed(par, seq)
 	best := float64(hosts) * float64(deployActivation) / float64(ideal)
+	what := fmt.Sprintf("deploy: %d hosts --parallel %d", hosts, deployParallel)
+	if !batch.IsZero() {
+		what += " --batch " + batch.String()
+	}
 	return row{
-		what:     fmt.Sprintf("deploy: %d hosts --parallel %d vs a sequential loop (fake nixos-rebuild: a 200ms process; SSH in memory)", hosts, deployParallel),
+		what:     what + " vs a sequential loop (fake nixos-rebuild: a 200ms process; SSH in memory)",
 		ours:     fmt.Sprintf("%s (+%s/host)", ms(par), ms(overhead)),
 		baseline: fmt.Sprintf("%s (+%s/host)", ms(seq), ms(loopOverhead)),
 		ratio:    ratio,

@@ -45,6 +45,14 @@ type deployOptions struct {
 	// rollback and to are set by nixctl rollback.
 	rollback bool
 	to       int
+	// diff shows the plan and asks once before activating; planOnly
+	// (nixctl plan) stops after showing it.
+	diff     bool
+	planOnly bool
+	force    bool
+	batch    string
+	canary   []string
+	cache    string
 }
 
 func newDeployCmd(deps *app.Deps) *cobra.Command {
@@ -72,8 +80,17 @@ does not stop the others unless --fail-fast. switch and boot ask for
 confirmation unless --yes. Each host's full output is in
 $XDG_STATE_HOME/nixctl/logs/<run-id>/<host>.log.
 
+--diff shows, after the build, what changes on each host (packages, closure
+size, reboot, units dry-activate would restart) and asks once; hosts already
+running the new system are skipped unless --force (nixctl plan stops there).
+--batch N or N% activates the hosts in batches and stops at the first batch
+with a failed or rolled back host; --canary SELECTOR activates those hosts
+first, and the others only if every canary is healthy. --cache URL pushes the
+built systems once (nix copy --to URL) and the hosts substitute from it.
+
 Exit codes: 0 all ok, 5 some hosts failed, 6 some rolled back (none failed),
-10 all failed, 4 the check failed, 9 the build failed, 130 interrupted.
+10 all failed, 4 the check failed, 9 the build failed, 130 interrupted. Hosts
+a batch or canary held back ("not started") count as failed.
 
 Arguments after -- go to every nixos-rebuild call as they are, e.g.
 nixctl deploy web -- --show-trace --option cores 4.
@@ -113,6 +130,9 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 	f.BoolVar(&opts.noMagicRollback, "no-magic-rollback", false, "arm no watchdog: a host that nixctl cannot reach after switch or test stays as it is")
 	f.DurationVar(&opts.confirmTimeout, "confirm-timeout", 0, "how long a host waits after its activation for nixctl to confirm it, e.g. 30s (default: confirmTimeout of the inventory, else 30s)")
 	f.BoolVar(&opts.substitute, "substitute-on-target", false, "let hosts fetch from their own binary caches (nixos-rebuild --use-substitutes; default: defaults.substituteOnTarget)")
+	f.BoolVar(&opts.diff, "diff", false, "after the build, show what changes on each host (packages, reboot, units) and ask once")
+	f.BoolVar(&opts.force, "force", false, "with --diff: activate the hosts that already run the new system too")
+	addRolloutFlags(cmd, opts)
 	return cmd
 }
 
@@ -135,6 +155,9 @@ func runDeploy(opts *deployOptions) error {
 	}
 	if opts.confirmTimeout < 0 {
 		return exitcode.UsageErrorf("pass a duration such as 30s", "--confirm-timeout %s is negative", opts.confirmTimeout)
+	}
+	if (opts.diff || opts.force) && !opts.planOnly && opts.action != "switch" && opts.action != "boot" && opts.action != "test" {
+		return exitcode.UsageErrorf("--diff shows what switch, boot or test would change; drop it or pick one of those", "--diff with --action %s", opts.action)
 	}
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -159,6 +182,12 @@ func runDeploy(opts *deployOptions) error {
 		Substitute: opts.substitute || fleet.Defaults.SubstituteOnTarget, RebuildArgs: opts.rebuildArgs,
 		Rollback: opts.rollback, RollbackTo: opts.to, EvalJobs: opts.evalJobs,
 		NoMagicRollback: opts.noMagicRollback, ConfirmTimeout: opts.confirmTimeout,
+		Diff: opts.diff, PlanOnly: opts.planOnly, Force: opts.force,
+	}
+	if !opts.rollback {
+		if err := rolloutOptions(opts, fleet, hosts, &o); err != nil {
+			return err
+		}
 	}
 	o.Flavour, err = rebuildFlavour(deps, fleet, hosts, o, ssh)
 	if err != nil {
@@ -172,7 +201,8 @@ func runDeploy(opts *deployOptions) error {
 		plan.Print(deps.IO.Out)
 		return nil
 	}
-	if plan.Action == "switch" || plan.Action == "boot" || plan.Rollback {
+	// With --diff the question comes after the plan (Env.Approve).
+	if !opts.diff && !opts.planOnly && (plan.Action == "switch" || plan.Action == "boot" || plan.Rollback) {
 		verb := plan.Action
 		if plan.Rollback {
 			verb = "roll back"
@@ -196,12 +226,22 @@ func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, di
 		names[i] = h.Host.Name
 	}
 	progress := ui.NewProgress(deps.IO, names)
-	rep := deploy.Run(deps.Context(), deploy.Env{
+	env := deploy.Env{
 		Runner: deps.Runner(), Hosts: &hostops.SSH{Dialer: dialer}, Events: progress, Fleet: fleet, LogDir: logDir,
 		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(deps, fleet), Now: deps.Now,
 		SecretsAccess: deploySecretsAccess(deps, fleet),
-	}, plan)
+	}
+	if plan.Diff {
+		env.Approve = approvePlan(deps, progress, plan.Action)
+	}
+	rep := deploy.Run(deps.Context(), env, plan)
 	progress.Close()
+	if plan.PlanOnly {
+		return reportPlan(deps, rep)
+	}
+	if rep.Declined != nil {
+		return rep.Declined
+	}
 	return reportDeploy(deps, rep)
 }
 
@@ -230,8 +270,18 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 		}
 		io.Table([]string{"", "host", "action", "result", "time", "generation"}, rows)
 	}
+	notStarted := map[string][]string{}
+	var reasons, hints []string
 	for _, h := range rep.Hosts {
 		if h.OK() || h.Error == "" {
+			continue
+		}
+		if h.Result == deploy.ResultNotStarted {
+			// One line for every host a batch or a canary held back.
+			if notStarted[h.Error] == nil {
+				reasons, hints = append(reasons, h.Error), append(hints, h.Hint)
+			}
+			notStarted[h.Error] = append(notStarted[h.Error], h.Host)
 			continue
 		}
 		label := "nixctl: error:"
@@ -244,6 +294,12 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 		fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint(ui.Red, label), h.Host, h.Error)
 		if h.Hint != "" {
 			fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), h.Hint)
+		}
+	}
+	for i, reason := range reasons {
+		fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint(ui.Red, "nixctl: error:"), joinNames(notStarted[reason]), reason)
+		if hints[i] != "" {
+			fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), hints[i])
 		}
 	}
 	if rep.Interrupted {
@@ -317,10 +373,7 @@ func hostNames(hosts []inventory.Host) string {
 	for i, h := range hosts {
 		names[i] = h.Name
 	}
-	if len(names) > 8 {
-		return fmt.Sprintf("%s and %d more", strings.Join(names[:8], ", "), len(names)-8)
-	}
-	return strings.Join(names, ", ")
+	return joinNames(names)
 }
 
 func newRunID(now time.Time) string {

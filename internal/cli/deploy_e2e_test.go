@@ -15,6 +15,23 @@ import (
 	"github.com/nixctl/nixctl/internal/testutil/fakecmd"
 )
 
+// fakeRebuildOnPath puts this test binary on PATH as nixos-rebuild (it
+// answers as fakecmd from the returned directory's table and logs there).
+func fakeRebuildOnPath(t *testing.T) string {
+	t.Helper()
+	fake, bin := t.TempDir(), t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(exe, filepath.Join(bin, "nixos-rebuild")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	t.Setenv(fakecmd.DirEnv, fake)
+	return fake
+}
+
 // TestDeployDemoFleetEndToEnd deploys the demo fleet's two cluster hosts
 // with every real part this machine has: real nix checks, evaluates and
 // builds both systems in one nix build, real sshds stand in for the hosts
@@ -54,18 +71,10 @@ hosts:
   - {name: nixos-node-1, address: 127.0.0.1, port: %d, identity: %s, tags: [cluster]}
   - {name: gateway, address: 192.0.2.1, tags: [edge]}
 `, mini.sshd.Port, mini.sshd.ClientKeyFile, mini.sshd.Port, web.URL, node.sshd.Port, node.sshd.ClientKeyFile)
-	home, fake, bin := t.TempDir(), t.TempDir(), t.TempDir()
+	home := t.TempDir()
 	testutil.WriteFiles(t, dir, map[string]string{"nixctl.yaml": inv})
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known), ".ssh/config": "Host *\n  ServerAliveInterval 30\n"})
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(exe, filepath.Join(bin, "nixos-rebuild")); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
-	t.Setenv(fakecmd.DirEnv, fake)
+	fake := fakeRebuildOnPath(t)
 	env := map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice"}
 
 	r := runIn(t, dir, nil, env, "deploy", "@cluster", "--yes", "--json")

@@ -96,6 +96,13 @@ func TestDeployUsageErrors(t *testing.T) {
 		{[]string{"deploy", "a"}, exitcode.Usage, "confirmation needed but there is no terminal", "pass --yes"},
 		{[]string{"rollback"}, exitcode.Usage, "rollback needs at least one host", ""},
 		{[]string{"rollback", "a", "--to", "0"}, exitcode.Usage, "--to 0", ""},
+		{[]string{"deploy", "a", "--batch", "0"}, exitcode.Usage, "--batch: a batch holds at least 1 host, got 0", "--batch 25%"},
+		{[]string{"deploy", "a", "--batch", "120%"}, exitcode.Usage, "120% is not a percentage", "a percentage"},
+		{[]string{"deploy", "a", "b", "--canary", "c"}, exitcode.Usage, "--canary c selects none of the hosts being deployed", "name one of a, b"},
+		{[]string{"deploy", "a", "b", "--canary", "a", "--canary", "b"}, exitcode.Usage, "--canary a b selects every host being deployed", "leave some hosts out"},
+		{[]string{"deploy", "a", "--canary", "zz"}, exitcode.Usage, `unknown host "zz"`, ""},
+		{[]string{"deploy", "a", "--cache=--to"}, exitcode.Usage, `--cache: "--to" is not a binary cache URL`, "file:///srv/nix-cache"},
+		{[]string{"deploy", "a", "--diff", "--action", "build"}, exitcode.Usage, "--diff with --action build", "switch, boot or test"},
 	} {
 		r := runIn(t, dir, &execx.Recorder{Paths: paths}, nil, c.args...)
 		if r.code != c.code || !strings.Contains(r.stderr, "nixctl: error: ") || !strings.Contains(r.stderr, c.err) || !strings.Contains(r.stderr, c.hint) {

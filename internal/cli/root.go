@@ -132,6 +132,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		newProfileCmd(deps),
 		newManCmd(deps),
 		newDeployCmd(deps),
+		newPlanCmd(deps),
 		newStatusCmd(deps),
 		newRollbackCmd(deps),
 	)

@@ -41,6 +41,10 @@ type Env struct {
 	Who    string
 	GitRev string
 	Now    func() time.Time
+	// Approve is shown the plan of every host after the diff stage (with
+	// Options.Diff) and returns an error to stop before activation; nil
+	// Approve goes on.
+	Approve func(plan []HostResult) error
 	// SecretsAccess, when set, runs in the check stage: a host it returns
 	// an error for (it would fail to decrypt a secret it uses) stops there,
 	// before anything is built or activated.
@@ -73,6 +77,9 @@ type executor struct {
 	ctx       context.Context // cancelled by --fail-fast too
 	cancelRun context.CancelFunc
 	hosts     []*hostRun
+	// declined is why the plan was not approved (nil: it was, or no
+	// question was asked).
+	declined error
 }
 
 // Run executes the plan: check, preflight and lock, one build, then per host
@@ -110,9 +117,16 @@ func Run(ctx context.Context, env Env, p *Plan) *Report {
 	if p.Build != nil {
 		x.build()
 	}
-	x.parallel(StageActivate, x.activate)
+	if p.Cache != "" {
+		x.pushToCache()
+	}
+	if p.Diff {
+		x.parallel(StageDiff, x.diff)
+		x.approve()
+	}
+	x.activateInBatches()
 
-	rep := &Report{RunID: env.RunID, Action: actionName(p), LogDir: env.LogDir, Interrupted: ctx.Err() != nil}
+	rep := &Report{RunID: env.RunID, Action: actionName(p), LogDir: env.LogDir, Interrupted: ctx.Err() != nil, Declined: x.declined}
 	for _, h := range x.hosts {
 		if !h.done {
 			x.finish(h, ResultOK, nil)
@@ -144,9 +158,13 @@ func (x *executor) active() []*hostRun {
 // started when the run is cancelled end as cancelled or interrupted, before
 // stage.
 func (x *executor) parallel(stage string, f func(h *hostRun)) {
+	x.parallelOver(x.active(), stage, f)
+}
+
+func (x *executor) parallelOver(hosts []*hostRun, stage string, f func(h *hostRun)) {
 	sem := make(chan struct{}, max(x.plan.Parallel, 1))
 	var wg sync.WaitGroup
-	for _, h := range x.active() {
+	for _, h := range hosts {
 		sem <- struct{}{}
 		if x.ctx.Err() != nil {
 			<-sem
@@ -299,6 +317,9 @@ func (x *executor) preflight(h *hostRun) {
 		x.fail(h, timeoutErr(ctx, x.plan.Timeout, err))
 		return
 	}
+	if x.plan.PlanOnly {
+		return
+	}
 	x.setStage(h, StageLock)
 	info := LockInfo{RunID: x.env.RunID, Who: x.env.Who, Started: x.env.Now().UTC(), GitRev: x.env.GitRev, Action: actionName(x.plan), PID: os.Getpid()}
 	if err := acquireLock(ctx, s, h.plan, info, x.plan.BreakLock); err != nil {
@@ -322,6 +343,7 @@ func (x *executor) build() {
 	if len(local) == 0 {
 		return
 	}
+	x.derivationsFor(local)
 	x.useDerivations(local)
 	err := x.buildHosts(local)
 	if err != nil && len(local) > 1 && !x.plan.FailFast && x.ctx.Err() == nil {
@@ -340,6 +362,40 @@ func (x *executor) build() {
 			x.finish(h, ResultOK, nil)
 		}
 	}
+}
+
+// derivationsFor evaluates, in one nix process, the derivations of the
+// hosts the check stage did not evaluate (--no-check) when there are
+// several and a later stage needs their systems: nix build --json does not
+// answer in the order of its installables, and only the derivation tells
+// which system is whose.
+func (x *executor) derivationsFor(local []*hostRun) {
+	var hosts []inventory.Host
+	for _, h := range local {
+		if h.res.DrvPath == "" {
+			hosts = append(hosts, h.plan.Host)
+		}
+	}
+	if len(local) < 2 || len(hosts) == 0 || !x.needsStorePaths() {
+		return
+	}
+	items, err := check.Evaluate(x.ctx, x.env.Runner, x.env.Fleet, check.Options{Hosts: hosts, EvalJobs: x.plan.EvalJobs}, nil)
+	if err != nil {
+		return // the build evaluates them again and says what is wrong
+	}
+	for _, it := range items {
+		for _, h := range local {
+			if it.OK && it.Kind == check.KindHost && it.Name == h.plan.Host.Name {
+				h.res.DrvPath = it.DrvPath
+			}
+		}
+	}
+}
+
+// needsStorePaths reports whether a later stage needs each host's built
+// system: the diff and the cache push do.
+func (x *executor) needsStorePaths() bool {
+	return x.plan.Diff || x.plan.Cache != ""
 }
 
 func (x *executor) buildHosts(hosts []*hostRun) error {
@@ -378,11 +434,10 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 	if err != nil {
 		return exitcode.New(exitcode.Build, err, "")
 	}
-	for i, h := range hosts {
-		for j, r := range results {
-			// A derivation the check stage found, or else the
-			// installable's place: nix answers in their order.
-			if h.res.DrvPath != "" && r.DrvPath == h.res.DrvPath || h.res.DrvPath == "" && i == j {
+	for _, h := range hosts {
+		for _, r := range results {
+			// The derivation the evaluation found, or else the only one.
+			if h.res.DrvPath != "" && r.DrvPath == h.res.DrvPath || h.res.DrvPath == "" && len(hosts) == 1 && len(results) == 1 {
 				h.res.StorePath = r.Out()
 			}
 		}

@@ -204,6 +204,14 @@ func (s *fakeSession) Status(ctx context.Context) (hostops.Status, error) {
 	return hostops.Status{Generation: s.h.generation, Current: s.h.current}, nil
 }
 
+func (s *fakeSession) ClosureDiff(ctx context.Context, old, new string) (string, []byte, error) {
+	if err := s.op(ctx, "closure-diff "+old+" "+new, false); err != nil {
+		return "", nil, err
+	}
+	s.h.mu.Unlock()
+	return "", nil, errors.New("the fake host keeps no store")
+}
+
 func (s *fakeSession) ArmWatchdog(ctx context.Context, w hostops.Watchdog) error {
 	if err := s.op(ctx, fmt.Sprintf("arm %s %d %s", w.Action, w.Generation, w.Confirm), true); err != nil {
 		return err

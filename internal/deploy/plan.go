@@ -27,6 +27,8 @@ const (
 	StagePreflight = "preflight"
 	StageLock      = "lock"
 	StageBuild     = "build"
+	StageCache     = "cache"
+	StageDiff      = "diff"
 	StageActivate  = "activate"
 	StageConfirm   = "confirm"
 	StageHealth    = "health"
@@ -71,6 +73,20 @@ type Options struct {
 	// ReturnWait bounds the wait for a host that missed its confirmation
 	// to come back on its previous generation (0 = 2m).
 	ReturnWait time.Duration
+	// Diff compares each host's current system with the new one after the
+	// build (closure, reboot, units) and hands the plan to Env.Approve;
+	// an unchanged host is not activated unless Force. PlanOnly stops
+	// there, without taking the hosts' locks (nixctl plan).
+	Diff     bool
+	PlanOnly bool
+	Force    bool
+	// Batch activates the hosts in successive batches (zero: all at once);
+	// Canary names hosts activated first, alone, before any batch.
+	Batch  inventory.Batch
+	Canary []string
+	// Cache is a store URL the built systems are pushed to once before
+	// activation; the hosts then substitute from their caches ("" = none).
+	Cache string
 }
 
 // HostPlan is everything the executor does for one host.
@@ -97,6 +113,11 @@ type HostPlan struct {
 	// nixctl confirms within ConfirmTimeout after the activation.
 	MagicRollback  bool
 	ConfirmTimeout time.Duration
+	// DryActivate is nixos-rebuild dry-activate, run by the diff stage
+	// (nil when the action does not activate now).
+	DryActivate *execx.Cmd
+	// SSHEnv is the NIX_SSHOPTS the system ssh needs to reach the host.
+	SSHEnv []string
 }
 
 // RemoteRollback is a rollback nixctl runs on the host itself.
@@ -150,6 +171,9 @@ func NewPlan(fleet *inventory.Fleet, hosts []inventory.Host, o Options, routes r
 	}
 	if o.Rollback {
 		o.Action = "switch"
+	}
+	if o.PlanOnly {
+		o.Diff = true
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = max(fleet.Defaults.Parallel, 1)
@@ -215,7 +239,7 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote
 	}
 	ro := nix.RebuildOptions{
 		Action: o.Action, Flake: fleet.Flake, Attr: h.Attr, TargetHost: r.Dest, BuildHost: hp.BuildHost,
-		Sudo: h.Sudo || hp.Elevate, Flavour: flavour, Substitutes: o.Substitute, Extra: o.RebuildArgs,
+		Sudo: h.Sudo || hp.Elevate, Flavour: flavour, Substitutes: o.Substitute || o.Cache != "", Extra: o.RebuildArgs,
 	}
 	if o.Action == "build" && !o.Rollback {
 		ro.TargetHost = ""
@@ -230,6 +254,7 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote
 		}
 		// Set even when empty: it is the whole of what the tools get.
 		env = []string{"NIX_SSHOPTS=" + opts}
+		hp.SSHEnv = env
 	}
 	switch {
 	case o.Rollback && o.RollbackTo > 0:
@@ -248,6 +273,11 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote
 			hp.RollbackCmd = &execx.Cmd{Argv: nix.Rebuild(rb), Env: env, Dir: fleet.Dir}
 		case "test":
 			hp.RollbackRemote = &RemoteRollback{}
+		}
+		if o.Diff && (o.Action == "switch" || o.Action == "test") {
+			da := ro
+			da.Action = "dry-activate"
+			hp.DryActivate = &execx.Cmd{Argv: nix.Rebuild(da), Env: env, Dir: fleet.Dir}
 		}
 	}
 	return hp, nil
@@ -355,6 +385,10 @@ func (p *Plan) Print(w io.Writer) {
 	}
 	if p.Build != nil {
 		fmt.Fprintln(w, p.Build.String())
+	}
+	p.printRollout(w)
+	if p.PlanOnly {
+		return
 	}
 	for _, h := range p.Hosts {
 		if len(h.Activate.Argv) > 0 {

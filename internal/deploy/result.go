@@ -19,6 +19,11 @@ const (
 	ResultUnreachable = "unreachable"
 	ResultCancelled   = "cancelled"
 	ResultInterrupted = "interrupted"
+	// ResultUnchanged: --diff found the host already runs the new system.
+	ResultUnchanged = "unchanged"
+	// ResultNotStarted: an earlier batch or a canary failed, or the plan
+	// was not approved; the error says which.
+	ResultNotStarted = "not started"
 )
 
 // HostResult is how one host's deploy ended.
@@ -38,10 +43,15 @@ type HostResult struct {
 	// activation can use without evaluating the flake again.
 	DrvPath   string `json:"drvPath,omitempty"`
 	StorePath string `json:"storePath,omitempty"`
+	// Diff is the host's plan (with --diff and nixctl plan).
+	Diff *HostDiff `json:"diff,omitempty"`
+	// Batch is the rollout batch the host was activated in, from 1 (the
+	// canaries, when there are some); 0 without batches.
+	Batch int `json:"batch,omitempty"`
 }
 
 // OK reports whether the host ended as asked.
-func (r HostResult) OK() bool { return r.Result == ResultOK }
+func (r HostResult) OK() bool { return r.Result == ResultOK || r.Result == ResultUnchanged }
 
 // Report is a whole run.
 type Report struct {
@@ -50,6 +60,9 @@ type Report struct {
 	Hosts       []HostResult `json:"hosts"`
 	Interrupted bool         `json:"interrupted"`
 	LogDir      string       `json:"logDir,omitempty"`
+	// Declined is the answer that stopped the run after the plan (nil when
+	// it went on).
+	Declined error `json:"-"`
 }
 
 // ExitCode is the run's documented exit code: 0 all ok; 130 interrupted;
@@ -63,7 +76,7 @@ func (r *Report) ExitCode() int {
 	var failed, rolledBack, atCheck, atBuild int
 	for _, h := range r.Hosts {
 		switch h.Result {
-		case ResultOK:
+		case ResultOK, ResultUnchanged:
 		case ResultRolledBack, ResultRolledBackByHost:
 			rolledBack++
 		default:

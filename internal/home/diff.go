@@ -57,18 +57,24 @@ func DiffGenerations(ctx context.Context, r execx.Runner, profile, oldPath, newP
 	if err != nil {
 		return nil, fmt.Errorf("measuring closures of %s: %w", profile, err)
 	}
-	infos, err := nix.ParsePathInfo(res.Stdout)
+	return d, d.SetSizes(res.Stdout)
+}
+
+// SetSizes reads both closure sizes from `nix path-info --json
+// --closure-size OLD NEW` output.
+func (d *Diff) SetSizes(pathInfo []byte) error {
+	infos, err := nix.ParsePathInfo(pathInfo)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, in := range infos {
 		switch in.Path {
-		case newPath:
+		case d.New:
 			d.NewSize = in.ClosureSize
-		case oldPath:
+		case d.Old:
 			d.OldSize = in.ClosureSize
 		}
 	}
 	d.SizeDelta = d.NewSize - d.OldSize
-	return d, nil
+	return nil
 }

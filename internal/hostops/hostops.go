@@ -59,6 +59,9 @@ type System interface {
 	// ConfirmWatchdog disarms it after the activation, over a new
 	// connection (ErrRolledBackByHost when it acted first).
 	ConfirmWatchdog(ctx context.Context, runID string) error
+	// ClosureDiff compares two system closures in the host's own store
+	// (nix store diff-closures, then path-info --json --closure-size).
+	ClosureDiff(ctx context.Context, old, new string) (diff string, sizes []byte, err error)
 	Close() error
 }
 

@@ -30,6 +30,7 @@ const (
 	scriptHomeGenerations  = "home-generations"
 	scriptHomeActivate     = "home-activate"
 	scriptWatchdog         = "watchdog"
+	scriptClosureDiff      = "closure-diff"
 )
 
 // Script is one host script's text.

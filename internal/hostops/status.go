@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nixctl/nixctl/internal/nix"
 )
 
 // Status is what a host runs, as the status script reads it.
@@ -16,7 +19,10 @@ type Status struct {
 	Booted       string
 	// RebootNeeded: the booted kernel, initrd or modules differ from the
 	// current system's.
-	RebootNeeded   bool
+	RebootNeeded bool
+	// Parts are the current system's links that only a reboot brings in
+	// (kernel, initrd, kernel-modules; systemd is re-executed): part → target.
+	Parts          map[string]string
 	Generation     int
 	GenerationDate time.Time
 	LastDeploy     *LockInfo
@@ -52,6 +58,10 @@ func parseStatus(out string) Status {
 			st.RebootNeeded = true
 		}
 	}
+	st.Parts = map[string]string{}
+	for _, f := range RebootParts {
+		st.Parts[f] = kv["cur_"+f]
+	}
 	st.Generation = ParseGenerationLink(kv["generation"])
 	if sec, err := strconv.ParseInt(kv["generation_time"], 10, 64); err == nil {
 		st.GenerationDate = time.Unix(sec, 0).UTC()
@@ -74,4 +84,27 @@ func parseRecord(v string) *LockInfo {
 		return nil
 	}
 	return &li
+}
+
+// RebootParts are the links inside a NixOS toplevel whose change the
+// running system cannot take in by switching.
+var RebootParts = []string{"kernel", "initrd", "kernel-modules", "systemd"}
+
+// ClosureDiff compares two closures in the host's own store: nix store
+// diff-closures' output, and nix path-info --json --closure-size's.
+func (h *Host) ClosureDiff(ctx context.Context, old, new string) (diff string, sizes []byte, err error) {
+	for _, p := range []string{old, new} {
+		if !nix.IsStorePath(p) {
+			return "", nil, fmt.Errorf("refusing to compare %q: not a store path", p)
+		}
+	}
+	o, err := h.run(ctx, scriptClosureDiff, false, nil, nil, old, new)
+	if err != nil {
+		return "", nil, err
+	}
+	d, s, ok := strings.Cut(o.stdout, "--nixctl-sizes--\n")
+	if !ok {
+		return "", nil, fmt.Errorf("on %s: nixctl-%s printed no sizes", h.name, scriptClosureDiff)
+	}
+	return d, []byte(s), nil
 }

@@ -50,6 +50,11 @@ type Defaults struct {
 	// SubstituteOnTarget lets hosts fetch from their binary caches
 	// (nixos-rebuild --use-substitutes) instead of through this machine.
 	SubstituteOnTarget bool `json:"substituteOnTarget"`
+	// Batch rolls deploys out in batches of this size (zero: all at once).
+	Batch Batch `json:"batch,omitzero"`
+	// Cache is a binary cache URL the built systems are pushed to before
+	// activation, for the hosts to substitute from ("" = none).
+	Cache string `json:"cache,omitempty"`
 }
 
 // Host is a NixOS machine deployed with nixos-rebuild --target-host.

@@ -276,7 +276,24 @@ func (d *decoder) defaults(n *yaml.Node, def *Defaults) {
 		"magicRollback":      func(v *yaml.Node) { def.MagicRollback = d.optBool(v, "defaults.magicRollback") },
 		"confirmTimeout":     func(v *yaml.Node) { def.ConfirmTimeout = d.duration(v, "defaults.confirmTimeout") },
 		"substituteOnTarget": func(v *yaml.Node) { def.SubstituteOnTarget = d.boolean(v, "defaults.substituteOnTarget") },
+		"batch":              func(v *yaml.Node) { def.Batch = d.batch(v, "defaults.batch") },
+		"cache": func(v *yaml.Node) {
+			def.Cache = d.check(v, "defaults.cache", d.str(v, "defaults.cache"), CheckCacheURL)
+		},
 	})
+}
+
+// batch reads a batch size: 5 (an integer) or "25%".
+func (d *decoder) batch(n *yaml.Node, field string) Batch {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" && n.Tag != "!!str" {
+		d.addf(n.Line, field, "must be a number of hosts (5) or a percentage (25%%)")
+		return Batch{}
+	}
+	b, problem := ParseBatch(n.Value)
+	if problem != "" {
+		d.addf(n.Line, field, "%s", problem)
+	}
+	return b
 }
 
 func (d *decoder) host(n *yaml.Node, path string) Host {

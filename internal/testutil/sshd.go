@@ -40,6 +40,9 @@ type SSHDOptions struct {
 	// of its own), besides the /var/lib/nixctl and /run/lock every test
 	// host has to itself.
 	OwnSystem bool
+	// OwnStore gives the host an empty /nix of its own: a store that holds
+	// only what is copied to it.
+	OwnStore bool
 	// Config are extra sshd_config lines, e.g. "PermitOpen inner:2222".
 	Config []string
 	// Hosts are names that only this sshd resolves (name → address): it runs
@@ -171,6 +174,9 @@ func (s *SSHD) enterNamespace() {
 	// setup does there (slow version managers, locks) is no part of a test
 	// host, and it made every remote command take seconds.
 	script := "set -e\nif [ -f /root/.bashrc ]; then mount --bind /dev/null /root/.bashrc; fi\n"
+	if s.opts.OwnStore {
+		script += "mount -t tmpfs -o mode=0755 tmpfs /nix\nmkdir -p /nix/var/nix/profiles\n"
+	}
 	if s.opts.OwnSystem {
 		script += "mount -t tmpfs -o mode=0755 tmpfs /run\nmkdir -p /run/sshd /run/lock\n" +
 			"mount -t tmpfs -o mode=0755 tmpfs /nix/var/nix/profiles\n"

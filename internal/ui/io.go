@@ -50,6 +50,12 @@ func New(s Stdio, getenv func(string) string, noColor bool) *IO {
 	return io
 }
 
+// OnErr is o with results going to stderr, for what a command must show
+// while stdout is kept for --json: the plan before a question, say.
+func (o *IO) OnErr() *IO {
+	return &IO{In: o.In, Out: o.Err, Err: o.Err, InTTY: o.InTTY, OutTTY: o.ErrTTY, ErrTTY: o.ErrTTY, Color: o.Color, Verbose: o.Verbose, Quiet: o.Quiet}
+}
+
 func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))

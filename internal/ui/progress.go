@@ -23,6 +23,7 @@ type Progress struct {
 	// writers keep each name's partial line between writes.
 	writers map[string]*progressWriter
 	drawn   int
+	paused  bool
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -125,6 +126,26 @@ func (p *Progress) Writer(name string) io.Writer {
 	return w
 }
 
+// Pause takes the live lines off the screen while f runs (a question to
+// the user, a plan printed before it), then draws them again below.
+func (p *Progress) Pause(f func()) {
+	p.mu.Lock()
+	if p.live {
+		p.clear()
+	}
+	p.paused = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.paused = false
+		if p.live {
+			p.redraw()
+		}
+		p.mu.Unlock()
+	}()
+	f()
+}
+
 // Close stops the live display, leaving the final lines on screen.
 func (p *Progress) Close() {
 	if !p.live {
@@ -175,6 +196,9 @@ func (p *Progress) clear() {
 const stateWidth = 14
 
 func (p *Progress) redraw() {
+	if p.paused {
+		return
+	}
 	p.clear()
 	width := 0
 	for _, it := range p.items {

@@ -19,6 +19,7 @@ for f in kernel initrd kernel-modules; do
   echo "cur_$f=$(readlink "$cur/$f" 2>/dev/null)"
   echo "boot_$f=$(readlink "$boot/$f" 2>/dev/null)"
 done
+echo "cur_systemd=$(readlink "$cur/systemd" 2>/dev/null)"
 g=$(readlink "$r/nix/var/nix/profiles/system" 2>/dev/null)
 echo "generation=$g"
 [ -n "$g" ] && echo "generation_time=$(stat -c %Y "$r/nix/var/nix/profiles/$g" 2>/dev/null)"
