@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/check"
@@ -21,6 +20,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/parallel"
 )
 
 // Case kinds beyond check's host and profile.
@@ -477,18 +477,7 @@ func (rn *run) parallel(n int, fn func(i int)) {
 	if par < 1 {
 		par = 2
 	}
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
+	parallel.Each(n, par, fn)
 }
 
 // --- 4. evaluate --------------------------------------------------------
