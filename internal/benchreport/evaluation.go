@@ -230,7 +230,7 @@ type evalCounter struct {
 }
 
 var (
-	evalManyHostRe = regexp.MustCompile(`\(one \d+ "([^"]+)" p\d+\)`)
+	evalManyHostRe = regexp.MustCompile(`\(one \d+ \w+ "([^"]+)" p\d+ \w+\)`)
 	installableRe  = regexp.MustCompile(`#nixosConfigurations\.("[^"]+"|[A-Za-z0-9_'-]+)`)
 )
 

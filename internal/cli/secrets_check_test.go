@@ -84,7 +84,7 @@ profiles:
 		"(its ed25519 key in known_hosts)",
 		"✗ host unknown-key: its host key is not in known_hosts",
 		"✓ host no-secrets: no sops secrets declared",
-		"✗ host typeerr: evaluating its configuration failed",
+		"✗ host typeerr: evaluating its configuration failed: flake.nix:16:74: cannot add a string to an integer",
 		"✓ profile laptop: 1 secret(s) for age1",
 		"✗ profile desktop: recipient desktop (nixctl.yaml) names no key in .sops.yaml",
 	} {

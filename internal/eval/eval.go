@@ -34,7 +34,18 @@ type Item struct {
 	// Value asks for the value as JSON; otherwise the item is a derivation
 	// and its drvPath and outPath are returned.
 	Value bool
+	// Apply, when set, is a Nix function of the flake's root directory and
+	// of the item's value (root: v: …); its result, as JSON, is the item's
+	// Value. The root is a string with Options.WholeFlake, null otherwise.
+	Apply string
 }
+
+func (it Item) nixItem() nix.EvalItem {
+	return nix.EvalItem{Output: it.Output, Attr: it.Attr, Path: it.Path, Apply: it.Apply}
+}
+
+// json says whether the item's result is a JSON value, not a derivation.
+func (it Item) json() bool { return it.Value || it.Apply != "" }
 
 // Host is the toplevel of nixosConfigurations.${attr}.
 func Host(attr string) Item {
@@ -86,7 +97,13 @@ type Options struct {
 	// DefaultChunkSize): nix keeps what it evaluated until it exits, so a
 	// chunk bounds its memory.
 	ChunkSize int
-	Events    Events
+	// WholeFlake evaluates through builtins.getFlake: every output in one
+	// process, and Apply functions see the flake's root. getFlake needs
+	// --impure for a local flake, so a configuration that reads the
+	// environment evaluates here: right for reading what configurations
+	// declare (secrets check), not for what gets built.
+	WholeFlake bool
+	Events     Events
 }
 
 // DefaultChunkSize is the most items one nix process evaluates by default.
@@ -117,22 +134,28 @@ type task struct {
 // Plan lists the processes the first round would start (for --dry-run).
 func Plan(items []Item, o Options) []execx.Cmd {
 	var cmds []execx.Cmd
-	for _, t := range chunks(items, o.chunkSize()) {
+	for _, t := range chunks(items, o) {
 		cmds = append(cmds, chunkCmd(items, t, o))
 	}
 	return cmds
 }
 
-// chunks groups items by output, in order of first appearance, and cuts
-// each group into chunks of at most size items.
-func chunks(items []Item, size int) []task {
+// chunks groups items by output (all together with WholeFlake), in order
+// of first appearance, and cuts each group into chunks of at most
+// ChunkSize items.
+func chunks(items []Item, o Options) []task {
+	size := o.chunkSize()
 	var outputs []string
 	byOutput := map[string][]int{}
 	for i, it := range items {
-		if _, ok := byOutput[it.Output]; !ok {
-			outputs = append(outputs, it.Output)
+		out := it.Output
+		if o.WholeFlake {
+			out = ""
 		}
-		byOutput[it.Output] = append(byOutput[it.Output], i)
+		if _, ok := byOutput[out]; !ok {
+			outputs = append(outputs, out)
+		}
+		byOutput[out] = append(byOutput[out], i)
 	}
 	var tasks []task
 	for _, out := range outputs {
@@ -149,7 +172,10 @@ func chunks(items []Item, size int) []task {
 func chunkCmd(items []Item, t task, o Options) execx.Cmd {
 	ev := make([]nix.EvalItem, len(t.idx))
 	for j, i := range t.idx {
-		ev[j] = nix.EvalItem{Attr: items[i].Attr, Path: items[i].Path}
+		ev[j] = items[i].nixItem()
+	}
+	if o.WholeFlake {
+		return execx.Cmd{Argv: nix.EvalManyFlake(o.Flake, ev, o.Extra...), Dir: o.Dir, ReadOnly: true}
 	}
 	return execx.Cmd{Argv: nix.EvalMany(o.Flake, t.output, ev, o.Extra...), Dir: o.Dir, ReadOnly: true}
 }
@@ -157,8 +183,14 @@ func chunkCmd(items []Item, t task, o Options) execx.Cmd {
 // aloneCmd is the command that evaluates one item by itself, as nixctl
 // always did: its errors are the reference.
 func aloneCmd(it Item, o Options) execx.Cmd {
-	if it.Value {
+	if o.WholeFlake {
+		return execx.Cmd{Argv: nix.EvalOneFlake(o.Flake, it.nixItem(), o.Extra...), Dir: o.Dir, ReadOnly: true}
+	}
+	if it.json() {
 		argv := nix.Nix("eval", "--json", nix.Installable(o.Flake, it.attrPath()...), "--log-format", "internal-json", "--show-trace")
+		if it.Apply != "" {
+			argv = append(argv, "--apply", "("+it.Apply+") null")
+		}
 		return execx.Cmd{Argv: append(argv, o.Extra...), Dir: o.Dir, ReadOnly: true}
 	}
 	return execx.Cmd{Argv: nix.EvalDrvPath(o.Flake, it.attrPath(), o.Extra...), Dir: o.Dir, ReadOnly: true}
@@ -187,7 +219,7 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 	if e.ev == nil {
 		e.ev = noEvents{}
 	}
-	tasks := chunks(items, o.chunkSize())
+	tasks := chunks(items, o)
 	for len(tasks) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
 		var next []task
@@ -365,8 +397,15 @@ func (e *evaluator) runAlone(ctx context.Context, i int) {
 	switch {
 	case err != nil:
 		e.finish(i, Result{Errors: ErrorsOf(res, err, e.o.Dir), Duration: d})
-	case it.Value:
+	case it.json():
 		e.finish(i, Result{Value: json.RawMessage(bytes.TrimSpace(res.Stdout)), Duration: d})
+	case e.o.WholeFlake:
+		var drv string
+		if jerr := json.Unmarshal(res.Stdout, &drv); jerr != nil {
+			e.finish(i, Result{Errors: []nix.Error{{Message: "reading nix eval's output: " + jerr.Error()}}, Duration: d})
+			return
+		}
+		e.finish(i, Result{DrvPath: drv, Duration: d})
 	default:
 		// It failed among others but not alone (the combined evaluation
 		// ran out of stack, say): its drvPath is good; the outPath would

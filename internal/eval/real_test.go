@@ -25,7 +25,10 @@ type countingRunner struct {
 	alone     map[string]int
 }
 
-var itemRe = regexp.MustCompile(`\(one (\d+) "([^"]*)" p\d+\)`)
+var (
+	itemRe  = regexp.MustCompile(`\(one (\d+) \w+ "([^"]*)" p\d+ \w+\)`)
+	aloneRe = regexp.MustCompile(`#(?:nixosConfigurations|homeConfigurations)\.([a-z0-9-]+)\.|flake\."(?:nixosConfigurations|homeConfigurations)"\."([^"]+)"`)
+)
 
 func newCounting() *countingRunner {
 	return &countingRunner{Runner: execx.NewReal(), started: map[string]int{}, alone: map[string]int{}}
@@ -36,9 +39,9 @@ func (c *countingRunner) Run(ctx context.Context, cmd execx.Cmd) (*execx.Result,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.processes++
-	if len(cmd.Argv) > 4 && cmd.Argv[2] == "--json" && cmd.Argv[3] == "--apply" {
+	if expr := manyExpr(cmd.Argv); expr != "" {
 		names := map[int]string{}
-		for _, m := range itemRe.FindAllStringSubmatch(cmd.Argv[4], -1) {
+		for _, m := range itemRe.FindAllStringSubmatch(expr, -1) {
 			i, _ := strconv.Atoi(m[1])
 			names[i] = m[2]
 		}
@@ -50,11 +53,21 @@ func (c *countingRunner) Run(ctx context.Context, cmd execx.Cmd) (*execx.Result,
 		return res, err
 	}
 	for _, a := range cmd.Argv {
-		if m := regexp.MustCompile(`#nixosConfigurations\.([a-z0-9-]+)\.`).FindStringSubmatch(a); m != nil {
-			c.alone[m[1]]++
+		if m := aloneRe.FindStringSubmatch(a); m != nil {
+			c.alone[m[1]+m[2]]++
 		}
 	}
 	return res, err
+}
+
+// manyExpr is the expression of an evaluation of many items, if argv is one.
+func manyExpr(argv []string) string {
+	for _, a := range argv {
+		if strings.Contains(a, "nixctl-eval") && itemRe.MatchString(a) {
+			return a
+		}
+	}
+	return ""
 }
 
 const brokenFleet = `{
@@ -215,5 +228,71 @@ func TestRealBrokenFlakeFailsEveryItemOnce(t *testing.T) {
 	}
 	if cr.processes != 1 {
 		t.Errorf("%d processes for a flake that does not parse, want 1", cr.processes)
+	}
+}
+
+// sopsLike reads a configuration's declared files relative to the flake's
+// root, as secrets check does.
+const sopsLike = `root: v: let
+  n = builtins.stringLength root;
+  rel = p: let s = toString p; in builtins.substring (n + 1) (builtins.stringLength s) s;
+in map rel (v.config.files or [ ])`
+
+func TestRealWholeFlakeEvaluatesHostsAndProfilesInOneProcess(t *testing.T) {
+	testutil.Require(t, "nix")
+	files := map[string]string{"flake.nix": `{
+  outputs = { self }: {
+    nixosConfigurations = {
+      h1.config.files = [ ./secrets/h1.yaml ];
+      thrower.config.files = import ./hosts/thrower.nix;
+      typed.config.files = import ./hosts/typed.nix;
+      h2.config = { };
+      aborter.config.files = import ./hosts/aborter.nix;
+    };
+    homeConfigurations.laptop.config.files = [ ./secrets/laptop.yaml ./secrets/b.yaml ];
+  };
+}
+`, "secrets/h1.yaml": "x: 1\n", "secrets/laptop.yaml": "x: 1\n", "secrets/b.yaml": "x: 1\n"}
+	for k, v := range brokenHosts {
+		files[k] = v
+	}
+	dir := testutil.WriteTree(t, files)
+	hosts := []string{"h1", "thrower", "typed", "h2", "aborter", "gone"}
+	var items []Item
+	for _, h := range hosts {
+		items = append(items, Item{Output: OutputNixOS, Attr: h, Apply: sopsLike})
+	}
+	items = append(items, Item{Output: OutputHome, Attr: "laptop", Apply: sopsLike}, Item{Output: OutputHome, Attr: "nobody", Apply: sopsLike})
+	cr := newCounting()
+	o := Options{Flake: dir, Dir: dir, Jobs: 2, WholeFlake: true}
+	res, err := Run(context.Background(), cr, items, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]string{0: `["secrets/h1.yaml"]`, 3: `[]`, 6: `["secrets/laptop.yaml","secrets/b.yaml"]`} {
+		if !res[i].OK() || string(res[i].Value) != want {
+			t.Errorf("item %d (%s): %+v, value %s, want %s", i, items[i], res[i], res[i].Value, want)
+		}
+	}
+	if !res[5].Missing || !res[7].Missing {
+		t.Errorf("gone, nobody: %+v %+v, want missing", res[5], res[7])
+	}
+	for i, want := range map[int]string{1: "The option services.openssh.port is used twice", 2: "hosts/typed.nix:4:10: cannot coerce an integer to a string", 4: "evaluation aborted: no bootloader"} {
+		if res[i].OK() || len(res[i].Errors) == 0 || !strings.Contains(res[i].Errors[0].String(), want) {
+			t.Errorf("item %d (%s): %+v, want an error containing %q", i, items[i], res[i], want)
+		}
+		if cr.alone[hosts[i]] != 1 {
+			t.Errorf("%s evaluated alone %d times, want 1", hosts[i], cr.alone[hosts[i]])
+		}
+	}
+	for _, h := range []string{"h1", "h2", "laptop"} {
+		if cr.started[h] != 1 || cr.alone[h] != 0 {
+			t.Errorf("%s evaluated %d times together and %d alone, want once", h, cr.started[h], cr.alone[h])
+		}
+	}
+	// Hosts and profiles share each process: the first ends at the type
+	// error, the second at the abort, the third finishes; three alone.
+	if cr.processes != 6 {
+		t.Errorf("%d nix processes, want 6", cr.processes)
 	}
 }
