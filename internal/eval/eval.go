@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,8 +124,8 @@ func (o Options) chunkSize() int {
 	return DefaultChunkSize
 }
 
-// task is one nix process: a chunk of items of one output, or one item
-// alone.
+// task is one nix process: a chunk of items of one output ("": of any
+// output), or one item alone.
 type task struct {
 	output string
 	idx    []int
@@ -134,28 +135,35 @@ type task struct {
 // Plan lists the processes the first round would start (for --dry-run).
 func Plan(items []Item, o Options) []execx.Cmd {
 	var cmds []execx.Cmd
-	for _, t := range chunks(items, o) {
+	for _, t := range chunks(items, o, true) {
 		cmds = append(cmds, chunkCmd(items, t, o))
 	}
 	return cmds
 }
 
-// chunks groups items by output (all together with WholeFlake), in order
-// of first appearance, and cuts each group into chunks of at most
-// ChunkSize items.
-func chunks(items []Item, o Options) []task {
+// chunks cuts items into chunks of at most ChunkSize items. together puts
+// items of every output in the same chunks (with WholeFlake they always
+// are); otherwise chunks are per output, in order of first appearance.
+func chunks(items []Item, o Options, together bool) []task {
 	size := o.chunkSize()
 	var outputs []string
 	byOutput := map[string][]int{}
 	for i, it := range items {
 		out := it.Output
-		if o.WholeFlake {
+		if together || o.WholeFlake {
 			out = ""
 		}
 		if _, ok := byOutput[out]; !ok {
 			outputs = append(outputs, out)
 		}
 		byOutput[out] = append(byOutput[out], i)
+	}
+	if len(outputs) == 1 && outputs[0] == "" && !o.WholeFlake && len(items) > 0 {
+		// Items of a single output need not name the outputs.
+		if single := items[0].Output; allIn(items, single) {
+			outputs[0] = single
+			byOutput[single] = byOutput[""]
+		}
 	}
 	var tasks []task
 	for _, out := range outputs {
@@ -169,15 +177,58 @@ func chunks(items []Item, o Options) []task {
 	return tasks
 }
 
+func allIn(items []Item, output string) bool {
+	for _, it := range items {
+		if it.Output != output {
+			return false
+		}
+	}
+	return true
+}
+
+// outputsOf lists the outputs of items in the order they first appear, as
+// the expression numbers them.
+func (e *evaluator) outputsOf(idx []int) []string {
+	var outs []string
+	for _, i := range idx {
+		if !slices.Contains(outs, e.items[i].Output) {
+			outs = append(outs, e.items[i].Output)
+		}
+	}
+	return outs
+}
+
+// split is the per-output chunks of a chunk of several outputs, for when
+// the outputs cannot be named together.
+func (e *evaluator) split(idx []int) []task {
+	sub := make([]Item, len(idx))
+	for j, i := range idx {
+		sub[j] = e.items[i]
+	}
+	tasks := chunks(sub, e.o, false)
+	for k := range tasks {
+		for j, local := range tasks[k].idx {
+			tasks[k].idx[j] = idx[local]
+		}
+	}
+	return tasks
+}
+
 func chunkCmd(items []Item, t task, o Options) execx.Cmd {
 	ev := make([]nix.EvalItem, len(t.idx))
 	for j, i := range t.idx {
 		ev[j] = items[i].nixItem()
 	}
-	if o.WholeFlake {
-		return execx.Cmd{Argv: nix.EvalManyFlake(o.Flake, ev, o.Extra...), Dir: o.Dir, ReadOnly: true}
+	var argv []string
+	switch {
+	case o.WholeFlake:
+		argv = nix.EvalManyFlake(o.Flake, ev, o.Extra...)
+	case t.output == "":
+		argv = nix.EvalManyOutputs(o.Flake, ev, o.Extra...)
+	default:
+		argv = nix.EvalMany(o.Flake, t.output, ev, o.Extra...)
 	}
-	return execx.Cmd{Argv: nix.EvalMany(o.Flake, t.output, ev, o.Extra...), Dir: o.Dir, ReadOnly: true}
+	return execx.Cmd{Argv: argv, Dir: o.Dir, ReadOnly: true}
 }
 
 // aloneCmd is the command that evaluates one item by itself, as nixctl
@@ -219,7 +270,7 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 	if e.ev == nil {
 		e.ev = noEvents{}
 	}
-	tasks := chunks(items, o)
+	tasks := chunks(items, o, true)
 	for len(tasks) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
 		var next []task
@@ -267,6 +318,10 @@ type chunkState struct {
 	ended   map[int]bool
 	current int // local index being evaluated, -1 between items
 	buf     []byte
+	// elsewhere: the process was not given the outputs (EvalElsewhere).
+	elsewhere bool
+	// output is the last output the process announced forcing (-1: none).
+	output int
 }
 
 // Write receives nix's stderr live, so progress is reported as items start
@@ -287,6 +342,14 @@ func (c *chunkState) Write(p []byte) (int, error) {
 }
 
 func (c *chunkState) event(ev nix.EvalEvent) {
+	switch ev.Status {
+	case nix.EvalElsewhere:
+		c.elsewhere = true
+		return
+	case nix.EvalOutput:
+		c.output = max(c.output, ev.Index)
+		return
+	}
 	if c.ended[ev.Index] {
 		return
 	}
@@ -318,7 +381,7 @@ func (c *chunkState) event(ev nix.EvalEvent) {
 // alone, and the items the process never reached when an error it could
 // not catch ended it.
 func (e *evaluator) runChunk(ctx context.Context, t task) []task {
-	st := &chunkState{t: t, e: e, begun: map[int]time.Time{}, ended: map[int]bool{}, current: -1}
+	st := &chunkState{t: t, e: e, begun: map[int]time.Time{}, ended: map[int]bool{}, current: -1, output: -1}
 	c := chunkCmd(e.items, t, e.o)
 	c.Stderr = st
 	res, err := e.r.Run(ctx, c)
@@ -340,6 +403,9 @@ func (e *evaluator) runChunk(ctx context.Context, t task) []task {
 			}
 		}
 	}
+	if st.elsewhere {
+		return e.split(t.idx)
+	}
 	var next []task
 	var unstarted []int
 	for j, i := range t.idx {
@@ -354,6 +420,25 @@ func (e *evaluator) runChunk(ctx context.Context, t task) []task {
 	}
 	if len(unstarted) == 0 {
 		return next
+	}
+	if len(st.begun) == 0 && st.output >= 0 {
+		// The process ended forcing an output, before any item: that
+		// output's items fail with its error, as they would evaluated on
+		// their own; the other outputs' items go on without it.
+		failed := e.outputsOf(t.idx)[st.output]
+		var others []int
+		for _, i := range unstarted {
+			if e.items[i].Output != failed {
+				others = append(others, i)
+				continue
+			}
+			if err == nil {
+				err = errors.New("nix printed no result")
+			}
+			e.start(i)
+			e.finish(i, Result{Errors: ErrorsOf(res, err, e.o.Dir)})
+		}
+		return append(next, e.split(others)...)
 	}
 	if len(st.begun) == 0 {
 		// Nothing started: the output itself, the flake or its inputs

@@ -186,9 +186,13 @@ func TestRealHostsAndProfilesAndValues(t *testing.T) {
 	items := []Item{Host("web.1"), Profile("gabriel@laptop"), {Output: OutputNixOS, Attr: "web.1", Path: []string{"config", "sops", "secrets"}, Value: true}}
 	var seen []int
 	var mu sync.Mutex
-	res, err := Run(context.Background(), execx.NewReal(), items, Options{Flake: dir, Dir: dir, Events: recordEvents{&mu, &seen}})
+	cr := newCounting()
+	res, err := Run(context.Background(), cr, items, Options{Flake: dir, Dir: dir, Events: recordEvents{&mu, &seen}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cr.processes != 1 {
+		t.Errorf("%d nix processes for hosts and profiles, want 1", cr.processes)
 	}
 	if !strings.HasSuffix(res[0].DrvPath, "-nixos-system-web.drv") || !strings.HasSuffix(res[1].DrvPath, "-home-manager-generation.drv") {
 		t.Errorf("results %+v", res)
@@ -294,5 +298,53 @@ func TestRealWholeFlakeEvaluatesHostsAndProfilesInOneProcess(t *testing.T) {
 	// error, the second at the abort, the third finishes; three alone.
 	if cr.processes != 6 {
 		t.Errorf("%d nix processes, want 6", cr.processes)
+	}
+}
+
+func TestRealOutputsTogetherFallBackPerOutput(t *testing.T) {
+	testutil.Require(t, "nix")
+	drv := `drv = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };`
+	for _, tc := range []struct {
+		name      string
+		outputs   string
+		processes int
+		profile   string // the profile's error, "" if it evaluates
+	}{
+		// nix tries packages.<system> before the outputs: the expression
+		// says so and each output is evaluated on its own.
+		{"packages", `packages.x86_64-linux.default = drv "pkg";
+    homeConfigurations.p.activationPackage = drv "home-manager-generation";`, 3, ""},
+		// An output that throws ends the process before any item; its
+		// trace says which: its items take the error, the others are
+		// evaluated again without it.
+		{"throwing output", `homeConfigurations = throw "no home here";`, 2, "no home here"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testutil.WriteTree(t, map[string]string{"flake.nix": `{
+  outputs = { self }: let
+    ` + drv + `
+  in {
+    nixosConfigurations.h.config.system.build.toplevel = drv "nixos-system-h";
+    ` + tc.outputs + `
+  };
+}`})
+			cr := newCounting()
+			res, err := Run(context.Background(), cr, []Item{Host("h"), Profile("p")}, Options{Flake: dir, Dir: dir, Jobs: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res[0].OK() || !strings.HasSuffix(res[0].DrvPath, "-nixos-system-h.drv") || cr.started["h"] != 1 {
+				t.Errorf("host: %+v, started %d times", res[0], cr.started["h"])
+			}
+			if tc.profile == "" && (!res[1].OK() || !strings.HasSuffix(res[1].DrvPath, "-home-manager-generation.drv")) {
+				t.Errorf("profile: %+v", res[1])
+			}
+			if tc.profile != "" && (res[1].OK() || len(res[1].Errors) == 0 || !strings.Contains(res[1].Errors[0].Message, tc.profile)) {
+				t.Errorf("profile: %+v, want the error %q", res[1], tc.profile)
+			}
+			if cr.processes != tc.processes {
+				t.Errorf("%d nix processes, want %d", cr.processes, tc.processes)
+			}
+		})
 	}
 }

@@ -13,7 +13,7 @@ import (
 // nixosConfigurations.${attr}.config.system.build.toplevel).
 type EvalItem struct {
 	// Output names the flake output; the expression reads it only when it
-	// is applied to the whole flake (EvalManyFlake).
+	// is applied to all outputs (EvalManyOutputs, EvalManyFlake).
 	Output string
 	Attr   string
 	Path   []string
@@ -48,15 +48,26 @@ const evalMarker = "nixctl-eval"
 
 // EvalManyExpr is the --apply function that evaluates items of one output.
 // Index i of the results is items[i].
-func EvalManyExpr(items []EvalItem) string { return evalManyExpr(items, false) }
+func EvalManyExpr(items []EvalItem) string { return evalManyExpr(items, oneOutput) }
 
-// evalManyExpr writes the function; whole says it is applied to the flake
-// (its outputs and outPath) rather than to one output.
-func evalManyExpr(items []EvalItem, whole bool) string {
+// exprScope is what the expression is applied to.
+type exprScope int
+
+const (
+	// oneOutput: the output the items are in (nix eval flake#output).
+	oneOutput exprScope = iota
+	// allOutputs: the flake's outputs (nix eval 'flake#""'), or the
+	// default package set nix found first under that name.
+	allOutputs
+	// wholeFlake: builtins.getFlake's value, outputs and outPath.
+	wholeFlake
+)
+
+func evalManyExpr(items []EvalItem, scope exprScope) string {
 	var b strings.Builder
 	b.Grow(len(evalManyPrelude) + 48*len(items))
 	b.WriteString(evalManyPrelude)
-	if whole {
+	if scope == wholeFlake {
 		b.WriteString("  root = toString outs.outPath;\n")
 	} else {
 		b.WriteString("  root = null;\n")
@@ -78,7 +89,7 @@ func evalManyExpr(items []EvalItem, whole bool) string {
 				fmt.Fprintf(&b, "  %s = (%s) root;\n", k, it.Apply)
 			}
 		}
-		if whole {
+		if scope != oneOutput {
 			// A missing output makes its items missing, not an error.
 			if k, fresh := outputs.of(it.Output); fresh {
 				fmt.Fprintf(&b, "  %s = outs.%s or { };\n", k, Attr(it.Output))
@@ -86,16 +97,30 @@ func evalManyExpr(items []EvalItem, whole bool) string {
 		}
 	}
 	b.WriteString("in ")
+	if scope == allOutputs {
+		// 'flake#""' names the outputs unless the flake has
+		// packages.<system> or legacyPackages.<system>, which nix tries
+		// first: then say the items are elsewhere, before evaluating any.
+		b.WriteString("if !(")
+		for i, out := range outputs.keys {
+			if i > 0 {
+				b.WriteString(" || ")
+			}
+			fmt.Fprintf(&b, "outs ? %s", Attr(out))
+		}
+		b.WriteString(`) then [ (t "${m} elsewhere 0" "${m} elsewhere 0") ] else `)
+	}
 	// Force every output before the first item starts, as nix forces the
-	// output --apply is given: an output that fails fails the process
-	// before any item, and says so once for all.
-	for _, k := range outputs.order {
-		fmt.Fprintf(&b, "builtins.seq %s (", k)
+	// output --apply is given, each announced by a trace: an output that
+	// fails ends the process before any item, and the last trace says
+	// which output it was.
+	for i, k := range outputs.order {
+		fmt.Fprintf(&b, "builtins.seq (t \"${m} output %d\" %s) (", i, k)
 	}
 	b.WriteString("[\n")
 	for i, it := range items {
 		set := "outs"
-		if whole {
+		if scope != oneOutput {
 			set, _ = outputs.of(it.Output)
 		}
 		f := "null"
@@ -115,7 +140,8 @@ func evalManyExpr(items []EvalItem, whole bool) string {
 type names struct {
 	prefix string
 	byKey  map[string]string
-	order  []string
+	order  []string // the names, in order
+	keys   []string // the keys, in the same order
 }
 
 func (n *names) of(key string) (name string, fresh bool) {
@@ -128,6 +154,7 @@ func (n *names) of(key string) (name string, fresh bool) {
 	name = n.prefix + strconv.Itoa(len(n.order))
 	n.byKey[key] = name
 	n.order = append(n.order, name)
+	n.keys = append(n.keys, key)
 	return name, true
 }
 
@@ -166,12 +193,22 @@ func EvalMany(flake, output string, items []EvalItem, extra ...string) []string 
 	return append(argv, extra...)
 }
 
+// EvalManyOutputs is the argv of one pure nix process that evaluates items
+// of several outputs (hosts and profiles together): --apply on 'flake#""',
+// the outputs themselves. Nix tries the default package prefixes first, so
+// a flake with packages.<system> gives the expression that set instead; the
+// expression then reports EvalElsewhere and evaluates nothing.
+func EvalManyOutputs(flake string, items []EvalItem, extra ...string) []string {
+	argv := Nix("eval", "--json", "--apply", evalManyExpr(items, allOutputs), Installable(flake, `""`), "--log-format", "internal-json")
+	return append(argv, extra...)
+}
+
 // EvalManyFlake is the argv of one nix process that evaluates items of any
 // outputs of the flake, and gives their Apply functions the flake's root.
 // builtins.getFlake needs --impure for a local flake that is not locked by
 // a hash, and a lock file that is up to date (it never writes one).
 func EvalManyFlake(flake string, items []EvalItem, extra ...string) []string {
-	expr := "(" + evalManyExpr(items, true) + ") (builtins.getFlake " + StringLiteral(flake) + ")"
+	expr := "(" + evalManyExpr(items, wholeFlake) + ") (builtins.getFlake " + StringLiteral(flake) + ")"
 	argv := Nix("eval", "--json", "--impure", "--expr", expr, "--log-format", "internal-json")
 	return append(argv, extra...)
 }
@@ -206,6 +243,13 @@ const (
 	EvalFailed
 	// EvalMissing: the output has no such attribute.
 	EvalMissing
+	// EvalElsewhere: EvalManyOutputs was given a package set, not the
+	// outputs; no item was evaluated.
+	EvalElsewhere
+	// EvalOutput: the expression is forcing an output (EvalManyOutputs,
+	// EvalManyFlake); Index numbers the outputs in the order the items
+	// first name them.
+	EvalOutput
 )
 
 // EvalEvent is one line the expression traced.
@@ -259,6 +303,10 @@ func parseEvalEvent(text []byte) (EvalEvent, bool) {
 		ev.Status = EvalFailed
 	case "missing":
 		ev.Status = EvalMissing
+	case "elsewhere":
+		ev.Status = EvalElsewhere
+	case "output":
+		ev.Status = EvalOutput
 	case "done":
 		var v struct {
 			D string          `json:"d"`
