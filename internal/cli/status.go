@@ -100,6 +100,11 @@ func runStatus(opts *statusOptions) error {
 		}
 		io.Table([]string{"host", "reachable", "nixos", "generation", "reboot", "drift", "last deploy"}, rows)
 		for _, s := range sts {
+			if w := s.PendingRollback; w != nil {
+				io.Printf("%s\n", watchdogLine(s.Host, w))
+			}
+		}
+		for _, s := range sts {
 			if s.Error != "" {
 				fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint("31", "nixctl: error:"), s.Host, s.Error)
 				if s.Hint != "" {
@@ -153,4 +158,24 @@ func lastDeploy(s deploy.HostStatus) string {
 		return out
 	}
 	return "-"
+}
+
+// watchdogLine says what a magic-rollback watchdog left on a host will do
+// (or did), and where to look at it.
+func watchdogLine(host string, w *hostops.PendingWatchdog) string {
+	where := "a detached process"
+	if w.Unit != "" {
+		where = "unit " + w.Unit + " (systemctl status " + w.Unit + ")"
+	} else if w.PID > 0 {
+		where = fmt.Sprintf("process %d", w.PID)
+	}
+	back := "the generation before"
+	if w.Generation > 0 {
+		back = fmt.Sprintf("generation %d", w.Generation)
+	}
+	if !w.Fired.IsZero() {
+		return fmt.Sprintf("%s: magic rollback of run %s went back to %s at %s", host, w.RunID, back, w.Fired.Local().Format(time.DateTime))
+	}
+	return fmt.Sprintf("%s: magic rollback pending for run %s (%s, armed %s): unless confirmed within %ds of its activation, the host goes back to %s",
+		host, w.RunID, where, w.Armed.Local().Format(time.DateTime), w.Confirm, back)
 }

@@ -487,6 +487,20 @@ func (s *SSH) jump(list string, depth int) (*Route, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The hop as an ssh command line reaches it (what hints print).
+	spec := Spec{Host: host, User: user}
+	if port != "" {
+		spec.Port = r.Port
+	}
+	if len(hops) > 1 {
+		spec.Options = []string{"-J", cl.values["proxyjump"]}
+	}
+	r.Shared = append([]string(nil), s.env.Shared...)
+	r.Args = s.args(spec, r, cl)
+	r.Dest = host
+	if user != "" {
+		r.Dest = user + "@" + host
+	}
 	return &r, nil
 }
 
