@@ -12,6 +12,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -135,10 +137,23 @@ type task struct {
 // Plan lists the processes the first round would start (for --dry-run).
 func Plan(items []Item, o Options) []execx.Cmd {
 	var cmds []execx.Cmd
-	for _, t := range chunks(items, o, true) {
+	for _, t := range chunks(items, o, outputsTogether(o)) {
 		cmds = append(cmds, chunkCmd(items, t, o))
 	}
 	return cmds
+}
+
+// outputsTogether says whether to try evaluating items of several outputs
+// in one process over 'flake#""'. In a flake with packages.<system>, nix
+// resolves that name to the package set: the expression then finds
+// itself elsewhere and each output gets its own process, one process
+// later. A flake.nix that never says "packages" most likely has no such
+// set; one that does likely has, so skip the attempt. Either way the
+// expression checks what it was given: this chooses the strategy, never
+// the result.
+func outputsTogether(o Options) bool {
+	b, err := os.ReadFile(filepath.Join(o.Dir, "flake.nix"))
+	return err != nil || !bytes.Contains(b, []byte("ackages"))
 }
 
 // chunks cuts items into chunks of at most ChunkSize items. together puts
@@ -270,7 +285,7 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 	if e.ev == nil {
 		e.ev = noEvents{}
 	}
-	tasks := chunks(items, o, true)
+	tasks := chunks(items, o, outputsTogether(o))
 	for len(tasks) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
 		var next []task

@@ -312,8 +312,11 @@ func TestRealOutputsTogetherFallBackPerOutput(t *testing.T) {
 	}{
 		// nix tries packages.<system> before the outputs: the expression
 		// says so and each output is evaluated on its own.
+		{"packages from another file", `homeConfigurations.p.activationPackage = drv "home-manager-generation";
+  } // import ./more.nix drv // {`, 3, ""},
+		// A flake.nix that names packages is not tried together.
 		{"packages", `packages.x86_64-linux.default = drv "pkg";
-    homeConfigurations.p.activationPackage = drv "home-manager-generation";`, 3, ""},
+    homeConfigurations.p.activationPackage = drv "home-manager-generation";`, 2, ""},
 		// An output that throws ends the process before any item; its
 		// trace says which: its items take the error, the others are
 		// evaluated again without it.
@@ -327,7 +330,7 @@ func TestRealOutputsTogetherFallBackPerOutput(t *testing.T) {
     nixosConfigurations.h.config.system.build.toplevel = drv "nixos-system-h";
     ` + tc.outputs + `
   };
-}`})
+}`, "more.nix": "drv: { packages.x86_64-linux.default = drv \"pkg\"; }\n"})
 			cr := newCounting()
 			res, err := Run(context.Background(), cr, []Item{Host("h"), Profile("p")}, Options{Flake: dir, Dir: dir, Jobs: 2})
 			if err != nil {
