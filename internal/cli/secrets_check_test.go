@@ -100,6 +100,12 @@ profiles:
 		t.Error("a secret value was printed")
 	}
 
+	// A host and a profile are read by one nix process.
+	_, errs, code = f.run("", "-v", "secrets", "check", "laptop", "no-secrets")
+	if n := strings.Count(errs, "debug: run: nix eval"); code != 0 || n != 1 {
+		t.Errorf("exit %d, %d nix evaluations for a host and a profile, want 1:\n%s", code, n, errs)
+	}
+
 	// JSON for machines; the healthy ones pass alone.
 	out, _, code = f.run("", "--json", "secrets", "check", "laptop", "no-secrets")
 	var rep struct {
