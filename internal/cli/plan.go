@@ -36,7 +36,7 @@ failed, 4 the check failed, 9 the build failed, 130 interrupted).`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runDeploy(opts)
+			return runDeploy(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()

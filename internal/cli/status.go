@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -37,7 +38,7 @@ Exits 0 when every host answered, 5 when some did not, 10 when none did.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runStatus(opts)
+			return runStatus(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -48,7 +49,7 @@ Exits 0 when every host answered, 5 when some did not, 10 when none did.`,
 	return cmd
 }
 
-func runStatus(opts *statusOptions) error {
+func runStatus(ctx context.Context, opts *statusOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -80,7 +81,7 @@ func runStatus(opts *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	sts := deploy.Status(deps.Context(), deps.Runner(), &hostops.SSH{Dialer: ssh}, ssh, fleet, hosts,
+	sts := deploy.Status(ctx, deps.Runner(), &hostops.SSH{Dialer: ssh}, ssh, fleet, hosts,
 		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, EvalJobs: opts.evalJobs})
 	io := deps.IO
 	failed := 0
@@ -114,7 +115,7 @@ func runStatus(opts *statusOptions) error {
 		}
 	}
 	switch {
-	case ctxErr(deps) != nil:
+	case ctx.Err() != nil:
 		return Silent(exitcode.Interrupted)
 	case failed == 0:
 		return nil
@@ -124,8 +125,6 @@ func runStatus(opts *statusOptions) error {
 		return Silent(exitcode.Partial)
 	}
 }
-
-func ctxErr(deps *app.Deps) error { return deps.Context().Err() }
 
 func statusRow(s deploy.HostStatus) []string {
 	if !s.Reachable {

@@ -466,9 +466,7 @@ func (s *SSH) resolve(name string, cl *cmdline, depth int) (Route, error) {
 func (s *SSH) jump(list string, depth int) (*Route, error) {
 	hops := strings.Split(list, ",")
 	last := strings.TrimSpace(hops[len(hops)-1])
-	if strings.HasPrefix(last, "ssh://") {
-		last = strings.TrimPrefix(last, "ssh://")
-	}
+	last = strings.TrimPrefix(last, "ssh://")
 	user, host, port, err := splitHop(last)
 	if err != nil {
 		return nil, err
