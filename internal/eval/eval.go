@@ -201,6 +201,11 @@ func allIn(items []Item, output string) bool {
 	return true
 }
 
+// notProvided reports nix's error for an installable it found nothing at.
+func notProvided(errs []nix.Error) bool {
+	return len(errs) > 0 && strings.Contains(errs[0].Message, "does not provide attribute")
+}
+
 // outputsOf lists the outputs of items in the order they first appear, as
 // the expression numbers them.
 func (e *evaluator) outputsOf(idx []int) []string {
@@ -463,6 +468,11 @@ func (e *evaluator) runChunk(ctx context.Context, t task) []task {
 			err = errors.New("nix printed no result")
 		}
 		errs := ErrorsOf(res, err, e.o.Dir)
+		if t.output == "" && !e.o.WholeFlake && notProvided(errs) {
+			// This nix does not read 'flake#""' as the outputs (Lix
+			// reads an attribute named ""): name each output instead.
+			return append(next, e.split(unstarted)...)
+		}
 		for _, i := range unstarted {
 			e.start(i)
 			e.finish(i, Result{Errors: errs})

@@ -351,3 +351,41 @@ func TestRealOutputsTogetherFallBackPerOutput(t *testing.T) {
 		})
 	}
 }
+
+// rootElsewhere runs nix as one that reads 'flake#""' as an attribute named
+// "" (as Lix does) would: the real nix, asked for 'flake#"".""'.
+type rootElsewhere struct{ *countingRunner }
+
+func (r rootElsewhere) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) {
+	argv := append([]string(nil), c.Argv...)
+	for i, a := range argv {
+		if strings.HasSuffix(a, `#""`) {
+			argv[i] = a + `.""`
+		}
+	}
+	c.Argv = argv
+	return r.countingRunner.Run(ctx, c)
+}
+
+func TestRealOutputsNotReadTogetherAreEvaluatedApart(t *testing.T) {
+	testutil.Require(t, "nix")
+	dir := testutil.WriteTree(t, map[string]string{"flake.nix": `{
+  outputs = { self }: let
+    drv = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+  in {
+    nixosConfigurations.h.config.system.build.toplevel = drv "nixos-system-h";
+    homeConfigurations.p.activationPackage = drv "home-manager-generation";
+  };
+}`})
+	cr := newCounting()
+	res, err := Run(context.Background(), rootElsewhere{cr}, []Item{Host("h"), Profile("p")}, Options{Flake: dir, Dir: dir, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].OK() || !strings.HasSuffix(res[0].DrvPath, "-nixos-system-h.drv") || !res[1].OK() || !strings.HasSuffix(res[1].DrvPath, "-home-manager-generation.drv") {
+		t.Errorf("results %+v", res)
+	}
+	if cr.processes != 3 || cr.started["h"] != 1 || cr.started["p"] != 1 {
+		t.Errorf("%d processes, h started %d, p %d times; want 3, once each", cr.processes, cr.started["h"], cr.started["p"])
+	}
+}
