@@ -71,8 +71,8 @@ flake 4, evaluate 8, build 9, deploy its own.`,
 
 func runCI(ctx context.Context, opts *ciOptions) error {
 	deps := opts.deps
-	if _, err := deps.Runner().LookPath("nix"); err != nil {
-		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) in the CI image, or use the workflow of 'nixctl ci init'", "nix is not installed or not on PATH")
+	if err := requireNix(deps, "install Nix (https://nixos.org/download) in the CI image, or use the workflow of 'nixctl ci init'"); err != nil {
+		return err
 	}
 	jsonOut := opts.json
 	if jsonOut == "" && deps.Config.JSON {
