@@ -20,17 +20,18 @@ FUZZ_TARGETS := \
 FUZZTIME_SMOKE ?= 4000x
 FUZZTIME       ?= 60s
 
-.PHONY: all build setup test lint vet fmt-check tidy-check check-fast staticcheck golangci-lint shellcheck demo bench fuzz fuzz-smoke clean
+.PHONY: all build setup test lint vet fmt-check tidy-check staticcheck golangci-lint shellcheck demo bench fuzz fuzz-smoke clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nixctl
 
-# vet + gofmt + every test, including those that run real nix, sshd, age, sops,
-# then each fuzz target briefly. Each top-level test's PASS/SKIP line is shown
-# (so a log proves the real-part tests ran); a failure prints its whole output.
-test: setup check-fast
+# Every linter (make lint), then every test, including those that run real
+# nix, sshd, age, sops, then each fuzz target briefly. Each top-level test's
+# PASS/SKIP line is shown (so a log proves the real-part tests ran); a failure
+# prints its whole output.
+test: setup lint
 	@log=$$(mktemp -t nixctl-test.XXXXXX); \
 	echo "$(GO) test -count=1 -v ./...  (full log: $$log)"; \
 	$(GO) test -count=1 -v ./... >$$log 2>&1; rc=$$?; \
@@ -73,24 +74,24 @@ tidy-check:
 	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; \
 	  cp $$bak/go.mod $$bak/go.sum .; exit 1; fi
 
-# The scripts nixctl runs on hosts (internal/hostops/scripts) are POSIX sh.
+# The scripts nixctl runs on hosts (internal/hostops/scripts) are POSIX sh;
+# the CI set-up scripts are bash.
 shellcheck:
 	@command -v shellcheck >/dev/null || { echo "shellcheck is not installed: run 'sudo bash .ci/setup'"; exit 1; }
 	shellcheck -s sh $$(git ls-files 'internal/*.sh' 2>/dev/null || find internal -name '*.sh')
-
-# The checks make test runs before the tests. staticcheck and golangci-lint
-# (make lint) still report findings that are being worked off; they join
-# make test once they report none.
-check-fast: vet fmt-check tidy-check shellcheck
+	shellcheck -s bash .ci/run .ci/setup
 
 # Every linter, each with zero findings (exceptions are justified in
-# .golangci.yml). The tools are pinned and installed by .ci/setup.
+# .golangci.yml); make test runs it first. staticcheck and golangci-lint are
+# pinned in .ci/setup, which builds them into GOPATH/bin (first on PATH here).
 lint: vet fmt-check tidy-check staticcheck golangci-lint shellcheck
 
 staticcheck:
+	@command -v staticcheck >/dev/null || { echo "staticcheck is not installed: run 'bash .ci/setup'"; exit 1; }
 	staticcheck ./...
 
 golangci-lint:
+	@command -v golangci-lint >/dev/null || { echo "golangci-lint is not installed: run 'bash .ci/setup'"; exit 1; }
 	golangci-lint run ./...
 
 # Build nixctl and run it on the embedded offline demo fleet (nix/demo).

@@ -53,12 +53,12 @@ func vendorHash(t *testing.T) string {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 		if b, err := cmd.CombinedOutput(); err != nil {
-			vendorOnce.err = fmt.Errorf("go mod vendor: %v\n%s", err, b)
+			vendorOnce.err = fmt.Errorf("go mod vendor: %w\n%s", err, b)
 			return
 		}
 		b, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "hash", "path", "--type", "sha256", "--sri", out).Output()
 		if err != nil {
-			vendorOnce.err = fmt.Errorf("nix hash path: %v", err)
+			vendorOnce.err = fmt.Errorf("nix hash path: %w", err)
 			return
 		}
 		vendorOnce.hash = strings.TrimSpace(string(b))

@@ -4,7 +4,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,8 +33,6 @@ type Deps struct {
 	// nil); in-process tests that stand for another user replace it.
 	Account func() (*user.User, error)
 	Now     func() time.Time
-	// Ctx is cancelled on SIGINT/SIGTERM; set by the CLI before a command runs.
-	Ctx context.Context
 	// Version is the build's version string.
 	Version string
 
@@ -199,12 +196,4 @@ func (d *Deps) RequireYes(question string) error {
 		return exitcode.Cancel(fmt.Sprintf("%q was not confirmed; nothing was changed", question))
 	}
 	return nil
-}
-
-// Context is the command's context (cancelled on SIGINT/SIGTERM).
-func (d *Deps) Context() context.Context {
-	if d.Ctx != nil {
-		return d.Ctx
-	}
-	return context.Background()
 }

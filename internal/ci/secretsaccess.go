@@ -17,7 +17,7 @@ type SecretsAccessChecker func(ctx context.Context, fleet *inventory.Fleet) (*se
 
 // secretsAccess is one case per host and profile; a secret the machine
 // would fail to decrypt is a problem of its case.
-func (rn *run) secretsAccess(st *Stage) {
+func (rn *run) secretsAccess(ctx context.Context, st *Stage) {
 	switch {
 	case rn.o.Fleet == nil:
 		skip(st, "the inventory did not load")
@@ -31,7 +31,7 @@ func (rn *run) secretsAccess(st *Stage) {
 		return
 	}
 	start := time.Now()
-	rep, err := rn.o.CheckSecretsAccess(rn.ctx, rn.o.Fleet)
+	rep, err := rn.o.CheckSecretsAccess(ctx, rn.o.Fleet)
 	if err != nil {
 		rn.add(st, Case{Kind: KindSecret, Name: "sops-nix declarations", Status: Failed, Duration: time.Since(start),
 			Problems: []Problem{{Message: err.Error()}}})

@@ -92,18 +92,18 @@ func Run(ctx context.Context, r execx.Runner, o Options, ev Events) (*Report, er
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	rn := &run{ctx: ctx, r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}, flakeErrors: map[string][]Problem{}}
-	rn.stage(StageInventory, exitcode.Inventory, rn.inventory)
-	rn.stage(StageSecrets, exitcode.Secrets, rn.secrets)
+	rn := &run{r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}, flakeErrors: map[string][]Problem{}}
+	rn.stage(ctx, StageInventory, exitcode.Inventory, rn.inventory)
+	rn.stage(ctx, StageSecrets, exitcode.Secrets, rn.secrets)
 	// Hosts and profiles are evaluated beside nix flake check, not after
 	// it; the evaluate stage reports them.
-	rn.startEvaluation()
-	rn.stage(StageFlake, exitcode.Check, rn.flake)
-	rn.stage(StageEvaluate, exitcode.Eval, rn.evaluate)
-	rn.stage(StageSecretsAccess, exitcode.Secrets, rn.secretsAccess)
-	rn.stage(StageBuild, exitcode.Build, rn.build)
+	rn.startEvaluation(ctx)
+	rn.stage(ctx, StageFlake, exitcode.Check, rn.flake)
+	rn.stage(ctx, StageEvaluate, exitcode.Eval, rn.evaluate)
+	rn.stage(ctx, StageSecretsAccess, exitcode.Secrets, rn.secretsAccess)
+	rn.stage(ctx, StageBuild, exitcode.Build, rn.build)
 	if o.Deploy != "" {
-		rn.stage(StageDeploy, exitcode.Failure, rn.deploy)
+		rn.stage(ctx, StageDeploy, exitcode.Failure, rn.deploy)
 	}
 	rn.rep.Duration = time.Since(rn.rep.Started)
 	rn.rep.settle()
@@ -111,7 +111,6 @@ func Run(ctx context.Context, r execx.Runner, o Options, ev Events) (*Report, er
 }
 
 type run struct {
-	ctx context.Context
 	r   execx.Runner
 	o   Options
 	ev  Events
@@ -128,14 +127,14 @@ type run struct {
 	flakeErrors map[string][]Problem
 }
 
-func (rn *run) stage(name string, code int, body func(*Stage)) {
+func (rn *run) stage(ctx context.Context, name string, code int, body func(context.Context, *Stage)) {
 	st := Stage{Name: name, Cases: []Case{}}
-	if err := rn.ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		st.Status, st.Reason = Skipped, "interrupted"
 	} else {
 		rn.ev.StageStarted(name)
 		start := time.Now()
-		body(&st)
+		body(ctx, &st)
 		if st.Code != 0 {
 			code = st.Code // deploy passes its own code on
 		}
@@ -169,7 +168,7 @@ func (rn *run) flakeRef() string {
 
 // --- 1. inventory -------------------------------------------------------
 
-func (rn *run) inventory(st *Stage) {
+func (rn *run) inventory(ctx context.Context, st *Stage) {
 	start := time.Now()
 	fleet := rn.o.Fleet
 	if fleet == nil {
@@ -196,7 +195,7 @@ func (rn *run) inventory(st *Stage) {
 	}
 	file := rn.rel(fleet.File)
 	rn.missing = map[string]bool{}
-	agree, err := check.Agree(rn.ctx, rn.r, fleet)
+	agree, err := check.Agree(ctx, rn.r, fleet)
 	if err != nil {
 		c := Case{Kind: KindInventory, Name: file, Status: Failed, Duration: time.Since(start)}
 		var ee *check.EvalError
@@ -245,7 +244,7 @@ func (rn *run) rel(path string) string {
 
 // --- 2. secrets ---------------------------------------------------------
 
-func (rn *run) secrets(st *Stage) {
+func (rn *run) secrets(ctx context.Context, st *Stage) {
 	switch {
 	case rn.o.Fleet == nil:
 		skip(st, "the inventory did not load")
@@ -255,7 +254,7 @@ func (rn *run) secrets(st *Stage) {
 		return
 	}
 	start := time.Now()
-	files, err := rn.o.VerifySecrets(rn.ctx, rn.o.Fleet)
+	files, err := rn.o.VerifySecrets(ctx, rn.o.Fleet)
 	if err != nil {
 		rn.add(st, Case{Kind: KindSecret, Name: rn.rel(rn.o.Fleet.SecretsDir()), Status: Failed, Duration: time.Since(start),
 			Problems: []Problem{{Message: err.Error()}}})
@@ -297,19 +296,19 @@ type flakeCheckCase struct {
 	c            Case
 }
 
-func (rn *run) flake(st *Stage) {
+func (rn *run) flake(ctx context.Context, st *Stage) {
 	dir, ref := rn.repoDir(), rn.flakeRef()
 	if ref == "" {
 		skip(st, "no flake repository found")
 		return
 	}
-	checks := rn.listChecks(ref, dir)
+	checks := rn.listChecks(ctx, ref, dir)
 	if !rn.o.NoBuild {
-		rn.checkDrvPaths(ref, dir, checks)
+		rn.checkDrvPaths(ctx, ref, dir, checks)
 	}
 	start := time.Now()
 	argv := nix.FlakeCheck(ref, nix.FlakeCheckOptions{NoBuild: rn.o.NoBuild, KeepGoing: true})
-	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
+	res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
 	general := Case{Kind: KindFlake, Name: "nix flake check", Status: Passed, Duration: time.Since(start)}
 	if err != nil {
 		rn.attributeFlakeCheck(res, err, dir, checks, &general)
@@ -428,8 +427,8 @@ func buildFailureIn(msg string, failures map[string]nix.BuildFailure) (nix.Build
 // listChecks names every check of every system with where it is defined.
 // A checks output that does not evaluate lists nothing: nix flake check
 // reports the error itself.
-func (rn *run) listChecks(ref, dir string) []*flakeCheckCase {
-	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.EvalPositions(ref, []string{"checks"}, 2), Dir: dir, ReadOnly: true})
+func (rn *run) listChecks(ctx context.Context, ref, dir string) []*flakeCheckCase {
+	res, err := rn.r.Run(ctx, execx.Cmd{Argv: nix.EvalPositions(ref, []string{"checks"}, 2), Dir: dir, ReadOnly: true})
 	if err != nil {
 		return nil
 	}
@@ -455,14 +454,14 @@ func (rn *run) listChecks(ref, dir string) []*flakeCheckCase {
 
 // checkDrvPaths evaluates the derivation of each check nix flake check will
 // build (this system's), so a build failure can be traced to its check.
-func (rn *run) checkDrvPaths(ref, dir string, checks []*flakeCheckCase) {
+func (rn *run) checkDrvPaths(ctx context.Context, ref, dir string, checks []*flakeCheckCase) {
 	rn.parallel(len(checks), func(i int) {
 		fc := checks[i]
 		if fc.system != nix.System() {
 			return
 		}
 		argv := nix.EvalDrvPath(ref, nix.CheckAttr(fc.system, fc.name))
-		if res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true}); err == nil {
+		if res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true}); err == nil {
 			fc.drv = strings.TrimSpace(string(res.Stdout))
 		}
 	})
@@ -491,9 +490,9 @@ func (rn *run) parallel(n int, fn func(i int)) {
 
 // startEvaluation evaluates every host and profile the flake has, in the
 // background.
-func (rn *run) startEvaluation() {
+func (rn *run) startEvaluation(ctx context.Context) {
 	fleet := rn.o.Fleet
-	if fleet == nil || rn.ctx.Err() != nil {
+	if fleet == nil || ctx.Err() != nil {
 		return
 	}
 	var hosts []inventory.Host
@@ -510,12 +509,12 @@ func (rn *run) startEvaluation() {
 	}
 	rn.evaluation = make(chan []check.Item, 1)
 	go func() {
-		items, _ := check.Evaluate(rn.ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
+		items, _ := check.Evaluate(ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
 		rn.evaluation <- items
 	}()
 }
 
-func (rn *run) evaluate(st *Stage) {
+func (rn *run) evaluate(_ context.Context, st *Stage) {
 	fleet := rn.o.Fleet
 	if fleet == nil || rn.evaluation == nil {
 		skip(st, "the inventory did not load")
@@ -574,7 +573,7 @@ type buildTarget struct {
 	done        bool
 }
 
-func (rn *run) build(st *Stage) {
+func (rn *run) build(ctx context.Context, st *Stage) {
 	switch {
 	case rn.o.NoBuild:
 		skip(st, "--no-build")
@@ -600,7 +599,7 @@ func (rn *run) build(st *Stage) {
 		drvs[i] = t.item.DrvPath
 	}
 	if len(drvs) > 0 {
-		if installables, ok := eval.DrvInstallables(rn.ctx, rn.r, drvs); ok {
+		if installables, ok := eval.DrvInstallables(ctx, rn.r, drvs); ok {
 			for i, t := range targets {
 				t.installable = installables[i]
 			}
@@ -614,12 +613,12 @@ func (rn *run) build(st *Stage) {
 		}
 		// One invocation: nix shares the evaluation and schedules every
 		// build itself (and on the user's remote builders).
-		res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.Build(installables, "--keep-going"), Dir: fleet.Dir, ReadOnly: true})
+		res, err := rn.r.Run(ctx, execx.Cmd{Argv: nix.Build(installables, "--keep-going"), Dir: fleet.Dir, ReadOnly: true})
 		elapsed := time.Since(start) / time.Duration(len(targets))
 		if err == nil {
 			rn.markBuilt(targets, res.Stdout, elapsed)
 		} else {
-			rn.attributeBuildFailures(targets, res, elapsed)
+			rn.attributeBuildFailures(ctx, targets, res, elapsed)
 		}
 	}
 	// In inventory order; items that did not evaluate are not built.
@@ -658,7 +657,7 @@ func (rn *run) markBuilt(targets []*buildTarget, stdout []byte, elapsed time.Dur
 // results. Nix 2.8 with --keep-going does not always print every failure
 // (the last one can be missing), so items no failure names are built once
 // more on their own: instant when already built, else their own error.
-func (rn *run) attributeBuildFailures(targets []*buildTarget, res *execx.Result, elapsed time.Duration) {
+func (rn *run) attributeBuildFailures(ctx context.Context, targets []*buildTarget, res *execx.Result, elapsed time.Duration) {
 	var stderr []byte
 	if res != nil {
 		stderr = res.Stderr
@@ -681,7 +680,7 @@ func (rn *run) attributeBuildFailures(targets []*buildTarget, res *execx.Result,
 			continue
 		}
 		start := time.Now()
-		r, e := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.Build([]string{t.installable}, "--keep-going"), Dir: rn.o.Fleet.Dir, ReadOnly: true})
+		r, e := rn.r.Run(ctx, execx.Cmd{Argv: nix.Build([]string{t.installable}, "--keep-going"), Dir: rn.o.Fleet.Dir, ReadOnly: true})
 		if e == nil {
 			rn.markBuilt([]*buildTarget{t}, r.Stdout, time.Since(start))
 			continue
@@ -706,7 +705,7 @@ func (rn *run) attributeBuildFailures(targets []*buildTarget, res *execx.Result,
 			}
 		}
 	}
-	rn.locateFailures(targets)
+	rn.locateFailures(ctx, targets)
 }
 
 func (rn *run) failTarget(t *buildTarget, f nix.BuildFailure, elapsed time.Duration) {
@@ -726,7 +725,7 @@ func failureMessage(f nix.BuildFailure) string {
 
 // locateFailures points failed builds at where flake.nix defines the host or
 // profile, so annotations land on a line.
-func (rn *run) locateFailures(targets []*buildTarget) {
+func (rn *run) locateFailures(ctx context.Context, targets []*buildTarget) {
 	positions := map[string]map[string]*nix.Position{}
 	for _, t := range targets {
 		if t.c.Status != Failed {
@@ -738,7 +737,7 @@ func (rn *run) locateFailures(targets []*buildTarget) {
 		}
 		if _, ok := positions[output]; !ok {
 			positions[output] = nil
-			res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: nix.EvalPositions(rn.o.Fleet.Flake, []string{output}, 1), Dir: rn.o.Fleet.Dir, ReadOnly: true})
+			res, err := rn.r.Run(ctx, execx.Cmd{Argv: nix.EvalPositions(rn.o.Fleet.Flake, []string{output}, 1), Dir: rn.o.Fleet.Dir, ReadOnly: true})
 			if err == nil {
 				var m map[string]*nix.Position
 				if json.Unmarshal(res.Stdout, &m) == nil {
@@ -766,7 +765,7 @@ func DeployArgs(selector string) []string {
 	return []string{"--json", "deploy", selector, "--yes", "--no-check"}
 }
 
-func (rn *run) deploy(st *Stage) {
+func (rn *run) deploy(ctx context.Context, st *Stage) {
 	for _, s := range rn.rep.Stages {
 		if s.Status == Failed {
 			skip(st, "the "+s.Name+" stage failed")
@@ -775,7 +774,7 @@ func (rn *run) deploy(st *Stage) {
 	}
 	start := time.Now()
 	argv := append(slices.Clone(rn.o.Self), DeployArgs(rn.o.Deploy)...)
-	res, err := rn.r.Run(rn.ctx, execx.Cmd{Argv: argv, Stderr: rn.o.Log})
+	res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Stderr: rn.o.Log})
 	elapsed := time.Since(start)
 	if err != nil {
 		st.Code = exitcode.Failure

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,7 +40,7 @@ func newInventoryInitCmd(deps *app.Deps) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runAdopt(deps, dir)
+			return runAdopt(cmd.Context(), deps, dir)
 		},
 	}
 }
@@ -66,7 +67,7 @@ func flakeDir(deps *app.Deps) (string, error) {
 }
 
 // runAdopt writes the inventory of the flake in dir.
-func runAdopt(deps *app.Deps, dir string) error {
+func runAdopt(ctx context.Context, deps *app.Deps, dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "flake.nix")); err != nil {
 		return exitcode.UsageErrorf("'nixctl init "+dir+"' (without --adopt) writes a new fleet repository there",
 			"%s has no flake.nix to adopt", dir)
@@ -75,7 +76,7 @@ func runAdopt(deps *app.Deps, dir string) error {
 		return exitcode.UsageErrorf("'nixctl inventory sync' adds the flake's new outputs to it",
 			"%s already exists; it is never replaced", filepath.Join(dir, inventory.FileName))
 	}
-	out, err := evalOutputs(deps, dir)
+	out, err := evalOutputs(ctx, deps, dir)
 	if err != nil {
 		return err
 	}
@@ -92,11 +93,11 @@ func runAdopt(deps *app.Deps, dir string) error {
 }
 
 // evalOutputs is the one nix evaluation of the flake's hosts and profiles.
-func evalOutputs(deps *app.Deps, dir string) (*scaffold.Outputs, error) {
+func evalOutputs(ctx context.Context, deps *app.Deps, dir string) (*scaffold.Outputs, error) {
 	if _, err := deps.Runner().LookPath("nix"); err != nil {
 		return nil, exitcode.Newf(exitcode.Failure, "install Nix: nixctl reads the flake's outputs with nix eval", "nix is not installed or not on PATH")
 	}
-	out, err := scaffold.EvalOutputs(deps.Context(), deps.Runner(), dir)
+	out, err := scaffold.EvalOutputs(ctx, deps.Runner(), dir)
 	if err != nil {
 		return nil, exitcode.New(exitcode.Check, err, exitcode.HintOf(err))
 	}

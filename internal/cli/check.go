@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -42,7 +43,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag. Arguments after -- go to n
 		ValidArgsFunction: completeNames(deps, completeHosts|completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors, opts.nixArgs = splitDash(cmd, args)
-			return runCheck(opts)
+			return runCheck(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -94,7 +95,7 @@ func appendNew[T any](dst, src []T, name func(T) string) []T {
 	return dst
 }
 
-func runCheck(opts *checkOptions) error {
+func runCheck(ctx context.Context, opts *checkOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -117,7 +118,7 @@ func runCheck(opts *checkOptions) error {
 		}
 		return nil
 	}
-	rep, err := check.Run(deps.Context(), deps.Runner(), fleet, copts, newCheckProgress(deps.IO))
+	rep, err := check.Run(ctx, deps.Runner(), fleet, copts, newCheckProgress(deps.IO))
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ GITHUB_ACTIONS=true every problem is also printed as an ::error annotation.
 The first failing stage decides the exit code: inventory 3, secrets 7,
 flake 4, evaluate 8, build 9, deploy its own.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runCI(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runCI(cmd.Context(), opts) },
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opts.noBuild, "no-build", false, "evaluate only: skip the build stage and the building of checks")
@@ -79,7 +79,7 @@ flake 4, evaluate 8, build 9, deploy its own.`,
 	return cmd
 }
 
-func runCI(opts *ciOptions) error {
+func runCI(ctx context.Context, opts *ciOptions) error {
 	deps := opts.deps
 	if _, err := deps.Runner().LookPath("nix"); err != nil {
 		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) in the CI image, or use the workflow of 'nixctl ci init'", "nix is not installed or not on PATH")
@@ -119,7 +119,7 @@ func runCI(opts *ciOptions) error {
 		o.Self = self
 	}
 	progress := &ciProgress{io: deps.IO}
-	rep, err := ci.Run(deps.Context(), deps.Runner(), o, progress)
+	rep, err := ci.Run(ctx, deps.Runner(), o, progress)
 	if rep == nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -113,7 +114,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 				}
 				opts.failFast = opts.failFast || !opts.keepGoing
 			}
-			return runDeploy(opts)
+			return runDeploy(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -136,7 +137,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 	return cmd
 }
 
-func runDeploy(opts *deployOptions) error {
+func runDeploy(ctx context.Context, opts *deployOptions) error {
 	deps := opts.deps
 	if !nix.IsAction(opts.action) {
 		return exitcode.UsageErrorf("use one of: "+strings.Join(nix.Actions, ", "), "unknown action %q", opts.action)
@@ -189,7 +190,7 @@ func runDeploy(opts *deployOptions) error {
 			return err
 		}
 	}
-	o.Flavour, o.StorePath, err = rebuildFlavour(deps, fleet, hosts, o, ssh)
+	o.Flavour, o.StorePath, err = rebuildFlavour(ctx, deps, fleet, hosts, o, ssh)
 	if err != nil {
 		return err
 	}
@@ -211,10 +212,10 @@ func runDeploy(opts *deployOptions) error {
 			return err
 		}
 	}
-	return executeDeploy(deps, fleet, plan, ssh)
+	return executeDeploy(ctx, deps, fleet, plan, ssh)
 }
 
-func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, dialer hostops.Dialer) error {
+func executeDeploy(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, dialer hostops.Dialer) error {
 	runID := newRunID(deps.Now())
 	logDir := filepath.Join(deps.StateDir(), "logs", runID)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
@@ -228,13 +229,13 @@ func executeDeploy(deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, di
 	progress := ui.NewProgress(deps.IO, names)
 	env := deploy.Env{
 		Runner: deps.Runner(), Hosts: &hostops.SSH{Dialer: dialer}, Events: progress, Fleet: fleet, LogDir: logDir,
-		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(deps, fleet), Now: deps.Now,
+		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(ctx, deps, fleet), Now: deps.Now,
 		SecretsAccess: deploySecretsAccess(deps, fleet),
 	}
 	if plan.Diff {
 		env.Approve = approvePlan(deps, progress, plan.Action)
 	}
-	rep := deploy.Run(deps.Context(), env, plan)
+	rep := deploy.Run(ctx, env, plan)
 	progress.Close()
 	if plan.PlanOnly {
 		return reportPlan(deps, rep)
@@ -329,7 +330,7 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 // elevation flag and does not force rebuild: bash|ng, or one that
 // activates a system built here and is not forced to bash. One probe
 // answers both.
-func rebuildFlavour(deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, o deploy.Options, routes remote.Router) (f nix.Flavour, storePath bool, err error) {
+func rebuildFlavour(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, o deploy.Options, routes remote.Router) (f nix.Flavour, storePath bool, err error) {
 	needed, used := false, o.Action != "build" || o.BuildHost != ""
 	activates := !o.Rollback && o.Action != "build"
 	for _, h := range hosts {
@@ -356,7 +357,7 @@ func rebuildFlavour(deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Ho
 	if !needed {
 		return nix.FlavourBash, false, nil
 	}
-	res, _ := r.Run(deps.Context(), execx.Cmd{Argv: nix.RebuildProbe(), ReadOnly: true})
+	res, _ := r.Run(ctx, execx.Cmd{Argv: nix.RebuildProbe(), ReadOnly: true})
 	if res == nil {
 		return nix.FlavourBash, false, nil
 	}
@@ -399,14 +400,14 @@ func whoAmI(deps *app.Deps) string {
 
 // gitRev is the flake repository's commit, "-dirty" when it has changes;
 // "" outside git.
-func gitRev(deps *app.Deps, fleet *inventory.Fleet) string {
+func gitRev(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet) string {
 	r := deps.Runner()
-	res, err := r.Run(deps.Context(), execx.Cmd{Argv: []string{"git", "-C", fleet.Dir, "rev-parse", "--short=12", "HEAD"}, ReadOnly: true})
+	res, err := r.Run(ctx, execx.Cmd{Argv: []string{"git", "-C", fleet.Dir, "rev-parse", "--short=12", "HEAD"}, ReadOnly: true})
 	if err != nil {
 		return ""
 	}
 	rev := strings.TrimSpace(string(res.Stdout))
-	if res, err := r.Run(deps.Context(), execx.Cmd{Argv: []string{"git", "-C", fleet.Dir, "status", "--porcelain"}, ReadOnly: true}); err == nil && len(strings.TrimSpace(string(res.Stdout))) > 0 {
+	if res, err := r.Run(ctx, execx.Cmd{Argv: []string{"git", "-C", fleet.Dir, "status", "--porcelain"}, ReadOnly: true}); err == nil && len(strings.TrimSpace(string(res.Stdout))) > 0 {
 		rev += "-dirty"
 	}
 	return rev

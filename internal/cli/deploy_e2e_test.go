@@ -153,6 +153,17 @@ hosts:
 		t.Errorf("status: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 
+	// A watchdog left armed on the host (its nixctl died before confirming)
+	// is shown with what it will do and where to look at it.
+	testutil.WriteFiles(t, mini.root, map[string]string{"var/lib/nixctl/watchdog/armed": "runId=20261130-120000-abcdef\naction=switch\ngeneration=41\narmed=1764504000\nconfirm=30\nunit=nixctl-watchdog-20261130-120000-abcdef\n"})
+	r = runIn(t, dir, nil, env, "status", "nixos-mini", "--no-eval")
+	if want := "nixos-mini: magic rollback pending for run 20261130-120000-abcdef (unit nixctl-watchdog-20261130-120000-abcdef (systemctl status nixctl-watchdog-20261130-120000-abcdef)"; r.code != 0 || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "the host goes back to generation 41") {
+		t.Errorf("status with a pending watchdog: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if err := os.Remove(filepath.Join(mini.root, "var/lib/nixctl/watchdog/armed")); err != nil {
+		t.Fatal(err)
+	}
+
 	// rollback: nixos-rebuild switch --rollback through the same stages.
 	r = runIn(t, dir, nil, env, "rollback", "nixos-mini", "--yes")
 	if r.code != 0 || !strings.Contains(r.stdout, "nixos-mini\trollback\tok\t") {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
@@ -37,14 +38,14 @@ Exits 1 when a finding fails (nixctl could not do its job), 0 with warnings.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runDoctor(opts)
+			return runDoctor(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.hosts, "hosts", false, "also check every host of the inventory over SSH")
 	return cmd
 }
 
-func runDoctor(opts *doctorOptions) error {
+func runDoctor(ctx context.Context, opts *doctorOptions) error {
 	deps := opts.deps
 	fleet, fleetErr := deps.Fleet()
 	env := doctor.Env{Runner: deps.Runner(), Getenv: deps.Getenv, Home: deps.Home(), Fleet: fleet, FleetErr: fleetErr}
@@ -61,7 +62,7 @@ func runDoctor(opts *doctorOptions) error {
 		}
 		env.Hosts, env.Connector, env.Parallel = doctorHosts(fleet, hosts, ssh), ssh, fleet.Defaults.Parallel
 	}
-	findings := doctor.Run(deps.Context(), env)
+	findings := doctor.Run(ctx, env)
 	io := deps.IO
 	if deps.Config.JSON {
 		if err := io.PrintJSON(map[string]any{"ok": !doctor.Failed(findings), "findings": findings}); err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -79,7 +80,7 @@ PROFILE is a name, a glob or @tag. Arguments after -- go to home-manager.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors, opts.hmArgs = splitDash(cmd, args)
 			opts.backupExtSet = cmd.Flags().Changed("backup-ext")
-			return runHomeSwitch(opts)
+			return runHomeSwitch(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -101,7 +102,7 @@ and print each generation's store path. Nothing is activated.`,
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runHomeBuild(opts)
+			return runHomeBuild(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.all, "all", false, "build every profile")
@@ -122,7 +123,7 @@ prints the same as a document.`,
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runHomeDiff(opts)
+			return runHomeDiff(cmd.Context(), opts)
 		},
 	}
 	return cmd
@@ -140,7 +141,7 @@ current one.`,
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runHomeGenerations(opts)
+			return runHomeGenerations(cmd.Context(), opts)
 		},
 	}
 }
@@ -158,7 +159,7 @@ activation fails, the profile is switched back.`,
 		ValidArgsFunction: completeNames(deps, completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runHomeRollback(opts)
+			return runHomeRollback(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().IntVar(&opts.to, "to", 0, "the generation to go back to (see nixctl home generations)")
@@ -230,7 +231,7 @@ func requireNix(deps *app.Deps) error {
 	return nil
 }
 
-func runHomeBuild(opts *homeOptions) error {
+func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -248,7 +249,7 @@ func runHomeBuild(opts *homeOptions) error {
 		names[i] = p.Name
 	}
 	deps.IO.Logf("building %s", strings.Join(names, ", "))
-	built, err := home.Build(deps.Context(), deps.Runner(), fleet, profiles, nil)
+	built, err := home.Build(ctx, deps.Runner(), fleet, profiles, nil)
 	if err != nil {
 		return err
 	}
@@ -266,7 +267,7 @@ func runHomeBuild(opts *homeOptions) error {
 	return nil
 }
 
-func runHomeSwitch(opts *homeOptions) error {
+func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -288,7 +289,6 @@ func runHomeSwitch(opts *homeOptions) error {
 		return err
 	}
 	env, progress := homeEnv(deps, fleet, profiles...)
-	ctx := deps.Context()
 	so := home.SwitchOptions{BackupExt: opts.backupExt, OverrideBackupExt: opts.backupExtSet, Diff: opts.diff, Extra: opts.hmArgs, DryRun: deps.Config.DryRun}
 	targets, err := env.Prepare(ctx, profiles, so)
 	progress.Close()
@@ -334,7 +334,7 @@ func runHomeSwitch(opts *homeOptions) error {
 		}
 		return nil
 	}
-	return reportHomeSwitch(deps, targets, results)
+	return reportHomeSwitch(ctx, deps, targets, results)
 }
 
 func profileNames(targets []*home.Target) []string {
@@ -353,7 +353,7 @@ func summaryRow(io *ui.IO, t *home.Target, r home.Result) []string {
 	return []string{mark, r.Profile, t.Where(), detail, r.Duration.Round(time.Millisecond).String()}
 }
 
-func reportHomeSwitch(deps *app.Deps, targets []*home.Target, results []home.Result) error {
+func reportHomeSwitch(ctx context.Context, deps *app.Deps, targets []*home.Target, results []home.Result) error {
 	var failed []home.Result
 	for _, r := range results {
 		if !r.OK {
@@ -377,7 +377,7 @@ func reportHomeSwitch(deps *app.Deps, targets []*home.Target, results []home.Res
 	if len(failed) == 0 {
 		return nil
 	}
-	if deps.Context().Err() != nil {
+	if ctx.Err() != nil {
 		var done, notDone []string
 		for _, r := range results {
 			if r.OK {
@@ -427,7 +427,7 @@ func loadOneProfile(opts *homeOptions) (*inventory.Fleet, inventory.Profile, err
 	return fleet, p, err
 }
 
-func runHomeDiff(opts *homeOptions) error {
+func runHomeDiff(ctx context.Context, opts *homeOptions) error {
 	deps := opts.deps
 	fleet, p, err := loadOneProfile(opts)
 	if err != nil {
@@ -437,7 +437,7 @@ func runHomeDiff(opts *homeOptions) error {
 		return err
 	}
 	env, progress := homeEnv(deps, fleet, p)
-	targets, err := env.Prepare(deps.Context(), []inventory.Profile{p}, home.SwitchOptions{Diff: true})
+	targets, err := env.Prepare(ctx, []inventory.Profile{p}, home.SwitchOptions{Diff: true})
 	progress.Close()
 	if err != nil {
 		return err
@@ -464,11 +464,11 @@ func printDiffs(deps *app.Deps, diffs []*home.Diff) error {
 	for _, d := range diffs {
 		added, removed, changed := d.Count()
 		size := fmt.Sprintf("closure %s → %s (%s)", formatSize(d.OldSize), formatSize(d.NewSize), nix.FormatSizeDelta(d.SizeDelta))
-		switch {
-		case d.Old == "":
+		switch d.Old {
+		case "":
 			deps.IO.Printf("%s: first generation, closure %s\n", d.Profile, formatSize(d.NewSize))
 			continue
-		case d.Old == d.New:
+		case d.New:
 			deps.IO.Printf("%s: no change (the new generation is the current one)\n", d.Profile)
 			continue
 		}
@@ -484,7 +484,7 @@ func formatSize(b int64) string {
 	return strings.TrimPrefix(nix.FormatSizeDelta(b), "+")
 }
 
-func runHomeGenerations(opts *homeOptions) error {
+func runHomeGenerations(ctx context.Context, opts *homeOptions) error {
 	deps := opts.deps
 	fleet, p, err := loadOneProfile(opts)
 	if err != nil {
@@ -498,7 +498,7 @@ func runHomeGenerations(opts *homeOptions) error {
 			progress.Close()
 			return err
 		}
-		gens, err = env.RemoteGenerations(deps.Context(), rp)
+		gens, err = env.RemoteGenerations(ctx, rp)
 		progress.Close()
 		if err != nil {
 			return err
@@ -508,7 +508,7 @@ func runHomeGenerations(opts *homeOptions) error {
 		}
 	} else {
 		progress.Close()
-		if _, gens, err = env.LocalGenerations(deps.Context(), p); err != nil {
+		if _, gens, err = env.LocalGenerations(ctx, p); err != nil {
 			return err
 		}
 	}
@@ -527,7 +527,7 @@ func runHomeGenerations(opts *homeOptions) error {
 	return nil
 }
 
-func runHomeRollback(opts *homeOptions) error {
+func runHomeRollback(ctx context.Context, opts *homeOptions) error {
 	deps := opts.deps
 	fleet, p, err := loadOneProfile(opts)
 	if err != nil {
@@ -544,14 +544,14 @@ func runHomeRollback(opts *homeOptions) error {
 			progress.Close()
 			return err
 		}
-		cur, target, err = env.RemoteRollback(deps.Context(), rp, opts.to, progress.Writer(p.Name))
+		cur, target, err = env.RemoteRollback(ctx, rp, opts.to, progress.Writer(p.Name))
 		progress.Close()
 		if err != nil {
 			return err
 		}
 	} else {
 		progress.Close()
-		path, gens, err := env.LocalGenerations(deps.Context(), p)
+		path, gens, err := env.LocalGenerations(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -559,7 +559,7 @@ func runHomeRollback(opts *homeOptions) error {
 			return err
 		}
 		deps.IO.Logf("%s: rolling back from generation %d to %d", p.Name, cur.Number, target.Number)
-		if err := home.Rollback(deps.Context(), deps.Runner(), path, cur, target, home.Streams{Out: deps.IO.Out, Err: deps.IO.Err}); err != nil {
+		if err := home.Rollback(ctx, deps.Runner(), path, cur, target, home.Streams{Out: deps.IO.Out, Err: deps.IO.Err}); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -47,7 +48,7 @@ every part can be.`,
 				return exitcode.UsageErrorf("nixctl host add NAME --address ADDR", "name one host")
 			}
 			opts.spec.Name = args[0]
-			return runHostAdd(opts)
+			return runHostAdd(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -57,7 +58,7 @@ every part can be.`,
 	return cmd
 }
 
-func runHostAdd(opts *hostAddOptions) error {
+func runHostAdd(ctx context.Context, opts *hostAddOptions) error {
 	if opts.spec.Address == "" {
 		return exitcode.UsageErrorf("nixctl host add "+opts.spec.Name+" --address ADDR", "--address is required")
 	}
@@ -69,7 +70,7 @@ func runHostAdd(opts *hostAddOptions) error {
 	if err != nil {
 		return scaffoldError(err)
 	}
-	return applyAdd(opts.deps, plan, "host", opts.spec.Name,
+	return applyAdd(ctx, opts.deps, plan, "host", opts.spec.Name,
 		"replace hosts/"+opts.spec.Name+"/hardware-configuration.nix with the host's own, add your SSH key, then 'nixctl check "+opts.spec.Name+"'")
 }
 
@@ -83,7 +84,7 @@ func repoDir(deps *app.Deps) (string, error) {
 }
 
 // applyAdd writes an add plan (unless --dry-run) and reports the files.
-func applyAdd(deps *app.Deps, plan *scaffold.Plan, kind, name, next string) error {
+func applyAdd(ctx context.Context, deps *app.Deps, plan *scaffold.Plan, kind, name, next string) error {
 	io := deps.IO
 	if !deps.Config.DryRun {
 		if err := plan.Apply(); err != nil {
@@ -97,7 +98,7 @@ func applyAdd(deps *app.Deps, plan *scaffold.Plan, kind, name, next string) erro
 	for _, f := range plan.Rewrite {
 		edited = append(edited, f.Path)
 	}
-	staged, err := stageNewFiles(deps, plan.Dir, created)
+	staged, err := stageNewFiles(ctx, deps, plan.Dir, created)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func applyAdd(deps *app.Deps, plan *scaffold.Plan, kind, name, next string) erro
 // next 'nixctl check' fails with "No such file or directory". Intent-to-add
 // makes them tracked without staging their content, leaving what to commit
 // to the user. Without git, or outside a repository, it does nothing.
-func stageNewFiles(deps *app.Deps, dir string, files []string) (bool, error) {
+func stageNewFiles(ctx context.Context, deps *app.Deps, dir string, files []string) (bool, error) {
 	r := deps.Runner()
 	if len(files) == 0 {
 		return false, nil
@@ -136,7 +137,6 @@ func stageNewFiles(deps *app.Deps, dir string, files []string) (bool, error) {
 	if _, err := r.LookPath("git"); err != nil {
 		return false, nil
 	}
-	ctx := deps.Context()
 	res, err := r.Run(ctx, execx.Cmd{Argv: []string{"git", "rev-parse", "--is-inside-work-tree"}, Dir: dir, ReadOnly: true})
 	if err != nil || strings.TrimSpace(string(res.Stdout)) != "true" {
 		return false, nil

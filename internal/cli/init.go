@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -71,9 +72,9 @@ and nothing is written. With --git, the files are added to a git repository
 				if !filepath.IsAbs(dir) {
 					dir = filepath.Join(deps.Cwd, dir)
 				}
-				return runAdopt(deps, filepath.Clean(dir))
+				return runAdopt(cmd.Context(), deps, filepath.Clean(dir))
 			}
-			return runInit(opts)
+			return runInit(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -86,7 +87,7 @@ and nothing is written. With --git, the files are added to a git repository
 	return cmd
 }
 
-func runInit(opts *initOptions) error {
+func runInit(ctx context.Context, opts *initOptions) error {
 	deps := opts.deps
 	names := opts.names
 	if names.User == "" {
@@ -139,7 +140,7 @@ func runInit(opts *initOptions) error {
 		}
 	}
 	if opts.git {
-		if err := gitAdd(deps, dir, plan.Paths()); err != nil {
+		if err := gitAdd(ctx, deps, dir, plan.Paths()); err != nil {
 			return err
 		}
 	}
@@ -148,8 +149,8 @@ func runInit(opts *initOptions) error {
 }
 
 // gitAdd makes dir a git repository and adds files to it, so that flakes see them.
-func gitAdd(deps *app.Deps, dir string, files []string) error {
-	ctx, r := deps.Context(), deps.Runner()
+func gitAdd(ctx context.Context, deps *app.Deps, dir string, files []string) error {
+	r := deps.Runner()
 	for _, argv := range [][]string{
 		{"git", "init", "--quiet"},
 		append([]string{"git", "add", "--"}, files...),

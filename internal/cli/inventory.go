@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -211,13 +212,13 @@ flake's nixosConfigurations and homeConfigurations with nix eval: an inventory
 entry whose attribute the flake lacks is an error; flake outputs that no entry
 names are listed for information.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runInventoryCheck(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runInventoryCheck(cmd.Context(), opts) },
 	}
 	cmd.Flags().BoolVar(&opts.noEval, "no-eval", false, "validate the file only; do not run nix")
 	return cmd
 }
 
-func runInventoryCheck(opts *inventoryCheckOptions) error {
+func runInventoryCheck(ctx context.Context, opts *inventoryCheckOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -235,7 +236,7 @@ func runInventoryCheck(opts *inventoryCheckOptions) error {
 	if _, err := deps.Runner().LookPath("nix"); err != nil {
 		return exitcode.Newf(exitcode.Failure, "install Nix, or pass --no-eval to validate the file alone", "nix is not installed or not on PATH")
 	}
-	agree, err := check.Agree(deps.Context(), deps.Runner(), fleet)
+	agree, err := check.Agree(ctx, deps.Runner(), fleet)
 	if err != nil {
 		return exitcode.New(exitcode.Check, err, exitcode.HintOf(err))
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -23,11 +24,11 @@ and homeConfigurations output that no entry names, with the same guesses as
 layout are left exactly as they are; entries whose output the flake no longer
 has are listed, not removed (delete them, or fix their attr:, by hand).`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runInventorySync(deps) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runInventorySync(cmd.Context(), deps) },
 	}
 }
 
-func runInventorySync(deps *app.Deps) error {
+func runInventorySync(ctx context.Context, deps *app.Deps) error {
 	fleet, err := deps.Fleet()
 	if err != nil {
 		return err
@@ -36,7 +37,7 @@ func runInventorySync(deps *app.Deps) error {
 	if !ok {
 		return exitcode.UsageErrorf("sync from a local clone of the flake", "the inventory's flake %s is not a local directory", fleet.Flake)
 	}
-	out, err := evalOutputs(deps, dir)
+	out, err := evalOutputs(ctx, deps, dir)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ failed, 4 the check failed, 9 the build failed, 130 interrupted).`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runDeploy(opts)
+			return runDeploy(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -45,6 +45,7 @@ failed, 4 the check failed, 9 the build failed, 130 interrupted).`,
 	f.BoolVar(&opts.noCheck, "no-check", false, "skip the check stage")
 	f.StringVar(&opts.buildHost, "build-host", "", "build on this host (inventory name or user@address) instead of here")
 	f.DurationVar(&opts.timeout, "timeout", 0, "limit for each host's preflight and for its comparison, e.g. 10m (0: none)")
+	addEvalJobsFlag(f, &opts.evalJobs)
 	return cmd
 }
 

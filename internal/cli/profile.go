@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
@@ -39,7 +40,7 @@ exists is refused; nothing is written unless every part can be.`,
 				return exitcode.UsageErrorf("nixctl profile add NAME", "name one profile")
 			}
 			opts.spec.Name = args[0]
-			return runProfileAdd(opts)
+			return runProfileAdd(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -49,7 +50,7 @@ exists is refused; nothing is written unless every part can be.`,
 	return cmd
 }
 
-func runProfileAdd(opts *profileAddOptions) error {
+func runProfileAdd(ctx context.Context, opts *profileAddOptions) error {
 	dir, err := repoDir(opts.deps)
 	if err != nil {
 		return err
@@ -58,5 +59,5 @@ func runProfileAdd(opts *profileAddOptions) error {
 	if err != nil {
 		return scaffoldError(err)
 	}
-	return applyAdd(opts.deps, plan, "profile", opts.spec.Name, "edit home/"+opts.spec.Name+".nix, then 'nixctl check "+opts.spec.Name+"'")
+	return applyAdd(ctx, opts.deps, plan, "profile", opts.spec.Name, "edit home/"+opts.spec.Name+".nix, then 'nixctl check "+opts.spec.Name+"'")
 }

@@ -27,7 +27,7 @@ checks, summary and exit codes as nixctl deploy; asks for confirmation unless
 				return exitcode.UsageErrorf("nixctl status shows each host's current generation", "--to %d is not a generation number", opts.to)
 			}
 			opts.selectors = args
-			return runDeploy(opts)
+			return runDeploy(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()

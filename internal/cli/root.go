@@ -106,7 +106,6 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 				return err
 			}
 			deps.Config = cfg
-			deps.Ctx = cmd.Context()
 			deps.IO = ui.New(stdio, deps.Getenv, cfg.NoColor)
 			deps.IO.Verbose, deps.IO.Quiet = cfg.Verbose, cfg.Quiet
 			return nil

@@ -87,7 +87,7 @@ func TestREADMECustomMarkerNamesTheWrittenFile(t *testing.T) {
 	if custom == string(b) {
 		t.Fatal("the template's marker changed; update this test")
 	}
-	os.WriteFile(flake, []byte(custom), 0o644)
+	testutil.WriteFile(t, flake, []byte(custom), 0o644)
 	r := runWith(t, dir, env, nil, "host", "add", "web-1", "--address", "10.0.0.8")
 	if r.code != 0 {
 		t.Fatalf("host add: exit %d\n%s", r.code, r.errOut)

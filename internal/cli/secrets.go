@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -50,14 +51,14 @@ func secretsEnv(deps *app.Deps) secrets.Env {
 
 // secretsSession opens the fleet's secrets, with the keys of this machine
 // when withKeys is set.
-func secretsSession(deps *app.Deps, withKeys bool) (*secrets.Session, error) {
+func secretsSession(ctx context.Context, deps *app.Deps, withKeys bool) (*secrets.Session, error) {
 	fleet, err := deps.Fleet()
 	if err != nil {
 		return nil, err
 	}
 	var keys *secrets.Keyring
 	if withKeys {
-		keys = secrets.LoadKeyring(deps.Context(), secretsEnv(deps))
+		keys = secrets.LoadKeyring(ctx, secretsEnv(deps))
 	}
 	s, err := secrets.NewSession(secrets.RepoOf(fleet), keys)
 	if err != nil {
@@ -177,17 +178,17 @@ status: ok, PLAINTEXT, recipients differ from .sops.yaml (pgp keys compared by
 fingerprint; KMS and Vault keys listed as not checked), or MAC invalid
 (checked when a key is here).`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runSecretsList(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runSecretsList(cmd.Context(), opts) },
 	}
 }
 
-func runSecretsList(opts *secretsListOptions) error {
+func runSecretsList(ctx context.Context, opts *secretsListOptions) error {
 	deps := opts.deps
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
-	rep, err := s.Verify(deps.Context(), secrets.VerifyOptions{})
+	rep, err := s.Verify(ctx, secrets.VerifyOptions{})
 	if err != nil {
 		return err
 	}
@@ -251,19 +252,19 @@ problem. --staged checks what git has staged instead, for a pre-commit hook:
 
   printf '#!/bin/sh\nexec nixctl secrets verify --staged\n' > .git/hooks/pre-commit`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runSecretsVerify(opts) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runSecretsVerify(cmd.Context(), opts) },
 	}
 	cmd.Flags().BoolVar(&opts.staged, "staged", false, "check the files git has staged (pre-commit hook)")
 	return cmd
 }
 
-func runSecretsVerify(opts *secretsVerifyOptions) error {
+func runSecretsVerify(ctx context.Context, opts *secretsVerifyOptions) error {
 	deps := opts.deps
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
-	rep, err := s.Verify(deps.Context(), secrets.VerifyOptions{Staged: opts.staged, Runner: deps.Runner()})
+	rep, err := s.Verify(ctx, secrets.VerifyOptions{Staged: opts.staged, Runner: deps.Runner()})
 	if err != nil {
 		return err
 	}
@@ -325,7 +326,7 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 				return exitcode.UsageErrorf("nixctl secrets cat PATH", "name one secret file")
 			}
 			opts.path = args[0]
-			return runSecretsCat(opts)
+			return runSecretsCat(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.extract, "extract", "", "print only the value at this key path")
@@ -333,14 +334,14 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 	return cmd
 }
 
-func runSecretsCat(opts *secretsCatOptions) error {
+func runSecretsCat(ctx context.Context, opts *secretsCatOptions) error {
 	deps := opts.deps
 	if deps.Config.JSON {
 		// Plaintext never goes into JSON output, where it would end up in
 		// logs and CI artifacts.
 		return exitcode.UsageErrorf("drop --json: cat prints the document itself (use --extract for one value)", "secrets cat has no JSON output")
 	}
-	s, err := sessionWithInputType(deps, opts.inputType)
+	s, err := sessionWithInputType(ctx, deps, opts.inputType)
 	if err != nil {
 		return err
 	}
@@ -396,7 +397,7 @@ rotation: the file keeps its data key and recipients, as with edit.
 			if len(args) == 2 {
 				opts.name = args[1]
 			}
-			return runSecretsAdd(opts)
+			return runSecretsAdd(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -410,10 +411,10 @@ rotation: the file keeps its data key and recipients, as with edit.
 // maxInput bounds what add reads.
 const maxInput = 4 << 20
 
-func runSecretsAdd(opts *secretsAddOptions) error {
+func runSecretsAdd(ctx context.Context, opts *secretsAddOptions) error {
 	deps := opts.deps
 	if opts.host != "" || opts.remotePath != "" || opts.remoteCommand != "" {
-		return runSecretsAddFromHost(opts)
+		return runSecretsAddFromHost(ctx, opts)
 	}
 	var format secrets.Format
 	if opts.format != "" {
@@ -444,7 +445,7 @@ func runSecretsAdd(opts *secretsAddOptions) error {
 	if len(input) > maxInput {
 		return exitcode.UsageErrorf("secrets are small files; store large data elsewhere", "the input is larger than %d bytes", maxInput)
 	}
-	s, err := secretsSession(deps, false)
+	s, err := secretsSession(ctx, deps, false)
 	if err != nil {
 		return err
 	}
@@ -488,7 +489,7 @@ edited text is kept encrypted with the file's key and offered on the next edit.`
 				return exitcode.UsageErrorf("nixctl secrets edit PATH", "name one secret file")
 			}
 			opts.path = args[0]
-			return runSecretsEdit(opts)
+			return runSecretsEdit(cmd.Context(), opts)
 		},
 	}
 	addInputType(cmd, &opts.inputType)
@@ -502,8 +503,8 @@ func addInputType(cmd *cobra.Command, v *string) {
 }
 
 // sessionWithInputType opens the secrets with keys and --input-type.
-func sessionWithInputType(deps *app.Deps, inputType string) (*secrets.Session, error) {
-	s, err := secretsSession(deps, true)
+func sessionWithInputType(ctx context.Context, deps *app.Deps, inputType string) (*secrets.Session, error) {
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil || inputType == "" {
 		return s, err
 	}
@@ -515,7 +516,7 @@ func sessionWithInputType(deps *app.Deps, inputType string) (*secrets.Session, e
 	return s, nil
 }
 
-func runSecretsEdit(opts *secretsEditOptions) error {
+func runSecretsEdit(ctx context.Context, opts *secretsEditOptions) error {
 	deps := opts.deps
 	editor := strings.Fields(deps.Getenv("VISUAL"))
 	if len(editor) == 0 {
@@ -527,7 +528,7 @@ func runSecretsEdit(opts *secretsEditOptions) error {
 	if _, err := deps.Runner().LookPath(editor[0]); err != nil {
 		return exitcode.UsageErrorf("set $VISUAL or $EDITOR, e.g. EDITOR=nano or EDITOR='code --wait'", "editor %q not found", editor[0])
 	}
-	s, err := sessionWithInputType(deps, opts.inputType)
+	s, err := sessionWithInputType(ctx, deps, opts.inputType)
 	if err != nil {
 		return err
 	}
@@ -536,7 +537,7 @@ func runSecretsEdit(opts *secretsEditOptions) error {
 		base = os.TempDir()
 	}
 	io := deps.IO
-	res, err := s.Edit(deps.Context(), opts.path, secrets.EditOptions{
+	res, err := s.Edit(ctx, opts.path, secrets.EditOptions{
 		Editor: editor, Runner: deps.Runner(),
 		Stdin: io.In, Stdout: io.Err, Stderr: io.Err,
 		TempBase: base, StateDir: deps.StateDir(),
@@ -581,24 +582,24 @@ sops file under the secrets directory. One line per file says who gains and who
 loses access; the files are written only if every one could be rekeyed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.paths = args
-			return runSecretsRekey(opts)
+			return runSecretsRekey(cmd.Context(), opts)
 		},
 	}
 }
 
-func runSecretsRekey(opts *secretsRekeyOptions) error {
+func runSecretsRekey(ctx context.Context, opts *secretsRekeyOptions) error {
 	deps := opts.deps
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
-	return rekeyAndReport(deps, s, opts.paths)
+	return rekeyAndReport(ctx, deps, s, opts.paths)
 }
 
 // rekeyAndReport rekeys and prints one line per file (or JSON).
-func rekeyAndReport(deps *app.Deps, s *secrets.Session, paths []string) error {
+func rekeyAndReport(ctx context.Context, deps *app.Deps, s *secrets.Session, paths []string) error {
 	return reportRekey(deps, func(report func(secrets.RekeyLine)) ([]secrets.RekeyLine, error) {
-		return s.RekeyAll(deps.Context(), paths, secretsWriter(deps), report)
+		return s.RekeyAll(ctx, paths, secretsWriter(deps), report)
 	})
 }
 
@@ -668,7 +669,7 @@ ssh_host_ed25519_key.pub line or an age1 recipient.`,
 				return exitcode.UsageErrorf("nixctl secrets add-host HOST", "name one host of the inventory")
 			}
 			opts.host = args[0]
-			return runSecretsAddHost(opts)
+			return runSecretsAddHost(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.keyFile, "key-file", "", "the host's public key file (no SSH)")
@@ -677,7 +678,7 @@ ssh_host_ed25519_key.pub line or an age1 recipient.`,
 	return cmd
 }
 
-func runSecretsAddHost(opts *secretsHostOptions) error {
+func runSecretsAddHost(ctx context.Context, opts *secretsHostOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -704,7 +705,7 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 		if err != nil {
 			return err
 		}
-		recipient, _, err = secrets.HostRecipient(deps.Context(), ssh, fleet.Dir, h, func(k remote.HostKey) error {
+		recipient, _, err = secrets.HostRecipient(ctx, ssh, fleet.Dir, h, func(k remote.HostKey) error {
 			deps.IO.Logf("%s (%s) is not in known_hosts; its %s key fingerprint is %s", h.Name, h.Address, k.Type, k.Fingerprint)
 			return deps.RequireYes("trust this host key and let " + h.Name + " decrypt the secrets?")
 		})
@@ -712,7 +713,7 @@ func runSecretsAddHost(opts *secretsHostOptions) error {
 			return err
 		}
 	}
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
@@ -806,14 +807,14 @@ git history: rotate the secrets themselves if that matters.)`,
 				return exitcode.UsageErrorf("nixctl secrets remove-host HOST", "name one host")
 			}
 			opts.host = args[0]
-			return runSecretsRemoveHost(opts)
+			return runSecretsRemoveHost(cmd.Context(), opts)
 		},
 	}
 }
 
-func runSecretsRemoveHost(opts *secretsHostOptions) error {
+func runSecretsRemoveHost(ctx context.Context, opts *secretsHostOptions) error {
 	deps := opts.deps
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}

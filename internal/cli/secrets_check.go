@@ -40,14 +40,14 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runSecretsCheck(opts)
+			return runSecretsCheck(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.all, "all", false, "check every host and profile (the default without selectors)")
 	return cmd
 }
 
-func runSecretsCheck(opts *secretsCheckOptions) error {
+func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -57,7 +57,7 @@ func runSecretsCheck(opts *secretsCheckOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := checkSecretsAccess(deps.Context(), deps, fleet, hosts, profiles)
+	rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, profiles)
 	if err != nil {
 		return err
 	}

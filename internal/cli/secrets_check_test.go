@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,7 +44,7 @@ func TestSecretsCheckWithRealNix(t *testing.T) {
 	hostKey := testutil.NewEd25519Key(t)
 	hostPub := testutil.AuthorizedKey(t, hostKey.Public())
 	pubFile := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
-	os.WriteFile(pubFile, []byte(hostPub+"\n"), 0o644)
+	testutil.WriteFile(t, pubFile, []byte(hostPub+"\n"), 0o644)
 	inv := `hosts:
   - name: nixos-mini
     address: 127.0.0.1
@@ -62,11 +61,11 @@ profiles:
   - name: desktop
     recipient: desktop
 `
-	os.WriteFile(filepath.Join(f.dir, "nixctl.yaml"), []byte(inv), 0o644)
-	os.WriteFile(filepath.Join(f.dir, "flake.nix"), []byte(accessFlake), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte(inv), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, "flake.nix"), []byte(accessFlake), 0o644)
 	f.mustRun("", "secrets", "add-host", "nixos-mini", "--key-file", pubFile)
-	os.MkdirAll(filepath.Join(f.home, ".ssh"), 0o700)
-	os.WriteFile(filepath.Join(f.home, ".ssh", "known_hosts"), []byte("127.0.0.1 "+hostPub+"\n"), 0o600)
+	testutil.MkdirAll(t, filepath.Join(f.home, ".ssh"), 0o700)
+	testutil.WriteFile(t, filepath.Join(f.home, ".ssh", "known_hosts"), []byte("127.0.0.1 "+hostPub+"\n"), 0o600)
 
 	out, errs, code := f.run("", "secrets", "check")
 	if code != exitcode.Secrets {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -22,7 +23,7 @@ func (o *fromHost) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.remoteCommand, "remote-command", "", "with --from-host: run this command on the host (default: k0s kubeconfig admin)")
 }
 
-func runSecretsAddFromHost(opts *secretsAddOptions) error {
+func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	deps := opts.deps
 	switch {
 	case opts.host == "":
@@ -51,7 +52,7 @@ func runSecretsAddFromHost(opts *secretsAddOptions) error {
 	if err := secrets.CheckName("name", h.Name); err != nil {
 		return err
 	}
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func runSecretsAddFromHost(opts *secretsAddOptions) error {
 		return nil
 	}
 	io.Logf("fetching the kubeconfig of %s (%s)", h.Name, src)
-	raw, err := secrets.FetchKubeconfig(deps.Context(), ssh, target, elevate, src)
+	raw, err := secrets.FetchKubeconfig(ctx, ssh, target, elevate, src)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,9 @@ func k0sStandIn(t *testing.T, key string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(dir, 0o755)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	script := fmt.Sprintf(`#!/bin/sh
 [ "$1 $2" = "kubeconfig admin" ] || { echo "Error: unknown command \"$*\" for \"k0s\"" >&2; exit 1; }
@@ -90,7 +92,7 @@ func TestSecretsAddKubeconfigFromHost(t *testing.T) {
 	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"PATH": bin + ":/usr/bin:/bin"}})
 	f := newSecretsFleet(t)
 	inv := fmt.Sprintf("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    port: %d\n    identity: %s\n", sshd.Port, sshd.ClientKeyFile)
-	os.WriteFile(filepath.Join(f.dir, "nixctl.yaml"), []byte(inv), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte(inv), 0o644)
 	f.mustRun("", "secrets", "init")
 
 	// An unknown host key stops the fetch before anything runs.
@@ -98,8 +100,8 @@ func TestSecretsAddKubeconfigFromHost(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "nixctl: hint:") || !strings.Contains(errs, "known_hosts") {
 		t.Fatalf("unknown host key: exit %d\n%s", code, errs)
 	}
-	os.MkdirAll(filepath.Join(f.home, ".ssh"), 0o700)
-	os.WriteFile(filepath.Join(f.home, ".ssh", "known_hosts"), []byte(readFile(t, sshd.KnownHostsFile)), 0o600)
+	testutil.MkdirAll(t, filepath.Join(f.home, ".ssh"), 0o700)
+	testutil.WriteFile(t, filepath.Join(f.home, ".ssh", "known_hosts"), []byte(readFile(t, sshd.KnownHostsFile)), 0o600)
 
 	tmpBefore, _ := os.ReadDir(os.TempDir())
 	out := f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
@@ -146,7 +148,7 @@ func TestSecretsAddKubeconfigFromHost(t *testing.T) {
 	// The certificate rotates: the content is replaced, the data key kept.
 	k0sRotated := k0sStandIn(t, "S0VZMgo=")
 	os.Remove(filepath.Join(bin, "k0s"))
-	os.Symlink(filepath.Join(k0sRotated, "k0s"), filepath.Join(bin, "k0s"))
+	testutil.Symlink(t, filepath.Join(k0sRotated, "k0s"), filepath.Join(bin, "k0s"))
 	_, errs, code = f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
 	if code != 0 || !strings.Contains(errs, "replaced the content of secrets/kubeconfig/nixos-mini.yml") {
 		t.Fatalf("second fetch: exit %d\n%s", code, errs)
@@ -160,7 +162,7 @@ func TestSecretsAddKubeconfigFromHost(t *testing.T) {
 
 	// --remote-path reads a file on the host.
 	conf := filepath.Join(t.TempDir(), "admin.conf")
-	os.WriteFile(conf, []byte(strings.Replace(plain, "S0VZMQo=", "S0VZMwo=", 1)), 0o600)
+	testutil.WriteFile(t, conf, []byte(strings.Replace(plain, "S0VZMQo=", "S0VZMwo=", 1)), 0o600)
 	f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-path", conf)
 	if plain := sopsDecrypt(t, f, file); !strings.Contains(plain, "S0VZMwo=") {
 		t.Errorf("--remote-path: %s", plain)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -64,7 +65,7 @@ unless named with --rule.
 			if len(args) == 2 {
 				opts.recipient = args[1]
 			}
-			return runSecretsRecipientAdd(opts)
+			return runSecretsRecipientAdd(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -74,7 +75,7 @@ unless named with --rule.
 	return cmd
 }
 
-func runSecretsRecipientAdd(opts *recipientAddOptions) error {
+func runSecretsRecipientAdd(ctx context.Context, opts *recipientAddOptions) error {
 	deps := opts.deps
 	if err := secrets.CheckAnchorName(opts.name); err != nil {
 		return err
@@ -114,7 +115,7 @@ func runSecretsRecipientAdd(opts *recipientAddOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
@@ -207,14 +208,14 @@ matters). If one file cannot be rekeyed, nothing is written.`,
 				return exitcode.UsageErrorf("nixctl secrets recipient remove NAME", "name one recipient ('nixctl secrets recipient list' shows them)")
 			}
 			opts.name = args[0]
-			return runSecretsRecipientRemove(opts)
+			return runSecretsRecipientRemove(cmd.Context(), opts)
 		},
 	}
 }
 
-func runSecretsRecipientRemove(opts *recipientRemoveOptions) error {
+func runSecretsRecipientRemove(ctx context.Context, opts *recipientRemoveOptions) error {
 	deps := opts.deps
-	s, err := secretsSession(deps, true)
+	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ found in a file, with the creation rules that list it and the files it can
 decrypt now (from each file's own recipients, so drift shows). No key needed.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := secretsSession(deps, false)
+			s, err := secretsSession(cmd.Context(), deps, false)
 			if err != nil {
 				return err
 			}

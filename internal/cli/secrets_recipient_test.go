@@ -50,7 +50,7 @@ func newSplitFleet(t *testing.T) (f *secretsFleet, user, kube, server string) {
 	t.Helper()
 	f = newSecretsFleet(t)
 	user = recipientRe.FindString(f.mustRun("", "secrets", "init"))
-	os.WriteFile(filepath.Join(f.dir, ".sops.yaml"), []byte(splitSopsConfig(user)), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, ".sops.yaml"), []byte(splitSopsConfig(user)), 0o644)
 	kube = f.addKubeconfig()
 	f.mustRun("password: hunter2\n", "secrets", "add", "server", "db", "--from", "-")
 	return f, user, kube, filepath.Join(f.dir, "secrets", "server", "db.yml")
@@ -65,12 +65,12 @@ func TestSecretsRecipientSecondMachine(t *testing.T) {
 	colleague := "age1cy0su9fwf3gf9mw868g5yut09p6nytfmmnktexz2ya5uqg9vl9sss4euqm"
 	drift := filepath.Join(f.dir, "secrets", "kubeconfig", "drift.yml")
 	plain := filepath.Join(t.TempDir(), "p.yml")
-	os.WriteFile(plain, []byte("token: abc\n"), 0o600)
+	testutil.WriteFile(t, plain, []byte("token: abc\n"), 0o600)
 	enc, err := sopsWith(userKey, "-e", "--age", user+","+colleague, "--filename-override", "secrets/kubeconfig/drift.yml", plain)
 	if err != nil {
 		t.Fatalf("sops -e: %v %s", err, enc)
 	}
-	os.WriteFile(drift, enc, 0o644)
+	testutil.WriteFile(t, drift, enc, 0o644)
 	serverBefore, driftBefore := readFile(t, server), readFile(t, drift)
 
 	// The desktop runs init: it gets its own key and the command to run here.
@@ -163,7 +163,7 @@ func TestSecretsAddHostJoinsItsRulesOnly(t *testing.T) {
 	f, _, kube, _ := newSplitFleet(t)
 	kubeBefore := readFile(t, kube)
 	hostPub := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
-	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
+	testutil.WriteFile(t, hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
 	out, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
 	if code != 0 || !strings.Contains(errs, "added as nixos-mini to rule 1 (^secrets/server/)") || !strings.Contains(out, "secrets/server/db.yml: gains access: nixos-mini") {
 		t.Fatalf("add-host: exit %d\n%s%s", code, out, errs)
@@ -173,7 +173,7 @@ func TestSecretsAddHostJoinsItsRulesOnly(t *testing.T) {
 	}
 
 	// secrets: in the inventory chooses other files.
-	os.WriteFile(filepath.Join(f.dir, "nixctl.yaml"), []byte("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    secrets: [\"secrets/kubeconfig/*.yml\"]\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    secrets: [\"secrets/kubeconfig/*.yml\"]\n"), 0o644)
 	f.mustRun("", "secrets", "remove-host", "nixos-mini")
 	out = f.mustRun("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
 	if !strings.Contains(out, "secrets/kubeconfig/nixos-mini.yml: gains access: nixos-mini") || strings.Contains(out, "server/db.yml") {

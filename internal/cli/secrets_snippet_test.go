@@ -20,9 +20,9 @@ func TestSecretsAddSnippetsEvaluateWhereTheySay(t *testing.T) {
 	f := newSecretsFleet(t)
 	f.mustRun("", "secrets", "init")
 	src := t.TempDir()
-	os.WriteFile(filepath.Join(src, "kube"), []byte(kubeconfig), 0o600)
-	os.WriteFile(filepath.Join(src, "db.env"), []byte("PASSWORD=hunter2\n"), 0o600)
-	os.WriteFile(filepath.Join(src, "app.json"), []byte(`{"token":"t"}`), 0o600)
+	testutil.WriteFile(t, filepath.Join(src, "kube"), []byte(kubeconfig), 0o600)
+	testutil.WriteFile(t, filepath.Join(src, "db.env"), []byte("PASSWORD=hunter2\n"), 0o600)
+	testutil.WriteFile(t, filepath.Join(src, "app.json"), []byte(`{"token":"t"}`), 0o600)
 
 	for _, tc := range []struct {
 		args   []string

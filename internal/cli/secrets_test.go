@@ -86,7 +86,7 @@ func TestSecretsVerifyExitCodes(t *testing.T) {
 	if out := f.mustRun("", "secrets", "verify"); out != "" {
 		t.Errorf("verify of an empty dir printed %q", out)
 	}
-	os.WriteFile(filepath.Join(f.dir, "secrets", "leak.yml"), []byte("password: hunter2\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, "secrets", "leak.yml"), []byte("password: hunter2\n"), 0o644)
 	out, errs, code := f.run("", "secrets", "verify")
 	if code != exitcode.Secrets {
 		t.Fatalf("exit %d, want %d", code, exitcode.Secrets)
@@ -137,7 +137,7 @@ func writeEditor(t *testing.T, body string) string {
 func (f *secretsFleet) addKubeconfig() string {
 	f.t.Helper()
 	src := filepath.Join(f.t.TempDir(), "config")
-	os.WriteFile(src, []byte(kubeconfig), 0o600)
+	testutil.WriteFile(f.t, src, []byte(kubeconfig), 0o600)
 	f.mustRun("", "secrets", "init")
 	out := f.mustRun("", "secrets", "add", "kubeconfig", "--from", src)
 	if !strings.Contains(out, `path = "${config.home.homeDirectory}/.kube/kubeconfig/nixos-mini.yml"`) {
@@ -182,7 +182,7 @@ func TestSecretsHostileNames(t *testing.T) {
 	f := newSecretsFleet(t)
 	f.mustRun("", "secrets", "init")
 	outside := t.TempDir()
-	os.Symlink(outside, filepath.Join(f.dir, "secrets", "link"))
+	testutil.Symlink(t, outside, filepath.Join(f.dir, "secrets", "link"))
 	cases := [][]string{
 		{"secrets", "add", "../x", "n", "--from", "-"},
 		{"secrets", "add", "kube", "../../etc", "--from", "-"},
@@ -249,7 +249,7 @@ func TestSecretsEditChangesOnlyWhatChanged(t *testing.T) {
 	}
 	state := filepath.Join(f.home, ".local", "state")
 	found := false
-	filepath.WalkDir(state, func(p string, d os.DirEntry, err error) error {
+	if err := filepath.WalkDir(state, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			found = true
 			if strings.Contains(readFile(t, p), "unclosed-secret-text") {
@@ -257,7 +257,9 @@ func TestSecretsEditChangesOnlyWhatChanged(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if !found {
 		t.Error("the rejected edit was not kept")
 	}
@@ -292,7 +294,7 @@ func TestSecretsAddHostKeyFileAndRemoveHost(t *testing.T) {
 	path := f.addKubeconfig()
 	hostPub := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
 	// The public half of ed25519 seed 0x01…: any valid key does.
-	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
+	testutil.WriteFile(t, hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
 	// The only rule also covers the users' kubeconfigs: a host joins it
 	// only when told so.
 	_, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
@@ -339,7 +341,7 @@ func TestSecretsAddHostKeyFileAndRemoveHost(t *testing.T) {
 func TestSecretsAddHostOverSSH(t *testing.T) {
 	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{})
 	f := newSecretsFleet(t)
-	os.WriteFile(filepath.Join(f.dir, "nixctl.yaml"), []byte(fmt.Sprintf("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    port: %d\n", sshd.Port)), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte(fmt.Sprintf("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    port: %d\n", sshd.Port)), 0o644)
 	f.addKubeconfig()
 	_, errs, code := f.run("", "secrets", "add-host", "nixos-mini")
 	if code != exitcode.Usage || !strings.Contains(errs, "SHA256:") || !strings.Contains(errs, "--yes") {
@@ -353,9 +355,9 @@ func TestSecretsAddHostOverSSH(t *testing.T) {
 		t.Errorf("add-host --yes: %s", out)
 	}
 	// With known_hosts holding the key, no confirmation is needed.
-	os.MkdirAll(filepath.Join(f.home, ".ssh"), 0o700)
+	testutil.MkdirAll(t, filepath.Join(f.home, ".ssh"), 0o700)
 	kh, _ := os.ReadFile(sshd.KnownHostsFile)
-	os.WriteFile(filepath.Join(f.home, ".ssh", "known_hosts"), kh, 0o600)
+	testutil.WriteFile(t, filepath.Join(f.home, ".ssh", "known_hosts"), kh, 0o600)
 	if out, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--rule", "^secrets/"); code != 0 || !strings.Contains(errs, "already lists nixos-mini") || out != "" {
 		t.Errorf("known host: %s", out)
 	}
@@ -381,7 +383,7 @@ func TestSecretsVerifyStaged(t *testing.T) {
 		t.Errorf("staged ok: %s", out)
 	}
 	leak := filepath.Join(f.dir, "secrets", "app.env")
-	os.WriteFile(leak, []byte("PASSWORD=hunter2\n"), 0o644)
+	testutil.WriteFile(t, leak, []byte("PASSWORD=hunter2\n"), 0o644)
 	git("add", "secrets/app.env")
 	f.mustRun("PASSWORD=hunter2\n", "secrets", "add", "app", "enc", "--from", "-")
 	os.Remove(leak) // the working tree is clean again; the index is not
@@ -400,7 +402,7 @@ func TestSecretsInitAddDecryptsWithSops(t *testing.T) {
 	testutil.Require(t, "sops")
 	f := newSecretsFleet(t)
 	src := filepath.Join(t.TempDir(), "config")
-	os.WriteFile(src, []byte(kubeconfig), 0o600)
+	testutil.WriteFile(t, src, []byte(kubeconfig), 0o600)
 	f.mustRun("", "secrets", "init")
 	f.mustRun("", "secrets", "add", "kubeconfig", "nixos-mini", "--from", src)
 	cmd := exec.Command("sops", "-d", "secrets/kubeconfig/nixos-mini.yml")
@@ -442,8 +444,10 @@ func TestSecretsEditRemovesStaleEditDirs(t *testing.T) {
 	stale := filepath.Join(runtimeDir, "nixctl-edit-2147483646-123")
 	live := filepath.Join(runtimeDir, fmt.Sprintf("nixctl-edit-%d-456", os.Getppid()))
 	for _, d := range []string{stale, live} {
-		os.Mkdir(d, 0o700)
-		os.WriteFile(filepath.Join(d, "nixos-mini.yml"), []byte("token: leftover\n"), 0o600)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WriteFile(t, filepath.Join(d, "nixos-mini.yml"), []byte("token: leftover\n"), 0o600)
 	}
 	f.mustRun("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
@@ -489,7 +493,7 @@ func TestSecretsDryRunWritesNothing(t *testing.T) {
 		t.Error("dry-run add wrote something")
 	}
 	hostPub := filepath.Join(t.TempDir(), "key.pub")
-	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji\n"), 0o644)
+	testutil.WriteFile(t, hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji\n"), 0o644)
 	cfg := readFile(t, filepath.Join(f.dir, ".sops.yaml"))
 	f.mustRun("", "--dry-run", "secrets", "add-host", "nixos-mini", "--key-file", hostPub, "--rule", "^secrets/")
 	if readFile(t, filepath.Join(f.dir, ".sops.yaml")) != cfg || readFile(t, path) != before {
@@ -504,7 +508,7 @@ func TestSecretsEditWarnsAboutDrift(t *testing.T) {
 	cfg := readFile(t, cfgPath)
 	cfg = strings.Replace(cfg, "keys:\n", "keys:\n  - &laptop age1cy0su9fwf3gf9mw868g5yut09p6nytfmmnktexz2ya5uqg9vl9sss4euqm\n", 1)
 	cfg = strings.Replace(cfg, "          - *gabriel\n", "          - *gabriel\n          - *laptop\n", 1)
-	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	testutil.WriteFile(t, cfgPath, []byte(cfg), 0o644)
 	f.env["XDG_RUNTIME_DIR"] = t.TempDir()
 	f.env["EDITOR"] = writeEditor(t, "sed -i 's/very-secret-token/other/' \"$1\"\n")
 	_, errs, code := f.run("", "secrets", "edit", "kubeconfig/nixos-mini.yml")
@@ -520,9 +524,9 @@ func TestSecretsAddHostShamirSaysItCannotDecryptAlone(t *testing.T) {
 	f.mustRun("", "secrets", "init")
 	cfg := filepath.Join(f.dir, ".sops.yaml")
 	user := regexp.MustCompile(`age1[0-9a-z]+`).FindString(readFile(t, cfg))
-	os.WriteFile(cfg, []byte("keys:\n  - &gabriel "+user+"\n  - &server age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\ncreation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n      - age:\n          - *gabriel\n      - age:\n          - *server\n"), 0o644)
+	testutil.WriteFile(t, cfg, []byte("keys:\n  - &gabriel "+user+"\n  - &server age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\ncreation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n      - age:\n          - *gabriel\n      - age:\n          - *server\n"), 0o644)
 	hostPub := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
-	os.WriteFile(hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
+	testutil.WriteFile(t, hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji root@nixos-mini\n"), 0o644)
 	_, errs, code := f.run("", "secrets", "add-host", "nixos-mini", "--key-file", hostPub)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -37,7 +38,7 @@ Exits 0 when every host answered, 5 when some did not, 10 when none did.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.selectors = args
-			return runStatus(opts)
+			return runStatus(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -48,7 +49,7 @@ Exits 0 when every host answered, 5 when some did not, 10 when none did.`,
 	return cmd
 }
 
-func runStatus(opts *statusOptions) error {
+func runStatus(ctx context.Context, opts *statusOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -80,7 +81,7 @@ func runStatus(opts *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	sts := deploy.Status(deps.Context(), deps.Runner(), &hostops.SSH{Dialer: ssh}, ssh, fleet, hosts,
+	sts := deploy.Status(ctx, deps.Runner(), &hostops.SSH{Dialer: ssh}, ssh, fleet, hosts,
 		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, EvalJobs: opts.evalJobs})
 	io := deps.IO
 	failed := 0
@@ -100,6 +101,11 @@ func runStatus(opts *statusOptions) error {
 		}
 		io.Table([]string{"host", "reachable", "nixos", "generation", "reboot", "drift", "last deploy"}, rows)
 		for _, s := range sts {
+			if w := s.PendingRollback; w != nil {
+				io.Printf("%s\n", watchdogLine(s.Host, w))
+			}
+		}
+		for _, s := range sts {
 			if s.Error != "" {
 				fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint("31", "nixctl: error:"), s.Host, s.Error)
 				if s.Hint != "" {
@@ -109,7 +115,7 @@ func runStatus(opts *statusOptions) error {
 		}
 	}
 	switch {
-	case ctxErr(deps) != nil:
+	case ctx.Err() != nil:
 		return Silent(exitcode.Interrupted)
 	case failed == 0:
 		return nil
@@ -119,8 +125,6 @@ func runStatus(opts *statusOptions) error {
 		return Silent(exitcode.Partial)
 	}
 }
-
-func ctxErr(deps *app.Deps) error { return deps.Context().Err() }
 
 func statusRow(s deploy.HostStatus) []string {
 	if !s.Reachable {
@@ -153,4 +157,24 @@ func lastDeploy(s deploy.HostStatus) string {
 		return out
 	}
 	return "-"
+}
+
+// watchdogLine says what a magic-rollback watchdog left on a host will do
+// (or did), and where to look at it.
+func watchdogLine(host string, w *hostops.PendingWatchdog) string {
+	where := "a detached process"
+	if w.Unit != "" {
+		where = "unit " + w.Unit + " (systemctl status " + w.Unit + ")"
+	} else if w.PID > 0 {
+		where = fmt.Sprintf("process %d", w.PID)
+	}
+	back := "the generation before"
+	if w.Generation > 0 {
+		back = fmt.Sprintf("generation %d", w.Generation)
+	}
+	if !w.Fired.IsZero() {
+		return fmt.Sprintf("%s: magic rollback of run %s went back to %s at %s", host, w.RunID, back, w.Fired.Local().Format(time.DateTime))
+	}
+	return fmt.Sprintf("%s: magic rollback pending for run %s (%s, armed %s): unless confirmed within %ds of its activation, the host goes back to %s",
+		host, w.RunID, where, w.Armed.Local().Format(time.DateTime), w.Confirm, back)
 }

@@ -1,14 +1,12 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
@@ -201,16 +199,4 @@ func (x *executor) approve() {
 			x.finish(h, ResultNotStarted, fmt.Errorf("not deployed: %w", err))
 		}
 	}
-}
-
-func parseKeyValues(out string) map[string]string {
-	kv := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = strings.TrimSpace(v)
-		}
-	}
-	return kv
 }

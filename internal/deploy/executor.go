@@ -106,7 +106,7 @@ func Run(ctx context.Context, env Env, p *Plan) *Report {
 		}
 		x.hosts = append(x.hosts, h)
 	}
-	defer x.cleanup()
+	defer x.cleanup(ctx)
 
 	if !p.NoCheck && !p.Rollback {
 		x.check()
@@ -546,7 +546,7 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 	}
 	if err != nil {
 		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
-			fmt.Errorf("%v; then the rollback failed: %w", healthErr, err), "the host may run the broken generation: log in and run nixos-rebuild switch --rollback"))
+			fmt.Errorf("%w; then the rollback failed: %w", healthErr, err), "the host may run the broken generation: log in and run nixos-rebuild switch --rollback"))
 		return
 	}
 	if !x.plan.Activates() {
@@ -557,7 +557,7 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 	x.setStage(h, StageHealth)
 	if err := newHealthChecker(x.env.Hosts, x.plan.HealthInterval).run(ctx, h.plan); err != nil {
 		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
-			fmt.Errorf("%v; still unhealthy after the rollback: %w", healthErr, err), "the previous generation is active but unhealthy: look at the host"))
+			fmt.Errorf("%w; still unhealthy after the rollback: %w", healthErr, err), "the previous generation is active but unhealthy: look at the host"))
 		return
 	}
 	h.res.Generation = currentGeneration(ctx, h.session)
@@ -581,7 +581,7 @@ func timeoutErr(ctx context.Context, d time.Duration, err error) error {
 
 // cleanup releases every lock this run holds, even after a cancellation,
 // and closes sessions and logs.
-func (x *executor) cleanup() {
+func (x *executor) cleanup(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, h := range x.hosts {
 		if h.session == nil {
@@ -594,7 +594,7 @@ func (x *executor) cleanup() {
 		go func() {
 			defer wg.Done()
 			if h.locked {
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(x.parent), 15*time.Second)
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 				record := LockInfo{
 					RunID: x.env.RunID, Who: x.env.Who, GitRev: x.env.GitRev, Action: actionName(x.plan),
 					Started: h.start.UTC(), Finished: x.env.Now().UTC(), Result: h.res.Result, Generation: h.res.Generation,

@@ -150,7 +150,7 @@ func (x *executor) awaitReturn(h *hostRun, w *armedWatchdog, deadline time.Time,
 		return true
 	}
 	x.finish(h, ResultUnreachable, exitcode.New(exitcode.Failure,
-		fmt.Errorf("could not reconnect after the activation (%v), nor in the %s after: its watchdog was set to %s at about %s",
+		fmt.Errorf("could not reconnect after the activation (%w), nor in the %s after: its watchdog was set to %s at about %s",
 			connErr, w.Confirm+wait, watchdogAction(w), deadline.Local().Format("15:04:05")),
 		fmt.Sprintf("look at the host's console; once it answers, nixctl status %s shows whether a watchdog is still pending (unit %s%s, or %s/armed)",
 			h.plan.Host.Name, hostops.WatchdogUnitPrefix, x.env.RunID, hostops.WatchdogDir)))

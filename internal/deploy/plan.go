@@ -406,6 +406,9 @@ func (e *PlanError) Hint() string {
 // nixctl does itself over SSH, shell-quoted commands for the rest.
 func (p *Plan) Print(w io.Writer) {
 	what := "deploy (" + p.Action + ")"
+	if p.PlanOnly {
+		what = "plan (" + p.Action + ")"
+	}
 	if p.Rollback {
 		what = "rollback"
 		if p.RollbackTo > 0 {

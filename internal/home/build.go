@@ -2,6 +2,7 @@ package home
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -38,10 +39,11 @@ func Build(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, profiles
 			stderr = res.Stderr
 		}
 		msg := "nix build failed"
+		var ee *execx.ExitError
 		hint := "run 'nixctl check " + names[0] + "' for every error, or add -v to see the nix command"
 		if errs := nix.ParseErrors(stderr, fleet.Dir); len(errs) > 0 {
 			msg = errs[0].String()
-		} else if ee, ok := err.(*execx.ExitError); ok {
+		} else if errors.As(err, &ee) {
 			msg = ee.Error()
 		}
 		// A builder that failed: its last log line says why, nix log the rest.

@@ -10,7 +10,7 @@ func ShellQuote(s string) string {
 		return "''"
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+:,./_-", r)) {
+		if !bareRune(r) {
 			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 		}
 	}
@@ -25,4 +25,8 @@ func ShellJoin(words ...string) string {
 		q[i] = ShellQuote(w)
 	}
 	return strings.Join(q, " ")
+}
+
+func bareRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+:,./_-", r)
 }

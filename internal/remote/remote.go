@@ -198,7 +198,10 @@ func clientConn(ctx context.Context, conn net.Conn, addr string, cfg *ssh.Client
 	if err != nil {
 		_ = conn.Close()
 		if ctx.Err() != nil && !errors.As(err, new(*HostKeyError)) {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			// The cancellation is the cause; the handshake error it provoked
+			// is only what it looked like, so it is kept as text, not as a
+			// second cause a caller could classify the failure by.
+			err = fmt.Errorf("%w (%s)", ctx.Err(), err.Error())
 		}
 		return nil, nil, nil, err
 	}

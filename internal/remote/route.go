@@ -466,9 +466,7 @@ func (s *SSH) resolve(name string, cl *cmdline, depth int) (Route, error) {
 func (s *SSH) jump(list string, depth int) (*Route, error) {
 	hops := strings.Split(list, ",")
 	last := strings.TrimSpace(hops[len(hops)-1])
-	if strings.HasPrefix(last, "ssh://") {
-		last = strings.TrimPrefix(last, "ssh://")
-	}
+	last = strings.TrimPrefix(last, "ssh://")
 	user, host, port, err := splitHop(last)
 	if err != nil {
 		return nil, err
@@ -486,6 +484,20 @@ func (s *SSH) jump(list string, depth int) (*Route, error) {
 	r, err := s.resolve(host, cl, depth+1)
 	if err != nil {
 		return nil, err
+	}
+	// The hop as an ssh command line reaches it (what hints print).
+	spec := Spec{Host: host, User: user}
+	if port != "" {
+		spec.Port = r.Port
+	}
+	if len(hops) > 1 {
+		spec.Options = []string{"-J", cl.values["proxyjump"]}
+	}
+	r.Shared = append([]string(nil), s.env.Shared...)
+	r.Args = s.args(spec, r, cl)
+	r.Dest = host
+	if user != "" {
+		r.Dest = user + "@" + host
 	}
 	return &r, nil
 }

@@ -139,6 +139,16 @@ func TestRouteFromConfig(t *testing.T) {
 	if got := strings.Join(hops, " <- "); got != "system-wide@hop2:2999 <- alice@hop1:2022" {
 		t.Errorf("chain hops = %s", got)
 	}
+	// Each hop is an ssh command of its own, as a hint prints it.
+	if got := strings.Join(ch.Jump.Command("true"), " "); got != "ssh -J alice@hop1:2022 hop2 true" {
+		t.Errorf("last hop's command = %q", got)
+	}
+	if got := strings.Join(ch.Jump.Jump.Command("true"), " "); got != "ssh -p 2022 alice@hop1 true" {
+		t.Errorf("first hop's command = %q", got)
+	}
+	if got := strings.Join(mini.Jump.Command("true"), " "); got != "ssh bastion true" {
+		t.Errorf("mini's jump command = %q", got)
+	}
 
 	if r := route(t, c, remote.Spec{Host: "orig"}); r.HostName != "orig.example.org" {
 		t.Errorf("Match originalhost: HostName = %s", r.HostName)

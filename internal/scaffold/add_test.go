@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,7 +77,7 @@ func TestAddHostKeepsTheInventoryAsItWas(t *testing.T) {
 	// The same name again is refused, and nothing changes.
 	before := snapshot(t, dir)
 	_, err = PlanHost(dir, nixfiles.Template(), HostSpec{Name: "web-1", Address: "10.0.0.1"})
-	if _, ok := err.(*ExistsError); !ok {
+	if !errors.As(err, new(*ExistsError)) {
 		t.Errorf("second add: err = %v, want *ExistsError", err)
 	}
 	sameSnapshot(t, before, snapshot(t, dir))
@@ -111,7 +112,7 @@ func TestAddHostRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "only-in-flake", Address: "10.0.0.1"})
-	if e, ok := err.(*ExistsError); !ok || e.File != "flake.nix" || e.Kind != "host" {
+	if e := (*ExistsError)(nil); !errors.As(err, &e) || e.File != "flake.nix" || e.Kind != "host" {
 		t.Errorf("err = %v, want an *ExistsError naming flake.nix", err)
 	}
 	// A host directory left over from before is in the way.
@@ -123,7 +124,7 @@ func TestAddHostRefusesBadInput(t *testing.T) {
 	}
 	before = snapshot(t, dir)
 	_, err = PlanHost(dir, nixfiles.Template(), HostSpec{Name: "old", Address: "10.0.0.1"})
-	if _, ok := err.(*ConflictError); !ok {
+	if !errors.As(err, new(*ConflictError)) {
 		t.Errorf("err = %v, want *ConflictError", err)
 	}
 	sameSnapshot(t, before, snapshot(t, dir))
@@ -138,8 +139,8 @@ func TestAddHostNeedsTheMarker(t *testing.T) {
 	}
 	before := snapshot(t, dir)
 	_, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "web-1", Address: "10.0.0.1"})
-	m, ok := err.(*MarkerError)
-	if !ok {
+	var m *MarkerError
+	if !errors.As(err, &m) {
 		t.Fatalf("err = %v, want *MarkerError", err)
 	}
 	if !strings.Contains(m.Hint(), `web-1 = mkHost "web-1";`) {

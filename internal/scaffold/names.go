@@ -87,7 +87,7 @@ func CheckRelease(r string) string {
 // file name: networking.hostName takes letters, digits and '-'.
 func checkNixName(s string) string {
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+		if !hostNameRune(r) {
 			return fmt.Sprintf("%s is not a valid host name for NixOS: use letters, digits and '-'", strconv.Quote(s))
 		}
 	}
@@ -147,4 +147,8 @@ func joinErrors(errs []error) error {
 		msgs[i] = e.Error()
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+func hostNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-'
 }

@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -274,8 +275,8 @@ func TestInitRefusesToOverwriteAndWritesNothing(t *testing.T) {
 	}
 	before := snapshot(t, dir)
 	_, err = PlanInit(dir, nixfiles.Template(), alice)
-	conflict, ok := err.(*ConflictError)
-	if !ok {
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) {
 		t.Fatalf("second init: err = %v, want a *ConflictError", err)
 	}
 	if len(conflict.Paths) != len(plan.Create) {

@@ -51,7 +51,7 @@ func (f *corpusFleet) keyFile(t *testing.T, extra ...string) string {
 		b.WriteString("\n")
 	}
 	p := filepath.Join(t.TempDir(), "keys.txt")
-	os.WriteFile(p, b.Bytes(), 0o600)
+	testutil.WriteFile(t, p, b.Bytes(), 0o600)
 	return p
 }
 
@@ -75,14 +75,16 @@ func (f *corpusFleet) session(t *testing.T, extra ...string) *Session {
 func snapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+	if err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
 		if err == nil && info.Mode().IsRegular() {
 			data, _ := os.ReadFile(p)
 			rel, _ := filepath.Rel(root, p)
 			out[filepath.ToSlash(rel)] = string(data)
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
@@ -214,10 +216,10 @@ func TestAddHostWithShamirGroups(t *testing.T) {
 	hostKey, host := writeKey(t)
 	root := t.TempDir()
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
-	os.MkdirAll(repo.Dir, 0o755)
-	os.WriteFile(repo.Config, []byte("keys:\n  - &user "+user+"\n  - &server "+server+"\ncreation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n      - age:\n          - *user\n      - age:\n          - *server\n"), 0o644)
+	testutil.MkdirAll(t, repo.Dir, 0o755)
+	testutil.WriteFile(t, repo.Config, []byte("keys:\n  - &user "+user+"\n  - &server "+server+"\ncreation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n      - age:\n          - *user\n      - age:\n          - *server\n"), 0o644)
 	both := filepath.Join(t.TempDir(), "both.txt")
-	os.WriteFile(both, append(append(mustRead(t, userKey), '\n'), mustRead(t, serverKey)...), 0o600)
+	testutil.WriteFile(t, both, append(append(mustRead(t, userKey), '\n'), mustRead(t, serverKey)...), 0o600)
 	path := filepath.Join(repo.Dir, "x.yaml")
 	env := Env{Getenv: func(k string) string {
 		if k == "SOPS_AGE_KEY_FILE" {
@@ -233,7 +235,7 @@ func TestAddHostWithShamirGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(path, out, 0o644)
+	testutil.WriteFile(t, path, out, 0o644)
 	edit, ch := planHost(t, s, host)
 	if len(edit.Joins) != 1 || edit.Joins[0].Group != 0 || edit.Joins[0].Alone || edit.Joins[0].Required != 2 {
 		t.Fatalf("joins: %+v", edit.Joins)
@@ -245,7 +247,7 @@ func TestAddHostWithShamirGroups(t *testing.T) {
 		t.Error("the host alone opens a file that needs two groups")
 	}
 	hostAndServer := filepath.Join(t.TempDir(), "hs.txt")
-	os.WriteFile(hostAndServer, append(append(mustRead(t, hostKey), '\n'), mustRead(t, serverKey)...), 0o600)
+	testutil.WriteFile(t, hostAndServer, append(append(mustRead(t, hostKey), '\n'), mustRead(t, serverKey)...), 0o600)
 	if out, err := sopsCmd(t, root, hostAndServer, "-d", path); err != nil || string(out) != "k: v\n" {
 		t.Errorf("host + server key: %q %v", out, err)
 	}

@@ -3,12 +3,12 @@ package secrets
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 // BenchmarkVerify200 checks 200 files: structure and recipients only (no
@@ -25,14 +25,14 @@ func BenchmarkVerify200(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	os.MkdirAll(filepath.Join(repo.Dir, "bench"), 0o755)
+	testutil.MkdirAll(b, filepath.Join(repo.Dir, "bench"), 0o755)
 	for i := 0; i < 200; i++ {
 		p := filepath.Join(repo.Dir, "bench", fmt.Sprintf("s%03d.yml", i))
 		out, _, err := s.Encrypt(p, YAML, []byte(fmt.Sprintf("user: u%d\npassword: p%d\n", i, i)))
 		if err != nil {
 			b.Fatal(err)
 		}
-		os.WriteFile(p, out, 0o644)
+		testutil.WriteFile(b, p, out, 0o644)
 	}
 	for _, withKey := range []bool{false, true} {
 		b.Run(fmt.Sprintf("key=%v", withKey), func(b *testing.B) {

@@ -36,7 +36,7 @@ func allCorpusKeys(t *testing.T) string {
 		b.WriteString("\n")
 	}
 	p := filepath.Join(t.TempDir(), "keys.txt")
-	os.WriteFile(p, b.Bytes(), 0o600)
+	testutil.WriteFile(t, p, b.Bytes(), 0o600)
 	return p
 }
 
@@ -53,15 +53,15 @@ func TestCatAgreesWithSopsOnTheCorpus(t *testing.T) {
 		if p.sub == "sops-nix" {
 			// An age INI file: the corpus's plaintext encrypted by sops.
 			plain := filepath.Join(f.root, "secrets", "age.ini")
-			os.WriteFile(plain, mustRead(t, filepath.Join(f.root, "secrets.ini.plain")), 0o600)
+			testutil.WriteFile(t, plain, mustRead(t, filepath.Join(f.root, "secrets.ini.plain")), 0o600)
 			if out, err := sopsCmd(t, f.repo.Dir, keys, "-e", "--age", "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw", "age.ini"); err != nil {
 				t.Fatal(err)
 			} else {
-				os.WriteFile(plain, out, 0o644)
+				testutil.WriteFile(t, plain, out, 0o644)
 			}
 		}
 		s := f.session(t)
-		filepath.WalkDir(f.repo.Dir, func(path string, d os.DirEntry, err error) error {
+		if err := filepath.WalkDir(f.repo.Dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() || d.Name() == ".sops.yaml" {
 				return nil
 			}
@@ -85,7 +85,9 @@ func TestCatAgreesWithSopsOnTheCorpus(t *testing.T) {
 				t.Errorf("%s/%s: verify says %v (MAC checked %v)", p.sub, rel, st.Problems, st.MACChecked)
 			}
 			return nil
-		})
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("%d corpus files compared with sops -d", compared)
 	if compared < 9 {

@@ -247,7 +247,7 @@ func (s *Session) Encrypt(path string, f Format, plain []byte) ([]byte, *Rule, e
 	tree := &sops.Tree{Branches: branches, Metadata: md, FilePath: path}
 	key, errs := tree.GenerateDataKeyWithKeyServices(s.keyService().clients())
 	if len(errs) > 0 {
-		return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
+		return nil, nil, fmt.Errorf("cannot encrypt the data key: %w", errors.Join(errs...))
 	}
 	out, err := s.Seal(&Opened{Encrypted: &Encrypted{Path: path, Format: f, Tree: tree, store: storeFor(f, s.stores)}, DataKey: key})
 	return out, rule, err
@@ -286,7 +286,6 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 		return data, res, nil
 	}
 	res.Changed = true
-	md := &e.Tree.Metadata
 	if len(res.Removed) == 0 && len(have) == 1 && len(rule.Groups) == 1 {
 		var added []*sopsage.MasterKey
 		for _, k := range res.Added {
@@ -334,11 +333,11 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 		if err != nil {
 			return nil, nil, err
 		}
-		md = &e.Tree.Metadata
+		md := &e.Tree.Metadata
 		md.KeyGroups = groups
 		md.ShamirThreshold = rule.ShamirThreshold
 		if errs := md.UpdateMasterKeysWithKeyServices(key, s.keyService().clients()); len(errs) > 0 {
-			return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
+			return nil, nil, fmt.Errorf("cannot encrypt the data key: %w", errors.Join(errs...))
 		}
 		out, err := e.store.EmitEncryptedFile(*e.Tree)
 		return out, res, err
@@ -351,7 +350,7 @@ func (s *Session) Rekey(path string, data []byte) ([]byte, *RekeyResult, error) 
 	o.Tree.Metadata.ShamirThreshold = rule.ShamirThreshold
 	key, errs := o.Tree.GenerateDataKeyWithKeyServices(s.keyService().clients())
 	if len(errs) > 0 {
-		return nil, nil, fmt.Errorf("cannot encrypt the data key: %v", errors.Join(errs...))
+		return nil, nil, fmt.Errorf("cannot encrypt the data key: %w", errors.Join(errs...))
 	}
 	o.DataKey = key
 	res.Rotated = true

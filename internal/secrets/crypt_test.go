@@ -12,6 +12,8 @@ import (
 
 	"github.com/getsops/sops/v3/logging"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 var samples = []struct {
@@ -98,7 +100,7 @@ func TestTamperedValueAndSwappedCiphertexts(t *testing.T) {
 	// Two list items share their additional data (the key path), so each
 	// swapped ciphertext still decrypts: only the MAC notices the swap.
 	swapped := strings.Replace(strings.Replace(strings.Replace(string(orig), a, "@A@", 1), b, a, 1), "@A@", b, 1)
-	os.WriteFile(path, []byte(swapped), 0o644)
+	testutil.WriteFile(t, path, []byte(swapped), 0o644)
 	_, err := f.session().Open(path, []byte(swapped))
 	if !errors.Is(err, ErrMAC) {
 		t.Errorf("swapped ciphertexts: got %v, want %v", err, ErrMAC)
@@ -131,7 +133,7 @@ func TestTamperedValueAndSwappedCiphertexts(t *testing.T) {
 	if _, err := f.session().Open(path, []byte(altered)); !errors.Is(err, ErrValue) {
 		t.Errorf("altered value: got %v, want %v", err, ErrValue)
 	}
-	os.WriteFile(path, []byte(altered), 0o644)
+	testutil.WriteFile(t, path, []byte(altered), 0o644)
 	rep, _ = f.session().Verify(t.Context(), VerifyOptions{})
 	if rep.Files[0].Status != StatusMACInvalid {
 		t.Errorf("altered value: status %q (%v)", rep.Files[0].Status, rep.Problems())
@@ -143,9 +145,9 @@ func TestVerifyPlaintextAndDrift(t *testing.T) {
 	good := f.add("kubeconfig/ok.yml", []byte("token: hunter2\n"))
 	planted := f.add("kubeconfig/planted.yml", []byte("a: b\n"))
 	enc, _ := os.ReadFile(planted)
-	os.WriteFile(planted, []byte("password: hunter2\n"+string(enc)), 0o644)
-	os.WriteFile(filepath.Join(f.repo.Dir, "notes.txt"), []byte("hunter2\n"), 0o644)
-	os.WriteFile(filepath.Join(f.repo.Dir, ".env"), []byte("PASSWORD=hunter2\n"), 0o644)
+	testutil.WriteFile(t, planted, []byte("password: hunter2\n"+string(enc)), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.repo.Dir, "notes.txt"), []byte("hunter2\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.repo.Dir, ".env"), []byte("PASSWORD=hunter2\n"), 0o644)
 
 	rep, err := f.session().Verify(t.Context(), VerifyOptions{})
 	if err != nil {
@@ -176,7 +178,7 @@ func TestVerifyPlaintextAndDrift(t *testing.T) {
 	_, other := writeKey(t)
 	c, _ := LoadSopsConfig(f.repo.Config)
 	c = addKey(t, c, "laptop", other)
-	os.WriteFile(f.repo.Config, c.Data, 0o644)
+	testutil.WriteFile(t, f.repo.Config, c.Data, 0o644)
 	os.Remove(planted)
 	os.Remove(filepath.Join(f.repo.Dir, "notes.txt"))
 	os.Remove(filepath.Join(f.repo.Dir, ".env"))
@@ -188,7 +190,7 @@ func TestVerifyPlaintextAndDrift(t *testing.T) {
 	if err != nil || !res.Changed || res.Rotated {
 		t.Fatalf("rekey: %+v %v", res, err)
 	}
-	os.WriteFile(good, out, 0o644)
+	testutil.WriteFile(t, good, out, 0o644)
 	rep, _ = f.session().Verify(t.Context(), VerifyOptions{})
 	if !rep.OK() {
 		t.Errorf("after rekey: %v", rep.Problems())
@@ -218,10 +220,10 @@ func TestSopsLoggersAreSilenced(t *testing.T) {
 // Names and keys from a hostile repository cannot drive the terminal.
 func TestVerifyQuotesControlCharacters(t *testing.T) {
 	f := newFixture(t)
-	os.WriteFile(filepath.Join(f.repo.Dir, "evil\x1b[2J\nname.yml"), []byte("a: b\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.repo.Dir, "evil\x1b[2J\nname.yml"), []byte("a: b\n"), 0o644)
 	p := f.add("k.yml", []byte("a: b\n"))
 	enc := mustRead(t, p)
-	os.WriteFile(p, append([]byte("\"x\\e[31m\": plain\n"), enc...), 0o644)
+	testutil.WriteFile(t, p, append([]byte("\"x\\e[31m\": plain\n"), enc...), 0o644)
 	rep, err := f.session().Verify(t.Context(), VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,10 @@ package secrets
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 // A sops file cut short is damaged, not plaintext: the hint must not be
@@ -21,7 +22,7 @@ func TestTruncatedFileIsDamaged(t *testing.T) {
 		if err := f.session().fileError(path, ErrDamaged); !strings.Contains(err.Error(), "truncated") {
 			t.Errorf("error: %v", err)
 		}
-		os.WriteFile(path, cut, 0o644)
+		testutil.WriteFile(t, path, cut, 0o644)
 	}
 	rep, err := f.session().Verify(t.Context(), VerifyOptions{})
 	if err != nil {
@@ -49,7 +50,7 @@ func TestRekeyRefusesTamperedFile(t *testing.T) {
 	_, other := writeKey(t)
 	c, _ := LoadSopsConfig(f.repo.Config)
 	c = addKey(t, c, "laptop", other)
-	os.WriteFile(f.repo.Config, c.Data, 0o644)
+	testutil.WriteFile(t, f.repo.Config, c.Data, 0o644)
 	if _, _, err := f.session().Rekey(path, tampered); !errors.Is(err, ErrValue) {
 		t.Errorf("rekey of a tampered file: %v, want %v", err, ErrValue)
 	}

@@ -160,7 +160,7 @@ func corpusConfigs(tb testing.TB) map[string][]byte {
 		return nil
 	}
 	out := map[string][]byte{}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	if err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Name() == ".sops.yaml" {
 			if data, err := os.ReadFile(p); err == nil {
 				rel, _ := filepath.Rel(dir, p)
@@ -168,7 +168,9 @@ func corpusConfigs(tb testing.TB) map[string][]byte {
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		tb.Fatal(err)
+	}
 	if len(out) == 0 {
 		tb.Fatalf("no .sops.yaml under %s", dir)
 	}

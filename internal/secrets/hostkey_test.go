@@ -137,7 +137,7 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostKeys := filepath.Join(t.TempDir(), "host.txt")
-	os.WriteFile(hostKeys, []byte(id.String()+"\n"), 0o600)
+	testutil.WriteFile(t, hostKeys, []byte(id.String()+"\n"), 0o600)
 	f.vars = map[string]string{"SOPS_AGE_KEY_FILE": hostKeys}
 	f.env.Home = t.TempDir()
 	for _, p := range paths {

@@ -37,14 +37,14 @@ func TestInteropNixctlDecryptsSopsFiles(t *testing.T) {
 		t.Run(string(s.format), func(t *testing.T) {
 			dir := t.TempDir()
 			in := filepath.Join(dir, filepath.Base(s.name))
-			os.WriteFile(in, []byte(s.plain), 0o600)
+			testutil.WriteFile(t, in, []byte(s.plain), 0o600)
 			enc, err := sopsCmd(t, dir, f.keyFile, "-e", "--age", f.recipient, in)
 			if err != nil {
 				t.Fatalf("sops -e: %v", err)
 			}
 			path := filepath.Join(f.repo.Dir, s.name)
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			os.WriteFile(path, enc, 0o644)
+			testutil.MkdirAll(t, filepath.Dir(path), 0o755)
+			testutil.WriteFile(t, path, enc, 0o644)
 			sameDocument(t, s.format, []byte(s.plain), f.open(path))
 			rep, err := f.session().Verify(t.Context(), VerifyOptions{})
 			if err != nil || !rep.OK() {
@@ -64,12 +64,12 @@ func TestInteropRekey(t *testing.T) {
 
 	c, _ := LoadSopsConfig(f.repo.Config)
 	c = addKey(t, c, "nixos-mini", newRecipient)
-	os.WriteFile(f.repo.Config, c.Data, 0o644)
+	testutil.WriteFile(t, f.repo.Config, c.Data, 0o644)
 	out, res, err := f.session().Rekey(path, mustRead(t, path))
 	if err != nil || res.Rotated || len(res.Added) != 1 {
 		t.Fatalf("rekey after add: %+v %v", res, err)
 	}
-	os.WriteFile(path, out, 0o644)
+	testutil.WriteFile(t, path, out, 0o644)
 	if got, err := sopsCmd(t, f.repo.Root, newKey, "-d", path); err != nil {
 		t.Fatalf("the added key cannot open the rekeyed file: %v", err)
 	} else {
@@ -81,12 +81,12 @@ func TestInteropRekey(t *testing.T) {
 	oldDataKey := dataKeyOf(t, f, path)
 	c, _ = LoadSopsConfig(f.repo.Config)
 	c = removeKey(t, c, "gabriel")
-	os.WriteFile(f.repo.Config, c.Data, 0o644)
+	testutil.WriteFile(t, f.repo.Config, c.Data, 0o644)
 	out, res, err = f.session().Rekey(path, mustRead(t, path))
 	if err != nil || !res.Rotated || len(res.Removed) != 1 {
 		t.Fatalf("rekey after remove: %+v %v", res, err)
 	}
-	os.WriteFile(path, out, 0o644)
+	testutil.WriteFile(t, path, out, 0o644)
 	if _, err := sopsCmd(t, f.repo.Root, f.keyFile, "-d", path); err == nil {
 		t.Error("the removed key still opens the file")
 	}
@@ -136,7 +136,7 @@ func TestInteropAgeKeygen(t *testing.T) {
 	}
 	c, _ := LoadSopsConfig(f.repo.Config)
 	c = addKey(t, c, "debian", res.Recipient)
-	os.WriteFile(f.repo.Config, c.Data, 0o644)
+	testutil.WriteFile(t, f.repo.Config, c.Data, 0o644)
 	path := f.add("x.yml", []byte("k: v\n"))
 	f.vars["SOPS_AGE_KEY_FILE"] = theirs
 	delete(f.vars, "HOME")

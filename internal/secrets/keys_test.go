@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -48,8 +47,8 @@ func TestKeyringSources(t *testing.T) {
 	}
 	// XDG_CONFIG_HOME/sops/age/keys.txt.
 	xdg := t.TempDir()
-	os.MkdirAll(filepath.Join(xdg, "sops", "age"), 0o700)
-	os.WriteFile(filepath.Join(xdg, "sops", "age", "keys.txt"), mustRead(t, f.keyFile), 0o600)
+	testutil.MkdirAll(t, filepath.Join(xdg, "sops", "age"), 0o700)
+	testutil.WriteFile(t, filepath.Join(xdg, "sops", "age", "keys.txt"), mustRead(t, f.keyFile), 0o600)
 	if err := open(map[string]string{"XDG_CONFIG_HOME": xdg}, nil); err != nil {
 		t.Errorf("XDG_CONFIG_HOME: %v", err)
 	}
@@ -70,7 +69,7 @@ func TestKeyringSources(t *testing.T) {
 	}
 	// A malformed key file: the error names the line, never its content.
 	bad := filepath.Join(t.TempDir(), "keys.txt")
-	os.WriteFile(bad, []byte("# comment\nAGE-SECRET-KEY-1NOTAKEYATALL-hunter2\n"), 0o600)
+	testutil.WriteFile(t, bad, []byte("# comment\nAGE-SECRET-KEY-1NOTAKEYATALL-hunter2\n"), 0o600)
 	err = open(map[string]string{"SOPS_AGE_KEY_FILE": bad}, nil)
 	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("bad key file: %v", err)
@@ -87,7 +86,7 @@ func TestSopsConfigInsideSecretsDir(t *testing.T) {
 	root, home := t.TempDir(), t.TempDir()
 	env := Env{Getenv: func(string) string { return "" }, Home: home}
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "secrets", ".sops.yaml")}
-	os.MkdirAll(repo.Dir, 0o755)
+	testutil.MkdirAll(t, repo.Dir, 0o755)
 	if _, err := Init(repo, env, "me", time.Now(), Disk{}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +99,14 @@ func TestSopsConfigInsideSecretsDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(p, out, 0o644)
+	testutil.WriteFile(t, p, out, 0o644)
 	rep, err := s.Verify(t.Context(), VerifyOptions{})
 	if err != nil || len(rep.Files) != 1 || !rep.OK() || !rep.Files[0].MACChecked {
 		t.Errorf("verify: %+v %v", rep, err)
 	}
 	// A .sops.yaml beside a sibling of the secrets dir cannot match it.
 	bad := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "other", ".sops.yaml")}
-	os.MkdirAll(filepath.Join(root, "other"), 0o755)
+	testutil.MkdirAll(t, filepath.Join(root, "other"), 0o755)
 	if _, err := Init(bad, env, "me", time.Now(), Disk{}); err == nil {
 		t.Error("init accepted a .sops.yaml that cannot cover the secrets dir")
 	}
@@ -125,8 +124,8 @@ func TestKeyringSSHIdentity(t *testing.T) {
 	pub := strings.Join(strings.Fields(string(mustRead(t, key+".pub")))[:2], " ")
 	root := t.TempDir()
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
-	os.MkdirAll(repo.Dir, 0o755)
-	os.WriteFile(repo.Config, []byte("creation_rules:\n  - age: "+pub+"\n"), 0o644)
+	testutil.MkdirAll(t, repo.Dir, 0o755)
+	testutil.WriteFile(t, repo.Config, []byte("creation_rules:\n  - age: "+pub+"\n"), 0o644)
 	s, err := NewSession(repo, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -136,15 +135,15 @@ func TestKeyringSSHIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(p, out, 0o644)
+	testutil.WriteFile(t, p, out, 0o644)
 	for name, vars := range map[string]map[string]string{
 		"SOPS_AGE_SSH_PRIVATE_KEY_FILE": {"SOPS_AGE_SSH_PRIVATE_KEY_FILE": key},
 		"~/.ssh/id_ed25519":             {},
 	} {
 		home := t.TempDir()
 		if name == "~/.ssh/id_ed25519" {
-			os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
-			os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), mustRead(t, key), 0o600)
+			testutil.MkdirAll(t, filepath.Join(home, ".ssh"), 0o700)
+			testutil.WriteFile(t, filepath.Join(home, ".ssh", "id_ed25519"), mustRead(t, key), 0o600)
 		}
 		env := Env{Getenv: func(k string) string { return vars[k] }, Home: home}
 		s, _ := NewSession(repo, LoadKeyring(context.Background(), env))

@@ -99,7 +99,9 @@ func TestRewriteKubeconfigKeepsOtherContexts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var kc kubeconfigDoc
-	yaml.Unmarshal(out, &kc)
+	if err := yaml.Unmarshal(out, &kc); err != nil {
+		t.Fatal(err)
+	}
 	if kc.Clusters[0].Name != "other" || kc.Contexts[0].Name != "other" || kc.Clusters[1].Name != "nixos-mini" {
 		t.Errorf("renamed the wrong entries:\n%s", out)
 	}

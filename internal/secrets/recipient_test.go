@@ -1,12 +1,13 @@
 package secrets
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 func TestRecipientSources(t *testing.T) {
@@ -17,9 +18,9 @@ func TestRecipientSources(t *testing.T) {
 	}
 	want := id.Recipient().String()
 	keys := filepath.Join(dir, "keys.txt")
-	os.WriteFile(keys, KeyFileContent(id, time.Now()), 0o600)
+	testutil.WriteFile(t, keys, KeyFileContent(id, time.Now()), 0o600)
 	pub := filepath.Join(dir, "recipient.txt")
-	os.WriteFile(pub, []byte(want+"\n"), 0o644)
+	testutil.WriteFile(t, pub, []byte(want+"\n"), 0o644)
 	for _, p := range []string{keys, pub} {
 		if got, err := RecipientFromKeyFile(p); err != nil || got != want {
 			t.Errorf("%s: %q %v, want %s", filepath.Base(p), got, err, want)
@@ -27,7 +28,7 @@ func TestRecipientSources(t *testing.T) {
 	}
 	// The public half of ed25519 seed 0x01…, and what ssh-to-age makes of it.
 	ssh := filepath.Join(dir, "id_ed25519.pub")
-	os.WriteFile(ssh, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji me@laptop\n"), 0o644)
+	testutil.WriteFile(t, ssh, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji me@laptop\n"), 0o644)
 	got, err := RecipientFromSSHPubkey(ssh)
 	if err != nil || len(got) != 62 {
 		t.Errorf("ssh pubkey: %q %v", got, err)
@@ -36,7 +37,7 @@ func TestRecipientSources(t *testing.T) {
 		t.Error("an age key file taken as an SSH public key")
 	}
 	bad := filepath.Join(dir, "bad")
-	os.WriteFile(bad, []byte("hello\n"), 0o644)
+	testutil.WriteFile(t, bad, []byte("hello\n"), 0o644)
 	if _, err := RecipientFromKeyFile(bad); err == nil {
 		t.Error("a file without a key accepted")
 	}

@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"os"
 	"path/filepath"
 	"regexp/syntax"
 	"slices"
@@ -85,7 +84,7 @@ func agreeWithSops(t *testing.T, data []byte, want []CreationRule) {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, ".sops.yaml")
-	os.WriteFile(config, data, 0o644)
+	testutil.WriteFile(t, config, data, 0o644)
 	c, err := ParseSopsConfig(config, data)
 	if err != nil {
 		t.Fatal(err)
@@ -230,16 +229,16 @@ func TestCorpusEditsRefereedBySops(t *testing.T) {
 					t.Fatal(err)
 				}
 				dir := t.TempDir()
-				os.WriteFile(filepath.Join(dir, ".sops.yaml"), e.Data(), 0o644)
+				testutil.WriteFile(t, filepath.Join(dir, ".sops.yaml"), e.Data(), 0o644)
 				file := filepath.Join(dir, filepath.FromSlash(rel))
-				os.MkdirAll(filepath.Dir(file), 0o755)
+				testutil.MkdirAll(t, filepath.Dir(file), 0o755)
 				plain := "secret: value\n"
 				if FormatOf(file) == JSON {
 					plain = `{"secret": "value"}`
 				} else if FormatOf(file) == Dotenv {
 					plain = "SECRET=value\n"
 				}
-				os.WriteFile(file, []byte(plain), 0o600)
+				testutil.WriteFile(t, file, []byte(plain), 0o600)
 				if _, err := sopsCmd(t, dir, hostKey, "-e", "-i", rel); err != nil {
 					t.Fatalf("sops refuses the edited .sops.yaml: %v\n%s", err, e.Data())
 				}

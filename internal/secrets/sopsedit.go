@@ -284,7 +284,7 @@ func (c *SopsConfig) addToSlot(i, g int, k Key, token string, selected []int) (s
 		if err != nil {
 			return "", exitcode.Newf(exitcode.Secrets, "write "+field+": as a list", "%s: %s: is written in a way nixctl does not edit", label, field)
 		}
-		if v.Anchor != "" && c.aliasCount(v) > 0 && !(c.sharedWithin(v, selected) && c.onlyIn(v, k.Type)) {
+		if v.Anchor != "" && c.aliasCount(v) > 0 && (!c.sharedWithin(v, selected) || !c.onlyIn(v, k.Type)) {
 			// Widening the anchored value would widen every rule using it.
 			text := string(c.Data[s:e])
 			if err := c.splice(s, e, "["+text+", "+token+"]"); err != nil {

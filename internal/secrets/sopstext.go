@@ -170,7 +170,10 @@ func (c *SopsConfig) splice(start, end int, text string) error {
 	data = append(data, c.Data[end:]...)
 	n, err := ParseSopsConfig(c.Path, data)
 	if err != nil {
-		return fmt.Errorf("the edit would leave %s unreadable (%v): change it by hand", c.Path, err)
+		// The parse error is this editor's fault, not the user's YAML: keep
+		// its text but not its kind and hint ("fix the YAML syntax"), which
+		// would blame the wrong party.
+		return fmt.Errorf("the edit would leave %s unreadable (%s): change it by hand", c.Path, err.Error())
 	}
 	*c = *n
 	return nil
@@ -212,9 +215,10 @@ func (c *SopsConfig) ownLine(item *yaml.Node) bool {
 // yamlWord writes a string as a YAML flow item: plain when it is safe,
 // double-quoted otherwise.
 func yamlWord(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("+/=._-@:", r))
-	}) < 0 && !strings.HasPrefix(s, "-") {
+	plain := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("+/=._-@:", r)
+	}
+	if s != "" && strings.TrimFunc(s, plain) == "" && !strings.HasPrefix(s, "-") {
 		return s
 	}
 	return strconv.Quote(s)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 // A .sops.yaml written by hand, with comments, two rules and the compact
@@ -92,7 +94,7 @@ func TestSopsYAMLRuleForAfterEdit(t *testing.T) {
 	p := filepath.Join(dir, ".sops.yaml")
 	c, _ := ParseSopsConfig(p, []byte(handWritten))
 	c = addKey(t, c, "nixos-mini", nodeRecipient)
-	os.WriteFile(p, c.Data, 0o644)
+	testutil.WriteFile(t, p, c.Data, 0o644)
 	c, err := LoadSopsConfig(p)
 	if err != nil {
 		t.Fatal(err)
@@ -134,9 +136,9 @@ func TestSopsYAMLCommaList(t *testing.T) {
 func TestWriteFileNeverRenamesOverSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "target")
-	os.WriteFile(target, []byte("old"), 0o640)
+	testutil.WriteFile(t, target, []byte("old"), 0o640)
 	link := filepath.Join(dir, "link")
-	os.Symlink(target, link)
+	testutil.Symlink(t, target, link)
 	if err := WriteFile(link, []byte("new"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +171,8 @@ func TestWriteFileNeverRenamesOverSpecialFiles(t *testing.T) {
 func TestResolveRefusesEscapes(t *testing.T) {
 	root := t.TempDir()
 	r := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
-	os.MkdirAll(r.Dir, 0o755)
-	os.Symlink(t.TempDir(), filepath.Join(r.Dir, "out"))
+	testutil.MkdirAll(t, r.Dir, 0o755)
+	testutil.Symlink(t, t.TempDir(), filepath.Join(r.Dir, "out"))
 	for _, p := range []string{"", "../x", "a/../../x", "/etc/passwd", ".env", "a/.git/x", "a\x00b", "a\nb", "out/x.yml", "a//b", "./a"} {
 		if _, err := r.Resolve(p); err == nil {
 			t.Errorf("Resolve(%q) accepted", p)
@@ -188,7 +190,7 @@ func TestResolveRefusesEscapes(t *testing.T) {
 func TestRuleForRefusesPluginRecipients(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, ".sops.yaml")
-	os.WriteFile(p, []byte("creation_rules:\n  - age: age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t\n"), 0o644)
+	testutil.WriteFile(t, p, []byte("creation_rules:\n  - age: age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t\n"), 0o644)
 	c, err := LoadSopsConfig(p)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,12 @@
 package secrets
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 func statusOf(t *testing.T, rep *VerifyReport, path string) FileStatus {
@@ -71,7 +72,7 @@ func TestVerifyFindsPlaintextUnderAnyKey(t *testing.T) {
 	f := newFixture(t)
 	path := f.add("app/ports.yml", []byte("name: x\n"))
 	data := mustRead(t, path)
-	os.WriteFile(path, append([]byte("8080: hunter2\ntrue: hunter3\n"), data...), 0o644)
+	testutil.WriteFile(t, path, append([]byte("8080: hunter2\ntrue: hunter3\n"), data...), 0o644)
 	rep, err := f.session().Verify(t.Context(), VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func StoreSystem(t testing.TB, name, step string) string {
 func (s *SSHD) ActivateSystem(system string) error {
 	argv := s.InHost("sh", "-c", `nix-env -p /nix/var/nix/profiles/system --set "$1" && "$1/bin/switch-to-configuration" switch`, "activate", system)
 	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-		return fmt.Errorf("activating %s: %v: %s", system, err, out)
+		return fmt.Errorf("activating %s: %w: %s", system, err, out)
 	}
 	return nil
 }
