@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+
+	"github.com/nixctl/nixctl/internal/nix"
 )
 
 // A table's flavour makes the fake parse its arguments as that
@@ -92,12 +94,15 @@ func refuseRebuildArgs(flavour string, args []string) (exit int, stderr string, 
 }
 
 // rebuildActivate does on the target what nixos-rebuild does last, over
-// the system ssh with $NIX_SSHOPTS: the host runs (switch, test) or boots
-// (boot) the system given by --store-path, or else the one the flake
-// evaluates to now (the bash script evaluates it again, with the real nix).
+// the system ssh with $NIX_SSHOPTS: switch and boot make the system the
+// system profile's new generation, switch and test activate it (its
+// bin/switch-to-configuration when it has one, then /run/current-system
+// points at it, as NixOS's activation script does), --rollback goes back one generation of the profile and
+// activates that. The system is --store-path's, or else what the flake
+// gives now: the bash script builds it again, with the real nix.
 func rebuildActivate(args []string) int {
 	var action, system, flake, target string
-	sudo := false
+	sudo, rollback := false, false
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--store-path" && i+1 < len(args):
@@ -108,6 +113,8 @@ func rebuildActivate(args []string) int {
 			target, i = args[i+1], i+1
 		case a == "--sudo" || a == "--use-remote-sudo":
 			sudo = true
+		case a == "--rollback":
+			rollback = true
 		case action == "" && slices.Contains(rebuildActions, a):
 			action = a
 		}
@@ -116,36 +123,49 @@ func rebuildActivate(args []string) int {
 		fmt.Fprintf(os.Stderr, "fake nixos-rebuild: activate needs switch, test or boot and --target-host: %q\n", args)
 		return 1
 	}
-	if system == "" {
+	if system == "" && !rollback {
 		dir, attr, ok := strings.Cut(flake, "#")
 		if !ok {
 			fmt.Fprintln(os.Stderr, "fake nixos-rebuild: activate needs --store-path or --flake DIR#ATTR")
 			return 1
 		}
-		out, err := exec.Command("nix", "--extra-experimental-features", "nix-command flakes", "eval", "--raw",
-			dir+"#nixosConfigurations.\""+attr+"\".config.system.build.toplevel.outPath").Output()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "fake nixos-rebuild: evaluating %s: %v\n", flake, err)
+		argv := nix.Build([]string{nix.Installable(dir, nix.ToplevelAttr(attr)...)})
+		out, err := exec.Command(argv[0], argv[1:]...).Output()
+		res, perr := nix.ParseBuildResults(out)
+		if err != nil || perr != nil || len(res) != 1 {
+			fmt.Fprintf(os.Stderr, "fake nixos-rebuild: building %s: %v %v\n", flake, err, perr)
 			return 1
 		}
-		system = strings.TrimSpace(string(out))
+		system = res[0].Out()
 	}
-	script := `ln -sfn "$1" /run/current-system`
-	if action == "boot" {
-		script = `nix-env -p /nix/var/nix/profiles/system --set "$1"`
+	op := action
+	if rollback {
+		op = "rollback"
 	}
 	argv := append([]string{"ssh"}, strings.Fields(os.Getenv("NIX_SSHOPTS"))...)
 	argv = append(argv, target, "--")
 	if sudo {
 		argv = append(argv, "sudo", "-n")
 	}
-	argv = append(argv, "sh", "-c", "'"+script+"'", "activate", system)
+	argv = append(argv, "sh", "-c", "'"+activateScript+"'", "activate", op, action, system)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "fake nixos-rebuild: activating %s on %s: %v\n", system, target, err)
+		fmt.Fprintf(os.Stderr, "fake nixos-rebuild: %s on %s: %v\n", op, target, err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "activating the configuration... %s\n", system)
 	return 0
 }
+
+// activateScript runs on the target: $1 what to do to the profile (switch,
+// boot, test, rollback), $2 the action, $3 the system.
+const activateScript = `set -e
+p=/nix/var/nix/profiles/system s=$3
+case $1 in
+switch|boot) nix-env -p $p --set "$s" ;;
+rollback) nix-env -p $p --rollback >/dev/null; s=$(readlink -f $p) ;;
+esac
+echo "activating the configuration... $s" >&2
+[ "$2" = boot ] && exit 0
+if [ -x "$s/bin/switch-to-configuration" ]; then "$s/bin/switch-to-configuration" "$2"; fi
+ln -sfn "$s" /run/current-system`
