@@ -24,27 +24,7 @@ func TestDeployKilledAfterActivationHostRollsBack(t *testing.T) {
 	if err := web.sshd.ActivateSystem(old); err != nil {
 		t.Fatal(err)
 	}
-	// nixos-rebuild's remote step over the system ssh, then it tells the
-	// test and waits to be let go.
-	mark, release := filepath.Join(r.home, "activated"), filepath.Join(r.home, "release")
-	rebuild := filepath.Join(r.bin, "nixos-rebuild")
-	if err := os.Remove(rebuild); err != nil {
-		t.Fatal(err)
-	}
-	testutil.WriteFiles(t, r.bin, map[string]string{"nixos-rebuild": `#!/bin/sh
-target=
-while [ $# -gt 0 ]; do
-  case "$1" in --target-host) target=$2; shift ;; esac
-  shift
-done
-ssh $NIX_SSHOPTS -o BatchMode=yes -o UserKnownHostsFile="$HOME/.ssh/known_hosts" "$target" \
-  'nix-env -p /nix/var/nix/profiles/system --set ` + new + ` && ` + new + `/bin/switch-to-configuration switch' || exit 1
-touch ` + mark + `
-while [ ! -e ` + release + ` ]; do sleep 0.1; done
-`})
-	if err := os.Chmod(rebuild, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	mark, release := r.activatesThenWaits(new)
 	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
 
 	cmd, _, stderr := r.command("deploy", "web", "--yes", "--no-check", "--confirm-timeout", "3s")
@@ -88,4 +68,32 @@ while [ ! -e ` + release + ` ]; do sleep 0.1; done
 	if gen, _ := os.Readlink(filepath.Join(web.root, "nix/var/nix/profiles/system")); gen != "system-1-link" {
 		t.Errorf("the system profile is on %s, want generation 1 again", gen)
 	}
+}
+
+// activatesThenWaits makes nixos-rebuild a stand-in for its remote step
+// over the system ssh (the system profile gets system, then its
+// switch-to-configuration switch runs); then it creates mark and waits for
+// release to exist.
+func (r *deployRig) activatesThenWaits(system string) (mark, release string) {
+	r.t.Helper()
+	mark, release = filepath.Join(r.home, "activated"), filepath.Join(r.home, "release")
+	rebuild := filepath.Join(r.bin, "nixos-rebuild")
+	if err := os.Remove(rebuild); err != nil {
+		r.t.Fatal(err)
+	}
+	testutil.WriteFiles(r.t, r.bin, map[string]string{"nixos-rebuild": `#!/bin/sh
+target=
+while [ $# -gt 0 ]; do
+  case "$1" in --target-host) target=$2; shift ;; esac
+  shift
+done
+ssh $NIX_SSHOPTS -o BatchMode=yes -o UserKnownHostsFile="$HOME/.ssh/known_hosts" "$target" \
+  'nix-env -p /nix/var/nix/profiles/system --set ` + system + ` && ` + system + `/bin/switch-to-configuration switch' || exit 1
+touch ` + mark + `
+while [ ! -e ` + release + ` ]; do sleep 0.1; done
+`})
+	if err := os.Chmod(rebuild, 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	return mark, release
 }
