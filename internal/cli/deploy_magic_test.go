@@ -1,12 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -19,28 +20,8 @@ func TestDeployKilledAfterActivationHostRollsBack(t *testing.T) {
 	testutil.Require(t, "ssh", "nix-env", "setsid")
 	r := newDeployRig(t, "web")
 	web := r.hosts["web"]
-	old := testutil.StoreSystem(t, "system-old", "")
-	new := testutil.StoreSystem(t, "system-new", "")
-	if err := web.sshd.ActivateSystem(old); err != nil {
-		t.Fatal(err)
-	}
-	mark, release := r.activatesThenWaits(new)
-	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
-
-	cmd, _, stderr := r.command("deploy", "web", "--yes", "--no-check", "--confirm-timeout", "3s")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	// A readiness wait: the bound only stops a broken run from hanging.
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(mark); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fake nixos-rebuild never activated:\n%s", stderr.String())
-		}
-	}
+	old, new := r.runningOld("web")
+	cmd, _, stderr, _ := r.deployUntilActivated(new, "--confirm-timeout", "3s")
 	if cur, _ := os.Readlink(filepath.Join(web.root, "run/current-system")); cur != new {
 		t.Fatalf("the host runs %s after the activation, want %s", cur, new)
 	}
@@ -68,6 +49,34 @@ func TestDeployKilledAfterActivationHostRollsBack(t *testing.T) {
 	if gen, _ := os.Readlink(filepath.Join(web.root, "nix/var/nix/profiles/system")); gen != "system-1-link" {
 		t.Errorf("the system profile is on %s, want generation 1 again", gen)
 	}
+}
+
+// runningOld makes host run a system old (generation 1) and returns it
+// with another one, new, to deploy.
+func (r *deployRig) runningOld(host string) (old, new string) {
+	r.t.Helper()
+	old = testutil.StoreSystem(r.t, "system-old", "")
+	new = testutil.StoreSystem(r.t, "system-new", "")
+	if err := r.hosts[host].sshd.ActivateSystem(old); err != nil {
+		r.t.Fatal(err)
+	}
+	return old, new
+}
+
+// deployUntilActivated starts nixctl deploy web --yes --no-check ARGS with
+// a nixos-rebuild that activates system, and returns once it has; the
+// nixos-rebuild ends when release exists.
+func (r *deployRig) deployUntilActivated(system string, args ...string) (cmd *exec.Cmd, stdout, stderr *bytes.Buffer, release string) {
+	r.t.Helper()
+	mark, release := r.activatesThenWaits(system)
+	r.t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
+	cmd, stdout, stderr = r.command(append([]string{"deploy", "web", "--yes", "--no-check"}, args...)...)
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(r.t, "the activation", func() bool { _, err := os.Stat(mark); return err == nil })
+	return cmd, stdout, stderr, release
 }
 
 // activatesThenWaits makes nixos-rebuild a stand-in for its remote step

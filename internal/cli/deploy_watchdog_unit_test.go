@@ -53,11 +53,7 @@ func TestDeployWatchdogIsATransientUnitNamedForTheRun(t *testing.T) {
 	testutil.Require(t, "ssh", "nix-env", "setsid", "nsenter")
 	r := newDeployRig(t, "web")
 	web := r.hosts["web"]
-	old := testutil.StoreSystem(t, "system-old", "")
-	new := testutil.StoreSystem(t, "system-new", "")
-	if err := web.sshd.ActivateSystem(old); err != nil {
-		t.Fatal(err)
-	}
+	_, new := r.runningOld("web")
 	// The host looks like a systemd one (the script checks /run/systemd/
 	// system), and its PATH's first directory holds the fakes: bound over
 	// /usr/local/sbin in its mount namespace only.
@@ -75,15 +71,7 @@ func TestDeployWatchdogIsATransientUnitNamedForTheRun(t *testing.T) {
 	if out, err := exec.Command(bind[0], bind[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("binding the fakes on the host's PATH: %v: %s", err, out)
 	}
-	mark, release := r.activatesThenWaits(new)
-	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) })
-
-	cmd, stdout, stderr := r.command("deploy", "web", "--yes", "--no-check", "--confirm-timeout", "1h")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	waitFor(t, "the activation", func() bool { _, err := os.Stat(mark); return err == nil })
+	cmd, stdout, stderr, release := r.deployUntilActivated(new, "--confirm-timeout", "1h")
 
 	// Armed: a transient unit named for the run, its command running on.
 	calls, _ := os.ReadFile(filepath.Join(fakes, "calls"))
