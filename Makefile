@@ -33,8 +33,8 @@ build:
 # prints its whole output.
 test: setup lint
 	@log=$$(mktemp -t nixctl-test.XXXXXX); \
-	echo "$(GO) test -count=1 -v ./...  (full log: $$log)"; \
-	$(GO) test -count=1 -v ./... >$$log 2>&1; rc=$$?; \
+	echo "$(GO) test -count=1 -timeout 30m -v ./...  (full log: $$log)"; \
+	$(GO) test -count=1 -timeout 30m -v ./... >$$log 2>&1; rc=$$?; \
 	grep -E '^(--- |ok |FAIL|panic:)' $$log; \
 	if [ $$rc -ne 0 ]; then echo; echo "== failures =="; grep -E -A40 '^\s*--- FAIL|^panic:|\[build failed\]|^# ' $$log; fi; \
 	exit $$rc
