@@ -120,7 +120,7 @@ func TestDeployAllOK(t *testing.T) {
 		if rec := h.record(t); rec.Result != ResultOK || rec.Who != "alice@laptop" || rec.GitRev != "abc123" || rec.RunID != "run-1" {
 			t.Errorf("%s: last-deploy record %+v", name, rec)
 		}
-		if got := r.ev.of(name); !slices.Equal(got, []string{StagePreflight, StageLock, StageBuild, StageActivate, StageConfirm, StageHealth}) {
+		if got := r.ev.of(name); !slices.Equal(got, []string{StagePreflight, StageLock, StageBuild, StageActivate, StageConfirm, StageVerify, StageHealth}) {
 			t.Errorf("%s: stages %v", name, got)
 		}
 		// Magic rollback: armed on the deploy's connection before the

@@ -31,6 +31,7 @@ const (
 	StageDiff      = "diff"
 	StageActivate  = "activate"
 	StageConfirm   = "confirm"
+	StageVerify    = "verify"
 	StageHealth    = "health"
 	StageRollback  = "rollback"
 	StageDone      = "done"

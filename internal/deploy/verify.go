@@ -40,6 +40,7 @@ func (e *MismatchError) Hint() string {
 // verify compares the system the host runs after the activation (boots,
 // after boot) with the one this run built for it.
 func (x *executor) verify(ctx context.Context, h *hostRun) error {
+	x.setStage(h, StageVerify)
 	st, err := x.hostStatus(ctx, h)
 	if err != nil {
 		return exitcode.New(exitcode.Failure, fmt.Errorf("reading what the host runs after the activation: %w", err),
