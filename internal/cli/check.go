@@ -35,7 +35,7 @@ func newCheckCmd(deps *app.Deps) *cobra.Command {
 		Long: `Run nix flake check and, beside it, evaluate the system of every selected
 host (nixosConfigurations.<attr>.config.system.build.toplevel.drvPath) and the
 activation package of every selected profile, all in one nix process (per
-output, and per chunk of 100 items), so what they share is evaluated once.
+chunk of 100 items), so what they share is evaluated once.
 With no selector, everything in the inventory is evaluated. Each item passes
 or fails with nix's error parsed to file, line, column and message.
 

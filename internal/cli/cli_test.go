@@ -88,14 +88,15 @@ func TestCheckRunsFlakeCheckBesideOneEvaluation(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	rec.Verify(t)
-	// One nix process per output evaluates all of its items.
+	// One nix process evaluates the hosts and the profile, over the
+	// flake's outputs.
 	var evals []string
 	for _, a := range rec.Argvs() {
 		if strings.HasPrefix(a, "nix eval") {
 			evals = append(evals, a)
 		}
 	}
-	if len(evals) != 2 || !strings.Contains(evals[0]+evals[1], dir+"#nixosConfigurations ") || !strings.Contains(evals[0]+evals[1], dir+"#homeConfigurations ") {
+	if len(evals) != 1 || !strings.Contains(evals[0], " "+dir+`#"" `) || !strings.Contains(evals[0], `(one 0 o0 "web-1" p0 null)`) || !strings.Contains(evals[0], `(one 2 o1 "gabriel@laptop" p1 null)`) {
 		t.Errorf("evaluations: %q", evals)
 	}
 	for _, want := range []string{"✓\thost\tweb-1\t/nix/store/a-web.drv", "✓\tprofile\tlaptop\t/nix/store/c-hm.drv"} {
@@ -171,7 +172,7 @@ func TestCheckDryRunRunsNothing(t *testing.T) {
 	if len(rec.Calls()) != 0 {
 		t.Errorf("dry-run ran %v", rec.Argvs())
 	}
-	if !strings.Contains(r.stdout, "nix eval --json --apply ") || !strings.Contains(r.stdout, `(one 0 "db-main" p0)`) || !strings.Contains(r.stdout, " "+dir+"#nixosConfigurations ") {
+	if !strings.Contains(r.stdout, "nix eval --json --apply ") || !strings.Contains(r.stdout, `(one 0 outs "db-main" p0 null)`) || !strings.Contains(r.stdout, " "+dir+"#nixosConfigurations ") {
 		t.Errorf("plan not printed:\n%s", r.stdout)
 	}
 }
@@ -268,9 +269,9 @@ func TestCheckSaysOnceWhenInputsCannotBeFetched(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	// The evaluation runs beside the flake check and meets the same error
-	// once per output, not once per item.
-	if n := len(rec.Calls()); n != 3 {
-		t.Errorf("want the flake check and one evaluation per output: %v", rec.Argvs())
+	// once, not once per item or per output.
+	if n := len(rec.Calls()); n != 2 {
+		t.Errorf("want the flake check and one evaluation: %v", rec.Argvs())
 	}
 	if !strings.Contains(r.stdout, "✗\thost\tweb-1\tnot evaluated: the flake's inputs could not be fetched") ||
 		!strings.Contains(r.stderr, "hint: the flake's inputs could not be fetched: run 'nix flake lock'") {

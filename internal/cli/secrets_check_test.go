@@ -83,7 +83,7 @@ profiles:
 		"(its ed25519 key in known_hosts)",
 		"✗ host unknown-key: its host key is not in known_hosts",
 		"✓ host no-secrets: no sops secrets declared",
-		"✗ host typeerr: evaluating its configuration failed",
+		"✗ host typeerr: evaluating its configuration failed: flake.nix:16:74: cannot add a string to an integer",
 		"✓ profile laptop: 1 secret(s) for age1",
 		"✗ profile desktop: recipient desktop (nixctl.yaml) names no key in .sops.yaml",
 	} {
@@ -97,6 +97,12 @@ profiles:
 	}
 	if strings.Contains(out+errs, "hunter2") {
 		t.Error("a secret value was printed")
+	}
+
+	// A host and a profile are read by one nix process.
+	_, errs, code = f.run("", "-v", "secrets", "check", "laptop", "no-secrets")
+	if n := strings.Count(errs, "debug: run: nix eval"); code != 0 || n != 1 {
+		t.Errorf("exit %d, %d nix evaluations for a host and a profile, want 1:\n%s", code, n, errs)
 	}
 
 	// JSON for machines; the healthy ones pass alone.

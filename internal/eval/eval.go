@@ -12,6 +12,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +37,18 @@ type Item struct {
 	// Value asks for the value as JSON; otherwise the item is a derivation
 	// and its drvPath and outPath are returned.
 	Value bool
+	// Apply, when set, is a Nix function of the flake's root directory and
+	// of the item's value (root: v: …); its result, as JSON, is the item's
+	// Value. The root is a string with Options.WholeFlake, null otherwise.
+	Apply string
 }
+
+func (it Item) nixItem() nix.EvalItem {
+	return nix.EvalItem{Output: it.Output, Attr: it.Attr, Path: it.Path, Apply: it.Apply}
+}
+
+// json says whether the item's result is a JSON value, not a derivation.
+func (it Item) json() bool { return it.Value || it.Apply != "" }
 
 // Host is the toplevel of nixosConfigurations.${attr}.
 func Host(attr string) Item {
@@ -86,7 +100,13 @@ type Options struct {
 	// DefaultChunkSize): nix keeps what it evaluated until it exits, so a
 	// chunk bounds its memory.
 	ChunkSize int
-	Events    Events
+	// WholeFlake evaluates through builtins.getFlake: every output in one
+	// process, and Apply functions see the flake's root. getFlake needs
+	// --impure for a local flake, so a configuration that reads the
+	// environment evaluates here: right for reading what configurations
+	// declare (secrets check), not for what gets built.
+	WholeFlake bool
+	Events     Events
 }
 
 // DefaultChunkSize is the most items one nix process evaluates by default.
@@ -106,8 +126,8 @@ func (o Options) chunkSize() int {
 	return DefaultChunkSize
 }
 
-// task is one nix process: a chunk of items of one output, or one item
-// alone.
+// task is one nix process: a chunk of items of one output ("": of any
+// output), or one item alone.
 type task struct {
 	output string
 	idx    []int
@@ -117,22 +137,48 @@ type task struct {
 // Plan lists the processes the first round would start (for --dry-run).
 func Plan(items []Item, o Options) []execx.Cmd {
 	var cmds []execx.Cmd
-	for _, t := range chunks(items, o.chunkSize()) {
+	for _, t := range chunks(items, o, outputsTogether(o)) {
 		cmds = append(cmds, chunkCmd(items, t, o))
 	}
 	return cmds
 }
 
-// chunks groups items by output, in order of first appearance, and cuts
-// each group into chunks of at most size items.
-func chunks(items []Item, size int) []task {
+// outputsTogether says whether to try evaluating items of several outputs
+// in one process over 'flake#""'. In a flake with packages.<system>, nix
+// resolves that name to the package set: the expression then finds
+// itself elsewhere and each output gets its own process, one process
+// later. A flake.nix that never says "packages" most likely has no such
+// set; one that does likely has, so skip the attempt. Either way the
+// expression checks what it was given: this chooses the strategy, never
+// the result.
+func outputsTogether(o Options) bool {
+	b, err := os.ReadFile(filepath.Join(o.Dir, "flake.nix"))
+	return err != nil || !bytes.Contains(b, []byte("ackages"))
+}
+
+// chunks cuts items into chunks of at most ChunkSize items. together puts
+// items of every output in the same chunks (with WholeFlake they always
+// are); otherwise chunks are per output, in order of first appearance.
+func chunks(items []Item, o Options, together bool) []task {
+	size := o.chunkSize()
 	var outputs []string
 	byOutput := map[string][]int{}
 	for i, it := range items {
-		if _, ok := byOutput[it.Output]; !ok {
-			outputs = append(outputs, it.Output)
+		out := it.Output
+		if together || o.WholeFlake {
+			out = ""
 		}
-		byOutput[it.Output] = append(byOutput[it.Output], i)
+		if _, ok := byOutput[out]; !ok {
+			outputs = append(outputs, out)
+		}
+		byOutput[out] = append(byOutput[out], i)
+	}
+	if len(outputs) == 1 && outputs[0] == "" && !o.WholeFlake && len(items) > 0 {
+		// Items of a single output need not name the outputs.
+		if single := items[0].Output; allIn(items, single) {
+			outputs[0] = single
+			byOutput[single] = byOutput[""]
+		}
 	}
 	var tasks []task
 	for _, out := range outputs {
@@ -146,19 +192,76 @@ func chunks(items []Item, size int) []task {
 	return tasks
 }
 
+func allIn(items []Item, output string) bool {
+	for _, it := range items {
+		if it.Output != output {
+			return false
+		}
+	}
+	return true
+}
+
+// notProvided reports nix's error for an installable it found nothing at.
+func notProvided(errs []nix.Error) bool {
+	return len(errs) > 0 && strings.Contains(errs[0].Message, "does not provide attribute")
+}
+
+// outputsOf lists the outputs of items in the order they first appear, as
+// the expression numbers them.
+func (e *evaluator) outputsOf(idx []int) []string {
+	var outs []string
+	for _, i := range idx {
+		if !slices.Contains(outs, e.items[i].Output) {
+			outs = append(outs, e.items[i].Output)
+		}
+	}
+	return outs
+}
+
+// split is the per-output chunks of a chunk of several outputs, for when
+// the outputs cannot be named together.
+func (e *evaluator) split(idx []int) []task {
+	sub := make([]Item, len(idx))
+	for j, i := range idx {
+		sub[j] = e.items[i]
+	}
+	tasks := chunks(sub, e.o, false)
+	for k := range tasks {
+		for j, local := range tasks[k].idx {
+			tasks[k].idx[j] = idx[local]
+		}
+	}
+	return tasks
+}
+
 func chunkCmd(items []Item, t task, o Options) execx.Cmd {
 	ev := make([]nix.EvalItem, len(t.idx))
 	for j, i := range t.idx {
-		ev[j] = nix.EvalItem{Attr: items[i].Attr, Path: items[i].Path}
+		ev[j] = items[i].nixItem()
 	}
-	return execx.Cmd{Argv: nix.EvalMany(o.Flake, t.output, ev, o.Extra...), Dir: o.Dir, ReadOnly: true}
+	var argv []string
+	switch {
+	case o.WholeFlake:
+		argv = nix.EvalManyFlake(o.Flake, ev, o.Extra...)
+	case t.output == "":
+		argv = nix.EvalManyOutputs(o.Flake, ev, o.Extra...)
+	default:
+		argv = nix.EvalMany(o.Flake, t.output, ev, o.Extra...)
+	}
+	return execx.Cmd{Argv: argv, Dir: o.Dir, ReadOnly: true}
 }
 
 // aloneCmd is the command that evaluates one item by itself, as nixctl
 // always did: its errors are the reference.
 func aloneCmd(it Item, o Options) execx.Cmd {
-	if it.Value {
+	if o.WholeFlake {
+		return execx.Cmd{Argv: nix.EvalOneFlake(o.Flake, it.nixItem(), o.Extra...), Dir: o.Dir, ReadOnly: true}
+	}
+	if it.json() {
 		argv := nix.Nix("eval", "--json", nix.Installable(o.Flake, it.attrPath()...), "--log-format", "internal-json", "--show-trace")
+		if it.Apply != "" {
+			argv = append(argv, "--apply", "("+it.Apply+") null")
+		}
 		return execx.Cmd{Argv: append(argv, o.Extra...), Dir: o.Dir, ReadOnly: true}
 	}
 	return execx.Cmd{Argv: nix.EvalDrvPath(o.Flake, it.attrPath(), o.Extra...), Dir: o.Dir, ReadOnly: true}
@@ -187,7 +290,7 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 	if e.ev == nil {
 		e.ev = noEvents{}
 	}
-	tasks := chunks(items, o.chunkSize())
+	tasks := chunks(items, o, outputsTogether(o))
 	for len(tasks) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
 		var next []task
@@ -235,6 +338,10 @@ type chunkState struct {
 	ended   map[int]bool
 	current int // local index being evaluated, -1 between items
 	buf     []byte
+	// elsewhere: the process was not given the outputs (EvalElsewhere).
+	elsewhere bool
+	// output is the last output the process announced forcing (-1: none).
+	output int
 }
 
 // Write receives nix's stderr live, so progress is reported as items start
@@ -255,6 +362,14 @@ func (c *chunkState) Write(p []byte) (int, error) {
 }
 
 func (c *chunkState) event(ev nix.EvalEvent) {
+	switch ev.Status {
+	case nix.EvalElsewhere:
+		c.elsewhere = true
+		return
+	case nix.EvalOutput:
+		c.output = max(c.output, ev.Index)
+		return
+	}
 	if c.ended[ev.Index] {
 		return
 	}
@@ -286,7 +401,7 @@ func (c *chunkState) event(ev nix.EvalEvent) {
 // alone, and the items the process never reached when an error it could
 // not catch ended it.
 func (e *evaluator) runChunk(ctx context.Context, t task) []task {
-	st := &chunkState{t: t, e: e, begun: map[int]time.Time{}, ended: map[int]bool{}, current: -1}
+	st := &chunkState{t: t, e: e, begun: map[int]time.Time{}, ended: map[int]bool{}, current: -1, output: -1}
 	c := chunkCmd(e.items, t, e.o)
 	c.Stderr = st
 	res, err := e.r.Run(ctx, c)
@@ -308,6 +423,9 @@ func (e *evaluator) runChunk(ctx context.Context, t task) []task {
 			}
 		}
 	}
+	if st.elsewhere {
+		return e.split(t.idx)
+	}
 	var next []task
 	var unstarted []int
 	for j, i := range t.idx {
@@ -323,6 +441,25 @@ func (e *evaluator) runChunk(ctx context.Context, t task) []task {
 	if len(unstarted) == 0 {
 		return next
 	}
+	if len(st.begun) == 0 && st.output >= 0 {
+		// The process ended forcing an output, before any item: that
+		// output's items fail with its error, as they would evaluated on
+		// their own; the other outputs' items go on without it.
+		failed := e.outputsOf(t.idx)[st.output]
+		var others []int
+		for _, i := range unstarted {
+			if e.items[i].Output != failed {
+				others = append(others, i)
+				continue
+			}
+			if err == nil {
+				err = errors.New("nix printed no result")
+			}
+			e.start(i)
+			e.finish(i, Result{Errors: ErrorsOf(res, err, e.o.Dir)})
+		}
+		return append(next, e.split(others)...)
+	}
 	if len(st.begun) == 0 {
 		// Nothing started: the output itself, the flake or its inputs
 		// failed, the same for every item. Say it once per item without
@@ -331,6 +468,11 @@ func (e *evaluator) runChunk(ctx context.Context, t task) []task {
 			err = errors.New("nix printed no result")
 		}
 		errs := ErrorsOf(res, err, e.o.Dir)
+		if t.output == "" && !e.o.WholeFlake && notProvided(errs) {
+			// This nix does not read 'flake#""' as the outputs (Lix
+			// reads an attribute named ""): name each output instead.
+			return append(next, e.split(unstarted)...)
+		}
 		for _, i := range unstarted {
 			e.start(i)
 			e.finish(i, Result{Errors: errs})
@@ -365,8 +507,15 @@ func (e *evaluator) runAlone(ctx context.Context, i int) {
 	switch {
 	case err != nil:
 		e.finish(i, Result{Errors: ErrorsOf(res, err, e.o.Dir), Duration: d})
-	case it.Value:
+	case it.json():
 		e.finish(i, Result{Value: json.RawMessage(bytes.TrimSpace(res.Stdout)), Duration: d})
+	case e.o.WholeFlake:
+		var drv string
+		if jerr := json.Unmarshal(res.Stdout, &drv); jerr != nil {
+			e.finish(i, Result{Errors: []nix.Error{{Message: "reading nix eval's output: " + jerr.Error()}}, Duration: d})
+			return
+		}
+		e.finish(i, Result{DrvPath: drv, Duration: d})
 	default:
 		// It failed among others but not alone (the combined evaluation
 		// ran out of stack, say): its drvPath is good; the outPath would

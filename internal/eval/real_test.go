@@ -25,7 +25,10 @@ type countingRunner struct {
 	alone     map[string]int
 }
 
-var itemRe = regexp.MustCompile(`\(one (\d+) "([^"]*)" p\d+\)`)
+var (
+	itemRe  = regexp.MustCompile(`\(one (\d+) \w+ "([^"]*)" p\d+ \w+\)`)
+	aloneRe = regexp.MustCompile(`#(?:nixosConfigurations|homeConfigurations)\.([a-z0-9-]+)\.|flake\."(?:nixosConfigurations|homeConfigurations)"\."([^"]+)"`)
+)
 
 func newCounting() *countingRunner {
 	return &countingRunner{Runner: execx.NewReal(), started: map[string]int{}, alone: map[string]int{}}
@@ -36,9 +39,9 @@ func (c *countingRunner) Run(ctx context.Context, cmd execx.Cmd) (*execx.Result,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.processes++
-	if len(cmd.Argv) > 4 && cmd.Argv[2] == "--json" && cmd.Argv[3] == "--apply" {
+	if expr := manyExpr(cmd.Argv); expr != "" {
 		names := map[int]string{}
-		for _, m := range itemRe.FindAllStringSubmatch(cmd.Argv[4], -1) {
+		for _, m := range itemRe.FindAllStringSubmatch(expr, -1) {
 			i, _ := strconv.Atoi(m[1])
 			names[i] = m[2]
 		}
@@ -50,11 +53,21 @@ func (c *countingRunner) Run(ctx context.Context, cmd execx.Cmd) (*execx.Result,
 		return res, err
 	}
 	for _, a := range cmd.Argv {
-		if m := regexp.MustCompile(`#nixosConfigurations\.([a-z0-9-]+)\.`).FindStringSubmatch(a); m != nil {
-			c.alone[m[1]]++
+		if m := aloneRe.FindStringSubmatch(a); m != nil {
+			c.alone[m[1]+m[2]]++
 		}
 	}
 	return res, err
+}
+
+// manyExpr is the expression of an evaluation of many items, if argv is one.
+func manyExpr(argv []string) string {
+	for _, a := range argv {
+		if strings.Contains(a, "nixctl-eval") && itemRe.MatchString(a) {
+			return a
+		}
+	}
+	return ""
 }
 
 const brokenFleet = `{
@@ -173,9 +186,13 @@ func TestRealHostsAndProfilesAndValues(t *testing.T) {
 	items := []Item{Host("web.1"), Profile("gabriel@laptop"), {Output: OutputNixOS, Attr: "web.1", Path: []string{"config", "sops", "secrets"}, Value: true}}
 	var seen []int
 	var mu sync.Mutex
-	res, err := Run(context.Background(), execx.NewReal(), items, Options{Flake: dir, Dir: dir, Events: recordEvents{&mu, &seen}})
+	cr := newCounting()
+	res, err := Run(context.Background(), cr, items, Options{Flake: dir, Dir: dir, Events: recordEvents{&mu, &seen}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cr.processes != 1 {
+		t.Errorf("%d nix processes for hosts and profiles, want 1", cr.processes)
 	}
 	if !strings.HasSuffix(res[0].DrvPath, "-nixos-system-web.drv") || !strings.HasSuffix(res[1].DrvPath, "-home-manager-generation.drv") {
 		t.Errorf("results %+v", res)
@@ -215,5 +232,160 @@ func TestRealBrokenFlakeFailsEveryItemOnce(t *testing.T) {
 	}
 	if cr.processes != 1 {
 		t.Errorf("%d processes for a flake that does not parse, want 1", cr.processes)
+	}
+}
+
+// sopsLike reads a configuration's declared files relative to the flake's
+// root, as secrets check does.
+const sopsLike = `root: v: let
+  n = builtins.stringLength root;
+  rel = p: let s = toString p; in builtins.substring (n + 1) (builtins.stringLength s) s;
+in map rel (v.config.files or [ ])`
+
+func TestRealWholeFlakeEvaluatesHostsAndProfilesInOneProcess(t *testing.T) {
+	testutil.Require(t, "nix")
+	files := map[string]string{"flake.nix": `{
+  outputs = { self }: {
+    nixosConfigurations = {
+      h1.config.files = [ ./secrets/h1.yaml ];
+      thrower.config.files = import ./hosts/thrower.nix;
+      typed.config.files = import ./hosts/typed.nix;
+      h2.config = { };
+      aborter.config.files = import ./hosts/aborter.nix;
+    };
+    homeConfigurations.laptop.config.files = [ ./secrets/laptop.yaml ./secrets/b.yaml ];
+  };
+}
+`, "secrets/h1.yaml": "x: 1\n", "secrets/laptop.yaml": "x: 1\n", "secrets/b.yaml": "x: 1\n"}
+	for k, v := range brokenHosts {
+		files[k] = v
+	}
+	dir := testutil.WriteTree(t, files)
+	hosts := []string{"h1", "thrower", "typed", "h2", "aborter", "gone"}
+	var items []Item
+	for _, h := range hosts {
+		items = append(items, Item{Output: OutputNixOS, Attr: h, Apply: sopsLike})
+	}
+	items = append(items, Item{Output: OutputHome, Attr: "laptop", Apply: sopsLike}, Item{Output: OutputHome, Attr: "nobody", Apply: sopsLike})
+	cr := newCounting()
+	o := Options{Flake: dir, Dir: dir, Jobs: 2, WholeFlake: true}
+	res, err := Run(context.Background(), cr, items, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]string{0: `["secrets/h1.yaml"]`, 3: `[]`, 6: `["secrets/laptop.yaml","secrets/b.yaml"]`} {
+		if !res[i].OK() || string(res[i].Value) != want {
+			t.Errorf("item %d (%s): %+v, value %s, want %s", i, items[i], res[i], res[i].Value, want)
+		}
+	}
+	if !res[5].Missing || !res[7].Missing {
+		t.Errorf("gone, nobody: %+v %+v, want missing", res[5], res[7])
+	}
+	for i, want := range map[int]string{1: "The option services.openssh.port is used twice", 2: "hosts/typed.nix:4:10: cannot coerce an integer to a string", 4: "evaluation aborted: no bootloader"} {
+		if res[i].OK() || len(res[i].Errors) == 0 || !strings.Contains(res[i].Errors[0].String(), want) {
+			t.Errorf("item %d (%s): %+v, want an error containing %q", i, items[i], res[i], want)
+		}
+		if cr.alone[hosts[i]] != 1 {
+			t.Errorf("%s evaluated alone %d times, want 1", hosts[i], cr.alone[hosts[i]])
+		}
+	}
+	for _, h := range []string{"h1", "h2", "laptop"} {
+		if cr.started[h] != 1 || cr.alone[h] != 0 {
+			t.Errorf("%s evaluated %d times together and %d alone, want once", h, cr.started[h], cr.alone[h])
+		}
+	}
+	// Hosts and profiles share each process: the first ends at the type
+	// error, the second at the abort, the third finishes; three alone.
+	if cr.processes != 6 {
+		t.Errorf("%d nix processes, want 6", cr.processes)
+	}
+}
+
+func TestRealOutputsTogetherFallBackPerOutput(t *testing.T) {
+	testutil.Require(t, "nix")
+	drv := `drv = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };`
+	for _, tc := range []struct {
+		name      string
+		outputs   string
+		processes int
+		profile   string // the profile's error, "" if it evaluates
+	}{
+		// nix tries packages.<system> before the outputs: the expression
+		// says so and each output is evaluated on its own.
+		{"packages from another file", `homeConfigurations.p.activationPackage = drv "home-manager-generation";
+  } // import ./more.nix drv // {`, 3, ""},
+		// A flake.nix that names packages is not tried together.
+		{"packages", `packages.x86_64-linux.default = drv "pkg";
+    homeConfigurations.p.activationPackage = drv "home-manager-generation";`, 2, ""},
+		// An output that throws ends the process before any item; its
+		// trace says which: its items take the error, the others are
+		// evaluated again without it.
+		{"throwing output", `homeConfigurations = throw "no home here";`, 2, "no home here"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testutil.WriteTree(t, map[string]string{"flake.nix": `{
+  outputs = { self }: let
+    ` + drv + `
+  in {
+    nixosConfigurations.h.config.system.build.toplevel = drv "nixos-system-h";
+    ` + tc.outputs + `
+  };
+}`, "more.nix": "drv: { packages.x86_64-linux.default = drv \"pkg\"; }\n"})
+			cr := newCounting()
+			res, err := Run(context.Background(), cr, []Item{Host("h"), Profile("p")}, Options{Flake: dir, Dir: dir, Jobs: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res[0].OK() || !strings.HasSuffix(res[0].DrvPath, "-nixos-system-h.drv") || cr.started["h"] != 1 {
+				t.Errorf("host: %+v, started %d times", res[0], cr.started["h"])
+			}
+			if tc.profile == "" && (!res[1].OK() || !strings.HasSuffix(res[1].DrvPath, "-home-manager-generation.drv")) {
+				t.Errorf("profile: %+v", res[1])
+			}
+			if tc.profile != "" && (res[1].OK() || len(res[1].Errors) == 0 || !strings.Contains(res[1].Errors[0].Message, tc.profile)) {
+				t.Errorf("profile: %+v, want the error %q", res[1], tc.profile)
+			}
+			if cr.processes != tc.processes {
+				t.Errorf("%d nix processes, want %d", cr.processes, tc.processes)
+			}
+		})
+	}
+}
+
+// rootElsewhere runs nix as one that reads 'flake#""' as an attribute named
+// "" (as Lix does) would: the real nix, asked for 'flake#"".""'.
+type rootElsewhere struct{ *countingRunner }
+
+func (r rootElsewhere) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) {
+	argv := append([]string(nil), c.Argv...)
+	for i, a := range argv {
+		if strings.HasSuffix(a, `#""`) {
+			argv[i] = a + `.""`
+		}
+	}
+	c.Argv = argv
+	return r.countingRunner.Run(ctx, c)
+}
+
+func TestRealOutputsNotReadTogetherAreEvaluatedApart(t *testing.T) {
+	testutil.Require(t, "nix")
+	dir := testutil.WriteTree(t, map[string]string{"flake.nix": `{
+  outputs = { self }: let
+    drv = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+  in {
+    nixosConfigurations.h.config.system.build.toplevel = drv "nixos-system-h";
+    homeConfigurations.p.activationPackage = drv "home-manager-generation";
+  };
+}`})
+	cr := newCounting()
+	res, err := Run(context.Background(), rootElsewhere{cr}, []Item{Host("h"), Profile("p")}, Options{Flake: dir, Dir: dir, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].OK() || !strings.HasSuffix(res[0].DrvPath, "-nixos-system-h.drv") || !res[1].OK() || !strings.HasSuffix(res[1].DrvPath, "-home-manager-generation.drv") {
+		t.Errorf("results %+v", res)
+	}
+	if cr.processes != 3 || cr.started["h"] != 1 || cr.started["p"] != 1 {
+		t.Errorf("%d processes, h started %d, p %d times; want 3, once each", cr.processes, cr.started["h"], cr.started["p"])
 	}
 }

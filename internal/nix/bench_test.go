@@ -19,15 +19,28 @@ func BenchmarkParseDiffClosures(b *testing.B) {
 	}
 }
 
-// BenchmarkEvalMany1000 assembles the expression that evaluates 1000 hosts
-// in one process, then parses what nix prints for them: its traces on
-// stderr (read live) and the list on stdout.
+// BenchmarkEvalMany1000 assembles the expression that evaluates 1000 items
+// in one process (hosts alone, and hosts and profiles over the flake's
+// outputs), then parses what nix prints for them: its traces on stderr
+// (read live) and the list on stdout.
 func BenchmarkEvalMany1000(b *testing.B) {
+	b.Run("hosts", func(b *testing.B) {
+		benchEvalMany(b, func(items []EvalItem) []string { return EvalMany("/fleet", "nixosConfigurations", items) }, false)
+	})
+	b.Run("hosts+profiles", func(b *testing.B) {
+		benchEvalMany(b, func(items []EvalItem) []string { return EvalManyOutputs("/fleet", items) }, true)
+	})
+}
+
+func benchEvalMany(b *testing.B, argvOf func([]EvalItem) []string, mixed bool) {
 	items := make([]EvalItem, 1000)
 	var stderr, stdout []byte
 	stdout = append(stdout, '[')
 	for i := range items {
-		items[i] = EvalItem{Attr: fmt.Sprintf("host-%d", i), Path: []string{"config", "system", "build", "toplevel"}}
+		items[i] = EvalItem{Output: "nixosConfigurations", Attr: fmt.Sprintf("host-%d", i), Path: []string{"config", "system", "build", "toplevel"}}
+		if mixed && i%2 == 1 {
+			items[i] = EvalItem{Output: "homeConfigurations", Attr: fmt.Sprintf("user@host-%d", i), Path: []string{"activationPackage"}}
+		}
 		done := fmt.Sprintf(`nixctl-eval done %d {"d":"/nix/store/s2cfd5pncqx5vzspj74z2fdpb9wcbnm%03d-nixos-system-host-%d.drv","o":"/nix/store/scjh1jsxh1r94mps6xbwfg4h8jb5y%03d-nixos-system-host-%d"}`, i, i, i, i, i)
 		stderr = fmt.Appendf(stderr, "@nix {\"action\":\"msg\",\"level\":0,\"msg\":\"trace: nixctl-eval start %d\"}\n", i)
 		stderr = fmt.Appendf(stderr, "@nix {\"action\":\"msg\",\"level\":0,\"msg\":%q}\n", "trace: "+done)
@@ -38,7 +51,7 @@ func BenchmarkEvalMany1000(b *testing.B) {
 	}
 	stdout = append(stdout, ']')
 	for b.Loop() {
-		argv := EvalMany("/fleet", "nixosConfigurations", items)
+		argv := argvOf(items)
 		if len(argv) < 5 {
 			b.Fatal("no argv")
 		}

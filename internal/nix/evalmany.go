@@ -9,11 +9,18 @@ import (
 )
 
 // EvalItem is one value of a flake output that an evaluation of many
-// computes: output.${Attr} followed by Path (for a host,
+// computes: Output.${Attr} followed by Path (for a host,
 // nixosConfigurations.${attr}.config.system.build.toplevel).
 type EvalItem struct {
-	Attr string
-	Path []string
+	// Output names the flake output; the expression reads it only when it
+	// is applied to all outputs (EvalManyOutputs, EvalManyFlake).
+	Output string
+	Attr   string
+	Path   []string
+	// Apply, when set, is a Nix function of the flake's root directory (a
+	// string, null when the expression sees only one output) and of the
+	// item's value; what it returns, as JSON, is the item's value.
+	Apply string
 }
 
 // The expression evaluates its items one after the other in one nix
@@ -27,11 +34,11 @@ type EvalItem struct {
 const evalManyPrelude = `outs: let
   t = builtins.trace;
   m = "` + evalMarker + `";
-  one = i: name: path: let
+  one = i: set: name: path: f: let
     s = toString i;
-    r = if !(outs ? ${name}) then "missing ${s}" else let
-      e = builtins.tryEval (let v = builtins.foldl' (a: n: a.${n}) outs.${name} path; in
-        builtins.toJSON (if builtins.isAttrs v && v ? drvPath then { d = v.drvPath; o = v.outPath; } else { j = v; }));
+    r = if !(set ? ${name}) then "missing ${s}" else let
+      e = builtins.tryEval (let v = builtins.foldl' (a: n: a.${n}) set.${name} path; in
+        builtins.toJSON (if f != null then { j = f v; } else if builtins.isAttrs v && v ? drvPath then { d = v.drvPath; o = v.outPath; } else { j = v; }));
     in if e.success then "done ${s} ${e.value}" else "failed ${s}";
   in t "${m} start ${s}" (t "${m} ${r}" "${m} ${r}");
 `
@@ -41,33 +48,114 @@ const evalMarker = "nixctl-eval"
 
 // EvalManyExpr is the --apply function that evaluates items of one output.
 // Index i of the results is items[i].
-func EvalManyExpr(items []EvalItem) string {
+func EvalManyExpr(items []EvalItem) string { return evalManyExpr(items, oneOutput) }
+
+// exprScope is what the expression is applied to.
+type exprScope int
+
+const (
+	// oneOutput: the output the items are in (nix eval flake#output).
+	oneOutput exprScope = iota
+	// allOutputs: the flake's outputs (nix eval 'flake#""'), or the
+	// default package set nix found first under that name.
+	allOutputs
+	// wholeFlake: builtins.getFlake's value, outputs and outPath.
+	wholeFlake
+)
+
+func evalManyExpr(items []EvalItem, scope exprScope) string {
 	var b strings.Builder
 	b.Grow(len(evalManyPrelude) + 48*len(items))
 	b.WriteString(evalManyPrelude)
-	// Items mostly share one path (a toplevel, an activation package):
-	// name each distinct path once.
-	paths := map[string]int{}
-	var order []string
+	if scope == wholeFlake {
+		b.WriteString("  root = toString outs.outPath;\n")
+	} else {
+		b.WriteString("  root = null;\n")
+	}
+	// Items mostly share one path (a toplevel, an activation package), one
+	// function and one output: name each distinct one once.
+	paths, applies, outputs := names{prefix: "p"}, names{prefix: "f"}, names{prefix: "o"}
 	for _, it := range items {
-		k := strings.Join(it.Path, "\x00")
-		if _, ok := paths[k]; !ok {
-			paths[k] = len(order)
-			order = append(order, k)
-			fmt.Fprintf(&b, "  p%d = [", paths[k])
+		if k, fresh := paths.of(strings.Join(it.Path, "\x00")); fresh {
+			fmt.Fprintf(&b, "  %s = [", k)
 			for _, p := range it.Path {
 				b.WriteByte(' ')
 				b.WriteString(StringLiteral(p))
 			}
 			b.WriteString(" ];\n")
 		}
+		if it.Apply != "" {
+			if k, fresh := applies.of(it.Apply); fresh {
+				fmt.Fprintf(&b, "  %s = (%s) root;\n", k, it.Apply)
+			}
+		}
+		if scope != oneOutput {
+			// A missing output makes its items missing, not an error.
+			if k, fresh := outputs.of(it.Output); fresh {
+				fmt.Fprintf(&b, "  %s = outs.%s or { };\n", k, Attr(it.Output))
+			}
+		}
 	}
-	b.WriteString("in [\n")
+	b.WriteString("in ")
+	if scope == allOutputs {
+		// 'flake#""' names the outputs unless the flake has
+		// packages.<system> or legacyPackages.<system>, which nix tries
+		// first: then say the items are elsewhere, before evaluating any.
+		b.WriteString("if !(")
+		for i, out := range outputs.keys {
+			if i > 0 {
+				b.WriteString(" || ")
+			}
+			fmt.Fprintf(&b, "outs ? %s", Attr(out))
+		}
+		b.WriteString(`) then [ (t "${m} elsewhere 0" "${m} elsewhere 0") ] else `)
+	}
+	// Force every output before the first item starts, as nix forces the
+	// output --apply is given, each announced by a trace: an output that
+	// fails ends the process before any item, and the last trace says
+	// which output it was.
+	for i, k := range outputs.order {
+		fmt.Fprintf(&b, "builtins.seq (t \"${m} output %d\" %s) (", i, k)
+	}
+	b.WriteString("[\n")
 	for i, it := range items {
-		fmt.Fprintf(&b, "  (one %d %s p%d)\n", i, StringLiteral(it.Attr), paths[strings.Join(it.Path, "\x00")])
+		set := "outs"
+		if scope != oneOutput {
+			set, _ = outputs.of(it.Output)
+		}
+		f := "null"
+		if it.Apply != "" {
+			f, _ = applies.of(it.Apply)
+		}
+		p, _ := paths.of(strings.Join(it.Path, "\x00"))
+		fmt.Fprintf(&b, "  (one %d %s %s %s %s)\n", i, set, StringLiteral(it.Attr), p, f)
 	}
-	b.WriteString("]\n")
+	b.WriteString("]")
+	b.WriteString(strings.Repeat(")", len(outputs.order)))
+	b.WriteString("\n")
 	return b.String()
+}
+
+// names gives each distinct key a short Nix name (p0, p1…).
+type names struct {
+	prefix string
+	byKey  map[string]string
+	order  []string // the names, in order
+	keys   []string // the keys, in the same order
+}
+
+func (n *names) of(key string) (name string, fresh bool) {
+	if name, ok := n.byKey[key]; ok {
+		return name, false
+	}
+	if n.byKey == nil {
+		n.byKey = map[string]string{}
+	}
+	name = n.prefix + strconv.Itoa(len(n.order))
+	n.byKey[key] = name
+	n.order = append(n.order, name)
+	n.keys = append(n.keys, key)
+	return name, true
 }
 
 // StringLiteral quotes s as a Nix string: nothing in it is interpolated.
@@ -105,6 +193,44 @@ func EvalMany(flake, output string, items []EvalItem, extra ...string) []string 
 	return append(argv, extra...)
 }
 
+// EvalManyOutputs is the argv of one pure nix process that evaluates items
+// of several outputs (hosts and profiles together): --apply on 'flake#""',
+// the outputs themselves. Nix tries the default package prefixes first, so
+// a flake with packages.<system> gives the expression that set instead; the
+// expression then reports EvalElsewhere and evaluates nothing.
+func EvalManyOutputs(flake string, items []EvalItem, extra ...string) []string {
+	argv := Nix("eval", "--json", "--apply", evalManyExpr(items, allOutputs), Installable(flake, `""`), "--log-format", "internal-json")
+	return append(argv, extra...)
+}
+
+// EvalManyFlake is the argv of one nix process that evaluates items of any
+// outputs of the flake, and gives their Apply functions the flake's root.
+// builtins.getFlake needs --impure for a local flake that is not locked by
+// a hash, and a lock file that is up to date (it never writes one).
+func EvalManyFlake(flake string, items []EvalItem, extra ...string) []string {
+	expr := "(" + evalManyExpr(items, wholeFlake) + ") (builtins.getFlake " + StringLiteral(flake) + ")"
+	argv := Nix("eval", "--json", "--impure", "--expr", expr, "--log-format", "internal-json")
+	return append(argv, extra...)
+}
+
+// EvalOneFlake is the argv that evaluates one item of EvalManyFlake alone,
+// without tryEval, so its error is nix's own, located. It prints JSON: the
+// Apply function's result, or the value, or the drvPath of a derivation.
+func EvalOneFlake(flake string, it EvalItem, extra ...string) []string {
+	path := append([]string{it.Output, it.Attr}, it.Path...)
+	sel := "flake"
+	for _, p := range path {
+		sel += "." + StringLiteral(p)
+	}
+	val := "if builtins.isAttrs v && v ? drvPath then v.drvPath else v"
+	if it.Apply != "" {
+		val = "(" + it.Apply + ") (toString flake.outPath) v"
+	}
+	expr := "let flake = builtins.getFlake " + StringLiteral(flake) + "; v = " + sel + "; in " + val
+	argv := Nix("eval", "--json", "--impure", "--expr", expr, "--log-format", "internal-json", "--show-trace")
+	return append(argv, extra...)
+}
+
 // EvalStatus is what became of one item.
 type EvalStatus int
 
@@ -117,6 +243,13 @@ const (
 	EvalFailed
 	// EvalMissing: the output has no such attribute.
 	EvalMissing
+	// EvalElsewhere: EvalManyOutputs was given a package set, not the
+	// outputs; no item was evaluated.
+	EvalElsewhere
+	// EvalOutput: the expression is forcing an output (EvalManyOutputs,
+	// EvalManyFlake); Index numbers the outputs in the order the items
+	// first name them.
+	EvalOutput
 )
 
 // EvalEvent is one line the expression traced.
@@ -170,6 +303,10 @@ func parseEvalEvent(text []byte) (EvalEvent, bool) {
 		ev.Status = EvalFailed
 	case "missing":
 		ev.Status = EvalMissing
+	case "elsewhere":
+		ev.Status = EvalElsewhere
+	case "output":
+		ev.Status = EvalOutput
 	case "done":
 		var v struct {
 			D string          `json:"d"`

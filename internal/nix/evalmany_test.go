@@ -38,7 +38,7 @@ func TestEvalManyArgvAndExpression(t *testing.T) {
 	expr := argv[4]
 	for _, w := range []string{
 		`p0 = [ "config" "system" "build" "toplevel" ];`, `p1 = [ "config" "sops" ];`,
-		`(one 0 "web-1" p0)`, `(one 1 "db.main" p0)`, `(one 2 "web-1" p1)`,
+		`(one 0 outs "web-1" p0 null)`, `(one 1 outs "db.main" p0 null)`, `(one 2 outs "web-1" p1 null)`,
 	} {
 		if !strings.Contains(expr, w) {
 			t.Errorf("expression lacks %q:\n%s", w, expr)

@@ -6,18 +6,16 @@ import (
 	"strings"
 )
 
-// SopsDeclsExpr is one expression over the flake that returns, for each
-// NixOS host and Home Manager profile named (by attribute), what its
-// sops-nix declarations say: every secret's file, key and format, the
-// default file, and where the machine takes its age key from. Each item and
-// each secret is evaluated under tryEval, so a secret that throws is
-// reported on its own and the others keep their values. Files inside the
-// flake come back relative to its root; others as given.
-func SopsDeclsExpr(flake string, hosts, profiles []string) string {
-	var b strings.Builder
-	b.WriteString(`let
-  flake = builtins.getFlake ` + nixString(flake) + `;
-  root = toString flake.outPath;
+// SopsDeclsApply is a Nix function of the flake's root directory and of a
+// NixOS host's or Home Manager profile's configuration set (what
+// nixosConfigurations.<attr> is) that returns what its sops-nix
+// declarations say: every secret's file, key and format, the default file,
+// and where the machine takes its age key from. Each secret is evaluated
+// under tryEval, so a secret that throws is reported on its own and the
+// others keep their values. Files inside the flake come back relative to
+// its root; others as given. It needs the root: evaluate it with the whole
+// flake in view (builtins.getFlake).
+const SopsDeclsApply = `root: machine: let
   n = builtins.stringLength root;
   relOf = p: let s = toString p; in
     if builtins.substring 0 (n + 1) s == root + "/"
@@ -25,48 +23,20 @@ func SopsDeclsExpr(flake string, hosts, profiles []string) string {
     else { repo = false; path = s; };
   try = x: let r = builtins.tryEval (builtins.deepSeq x x); in if r.success then r.value else { error = true; };
   fileOf = f: if f == null then null else relOf f;
-  declOf = cfg: let
-      sops = cfg.sops or { };
-      age = sops.age or { };
-      def = try (fileOf (sops.defaultSopsFile or null));
-      defFormat = sops.defaultSopsFormat or "yaml";
-      secret = name: s: try {
-        file = if s ? sopsFile then fileOf s.sopsFile else def;
-        key = s.key or name;
-        format = s.format or defFormat;
-      };
-    in {
-      secrets = try (builtins.mapAttrs secret (sops.secrets or { }));
-      sshKeyPaths = try (age.sshKeyPaths or [ ]);
-      keyFile = try (age.keyFile or null);
-    };
-  items = set: names: builtins.listToAttrs (map (a: { name = a; value = try (declOf (set.${a}.config or { })); }) names);
+  sops = (machine.config or { }).sops or { };
+  age = sops.age or { };
+  def = try (fileOf (sops.defaultSopsFile or null));
+  defFormat = sops.defaultSopsFormat or "yaml";
+  secret = name: s: try {
+    file = if s ? sopsFile then fileOf s.sopsFile else def;
+    key = s.key or name;
+    format = s.format or defFormat;
+  };
 in {
-  hosts = items (flake.nixosConfigurations or { }) [`)
-	for _, h := range hosts {
-		b.WriteString(" " + nixString(h))
-	}
-	b.WriteString(` ];
-  profiles = items (flake.homeConfigurations or { }) [`)
-	for _, p := range profiles {
-		b.WriteString(" " + nixString(p))
-	}
-	b.WriteString(" ];\n}\n")
-	return b.String()
-}
-
-// EvalSopsDecls is the argv that evaluates SopsDeclsExpr. getFlake needs
-// --impure for a local flake that is not locked by a hash, and a lock file
-// that is up to date (it never writes one; see IsLockFileStale).
-func EvalSopsDecls(flake string, hosts, profiles []string) []string {
-	return Nix("eval", "--json", "--impure", "--expr", SopsDeclsExpr(flake, hosts, profiles), "--log-format", "internal-json")
-}
-
-// nixString quotes s as a Nix string literal.
-func nixString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-	return `"` + r.Replace(s) + `"`
-}
+  secrets = try (builtins.mapAttrs secret (sops.secrets or { }));
+  sshKeyPaths = try (age.sshKeyPaths or [ ]);
+  keyFile = try (age.keyFile or null);
+}`
 
 // SopsFile is where a declaration points: a path inside the flake (Repo,
 // relative to its root) or anything else.
@@ -94,32 +64,13 @@ type SopsDecls struct {
 	KeyFile     string
 }
 
-// SopsDeclsResult is the parsed output of EvalSopsDecls, by attribute.
-type SopsDeclsResult struct {
-	Hosts    map[string]SopsDecls
-	Profiles map[string]SopsDecls
-}
-
-// ParseSopsDecls reads EvalSopsDecls's JSON.
-func ParseSopsDecls(out []byte) (*SopsDeclsResult, error) {
-	var raw struct {
-		Hosts    map[string]json.RawMessage `json:"hosts"`
-		Profiles map[string]json.RawMessage `json:"profiles"`
+// ParseSopsDecls reads what SopsDeclsApply returned for one machine.
+func ParseSopsDecls(msg json.RawMessage) (SopsDecls, error) {
+	d, err := parseDecls(msg)
+	if err != nil {
+		return d, fmt.Errorf("reading the sops settings nix evaluated: %w", err)
 	}
-	if err := json.Unmarshal(out, &raw); err != nil {
-		return nil, fmt.Errorf("reading nix eval's output: %w", err)
-	}
-	res := &SopsDeclsResult{Hosts: map[string]SopsDecls{}, Profiles: map[string]SopsDecls{}}
-	for dst, src := range map[*map[string]SopsDecls]map[string]json.RawMessage{&res.Hosts: raw.Hosts, &res.Profiles: raw.Profiles} {
-		for name, msg := range src {
-			d, err := parseDecls(msg)
-			if err != nil {
-				return nil, fmt.Errorf("reading the sops settings of %s: %w", name, err)
-			}
-			(*dst)[name] = d
-		}
-	}
-	return res, nil
+	return d, nil
 }
 
 // failed tells tryEval's { error = true; } from a value.

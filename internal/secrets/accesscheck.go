@@ -11,6 +11,7 @@ import (
 
 	"github.com/getsops/sops/v3"
 
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
@@ -144,6 +145,9 @@ type AccessCheckOptions struct {
 	Profiles []inventory.Profile
 	// HostRecipient is asked only for hosts that declare secrets.
 	HostRecipient HostRecipientFunc
+	// EvalJobs bounds the nix evaluations running at once (0: from the
+	// cores and the memory).
+	EvalJobs int
 }
 
 // CheckAccess evaluates the sops-nix declarations of every host and profile
@@ -151,14 +155,14 @@ type AccessCheckOptions struct {
 // repository and is a sops file, the key is in it, and the machine's
 // recipient is among the file's recipients.
 func (s *Session) CheckAccess(ctx context.Context, o AccessCheckOptions) (*AccessCheck, error) {
-	decls, evalErrs, err := evalSopsDecls(ctx, o)
+	decls, err := evalSopsDecls(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	rep := &AccessCheck{Machines: []MachineAccess{}}
 	for _, h := range o.Hosts {
 		m := MachineAccess{Kind: "host", Name: h.Name, Secrets: []SecretAccess{}}
-		d, ok := decls.Hosts[h.Attr]
+		d, ok := decls.decls["host:"+h.Attr]
 		fix := "nixctl secrets add-host " + h.Name
 		recipient := func() (string, string, error) {
 			if len(d.SSHKeyPaths) == 0 && d.KeyFile != "" {
@@ -166,12 +170,12 @@ func (s *Session) CheckAccess(ctx context.Context, o AccessCheckOptions) (*Acces
 			}
 			return o.HostRecipient(ctx, h)
 		}
-		s.checkMachine(&m, d, ok, evalErrs["host:"+h.Attr], recipient, fix)
+		s.checkMachine(&m, d, ok, decls.errs["host:"+h.Attr], recipient, fix)
 		rep.Machines = append(rep.Machines, m)
 	}
 	for _, p := range o.Profiles {
 		m := MachineAccess{Kind: "profile", Name: p.Name, Secrets: []SecretAccess{}}
-		d, ok := decls.Profiles[p.Attr]
+		d, ok := decls.decls["profile:"+p.Attr]
 		fix := "nixctl secrets recipient add " + orName(p.Recipient, p.Name) + " age1… (the key of the machine " + p.Name + " runs on)"
 		recipient := func() (string, string, error) {
 			if p.Recipient == "" {
@@ -184,7 +188,7 @@ func (s *Session) CheckAccess(ctx context.Context, o AccessCheckOptions) (*Acces
 			}
 			return r, "recipient " + p.Recipient + " of " + s.Repo.Rel(s.Config.Path), nil
 		}
-		s.checkMachine(&m, d, ok, evalErrs["profile:"+p.Attr], recipient, fix)
+		s.checkMachine(&m, d, ok, decls.errs["profile:"+p.Attr], recipient, fix)
 		rep.Machines = append(rep.Machines, m)
 	}
 	return rep, nil
@@ -328,70 +332,50 @@ func hasKey(e *Encrypted, sec nix.SopsSecret) bool {
 	return true
 }
 
-// evalSopsDecls evaluates every machine in one nix process. When that
-// process fails as a whole (an error tryEval cannot catch: a type error,
-// an abort, a missing attribute), each machine is evaluated alone, so one
-// broken configuration is reported on its own and the others still checked.
-func evalSopsDecls(ctx context.Context, o AccessCheckOptions) (*nix.SopsDeclsResult, map[string]string, error) {
-	var hosts, profiles []string
-	for _, h := range o.Hosts {
-		hosts = append(hosts, h.Attr)
-	}
-	for _, p := range o.Profiles {
-		profiles = append(profiles, p.Attr)
-	}
-	res, _, err := evalDecls(ctx, o, hosts, profiles)
-	if err == nil || ctx.Err() != nil {
-		return res, nil, err
-	}
-	var ee *execx.ExitError
-	if errors.As(err, &ee) && nix.IsLockFileStale([]byte(ee.StderrTail)) {
-		return nil, nil, exitcode.Newf(exitcode.Check, "run 'nix flake lock' (nixctl check and deploy update it too), then again",
-			"%s: flake.lock is missing or out of date", o.Fleet.Flake)
-	}
-	res = &nix.SopsDeclsResult{Hosts: map[string]nix.SopsDecls{}, Profiles: map[string]nix.SopsDecls{}}
-	errs := map[string]string{}
-	one := func(kind, attr string, h, p []string) error {
-		r, msg, err := evalDecls(ctx, o, h, p)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil {
-			errs[kind+":"+attr] = msg
-			return nil
-		}
-		for k, v := range r.Hosts {
-			res.Hosts[k] = v
-		}
-		for k, v := range r.Profiles {
-			res.Profiles[k] = v
-		}
-		return nil
-	}
-	for _, h := range hosts {
-		if err := one("host", h, []string{h}, nil); err != nil {
-			return nil, nil, err
-		}
-	}
-	for _, p := range profiles {
-		if err := one("profile", p, nil, []string{p}); err != nil {
-			return nil, nil, err
-		}
-	}
-	return res, errs, nil
+// sopsDecls are the declarations of the checked machines, by kind and
+// attribute ("host:web-1"), and the error of those whose evaluation failed.
+type sopsDecls struct {
+	decls map[string]nix.SopsDecls
+	errs  map[string]string
 }
 
-func evalDecls(ctx context.Context, o AccessCheckOptions, hosts, profiles []string) (*nix.SopsDeclsResult, string, error) {
-	out, err := o.Runner.Run(ctx, execx.Cmd{Argv: nix.EvalSopsDecls(o.Fleet.Flake, hosts, profiles), Dir: o.Fleet.Dir, ReadOnly: true})
-	if err != nil {
-		msg := "nix eval failed"
-		if out != nil {
-			if errs := nix.ParseErrors(out.Stderr, o.Fleet.Dir); len(errs) > 0 {
-				msg = errs[0].String()
-			}
-		}
-		return nil, msg, err
+// evalSopsDecls evaluates the declarations of every host and profile in one
+// nix process (per chunk of machines). A machine whose evaluation fails,
+// even with an error tryEval cannot catch (a type error, an abort), is
+// evaluated alone for its located error; the others keep their values.
+func evalSopsDecls(ctx context.Context, o AccessCheckOptions) (*sopsDecls, error) {
+	var items []eval.Item
+	var keys []string
+	for _, h := range o.Hosts {
+		items = append(items, eval.Item{Output: eval.OutputNixOS, Attr: h.Attr, Apply: nix.SopsDeclsApply})
+		keys = append(keys, "host:"+h.Attr)
 	}
-	res, err := nix.ParseSopsDecls(out.Stdout)
-	return res, "", err
+	for _, p := range o.Profiles {
+		items = append(items, eval.Item{Output: eval.OutputHome, Attr: p.Attr, Apply: nix.SopsDeclsApply})
+		keys = append(keys, "profile:"+p.Attr)
+	}
+	results, err := eval.Run(ctx, o.Runner, items, eval.Options{Flake: o.Fleet.Flake, Dir: o.Fleet.Dir, Jobs: o.EvalJobs, WholeFlake: true})
+	if err != nil {
+		return nil, err
+	}
+	res := &sopsDecls{decls: map[string]nix.SopsDecls{}, errs: map[string]string{}}
+	for i, r := range results {
+		switch {
+		case len(r.Errors) > 0:
+			if nix.IsLockFileStale([]byte(r.Errors[0].Message)) {
+				return nil, exitcode.Newf(exitcode.Check, "run 'nix flake lock' (nixctl check and deploy update it too), then again",
+					"%s: flake.lock is missing or out of date", o.Fleet.Flake)
+			}
+			res.errs[keys[i]] = r.Errors[0].String()
+		case r.Missing:
+			res.errs[keys[i]] = fmt.Sprintf("the flake has no %s.%s", items[i].Output, nix.Attr(items[i].Attr))
+		default:
+			d, err := nix.ParseSopsDecls(r.Value)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", items[i].Output, items[i].Attr, err)
+			}
+			res.decls[keys[i]] = d
+		}
+	}
+	return res, nil
 }

@@ -19,7 +19,7 @@ type EvalAnswer struct {
 	Failed bool
 }
 
-var evalItemRe = regexp.MustCompile(`\(one (\d+) ("(?:[^"\\]|\\.)*") p\d+\)`)
+var evalItemRe = regexp.MustCompile(`\(one (\d+) \w+ ("(?:[^"\\]|\\.)*") p\d+ \w+\)`)
 
 // EvalStub answers nixctl's evaluation of many items in one process
 // (`nix eval --json --apply EXPR FLAKE#OUTPUT`) for an execx.Recorder, as
