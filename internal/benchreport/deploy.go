@@ -140,11 +140,11 @@ const fakeNix = `#!/bin/sh
 case "$1" in
 --version) echo "nix (Nix) 2.8.0" ;;
 eval)
-  for a; do printf '%s\n' "$a"; done | grep -o '(one [0-9]* "[^"]*"' | tr -d '"(' |
-    awk 'BEGIN { printf "[" } { if (NR > 1) printf ","; p = "/nix/store/00000000000000000000000000000000-nixos-system-" $3;
+  for a; do printf '%s\n' "$a"; done | grep -o '(one [0-9]* [A-Za-z0-9_]* "[^"]*"' | tr -d '"(' |
+    awk 'BEGIN { printf "[" } { if (NR > 1) printf ","; p = "/nix/store/00000000000000000000000000000000-nixos-system-" $4;
       printf "\"nixctl-eval done %s {\\\"d\\\":\\\"%s.drv\\\",\\\"o\\\":\\\"%s\\\"}\"", $2, p, p } END { print "]" }' ;;
 build)
-  sep="["; for a; do case "$a" in
+  sep=; printf '['; for a; do case "$a" in
     *.drv) printf '%s{"drvPath":"%s","outputs":{"out":"%s"}}' "$sep" "$a" "${a%.drv}"; sep="," ;;
   esac; done; echo "]" ;;
 *) echo "fake nix: $*" >&2; exit 1 ;;
