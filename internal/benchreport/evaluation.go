@@ -71,11 +71,10 @@ type measured struct {
 }
 
 // checkEvalRow runs nixctl check and the floor alternately and compares
-// their medians. nixctl check gives two results: nix flake check passed, and
-// every host's drvPath (or its located error). The floor is what nix needs
-// for the same two results when used as well as it can be: nix flake check
-// and one nix eval printing every host's drvPath, started together. The
-// evaluation alone is measured too, to show what the flake check costs.
+// their medians. The floor is one nix eval printing every host's drvPath.
+// nixctl check also runs nix flake check (users expect it there), which
+// evaluates every host again: nix flake check and the eval started together
+// are measured too, to show what of the gap is that second evaluation.
 func checkEvalRow(ctx context.Context, e *env, hosts int) (row, error) {
 	dir := filepath.Join(e.tmp, fmt.Sprintf("shared-%d", hosts))
 	if _, err := sharedFleet(dir, hosts); err != nil {
@@ -103,13 +102,17 @@ func checkEvalRow(ctx context.Context, e *env, hosts int) (row, error) {
 		}
 	}
 	o, f, ev, st := medians(ourRuns[1:]), medians(floorRuns[1:]), medians(evalRuns[1:]), medians(startRuns[1:])
-	wall := float64(o.wall) / float64(f.wall)
-	mem := float64(o.rss) / float64(f.rss)
+	// The goal is judged against the floor: one nix eval of every drvPath.
+	// Beside it, what nix alone needs for nixctl check's two results (nix
+	// flake check evaluates every host again), so the line shows how much of
+	// the gap is nix's own second evaluation and how much is nixctl.
+	wall := float64(o.wall) / float64(ev.wall)
+	mem := float64(o.rss) / float64(ev.rss)
 	return row{
-		what:     fmt.Sprintf("check-eval: nixctl check (flake check beside one evaluation), %d hosts sharing one expensive expression, vs nix flake check and one nix eval of every drvPath started together (the floor)", hosts),
+		what:     fmt.Sprintf("check-eval: nixctl check (nix flake check beside one evaluation), %d hosts sharing one expensive expression, vs one nix eval of every drvPath (the floor)", hosts),
 		ours:     fmt.Sprintf("%s, %s (its start-up alone: %s)", ms(o.wall), mib(o.rss), ms(st.wall)),
-		baseline: fmt.Sprintf("%s, %s (the nix eval alone: %s)", ms(f.wall), mib(f.rss), ms(ev.wall)),
-		ratio:    fmt.Sprintf("%.2fx time, %.2fx memory (%.2fx the nix eval alone)", wall, mem, float64(o.wall)/float64(ev.wall)),
+		baseline: fmt.Sprintf("%s, %s (nix flake check and that nix eval started together: %s)", ms(ev.wall), mib(ev.rss), ms(f.wall)),
+		ratio:    fmt.Sprintf("%.2fx time, %.2fx memory (%.2fx flake check + eval together)", wall, mem, float64(o.wall)/float64(f.wall)),
 		goal:     "≤ 1.3x the floor's time, ≤ 1.5x its peak memory (largest process)",
 		met:      wall <= 1.3 && mem <= 1.5,
 	}, nil
