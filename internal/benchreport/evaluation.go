@@ -71,11 +71,10 @@ type measured struct {
 }
 
 // checkEvalRow runs nixctl check and the floor alternately and compares
-// their medians. nixctl check gives two results: nix flake check passed, and
-// every host's drvPath (or its located error). The floor is what nix needs
-// for the same two results when used as well as it can be: nix flake check
-// and one nix eval printing every host's drvPath, started together. The
-// evaluation alone is measured too, to show what the flake check costs.
+// their medians. The floor is one nix eval printing every host's drvPath.
+// nixctl check also runs nix flake check (users expect it there), which
+// evaluates every host again: nix flake check and the eval started together
+// are measured too, to show what of the gap is that second evaluation.
 func checkEvalRow(ctx context.Context, e *env, hosts int) (row, error) {
 	dir := filepath.Join(e.tmp, fmt.Sprintf("shared-%d", hosts))
 	if _, err := sharedFleet(dir, hosts); err != nil {
@@ -103,13 +102,17 @@ func checkEvalRow(ctx context.Context, e *env, hosts int) (row, error) {
 		}
 	}
 	o, f, ev, st := medians(ourRuns[1:]), medians(floorRuns[1:]), medians(evalRuns[1:]), medians(startRuns[1:])
-	wall := float64(o.wall) / float64(f.wall)
-	mem := float64(o.rss) / float64(f.rss)
+	// The goal is judged against the floor: one nix eval of every drvPath.
+	// Beside it, what nix alone needs for nixctl check's two results (nix
+	// flake check evaluates every host again), so the line shows how much of
+	// the gap is nix's own second evaluation and how much is nixctl.
+	wall := float64(o.wall) / float64(ev.wall)
+	mem := float64(o.rss) / float64(ev.rss)
 	return row{
-		what:     fmt.Sprintf("check-eval: nixctl check (flake check beside one evaluation), %d hosts sharing one expensive expression, vs nix flake check and one nix eval of every drvPath started together (the floor)", hosts),
+		what:     fmt.Sprintf("check-eval: nixctl check (nix flake check beside one evaluation), %d hosts sharing one expensive expression, vs one nix eval of every drvPath (the floor)", hosts),
 		ours:     fmt.Sprintf("%s, %s (its start-up alone: %s)", ms(o.wall), mib(o.rss), ms(st.wall)),
-		baseline: fmt.Sprintf("%s, %s (the nix eval alone: %s)", ms(f.wall), mib(f.rss), ms(ev.wall)),
-		ratio:    fmt.Sprintf("%.2fx time, %.2fx memory (%.2fx the nix eval alone)", wall, mem, float64(o.wall)/float64(ev.wall)),
+		baseline: fmt.Sprintf("%s, %s (nix flake check and that nix eval started together: %s)", ms(ev.wall), mib(ev.rss), ms(f.wall)),
+		ratio:    fmt.Sprintf("%.2fx time, %.2fx memory (%.2fx flake check + eval together)", wall, mem, float64(o.wall)/float64(f.wall)),
 		goal:     "≤ 1.3x the floor's time, ≤ 1.5x its peak memory (largest process)",
 		met:      wall <= 1.3 && mem <= 1.5,
 	}, nil
@@ -154,7 +157,7 @@ func mib(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
 
 // deployEvalRow deploys 20 hosts of the shared fleet with the executor in
 // this process, the real nix, SSH answered in memory and a fake
-// nixos-rebuild that activates nothing, and counts how many times nix
+// nixos-rebuild-ng (--store-path) that activates nothing, and counts how many times nix
 // evaluated each host: the check stage's evaluation, then a build of the
 // derivations it found. It counts a deploy with --no-check too.
 func deployEvalRow(ctx context.Context, e *env) (row, error) {
@@ -185,7 +188,9 @@ func deployEvalRow(ctx context.Context, e *env) (row, error) {
 	}
 	per := func(noCheck bool) (float64, time.Duration, error) {
 		counter := &evalCounter{Runner: fakeTools{Runner: e.r, paths: map[string]string{"nixos-rebuild": rebuild}}, all: names, hosts: map[string]int{}}
-		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: noCheck, Parallel: deployParallel, Flavour: nix.FlavourBash}, ssh)
+		// nixos-rebuild-ng --store-path activates the built system: the
+		// bash one would evaluate each host once more, outside nixctl.
+		p, err := deploy.NewPlan(fleet, fleet.Hosts, deploy.Options{Action: "switch", NoCheck: noCheck, Parallel: deployParallel, Flavour: nix.FlavourNG, StorePath: true}, ssh)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -212,7 +217,7 @@ func deployEvalRow(ctx context.Context, e *env) (row, error) {
 		return row{}, err
 	}
 	return row{
-		what:     "deploy-eval: nix evaluations per host, deploy of 20 shared-expression hosts (real nix, fake nixos-rebuild)",
+		what:     "deploy-eval: nix evaluations per host, deploy of 20 shared-expression hosts (real nix, fake nixos-rebuild-ng --store-path)",
 		ours:     fmt.Sprintf("%.1f/host (%s)", checked, ms(d)),
 		baseline: fmt.Sprintf("%.1f/host with --no-check", unchecked),
 		ratio:    fmt.Sprintf("%.1fx the goal", checked),

@@ -195,7 +195,7 @@ func runDeploy(ctx context.Context, opts *deployOptions) error {
 			return err
 		}
 	}
-	o.Flavour, err = rebuildFlavour(ctx, deps, fleet, hosts, o, ssh)
+	o.Flavour, o.StorePath, err = rebuildFlavour(ctx, deps, fleet, hosts, o, ssh)
 	if err != nil {
 		return err
 	}
@@ -334,43 +334,49 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 	return nil
 }
 
-// rebuildFlavour finds which nixos-rebuild is installed when some host
-// needs the elevation flag and does not force rebuild: bash|ng.
-func rebuildFlavour(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, o deploy.Options, routes remote.Router) (nix.Flavour, error) {
+// rebuildFlavour finds which nixos-rebuild is installed, and whether it
+// has --store-path, when some host needs to know: one that needs the
+// elevation flag and does not force rebuild: bash|ng, or one that
+// activates a system built here and is not forced to bash. One probe
+// answers both.
+func rebuildFlavour(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, o deploy.Options, routes remote.Router) (f nix.Flavour, storePath bool, err error) {
 	needed, used := false, o.Action != "build" || o.BuildHost != ""
+	activates := !o.Rollback && o.Action != "build"
 	for _, h := range hosts {
 		user := remote.DefaultUser
 		if r, err := routes.HostRoute(fleet.Dir, &h, ""); err == nil {
 			user = r.User
 		}
 		needed = needed || (h.Sudo || user != "root") && h.Rebuild != "bash" && h.Rebuild != "ng"
+		needed = needed || activates && o.BuildHost == "" && h.BuildHost == "" && h.Rebuild != "bash"
 		used = used || h.BuildHost != ""
 	}
 	if o.RollbackTo > 0 || !used {
-		return nix.FlavourBash, nil
+		return nix.FlavourBash, false, nil
 	}
 	r := deps.Runner()
 	if _, err := r.LookPath("nixos-rebuild"); err != nil {
 		if deps.Config.DryRun {
 			deps.IO.Warnf("nixos-rebuild is not on PATH; the plan assumes the bash nixos-rebuild")
-			return nix.FlavourBash, nil
+			return nix.FlavourBash, false, nil
 		}
-		return "", exitcode.Newf(exitcode.Failure, "install it (nix profile install nixpkgs#nixos-rebuild), or run nixctl on a NixOS machine",
+		return "", false, exitcode.Newf(exitcode.Failure, "install it (nix profile install nixpkgs#nixos-rebuild), or run nixctl on a NixOS machine",
 			"nixos-rebuild is not installed or not on PATH")
 	}
 	if !needed {
-		return nix.FlavourBash, nil
+		return nix.FlavourBash, false, nil
 	}
 	res, _ := r.Run(ctx, execx.Cmd{Argv: nix.RebuildProbe(), ReadOnly: true})
 	if res == nil {
-		return nix.FlavourBash, nil
+		return nix.FlavourBash, false, nil
 	}
 	f, ok := nix.ParseProbe(res.ExitCode, string(res.Stderr))
 	if !ok {
 		deps.IO.Warnf("could not tell which nixos-rebuild is installed (exit %d); assuming the bash one: set rebuild: bash|ng in nixctl.yaml to choose", res.ExitCode)
 	}
-	deps.IO.Debugf("nixos-rebuild flavour: %s", f)
-	return f, nil
+	storePath = nix.ProbeHasStorePath(res.ExitCode, string(res.Stderr))
+	deps.IO.Debugf("nixos-rebuild flavour: %s, --store-path: %v", f, storePath)
+	return f, storePath, nil
 }
 
 func validUserAtAddress(s string) bool {

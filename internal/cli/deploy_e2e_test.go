@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/testutil"
 	"github.com/nixctl/nixctl/internal/testutil/fakecmd"
 )
@@ -75,6 +76,9 @@ hosts:
 	testutil.WriteFiles(t, dir, map[string]string{"nixctl.yaml": inv})
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known), ".ssh/config": "Host *\n  ServerAliveInterval 30\n"})
 	fake := fakeRebuildOnPath(t)
+	// The bash nixos-rebuild: it evaluates the flake again and activates
+	// what it finds; nixctl then checks that it is what it built.
+	testutil.WriteFiles(t, fake, map[string]string{"nixos-rebuild.yaml": "flavour: bash\nresponses:\n  - args: [switch, --flake]\n    activate: true\n"})
 	env := map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice"}
 
 	r := runIn(t, dir, nil, env, "deploy", "@cluster", "--yes", "--json")
@@ -91,7 +95,14 @@ hosts:
 	}
 	got := map[string]fakecmd.Call{}
 	for _, c := range calls {
-		got[strings.Join(c.Argv[:4], " ")] = c
+		if len(c.Argv) >= 4 {
+			got[strings.Join(c.Argv[:4], " ")] = c
+		}
+	}
+	// One probe told nixctl which nixos-rebuild it is and that it has no
+	// --store-path.
+	if len(calls) != 3 || strings.Join(calls[0].Argv, " ") != "nixos-rebuild "+nix.ProbeFlag {
+		t.Errorf("calls %v: want the probe, then the two activations", calls)
 	}
 	for name, h := range hosts {
 		c, ok := got["nixos-rebuild switch --flake "+dir+"#"+name]
@@ -118,20 +129,25 @@ hosts:
 		}
 	}
 
-	// status: the hosts run nothing yet (no /run/current-system), so drift is
-	// unknown; once mini runs what the flake builds, it is up to date.
+	// status: each host runs exactly the system the deploy built; once
+	// node-1 runs something older, it is behind.
 	r = runIn(t, dir, nil, env, "status", "@cluster", "--json")
 	var sts []deploy.HostStatus
 	if err := json.Unmarshal([]byte(r.stdout), &sts); err != nil || r.code != 0 || len(sts) != 2 {
 		t.Fatalf("status: exit %d %q %s", r.code, r.stdout, r.stderr)
 	}
-	if sts[0].Drift != "unknown" || !strings.Contains(sts[0].Expected, "-nixos-system-nixos-mini-25.05") || sts[0].LastDeploy == nil || sts[0].LastDeploy.Result != "ok" {
-		t.Fatalf("status before: %+v", sts[0])
+	for i, st := range sts {
+		if st.Drift != "up to date" || st.Current != rep.Hosts[i].StorePath || !strings.Contains(st.Expected, "-nixos-system-"+st.Host+"-") || st.LastDeploy == nil || st.LastDeploy.Result != "ok" {
+			t.Fatalf("status after the deploy: %+v (built %s)", st, rep.Hosts[i].StorePath)
+		}
 	}
-	if err := os.Symlink(sts[0].Expected, filepath.Join(mini.root, "run/current-system")); err != nil {
+	link := filepath.Join(node.root, "run/current-system")
+	if err := os.Remove(link); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.Symlink("/nix/store/00000000000000000000000000000000-nixos-system-nixos-node-1-24.11", filepath.Join(node.root, "run/current-system"))
+	if err := os.Symlink("/nix/store/00000000000000000000000000000000-nixos-system-nixos-node-1-24.11", link); err != nil {
+		t.Fatal(err)
+	}
 	r = runIn(t, dir, nil, env, "status", "@cluster")
 	if r.code != 0 || !strings.Contains(r.stdout, "nixos-mini\tyes\t") || !strings.Contains(r.stdout, "\tup to date\t") || !strings.Contains(r.stdout, "nixos-node-1\tyes\t") || !strings.Contains(r.stdout, "\tbehind\t") {
 		t.Errorf("status: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)

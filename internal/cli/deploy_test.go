@@ -11,6 +11,7 @@ import (
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -119,16 +120,24 @@ func TestDeployUsageErrors(t *testing.T) {
 // sshd for preflight, lock and health; recorded nix and nixos-rebuild.
 func TestDeployCommandWithRealSSHD(t *testing.T) {
 	testutil.Require(t, "nix")
-	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{OwnSystem: true})
 	home := t.TempDir()
 	kh, _ := os.ReadFile(s.KnownHostsFile)
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh), ".ssh/config": "Host *\n  ServerAliveInterval 30\n"})
 	inv := fmt.Sprintf("hosts:\n  - {name: web, address: 127.0.0.1, port: %d, identity: %s}\n", s.Port, s.ClientKeyFile)
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": inv, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
-	rec.Register([]string{"nix", "build"}, `[{"drvPath":"/nix/store/a.drv","outputs":{"out":"/nix/store/a"}}]`, 0)
-	sw := rec.Register([]string{"nixos-rebuild", "switch", "--flake", dir + "#web", "--target-host", "root@127.0.0.1"}, "activating the configuration...\n", 0)
-	_ = sw
+	// The bash nixos-rebuild: no --store-path, so nixctl checks afterwards
+	// that the host runs what it built.
+	probeStub(rec, "unknown option `--nixctl-flavour-probe'\n", 1)
+	const built = "/nix/store/00000000000000000000000000000000-nixos-system-web"
+	rec.Register([]string{"nix", "build"}, `[{"drvPath":"/nix/store/a.drv","outputs":{"out":"`+built+`"}}]`, 0)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch", "--flake", dir + "#web", "--target-host", "root@127.0.0.1"}, Func: func(execx.Cmd) (string, int) {
+		if err := os.Symlink(built, filepath.Join(s.Root(), "run/current-system")); err != nil {
+			return err.Error(), 1
+		}
+		return "activating the configuration...\n", 0
+	}})
 	state := filepath.Join(home, "state")
 	r := runIn(t, dir, rec, map[string]string{"HOME": home, "XDG_STATE_HOME": state, "USER": "alice"}, "deploy", "web", "--yes", "--no-check", "--json")
 	rec.Verify(t)
@@ -142,7 +151,7 @@ func TestDeployCommandWithRealSSHD(t *testing.T) {
 	// NIX_SSHOPTS names the configuration and known_hosts nixctl read: the
 	// system ssh would otherwise read root's own.
 	for _, c := range rec.Calls() {
-		if c.Cmd.Argv[0] == "nixos-rebuild" {
+		if c.Cmd.Argv[0] == "nixos-rebuild" && c.Cmd.Argv[1] != nix.ProbeFlag {
 			want := fmt.Sprintf("NIX_SSHOPTS=-F %s -p %d -i %s -o UserKnownHostsFile=%s", filepath.Join(home, ".ssh/config"), s.Port, s.ClientKeyFile, filepath.Join(home, ".ssh/known_hosts"))
 			if len(c.Cmd.Env) != 1 || c.Cmd.Env[0] != want {
 				t.Errorf("env %q, want %q", c.Cmd.Env, want)
@@ -150,7 +159,8 @@ func TestDeployCommandWithRealSSHD(t *testing.T) {
 		}
 	}
 	log, err := os.ReadFile(filepath.Join(state, "nixctl", "logs", rep.RunID, "web.log"))
-	if err != nil || !strings.Contains(string(log), "activating the configuration...") || !strings.Contains(string(log), "== health") {
+	if err != nil || !strings.Contains(string(log), "activating the configuration...") || !strings.Contains(string(log), "== health") ||
+		!strings.Contains(string(log), "/run/current-system is "+built+", the system this run built") {
 		t.Errorf("log file: %v\n%s", err, log)
 	}
 	if !strings.Contains(r.stderr, "web: activating the configuration...") {

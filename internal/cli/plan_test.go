@@ -93,11 +93,13 @@ func newPlanFleet(t *testing.T) *planFleet {
 	home := t.TempDir()
 	pf.fake = fakeRebuildOnPath(t)
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known)})
-	testutil.WriteFiles(t, pf.fake, map[string]string{"nixos-rebuild.yaml": `responses:
+	testutil.WriteFiles(t, pf.fake, map[string]string{"nixos-rebuild.yaml": `flavour: bash
+responses:
   - args: [dry-activate]
     stderr: "copying 3 paths...\nwould activate the configuration...\nwould restart the following units: nginx.service, sshd.service\nwould start the following units: htop-exporter.service\n"
   - args: [switch]
     stdout: "activating the configuration...\n"
+    activate: true
 `})
 	pf.env = map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice"}
 	return pf
@@ -132,6 +134,9 @@ func (pf *planFleet) rebuilds(t *testing.T) []string {
 	}
 	var out []string
 	for _, c := range calls {
+		if c.Argv[1] == nix.ProbeFlag {
+			continue
+		}
 		out = append(out, c.Argv[1]+" "+c.Argv[3][strings.Index(c.Argv[3], "#")+1:])
 	}
 	return out

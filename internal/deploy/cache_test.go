@@ -79,7 +79,7 @@ func TestRealCachePushedOnceBeforeActivation(t *testing.T) {
 		}
 		return "", 0
 	}})
-	runner := &countingRunner{Runner: byProgram{execx.NewReal(), rec}}
+	runner := &countingRunner{Runner: activating{byProgram{execx.NewReal(), rec}, n, flakeEvaluates(t, dir)}}
 	p, err := NewPlan(f, f.Hosts, Options{Action: "switch", NoCheck: true, Flavour: nix.FlavourBash, Cache: "file://" + cache}, routesIn(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,9 @@ type run struct {
 	rec   *execx.Recorder
 	ev    *events
 	opts  Options
+	// evaluates is what nixos-rebuild --flake finds in the flake when it
+	// evaluates it again (nil: what the build built).
+	evaluates func(name string) string
 }
 
 func newRun(t *testing.T, yaml string) *run {
@@ -59,7 +63,7 @@ func (r *run) exec(t *testing.T, ctx context.Context) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(ctx, Env{Runner: r.rec, Hosts: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", GitRev: "abc123"}, p)
+	return Run(ctx, Env{Runner: activating{r.rec, r.net, r.evaluates}, Hosts: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", GitRev: "abc123"}, p)
 }
 
 func result(t *testing.T, rep *Report, host string) HostResult {
@@ -82,11 +86,15 @@ func TestDeployAllOK(t *testing.T) {
 	if code := rep.ExitCode(); code != 0 {
 		t.Fatalf("exit %d: %+v", code, rep.Hosts)
 	}
+	// --no-check: ONE evaluation of the three hosts (so nixctl knows which
+	// built system is whose), ONE build of their derivations, then three
+	// activations.
 	argvs := r.rec.Argvs()
-	if len(argvs) != 4 || !strings.HasPrefix(argvs[0], "nix build --no-link --json") || strings.Count(argvs[0], "#nixosConfigurations.") != 3 {
-		t.Fatalf("want ONE nix build of the three toplevels, then three activations: %q", argvs)
+	if len(argvs) != 6 || !strings.HasPrefix(argvs[0], "nix eval --json --apply") || strings.Count(argvs[0], "(one ") != 3 ||
+		!strings.HasPrefix(argvs[2], "nix build --no-link --json") || strings.Count(argvs[2], "-nixos-system-") != 3 || strings.Contains(argvs[2], "#") {
+		t.Fatalf("want ONE evaluation and ONE nix build of the three toplevels, then three activations: %q", argvs)
 	}
-	for _, c := range r.rec.Calls()[1:] {
+	for _, c := range r.rec.Calls()[3:] {
 		h, _ := r.fleet.Host(hostOf(c.Cmd.Argv))
 		want := map[string]string{
 			"a": "NIX_SSHOPTS=",
@@ -112,7 +120,7 @@ func TestDeployAllOK(t *testing.T) {
 		if rec := h.record(t); rec.Result != ResultOK || rec.Who != "alice@laptop" || rec.GitRev != "abc123" || rec.RunID != "run-1" {
 			t.Errorf("%s: last-deploy record %+v", name, rec)
 		}
-		if got := r.ev.of(name); !slices.Equal(got, []string{StagePreflight, StageLock, StageBuild, StageActivate, StageConfirm, StageHealth}) {
+		if got := r.ev.of(name); !slices.Equal(got, []string{StagePreflight, StageLock, StageBuild, StageActivate, StageConfirm, StageVerify, StageHealth}) {
 			t.Errorf("%s: stages %v", name, got)
 		}
 		// Magic rollback: armed on the deploy's connection before the
@@ -403,7 +411,8 @@ func TestBuildFailureIsAttributed(t *testing.T) {
 		if strings.Contains(strings.Join(c.Argv, " "), "#nixosConfigurations.b.") {
 			return "", 1
 		}
-		return `[{"drvPath":"/nix/store/x.drv","outputs":{"out":"/nix/store/x"}}]`, 0
+		drv, out := systemOf(builtNameRe.FindStringSubmatch(c.Argv[len(c.Argv)-1])[1])
+		return fmt.Sprintf(`[{"drvPath":%q,"outputs":{"out":%q}}]`, drv, out), 0
 	}})
 	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
 	rep := r.exec(t, context.Background())
@@ -442,6 +451,7 @@ func checkedRun(t *testing.T) *run {
 	r.rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
 	r.rec.Register([]string{"nix", "build", "--no-link", "--json"}, `[{"drvPath":"/nix/store/aaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/aaaa-nixos-system-a"}},{"drvPath":"/nix/store/cccc-nixos-system-c.drv","outputs":{"out":"/nix/store/cccc-nixos-system-c"}}]`, 0)
 	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
+	r.evaluates = func(name string) string { return "/nix/store/" + strings.Repeat(name, 4) + "-nixos-system-" + name }
 	return r
 }
 

@@ -111,7 +111,7 @@ func (x *executor) diffHost(ctx context.Context, h *hostRun) (*HostDiff, error) 
 		}
 	}
 	if h.plan.DryActivate != nil {
-		c := *h.plan.DryActivate
+		c := h.plan.withStorePath(*h.plan.DryActivate, h.res.StorePath)
 		c.Stdout, c.Stderr = h.out, h.out
 		res, err := x.env.Runner.Run(ctx, c)
 		if err != nil {

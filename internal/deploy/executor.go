@@ -350,6 +350,12 @@ func (x *executor) build() {
 			x.finish(h, ResultOK, nil)
 		}
 	}
+	for _, h := range local {
+		if !h.done && h.res.StorePath == "" && (h.plan.ByStorePath || h.plan.Verify) {
+			x.fail(h, exitcode.New(exitcode.Build, fmt.Errorf("nix build did not say which of the systems it built is %s's", h.plan.Host.Name),
+				"nixctl activates only the system it built: run 'nixctl check "+h.plan.Host.Name+"', then deploy again"))
+		}
+	}
 }
 
 // derivationsFor evaluates, in one nix process, the derivations of the
@@ -381,9 +387,10 @@ func (x *executor) derivationsFor(local []*hostRun) {
 }
 
 // needsStorePaths reports whether a later stage needs each host's built
-// system: the diff and the cache push do.
+// system: the diff, the cache push and every activation do (nixctl
+// activates exactly the system it built, or checks that the host runs it).
 func (x *executor) needsStorePaths() bool {
-	return x.plan.Diff || x.plan.Cache != ""
+	return x.plan.Diff || x.plan.Cache != "" || x.plan.Action != "build"
 }
 
 func (x *executor) buildHosts(hosts []*hostRun) error {
@@ -472,7 +479,7 @@ func (x *executor) activate(h *hostRun) {
 			}
 		}
 		x.setStage(h, StageActivate)
-		c := h.plan.Activate
+		c := h.plan.withStorePath(h.plan.Activate, h.res.StorePath)
 		c.Stdout, c.Stderr = h.out, h.out
 		_, err = x.env.Runner.Run(ctx, c)
 	}
@@ -483,18 +490,23 @@ func (x *executor) activate(h *hostRun) {
 		x.fail(h, timeoutErr(ctx, p.Timeout, activationErr(err)))
 		return
 	}
-	if p.Activates() {
+	// A system nixctl did not build, then an unhealthy one, is undone.
+	var bad error
+	if h.plan.Verify {
+		bad = x.verify(ctx, h)
+	}
+	if bad == nil && p.Activates() {
 		x.setStage(h, StageHealth)
-		hc := newHealthChecker(x.env.Hosts, p.HealthInterval)
-		if err := hc.run(ctx, h.plan); err != nil {
-			if x.ctx.Err() != nil {
-				x.fail(h, err)
-				return
-			}
-			x.logf(h, "%v", err)
-			x.rollback(h, err)
+		bad = newHealthChecker(x.env.Hosts, p.HealthInterval).run(ctx, h.plan)
+	}
+	if bad != nil {
+		if x.ctx.Err() != nil {
+			x.fail(h, bad)
 			return
 		}
+		x.logf(h, "%v", bad)
+		x.rollback(h, bad)
+		return
 	}
 	if h.session != nil && p.Action != "dry-activate" {
 		h.res.Generation = currentGeneration(ctx, h.session)
@@ -523,6 +535,11 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 	if err != nil {
 		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
 			fmt.Errorf("%w; then the rollback failed: %w", healthErr, err), "the host may run the broken generation: log in and run nixos-rebuild switch --rollback"))
+		return
+	}
+	if !x.plan.Activates() {
+		// boot: the running system never changed; only the boot default did.
+		x.finish(h, ResultRolledBack, healthErr)
 		return
 	}
 	x.setStage(h, StageHealth)

@@ -2,11 +2,15 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +18,9 @@ import (
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 // fakeFleet parses an inventory the way nixctl does.
@@ -47,6 +53,8 @@ type fakeHost struct {
 	// current is /run/current-system; armed the watchdog while pending.
 	current string
 	armed   *hostops.Watchdog
+	// profile is the system profile's target (what the host boots).
+	profile string
 	// firesFirst: the host's watchdog rolls back before any confirmation
 	// can reach it.
 	firesFirst bool
@@ -201,7 +209,7 @@ func (s *fakeSession) Status(ctx context.Context) (hostops.Status, error) {
 		return hostops.Status{}, err
 	}
 	defer s.h.mu.Unlock()
-	return hostops.Status{Generation: s.h.generation, Current: s.h.current}, nil
+	return hostops.Status{Generation: s.h.generation, Current: s.h.current, Profile: s.h.profile}, nil
 }
 
 func (s *fakeSession) ClosureDiff(ctx context.Context, old, new string) (string, []byte, error) {
@@ -285,17 +293,117 @@ func (e *events) Done(string, string, bool) {}
 func (e *events) Writer(string) io.Writer   { return io.Discard }
 func (e *events) of(host string) []string   { e.mu.Lock(); defer e.mu.Unlock(); return e.stages[host] }
 
-// buildStub answers nix build --json with one entry per installable.
-func buildStub(rec *execx.Recorder) {
-	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build"}, Func: func(c execx.Cmd) (string, int) {
+// systemOf is what the fake flake evaluates host name's toplevel to.
+func systemOf(name string) (drv, out string) {
+	sum := sha256.Sum256([]byte(name))
+	h := hex.EncodeToString(sum[:])
+	return "/nix/store/" + h[32:] + "-nixos-system-" + name + ".drv", "/nix/store/" + h[:32] + "-nixos-system-" + name
+}
+
+var builtNameRe = regexp.MustCompile(`#nixosConfigurations\.([A-Za-z0-9_'-]+)\.|-nixos-system-([A-Za-z0-9_'-]+)\.drv`)
+
+// buildStub is nix as the fake flake answers it: the evaluation of many
+// hosts, nix --version, and nix build --json of flake attributes or of the
+// derivations the evaluation gave, one result per installable.
+func buildStub(rec *execx.Recorder) { buildStubOf(rec, systemOf) }
+
+// buildStubOf is buildStub for a flake whose hosts evaluate to systems.
+func buildStubOf(rec *execx.Recorder, systems func(name string) (drv, out string)) {
+	var mu sync.Mutex
+	names := map[string]string{} // drv → host
+	eval := testutil.EvalStubFunc(func(name string) (testutil.EvalAnswer, bool) {
+		drv, out := systems(name)
+		mu.Lock()
+		names[drv] = name
+		mu.Unlock()
+		return testutil.EvalAnswer{DrvPath: drv, OutPath: out}, true
+	})
+	// One stub, so a run that needs no evaluation (one host, or a host the
+	// check stage evaluated) leaves none of it unused.
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix"}, Func: func(c execx.Cmd) (string, int) {
+		switch {
+		case hasPrefix(c.Argv, eval.Prefix):
+			return eval.Func(c)
+		case hasPrefix(c.Argv, nix.Version()):
+			return "nix (Nix) 2.8.0\n", 0
+		case len(c.Argv) < 2 || c.Argv[1] != "build":
+			return "fake nix: unknown command " + strings.Join(c.Argv, " "), 1
+		}
 		var out []string
 		for _, a := range c.Argv {
-			if strings.Contains(a, "#nixosConfigurations.") {
-				out = append(out, fmt.Sprintf(`{"drvPath":"/nix/store/x.drv","outputs":{"out":"/nix/store/%x"}}`, len(a)))
+			mu.Lock()
+			name, ok := names[strings.TrimSuffix(a, "^*")]
+			mu.Unlock()
+			if m := builtNameRe.FindStringSubmatch(a); !ok && m != nil {
+				name, ok = m[1]+m[2], true
+			}
+			if ok {
+				drv, o := systems(name)
+				out = append(out, fmt.Sprintf(`{"drvPath":%q,"outputs":{"out":%q}}`, drv, o))
 			}
 		}
 		return "[" + strings.Join(out, ",") + "]", 0
 	}})
+}
+
+func hasPrefix(argv, prefix []string) bool {
+	return len(argv) >= len(prefix) && slices.Equal(argv[:len(prefix)], prefix)
+}
+
+// activating runs commands with a runner and does on the fake hosts what a
+// successful nixos-rebuild activation does there: the host then runs (and
+// boots) the system given by --store-path, or else what the flake
+// evaluates to when nixos-rebuild evaluates it again (evaluates; systemOf
+// when nil: the tree did not change during the run).
+type activating struct {
+	execx.Runner
+	net       fakeNet
+	evaluates func(name string) string
+}
+
+func (a activating) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) {
+	res, err := a.Runner.Run(ctx, c)
+	action, system, target := activated(c.Argv, a.evaluates)
+	if err != nil || action == "" {
+		return res, err
+	}
+	if h, ok := a.net[target[strings.LastIndex(target, "@")+1:]]; ok {
+		h.mu.Lock()
+		if action != "boot" {
+			h.current = system
+		}
+		if action != "test" {
+			h.profile = system
+		}
+		h.mu.Unlock()
+	}
+	return res, err
+}
+
+// activated reads a nixos-rebuild argv that activates a system on a
+// target: the action, the system (--store-path's, or else what the flake
+// evaluates to: evaluates, or systemOf when nil) and the target; action is
+// "" for any other command.
+func activated(argv []string, evaluates func(string) string) (action, system, target string) {
+	if len(argv) < 2 || argv[0] != "nixos-rebuild" || slices.Contains(argv, "--rollback") || !slices.Contains([]string{"switch", "test", "boot"}, argv[1]) {
+		return "", "", ""
+	}
+	for i := 0; i+1 < len(argv); i++ {
+		switch argv[i] {
+		case "--store-path":
+			system = argv[i+1]
+		case "--target-host":
+			target = argv[i+1]
+		}
+	}
+	switch {
+	case system != "":
+	case evaluates != nil:
+		system = evaluates(hostOf(argv))
+	default:
+		_, system = systemOf(hostOf(argv))
+	}
+	return argv[1], system, target
 }
 
 // hostOf finds the host name in a nixos-rebuild argv (--flake /fleet#NAME).

@@ -42,7 +42,9 @@ func magicRun(t *testing.T, h *realHost, new string) *realRun {
 	// A loaded machine can take long to bring the host back: the wait
 	// only bounds a broken run.
 	r.opts.ReturnWait = 3 * time.Minute
-	buildStub(r.rec)
+	// The flake builds new, and the stand-in nixos-rebuild activates it.
+	buildStubOf(r.rec, func(string) (string, string) { return new + ".drv", new })
+	r.standInActivates = true
 	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch"}, Func: func(execx.Cmd) (string, int) {
 		if err := h.ActivateSystem(new); err != nil {
 			t.Errorf("activation: %v", err)

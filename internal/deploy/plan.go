@@ -31,6 +31,7 @@ const (
 	StageDiff      = "diff"
 	StageActivate  = "activate"
 	StageConfirm   = "confirm"
+	StageVerify    = "verify"
 	StageHealth    = "health"
 	StageRollback  = "rollback"
 	StageDone      = "done"
@@ -53,6 +54,10 @@ type Options struct {
 	Timeout time.Duration
 	// Flavour is the installed nixos-rebuild's; a host's rebuild: bash|ng wins.
 	Flavour nix.Flavour
+	// StorePath: the installed nixos-rebuild (an ng) has --store-path, so
+	// the ng hosts activate the system this run built instead of having
+	// nixos-rebuild evaluate the flake again.
+	StorePath bool
 	// Substitute lets the target fetch what it can from its own binary
 	// caches (nixos-rebuild --use-substitutes).
 	Substitute bool
@@ -103,7 +108,16 @@ type HostPlan struct {
 	BuildRoute *remote.Route
 	// Installable is the toplevel built locally ("" with a build host).
 	Installable string
-	Activate    execx.Cmd
+	// Activate is the nixos-rebuild call; with ByStorePath its --store-path
+	// is BuiltPlaceholder until the build says which system it made.
+	Activate execx.Cmd
+	// ByStorePath: nixos-rebuild activates the built system itself
+	// (--store-path). Verify: it evaluates the flake again (--flake), so
+	// after the activation nixctl compares what the host runs (or boots,
+	// after boot) with what it built, and rolls back when they differ.
+	ByStorePath bool
+	Verify      bool
+	rebuild     nix.RebuildOptions
 	// RollbackCmd runs locally for switch (nixos-rebuild switch --rollback);
 	// RollbackRemote is the host operation otherwise (test: re-activate the
 	// system profile; rollback --to N: switch that generation).
@@ -244,6 +258,16 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote
 	if o.Action == "build" && !o.Rollback {
 		ro.TargetHost = ""
 	}
+	activates := o.Action == "switch" || o.Action == "boot" || o.Action == "test" || o.Action == "dry-activate"
+	if activates && !o.Rollback && hp.Installable != "" {
+		// rebuild: bash|ng keeps its meaning (which flags to pass): a host
+		// said to run the bash script is never given --store-path.
+		hp.ByStorePath = o.StorePath && flavour == nix.FlavourNG
+		hp.Verify = !hp.ByStorePath && o.Action != "dry-activate"
+		if hp.ByStorePath {
+			ro.StorePath = BuiltPlaceholder(h.Name)
+		}
+	}
 	var env []string
 	if ro.TargetHost != "" || ro.BuildHost != "" {
 		sr := r
@@ -265,13 +289,16 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote
 		ro.Rollback = true
 		hp.Activate = execx.Cmd{Argv: nix.Rebuild(ro), Env: env, Dir: fleet.Dir}
 	default:
+		hp.rebuild = ro
 		hp.Activate = execx.Cmd{Argv: nix.Rebuild(ro), Env: env, Dir: fleet.Dir}
-		switch o.Action {
-		case "switch":
+		switch {
+		case o.Action == "switch" || o.Action == "boot" && hp.Verify:
+			// After boot, only a system nixctl did not build is undone: the
+			// profile's previous generation is made the boot default again.
 			rb := ro
-			rb.Rollback, rb.BuildHost = true, ""
+			rb.Rollback, rb.BuildHost, rb.StorePath = true, "", ""
 			hp.RollbackCmd = &execx.Cmd{Argv: nix.Rebuild(rb), Env: env, Dir: fleet.Dir}
-		case "test":
+		case o.Action == "test":
 			hp.RollbackRemote = &RemoteRollback{}
 		}
 		if o.Diff && (o.Action == "switch" || o.Action == "test") {
@@ -281,6 +308,21 @@ func planHost(fleet *inventory.Fleet, h inventory.Host, o Options, routes remote
 		}
 	}
 	return hp, nil
+}
+
+// BuiltPlaceholder stands for a host's built system in a printed plan,
+// where nothing is built yet.
+func BuiltPlaceholder(host string) string { return "<built toplevel of " + host + ">" }
+
+// withStorePath is c with the placeholder replaced by the built system.
+func (hp *HostPlan) withStorePath(c execx.Cmd, built string) execx.Cmd {
+	if !hp.ByStorePath {
+		return c
+	}
+	ro := hp.rebuild
+	ro.Action, ro.StorePath = c.Argv[1], built
+	c.Argv = nix.Rebuild(ro)
+	return c
 }
 
 // sharedArgs are the ssh options for both the target and its build host:
@@ -404,6 +446,14 @@ func (p *Plan) Print(w io.Writer) {
 			fmt.Fprintf(w, "# %s: magic rollback: before activating, arm a watchdog on the host (unit %sRUNID, or a detached process) that switches back to the running generation unless nixctl confirms over a new ssh connection within %s\n",
 				h.Host.Name, hostops.WatchdogUnitPrefix, h.ConfirmTimeout)
 		}
+		if h.Verify {
+			what := "/run/current-system"
+			if p.Action == "boot" {
+				what = "the system profile's target"
+			}
+			fmt.Fprintf(w, "# %s: nixos-rebuild evaluates the flake again: then compare %s (over ssh) with %s; if they differ: %s\n",
+				h.Host.Name, what, BuiltPlaceholder(h.Host.Name), h.rollbackText())
+		}
 		if p.Activates() && len(h.Host.Health) > 0 {
 			var checks []string
 			for _, c := range h.Host.Health {
@@ -411,14 +461,21 @@ func (p *Plan) Print(w io.Writer) {
 			}
 			fmt.Fprintf(w, "# %s: health %s\n", h.Host.Name, strings.Join(checks, "; "))
 		}
-		if !p.Rollback && p.Activates() {
-			if h.RollbackCmd != nil {
-				fmt.Fprintf(w, "# %s: if health fails: %s\n", h.Host.Name, h.RollbackCmd.String())
-			} else if h.RollbackRemote != nil {
-				fmt.Fprintf(w, "# %s: if health fails: %s\n", h.Host.Name, execx.Quote(h.Route.Command(h.RollbackRemote.command(h.Elevate))))
-			}
+		if rb := h.rollbackText(); !p.Rollback && p.Activates() && rb != "" {
+			fmt.Fprintf(w, "# %s: if health fails: %s\n", h.Host.Name, rb)
 		}
 	}
+}
+
+// rollbackText is the host's rollback as the plan prints it ("" if none).
+func (h HostPlan) rollbackText() string {
+	switch {
+	case h.RollbackCmd != nil:
+		return h.RollbackCmd.String()
+	case h.RollbackRemote != nil:
+		return execx.Quote(h.Route.Command(h.RollbackRemote.command(h.Elevate)))
+	}
+	return ""
 }
 
 func sudoNote(h HostPlan) string {

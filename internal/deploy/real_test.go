@@ -68,6 +68,14 @@ type realRun struct {
 	rec    *execx.Recorder
 	dialer *remote.SSH
 	opts   Options
+	// knownHosts holds the hosts' keys for the system ssh.
+	knownHosts string
+	// evaluates is what nixos-rebuild --flake finds when it evaluates the
+	// flake again (nil: what the build built).
+	evaluates func(name string) string
+	// standInActivates: the test's nixos-rebuild makes the host run its
+	// system itself (activatingOverSSH stays out).
+	standInActivates bool
 }
 
 // knowing is nixctl's SSH for a user whose ~/.ssh/known_hosts holds the
@@ -89,8 +97,51 @@ func knowing(t *testing.T, known ...string) *remote.SSH {
 
 func newRealRun(t *testing.T, hostsYAML string, known ...string) *realRun {
 	f := fakeFleet(t, "hosts:\n"+hostsYAML)
-	return &realRun{fleet: f, rec: &execx.Recorder{}, dialer: knowing(t, known...),
+	var kh []byte
+	for _, k := range known {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kh = append(kh, b...)
+	}
+	khFile := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(khFile, kh, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &realRun{fleet: f, rec: &execx.Recorder{}, dialer: knowing(t, known...), knownHosts: khFile,
 		opts: Options{Action: "switch", NoCheck: true, Flavour: nix.FlavourBash, HealthInterval: 10 * time.Millisecond}}
+}
+
+// activatingOverSSH does what nixos-rebuild does last on the target after
+// the stand-in answered success: over the system ssh, with NIX_SSHOPTS, the
+// host is made to run the system it activated (--store-path's, or what the
+// flake evaluates to now).
+type activatingOverSSH struct {
+	execx.Runner
+	t         *testing.T
+	known     string
+	evaluates func(name string) string
+}
+
+func (a activatingOverSSH) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) {
+	res, err := a.Runner.Run(ctx, c)
+	action, system, target := activated(c.Argv, a.evaluates)
+	if err != nil || action == "" || action == "boot" {
+		return res, err
+	}
+	argv := []string{"ssh", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + a.known}
+	for _, e := range c.Env {
+		if opts, ok := strings.CutPrefix(e, "NIX_SSHOPTS="); ok {
+			argv = append(argv, strings.Fields(opts)...)
+		}
+	}
+	script := `ln -sfn "$1" /run/current-system`
+	argv = append(argv, target, "--", "sudo", "-n", "sh", "-c", execx.Quote([]string{script}), "activate", system)
+	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		a.t.Errorf("activating %s on %s: %v: %s", system, target, err, out)
+	}
+	return res, err
 }
 
 func (r *realRun) exec(t *testing.T) *Report {
@@ -99,7 +150,11 @@ func (r *realRun) exec(t *testing.T) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(context.Background(), Env{Runner: r.rec, Hosts: &hostops.SSH{Dialer: r.dialer}, Events: &events{}, Fleet: r.fleet,
+	var runner execx.Runner = activatingOverSSH{Runner: r.rec, t: t, known: r.knownHosts, evaluates: r.evaluates}
+	if r.standInActivates {
+		runner = r.rec
+	}
+	return Run(context.Background(), Env{Runner: runner, Hosts: &hostops.SSH{Dialer: r.dialer}, Events: &events{}, Fleet: r.fleet,
 		RunID: "run-real", Who: "alice@laptop", GitRev: "abc"}, p)
 }
 

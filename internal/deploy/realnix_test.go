@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +28,20 @@ func (b byProgram) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) 
 }
 
 func (b byProgram) LookPath(name string) (string, error) { return b.real.LookPath(name) }
+
+// flakeEvaluates is what nixos-rebuild --flake finds when it evaluates the
+// flake in dir again: the host's toplevel, by real nix.
+func flakeEvaluates(t *testing.T, dir string) func(name string) string {
+	return func(name string) string {
+		argv := nix.Nix("eval", "--raw", nix.Installable(dir, append(nix.ToplevelAttr(name), "outPath")...))
+		out, err := exec.Command(argv[0], argv[1:]...).Output()
+		if err != nil {
+			t.Errorf("evaluating %s: %v", name, err)
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+}
 
 const twoSystemsFlake = `{
   outputs = _: let
@@ -62,7 +77,7 @@ func TestRealNixBuildFailureIsAttributed(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := t.TempDir()
-	rep := Run(context.Background(), Env{Runner: byProgram{execx.NewReal(), rec}, Hosts: n, Events: &events{}, Fleet: f, LogDir: logs, RunID: "r"}, p)
+	rep := Run(context.Background(), Env{Runner: activating{byProgram{execx.NewReal(), rec}, n, flakeEvaluates(t, dir)}, Hosts: n, Events: &events{}, Fleet: f, LogDir: logs, RunID: "r"}, p)
 	rec.Verify(t)
 	good, bad := result(t, rep, "good"), result(t, rep, "bad")
 	if !good.OK() {

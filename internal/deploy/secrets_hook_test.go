@@ -26,7 +26,7 @@ func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Run(context.Background(), Env{Runner: r.rec, Hosts: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", SecretsAccess: hook}, p)
+	rep := Run(context.Background(), Env{Runner: activating{r.rec, r.net, r.evaluates}, Hosts: r.net, Events: r.ev, Fleet: r.fleet, RunID: "run-1", Who: "alice@laptop", SecretsAccess: hook}, p)
 	if !slices.Equal(asked, []string{"a", "c"}) {
 		t.Errorf("the hook was asked about %v, want the hosts that passed the check", asked)
 	}

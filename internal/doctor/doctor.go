@@ -114,7 +114,12 @@ func rebuildFinding(ctx context.Context, r execx.Runner) (Finding, nix.Flavour) 
 		return Finding{Name: "nixos-rebuild", Status: Warn, Detail: path + ": neither the bash nor the ng flavour answered",
 			Hint: "set rebuild: bash or rebuild: ng under defaults: in nixctl.yaml"}, ""
 	}
-	return Finding{Name: "nixos-rebuild", Status: OK, Detail: fmt.Sprintf("%s (%s)", path, flavour)}, flavour
+	what := string(flavour)
+	if nix.ProbeHasStorePath(res.ExitCode, string(res.Stderr)) {
+		// deploy then activates the system it built, evaluating nothing again.
+		what += ", with --store-path"
+	}
+	return Finding{Name: "nixos-rebuild", Status: OK, Detail: fmt.Sprintf("%s (%s)", path, what)}, flavour
 }
 
 // Failed reports whether any finding is a failure.

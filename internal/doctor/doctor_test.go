@@ -62,6 +62,14 @@ func TestDoctorHealthyMachine(t *testing.T) {
 	if d := find(t, fs, "nixos-rebuild").Detail; d != "/bin/nixos-rebuild (bash)" {
 		t.Errorf("nixos-rebuild detail %q", d)
 	}
+
+	// An ng whose usage lists --store-path says so.
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "--nixctl-flavour-probe"}, ExitCode: 2,
+		Stderr: "usage: nixos-rebuild [-h] [--flake [FLAKE]] [--store-path STORE_PATH] [--sudo]\nnixos-rebuild: error: unrecognized arguments: --nixctl-flavour-probe\n"})
+	fs = Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: home, Fleet: fleet})
+	if d := find(t, fs, "nixos-rebuild").Detail; d != "/bin/nixos-rebuild (ng, with --store-path)" {
+		t.Errorf("nixos-rebuild detail %q", d)
+	}
 }
 
 func TestDoctorBareMachine(t *testing.T) {

@@ -17,7 +17,7 @@ const (
 	Inventory   = 3   // nixctl.yaml missing or invalid, or disagreeing with the flake
 	Check       = 4   // nix flake check or an evaluation failed
 	Partial     = 5   // some hosts or profiles failed, the others succeeded
-	RolledBack  = 6   // a health check failed and the host was rolled back
+	RolledBack  = 6   // a health check failed, or the host ran a system other than the one built, and it was rolled back
 	Secrets     = 7   // a secret is plaintext, tampered, or its recipients drifted
 	Eval        = 8   // nixctl ci: the evaluate stage failed
 	Build       = 9   // a build failed

@@ -25,8 +25,11 @@ type Status struct {
 	Parts          map[string]string
 	Generation     int
 	GenerationDate time.Time
-	LastDeploy     *LockInfo
-	Locked         *LockInfo
+	// Profile is the system the profile's current generation holds: what
+	// the host boots next (nixos-rebuild boot changes only this).
+	Profile    string
+	LastDeploy *LockInfo
+	Locked     *LockInfo
 	// Watchdog is a magic-rollback watchdog still armed on the host.
 	Watchdog *PendingWatchdog
 }
@@ -63,6 +66,7 @@ func parseStatus(out string) Status {
 		st.Parts[f] = kv["cur_"+f]
 	}
 	st.Generation = ParseGenerationLink(kv["generation"])
+	st.Profile = kv["profile"]
 	if sec, err := strconv.ParseInt(kv["generation_time"], 10, 64); err == nil {
 		st.GenerationDate = time.Unix(sec, 0).UTC()
 	}

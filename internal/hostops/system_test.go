@@ -94,13 +94,16 @@ func TestStatus(t *testing.T) {
 	if st.NixOSVersion != "25.05.1234" || st.Current != cur || st.Booted != booted || !st.RebootNeeded || st.Generation != 12 || st.GenerationDate.IsZero() {
 		t.Errorf("status %+v", st)
 	}
+	if want := filepath.Join(root, "systems/12"); st.Profile != want {
+		t.Errorf("profile %q, want the generation's system %q", st.Profile, want)
+	}
 	if st.LastDeploy == nil || st.LastDeploy.Who != "alice@laptop" || st.Locked == nil || st.Locked.Who != "bob@desk" {
 		t.Errorf("records: last %+v, lock %+v", st.LastDeploy, st.Locked)
 	}
 
 	// A host with nothing: every field empty, no error.
 	empty, _ := newLocalHost(t)
-	if st, err := empty.Status(context.Background()); err != nil || st.Current != "" || st.LastDeploy != nil || st.Generation != 0 {
+	if st, err := empty.Status(context.Background()); err != nil || st.Current != "" || st.Profile != "" || st.LastDeploy != nil || st.Generation != 0 {
 		t.Errorf("empty host: %+v %v", st, err)
 	}
 }

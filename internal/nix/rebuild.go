@@ -2,6 +2,7 @@ package nix
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -41,6 +42,9 @@ type RebuildOptions struct {
 	Sudo     bool
 	Flavour  Flavour
 	Rollback bool
+	// StorePath, when set, is a system already built: nixos-rebuild
+	// activates it with --store-path instead of evaluating Flake#Attr again.
+	StorePath string
 	// Substitutes lets the target (and build host) fetch paths from their
 	// own binary caches instead of receiving them from here.
 	Substitutes bool
@@ -54,7 +58,11 @@ func Rebuild(o RebuildOptions) []string {
 	if o.Rollback {
 		argv = append(argv, "--rollback")
 	}
-	argv = append(argv, "--flake", o.Flake+"#"+o.Attr)
+	if o.StorePath != "" {
+		argv = append(argv, StorePathFlag, o.StorePath)
+	} else {
+		argv = append(argv, "--flake", o.Flake+"#"+o.Attr)
+	}
 	if o.TargetHost != "" {
 		argv = append(argv, "--target-host", o.TargetHost)
 	}
@@ -97,6 +105,23 @@ func ParseProbe(exitCode int, stderr string) (f Flavour, ok bool) {
 	}
 	return FlavourBash, false
 }
+
+// StorePathFlag activates a closure that was already built, without
+// evaluating anything: nixos-rebuild-ng has it since early 2026 (nixpkgs
+// PR 482430); the bash script and older ng releases do not.
+const StorePathFlag = "--store-path"
+
+// ProbeHasStorePath reads the same answer as ParseProbe: whether the
+// installed nixos-rebuild is an ng whose usage text lists --store-path.
+func ProbeHasStorePath(exitCode int, stderr string) bool {
+	f, ok := ParseProbe(exitCode, stderr)
+	return ok && f == FlavourNG && storePathInUsage.MatchString(stderr)
+}
+
+// storePathInUsage is the flag as argparse lists it in a usage text
+// ("[--store-path STORE_PATH]", "| --store-path …"), not a mention in the
+// "unrecognized arguments" line.
+var storePathInUsage = regexp.MustCompile(`(?m)(^|[\s\[|(])` + StorePathFlag + `([\s\]=|)]|$)`)
 
 // SSHOpts joins ssh arguments into NIX_SSHOPTS. nixos-rebuild and nix copy
 // split it on whitespace, so an argument with whitespace cannot pass.

@@ -48,6 +48,14 @@ func TestRebuildArgv(t *testing.T) {
 		}), "nixos-rebuild test --flake /fleet#web-1 --target-host root@10.0.0.1 --build-host b@x --sudo"},
 		{"rollback", with(func(o *RebuildOptions) { o.Action = "switch"; o.Rollback = true; o.Sudo = true }),
 			"nixos-rebuild switch --rollback --flake /fleet#web-1 --target-host root@10.0.0.1 --use-remote-sudo"},
+		{"store path replaces the flake", with(func(o *RebuildOptions) {
+			o.Action = "switch"
+			o.StorePath = "/nix/store/abc-nixos-system-web-1"
+			o.Sudo = true
+			o.Flavour = FlavourNG
+			o.Substitutes = true
+			o.Extra = []string{"--show-trace"}
+		}), "nixos-rebuild switch --store-path /nix/store/abc-nixos-system-web-1 --target-host root@10.0.0.1 --sudo --use-substitutes --show-trace"},
 		{"ipv6 target and odd attr", with(func(o *RebuildOptions) { o.Action = "switch"; o.Attr = "db.main"; o.TargetHost = "root@[fe80::1]" }),
 			"nixos-rebuild switch --flake /fleet#db.main --target-host root@[fe80::1]"},
 	}
@@ -86,5 +94,28 @@ func TestSSHOpts(t *testing.T) {
 	}
 	if _, err := SSHOpts([]string{"-i", "/my keys/id"}); err == nil {
 		t.Error("a path with a space must be refused")
+	}
+}
+
+func TestProbeHasStorePath(t *testing.T) {
+	const ngUsage = "usage: nixos-rebuild [-h] [--verbose] [--flake [FLAKE]] [--store-path STORE_PATH] [--sudo]\n"
+	cases := []struct {
+		name   string
+		code   int
+		stderr string
+		want   bool
+	}{
+		{"ng with --store-path", 2, ngUsage + "nixos-rebuild: error: unrecognized arguments: --nixctl-flavour-probe\n", true},
+		{"ng in a group", 2, "usage: nixos-rebuild [--flake [FLAKE] | --store-path STORE_PATH]\n", true},
+		{"older ng", 2, "usage: nixos-rebuild [-h] [--flake [FLAKE]] [--sudo]\nnixos-rebuild: error: unrecognized arguments: --nixctl-flavour-probe\n", false},
+		// Only the usage text counts, not the flag echoed back as refused.
+		{"ng refusing it", 2, "usage: nixos-rebuild [-h]\nnixos-rebuild: error: unrecognized arguments: --store-path-x\n", false},
+		{"bash", 1, "unknown option `--nixctl-flavour-probe'\n", false},
+		{"bash mentioning it", 1, "nixos-rebuild: unknown option `--store-path'\n", false},
+	}
+	for _, c := range cases {
+		if got := ProbeHasStorePath(c.code, c.stderr); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -26,6 +26,15 @@ var evalItemRe = regexp.MustCompile(`\(one (\d+) \w+ ("(?:[^"\\]|\\.)*") p\d+ \w
 // nix would print it: each attribute named in answers gives its answer,
 // any other is missing from the output.
 func EvalStub(answers map[string]EvalAnswer) *execx.Stub {
+	return EvalStubFunc(func(name string) (EvalAnswer, bool) {
+		a, ok := answers[name]
+		return a, ok
+	})
+}
+
+// EvalStubFunc is EvalStub answering each attribute from answer (false:
+// missing from the output).
+func EvalStubFunc(answer func(name string) (EvalAnswer, bool)) *execx.Stub {
 	return &execx.Stub{
 		Prefix: []string{"nix", "eval", "--json", "--apply"},
 		Func: func(c execx.Cmd) (string, int) {
@@ -35,7 +44,7 @@ func EvalStub(answers map[string]EvalAnswer) *execx.Stub {
 				if err != nil {
 					return "bad attribute literal " + m[2], 1
 				}
-				a, ok := answers[name]
+				a, ok := answer(name)
 				switch {
 				case !ok:
 					out = append(out, "nixctl-eval missing "+m[1])

@@ -22,6 +22,9 @@ done
 echo "cur_systemd=$(readlink "$cur/systemd" 2>/dev/null)"
 g=$(readlink "$r/nix/var/nix/profiles/system" 2>/dev/null)
 echo "generation=$g"
+# What the next boot starts (nixos-rebuild boot moves only the profile).
+p=; [ -n "$g" ] && p=$(readlink -f "$r/nix/var/nix/profiles/system" 2>/dev/null)
+echo "profile=$p"
 [ -n "$g" ] && echo "generation_time=$(stat -c %Y "$r/nix/var/nix/profiles/$g" 2>/dev/null)"
 echo "last=$(cat "$r/var/lib/nixctl/last-deploy.json" 2>/dev/null)"
 echo "lock=$(cat "$r/var/lib/nixctl/deploy.lock/info" 2>/dev/null)"

@@ -17,6 +17,11 @@
 //	                                  # (nixos-rebuild's nix and ssh children)
 //	    homeManager: false            # answer as home-manager does, with the
 //	                                  # real nix: build, then activate
+//	    activate: false               # nixos-rebuild switch|test|boot: make the
+//	                                  # target run the system (see rebuildActivate)
+//	flavour: bash                     # nixos-rebuild: parse the arguments as
+//	                                  # the bash script or ng does, and refuse
+//	                                  # what it does not know as it does
 //
 // The first matching response answers. Each call appends one JSON line to
 // $NIXCTL_FAKE_DIR/<name>.log: {"argv":[…],"env":{…},"start":…,"end":…}.
@@ -50,10 +55,16 @@ type Response struct {
 	// HomeManager makes the fake do what home-manager switch and build do
 	// (see homeManager) instead of printing Stdout and Stderr.
 	HomeManager bool `yaml:"homeManager"`
+	// Activate, after Stdout and Stderr, makes the target run the system
+	// as nixos-rebuild's last step does (see rebuildActivate).
+	Activate bool `yaml:"activate"`
 }
 
 // Table is a fake's whole behaviour.
 type Table struct {
+	// Flavour (nixos-rebuild: bash or ng) refuses unknown arguments as that
+	// nixos-rebuild does, before any response; "" takes any argument.
+	Flavour   string     `yaml:"flavour"`
 	Responses []Response `yaml:"responses"`
 }
 
@@ -94,6 +105,14 @@ func Run(name string, args []string) int {
 		fmt.Fprintf(os.Stderr, "fake %s: bad table: %v\n", name, err)
 		return 127
 	}
+	if table.Flavour != "" {
+		if exit, stderr, ok := refuseRebuildArgs(table.Flavour, args); !ok {
+			fmt.Fprint(os.Stderr, stderr)
+			call.End = time.Now()
+			record(dir, name, call)
+			return exit
+		}
+	}
 	resp := match(table, args)
 	if resp.Spawn {
 		child := exec.Command("sleep", "3600")
@@ -121,6 +140,9 @@ func Run(name string, args []string) int {
 	} else {
 		fmt.Fprint(os.Stdout, resp.Stdout)
 		fmt.Fprint(os.Stderr, resp.Stderr)
+		if resp.Activate && exit == 0 {
+			exit = rebuildActivate(args)
+		}
 	}
 	call.End = time.Now()
 	record(dir, name, call)
