@@ -39,10 +39,10 @@ func ciRecorded(t *testing.T) (dir string, rec *execx.Recorder) {
 // 127.0.0.1, as TestDeployCommandWithRealSSHD has it: the ci stages' nix
 // answers and nixos-rebuild come from the recorder, preflight, lock and
 // health checks reach the sshd.
-func ciDeployFleet(t *testing.T) (dir string, rec *execx.Recorder, env map[string]string) {
+func ciDeployFleet(t *testing.T) (dir string, rec *execx.Recorder, env map[string]string, s *testutil.SSHD) {
 	t.Helper()
 	testutil.Require(t, "nix")
-	s := testutil.StartSSHD(t, testutil.SSHDOptions{})
+	s = testutil.StartSSHD(t, testutil.SSHDOptions{OwnSystem: true})
 	home := t.TempDir()
 	kh, err := os.ReadFile(s.KnownHostsFile)
 	if err != nil {
@@ -54,6 +54,9 @@ func ciDeployFleet(t *testing.T) (dir string, rec *execx.Recorder, env map[strin
 		"flake.nix":   "{ outputs = { self }: { }; }\n",
 	})
 	rec = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix", "nixos-rebuild": "/bin/nixos-rebuild"}}
+	// The bash nixos-rebuild: the deploy checks afterwards that the host
+	// runs what it built.
+	probeStub(rec, "unknown option `--nixctl-flavour-probe'\n", 1)
 	rec.Register(nix.EvalAttrNames(dir, "nixosConfigurations"), `["web"]`, 0)
 	rec.Register(nix.EvalAttrNames(dir, "homeConfigurations"), `[]`, 0)
 	rec.Register(nix.EvalPositions(dir, []string{"checks"}, 2), `{}`, 0)
@@ -61,17 +64,25 @@ func ciDeployFleet(t *testing.T) (dir string, rec *execx.Recorder, env map[strin
 	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"web": {DrvPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web.drv"}}))
 	rec.Register(nix.Version(), "nix (Nix) 2.8.0\n", 0)
 	rec.Register([]string{"nix", "build"},
-		`[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web.drv","outputs":{"out":"/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-web"}}]`, 0)
+		`[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web.drv","outputs":{"out":"`+ciBuilt+`"}}]`, 0)
 	env = map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice", "PATH": os.Getenv("PATH")}
-	return dir, rec, env
+	return dir, rec, env, s
 }
+
+// ciBuilt is the system the recorded nix build made of host web.
+const ciBuilt = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-web"
 
 // ci --deploy deploys in this process once every stage passed: no
 // confirmation (--deploy is the consent), no check of its own, and a case
 // per host in the ci report.
 func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
-	dir, rec, env := ciDeployFleet(t)
-	rec.Register([]string{"nixos-rebuild", "switch", "--flake", dir + "#web", "--target-host", "root@127.0.0.1"}, "activating the configuration...\n", 0)
+	dir, rec, env, s := ciDeployFleet(t)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch", "--flake", dir + "#web", "--target-host", "root@127.0.0.1"}, Func: func(execx.Cmd) (string, int) {
+		if err := os.Symlink(ciBuilt, filepath.Join(s.Root(), "run/current-system")); err != nil {
+			return err.Error(), 1
+		}
+		return "activating the configuration...\n", 0
+	}})
 	r := runIn(t, dir, rec, env, "ci", "--deploy", "web", "--json", "-")
 	if r.code != exitcode.OK {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -121,7 +132,7 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 	if log, err := os.ReadFile(c[0].Output); err != nil || !strings.Contains(string(log), "activating the configuration...") {
 		t.Errorf("deploy case output %q: %v\n%s", c[0].Output, err, log)
 	}
-	if out := rep.Stages[5].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-web" {
+	if out := rep.Stages[5].Cases[0].Output; out != ciBuilt {
 		t.Errorf("build case output = %q, want the out path", out)
 	}
 	if !strings.Contains(r.stderr, "web: activating the configuration...") {
@@ -132,7 +143,7 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 // The deploy's own exit code is ci's, and each failed host is a failure in
 // the JUnit report.
 func TestCIDeployPassesItsExitCodeOn(t *testing.T) {
-	dir, rec, env := ciDeployFleet(t)
+	dir, rec, env, _ := ciDeployFleet(t)
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch", "--flake", dir + "#web"}, ExitCode: 1,
 		Stderr: "error: activation script failed\n"})
 	report := filepath.Join(t.TempDir(), "r.xml")
