@@ -36,8 +36,9 @@ type Deps struct {
 	// Version is the build's version string.
 	Version string
 
-	// TestRunner, when set, replaces the real runner (tests only).
-	TestRunner execx.Runner
+	// Exec runs every child process: Main gives the real runner, tests a
+	// recorder; nil is the real runner. Runner() adds --dry-run on top.
+	Exec execx.Runner
 
 	runnerOnce sync.Once
 	runner     execx.Runner
@@ -76,13 +77,9 @@ func (d *Deps) SSH() (*remote.SSH, error) {
 // in dry-run when --dry-run is set.
 func (d *Deps) Runner() execx.Runner {
 	d.runnerOnce.Do(func() {
-		var r execx.Runner
-		if d.TestRunner != nil {
-			r = d.TestRunner
-		} else {
-			real := execx.NewReal()
-			real.Debug = func(c execx.Cmd) { d.IO.Debugf("run: %s", c.String()) }
-			r = real
+		r := d.Exec
+		if r == nil {
+			r = NewRunner(d)
 		}
 		if d.Config != nil && d.Config.DryRun {
 			r = execx.NewDryRun(r, d.IO.Out)
@@ -90,6 +87,13 @@ func (d *Deps) Runner() execx.Runner {
 		d.runner = r
 	})
 	return d.runner
+}
+
+// NewRunner is the real runner, printing each command at -v on d's IO.
+func NewRunner(d *Deps) *execx.Real {
+	real := execx.NewReal()
+	real.Debug = func(c execx.Cmd) { d.IO.Debugf("run: %s", c.String()) }
+	return real
 }
 
 // Fleet loads and validates the inventory on first use.

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/check"
@@ -21,6 +20,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/parallel"
 )
 
 // Case kinds beyond check's host and profile.
@@ -43,6 +43,10 @@ type SecretFile struct {
 	Note string
 }
 
+// Deployer deploys the hosts selector selects and returns the report; an
+// error means no host was started (the plan could not be made).
+type Deployer func(ctx context.Context, selector string) (*deploy.Report, error)
+
 // SecretsVerifier checks every file of the fleet's secrets directory.
 type SecretsVerifier func(ctx context.Context, fleet *inventory.Fleet) ([]SecretFile, error)
 
@@ -54,11 +58,12 @@ type Options struct {
 	// FlakeDir is the repository, used for nix flake check when Fleet is nil.
 	FlakeDir string
 	NoBuild  bool
-	// Deploy, when set, is the selector the deploy stage passes to
-	// `nixctl deploy SELECTOR --yes` once every other stage passed.
+	// Deploy, when set, is the selector the deploy stage deploys through
+	// RunDeploy once every other stage passed.
 	Deploy string
-	// Self is the argv that runs nixctl itself (with global flags).
-	Self []string
+	// RunDeploy is nixctl deploy SELECTOR --yes --no-check, in this
+	// process: the stages before it were its check.
+	RunDeploy Deployer
 	// VerifySecrets is the secrets stage; nil skips it.
 	VerifySecrets SecretsVerifier
 	// CheckSecretsAccess is the secrets-access stage; nil skips it.
@@ -472,18 +477,7 @@ func (rn *run) parallel(n int, fn func(i int)) {
 	if par < 1 {
 		par = 2
 	}
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
+	parallel.Each(n, par, fn)
 }
 
 // --- 4. evaluate --------------------------------------------------------
@@ -758,13 +752,6 @@ func (rn *run) locateFailures(ctx context.Context, targets []*buildTarget) {
 
 // --- 6. deploy ----------------------------------------------------------
 
-// DeployArgs follow Options.Self: deploy's results as JSON on stdout (a case
-// per host), no confirmation, and no check stage of its own, since the
-// flake, evaluate and build stages just passed.
-func DeployArgs(selector string) []string {
-	return []string{"--json", "deploy", selector, "--yes", "--no-check"}
-}
-
 func (rn *run) deploy(ctx context.Context, st *Stage) {
 	for _, s := range rn.rep.Stages {
 		if s.Status == Failed {
@@ -773,20 +760,17 @@ func (rn *run) deploy(ctx context.Context, st *Stage) {
 		}
 	}
 	start := time.Now()
-	argv := append(slices.Clone(rn.o.Self), DeployArgs(rn.o.Deploy)...)
-	res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Stderr: rn.o.Log})
+	rep, err := rn.o.RunDeploy(ctx, rn.o.Deploy)
 	elapsed := time.Since(start)
 	if err != nil {
-		st.Code = exitcode.Failure
-		if res != nil && res.ExitCode > 0 {
-			st.Code = res.ExitCode
-		}
+		st.Code = exitcode.Code(err)
+	} else if code := rep.ExitCode(); code != exitcode.OK {
+		st.Code = code
 	}
-	var rep deploy.Report
-	if res == nil || json.Unmarshal(res.Stdout, &rep) != nil || len(rep.Hosts) == 0 {
+	if err != nil || len(rep.Hosts) == 0 {
 		c := Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Passed, Duration: elapsed}
 		if err != nil {
-			c.Status, c.Problems = Failed, []Problem{{Message: processError(res, err)}}
+			c.Status, c.Problems = Failed, []Problem{{Message: withHint(err.Error(), exitcode.HintOf(err))}}
 		}
 		rn.add(st, c)
 		return
@@ -801,17 +785,21 @@ func (rn *run) deploy(ctx context.Context, st *Stage) {
 			if h.Error != "" {
 				msg += ": " + h.Error
 			}
-			if h.Hint != "" {
-				msg += " (" + h.Hint + ")"
-			}
-			c.Status, c.Problems = Failed, []Problem{{Message: msg}}
+			c.Status, c.Problems = Failed, []Problem{{Message: withHint(msg, h.Hint)}}
 		}
 		rn.add(st, c)
 	}
-	if err != nil && len(st.Cases) > 0 && !slices.ContainsFunc(st.Cases, func(c Case) bool { return c.Status == Failed }) {
-		// deploy failed although every host is fine (interrupted, say).
-		rn.add(st, Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Failed, Duration: elapsed, Problems: []Problem{{Message: processError(res, err)}}})
+	if st.Code != 0 && !slices.ContainsFunc(st.Cases, func(c Case) bool { return c.Status == Failed }) {
+		// The deploy failed although every host is fine (interrupted, say).
+		rn.add(st, Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Failed, Duration: elapsed, Problems: []Problem{{Message: "interrupted"}}})
 	}
+}
+
+func withHint(msg, hint string) string {
+	if hint == "" {
+		return msg
+	}
+	return msg + " (" + hint + ")"
 }
 
 // --- helpers ------------------------------------------------------------

@@ -94,8 +94,8 @@ func runAdopt(ctx context.Context, deps *app.Deps, dir string) error {
 
 // evalOutputs is the one nix evaluation of the flake's hosts and profiles.
 func evalOutputs(ctx context.Context, deps *app.Deps, dir string) (*scaffold.Outputs, error) {
-	if _, err := deps.Runner().LookPath("nix"); err != nil {
-		return nil, exitcode.Newf(exitcode.Failure, "install Nix: nixctl reads the flake's outputs with nix eval", "nix is not installed or not on PATH")
+	if err := requireNix(deps, "install Nix: nixctl reads the flake's outputs with nix eval"); err != nil {
+		return nil, err
 	}
 	out, err := scaffold.EvalOutputs(ctx, deps.Runner(), dir)
 	if err != nil {

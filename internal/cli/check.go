@@ -105,8 +105,8 @@ func runCheck(ctx context.Context, opts *checkOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := deps.Runner().LookPath("nix"); err != nil {
-		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) or run 'nixctl doctor'", "nix is not installed or not on PATH")
+	if err := requireNix(deps, ""); err != nil {
+		return err
 	}
 	if err := checkEvalJobs(opts.evalJobs); err != nil {
 		return err

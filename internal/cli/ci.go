@@ -17,6 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/ci"
 	"github.com/nixctl/nixctl/internal/config"
+	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
@@ -30,21 +31,10 @@ type ciOptions struct {
 	json     string
 	deploy   string
 	evalJobs int
-	// testOnlySelf replaces the path of the running nixctl (deploy stage).
-	testOnlySelf string
-	// testOnlyVerifySecrets replaces the secrets stage.
-	testOnlyVerifySecrets ci.SecretsVerifier
 }
-
-// testOnlyCIOptions, when set by a test, seeds the ci command's options
-// with its testOnly fields.
-var testOnlyCIOptions *ciOptions
 
 func newCICmd(deps *app.Deps) *cobra.Command {
 	opts := &ciOptions{deps: deps}
-	if t := testOnlyCIOptions; t != nil {
-		opts.testOnlySelf, opts.testOnlyVerifySecrets = t.testOnlySelf, t.testOnlyVerifySecrets
-	}
 	cmd := &cobra.Command{
 		Use:   "ci [--no-build] [--junit FILE] [--json FILE|-] [--deploy SELECTOR]",
 		Short: "Validate the whole repository in one pipeline step, with JUnit and JSON reports",
@@ -81,8 +71,8 @@ flake 4, evaluate 8, build 9, deploy its own.`,
 
 func runCI(ctx context.Context, opts *ciOptions) error {
 	deps := opts.deps
-	if _, err := deps.Runner().LookPath("nix"); err != nil {
-		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) in the CI image, or use the workflow of 'nixctl ci init'", "nix is not installed or not on PATH")
+	if err := requireNix(deps, "install Nix (https://nixos.org/download) in the CI image, or use the workflow of 'nixctl ci init'"); err != nil {
+		return err
 	}
 	jsonOut := opts.json
 	if jsonOut == "" && deps.Config.JSON {
@@ -91,7 +81,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 	if err := checkEvalJobs(opts.evalJobs); err != nil {
 		return err
 	}
-	o := ci.Options{NoBuild: opts.noBuild, Deploy: opts.deploy, Log: deps.IO.Err, VerifySecrets: opts.testOnlyVerifySecrets, EvalJobs: opts.evalJobs}
+	o := ci.Options{NoBuild: opts.noBuild, Deploy: opts.deploy, Log: deps.IO.Err, EvalJobs: opts.evalJobs}
 	o.Fleet, o.FleetErr = deps.Fleet()
 	if o.FleetErr != nil {
 		var ee *exitcode.Error
@@ -100,9 +90,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 		}
 		o.FlakeDir = ciFlakeDir(deps)
 	}
-	if o.VerifySecrets == nil {
-		o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
-	}
+	o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
 	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet) (*secrets.AccessCheck, error) {
 		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles)
 	}
@@ -112,11 +100,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 				return err
 			}
 		}
-		self, err := selfArgv(deps, opts.testOnlySelf)
-		if err != nil {
-			return err
-		}
-		o.Self = self
+		o.RunDeploy = ciDeployer(deps)
 	}
 	progress := &ciProgress{io: deps.IO}
 	rep, err := ci.Run(ctx, deps.Runner(), o, progress)
@@ -174,24 +158,23 @@ func ciFlakeDir(deps *app.Deps) string {
 	return ""
 }
 
-// selfArgv runs this nixctl again, on the same repository.
-func selfArgv(deps *app.Deps, testOnly string) ([]string, error) {
-	self := testOnly
-	if self == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("finding the nixctl binary for the deploy stage: %w", err)
+// ciDeployer is nixctl deploy SELECTOR --yes --no-check, run in this
+// process with this run's configuration: the stages before it were its
+// check, and --deploy was the consent. Its hosts become cases of the ci
+// report rather than a table of their own.
+func ciDeployer(deps *app.Deps) ci.Deployer {
+	return func(ctx context.Context, selector string) (*deploy.Report, error) {
+		// --dry-run prints the plan and runs nothing: no hosts to report.
+		rep := &deploy.Report{}
+		opts := &deployOptions{
+			deps: deps, selectors: []string{selector}, action: "switch", noCheck: true, confirmed: true,
+			report: func(r *deploy.Report) error { rep = r; return nil },
 		}
-		self = exe
+		if err := runDeploy(ctx, opts); err != nil {
+			return nil, err
+		}
+		return rep, nil
 	}
-	argv := []string{self}
-	if deps.Config.Flake != "" {
-		argv = append(argv, "--flake", deps.Config.Flake)
-	}
-	if deps.Config.ConfigFile != "" {
-		argv = append(argv, "--config", deps.Config.ConfigFile)
-	}
-	return argv, nil
 }
 
 func writeCIReports(deps *app.Deps, rep *ci.Report, junit, jsonOut string) error {

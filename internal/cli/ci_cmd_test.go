@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,29 +35,74 @@ func ciRecorded(t *testing.T) (dir string, rec *execx.Recorder) {
 	return dir, rec
 }
 
-func registerBuild(rec *execx.Recorder) {
+// ciDeployFleet is a one-host repository whose host web is a real sshd on
+// 127.0.0.1, as TestDeployCommandWithRealSSHD has it: the ci stages' nix
+// answers and nixos-rebuild come from the recorder, preflight, lock and
+// health checks reach the sshd.
+func ciDeployFleet(t *testing.T) (dir string, rec *execx.Recorder, env map[string]string, s *testutil.SSHD) {
+	t.Helper()
+	testutil.Require(t, "nix")
+	s = testutil.StartSSHD(t, testutil.SSHDOptions{OwnSystem: true})
+	home := t.TempDir()
+	kh, err := os.ReadFile(s.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh)})
+	dir = testutil.WriteTree(t, map[string]string{
+		"nixctl.yaml": fmt.Sprintf("hosts:\n  - {name: web, address: 127.0.0.1, port: %d, identity: %s}\n", s.Port, s.ClientKeyFile),
+		"flake.nix":   "{ outputs = { self }: { }; }\n",
+	})
+	rec = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix", "nixos-rebuild": "/bin/nixos-rebuild"}}
+	// The bash nixos-rebuild: the deploy checks afterwards that the host
+	// runs what it built.
+	probeStub(rec, "unknown option `--nixctl-flavour-probe'\n", 1)
+	rec.Register(nix.EvalAttrNames(dir, "nixosConfigurations"), `["web"]`, 0)
+	rec.Register(nix.EvalAttrNames(dir, "homeConfigurations"), `[]`, 0)
+	rec.Register(nix.EvalPositions(dir, []string{"checks"}, 2), `{}`, 0)
+	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"web": {DrvPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web.drv"}}))
 	rec.Register(nix.Version(), "nix (Nix) 2.8.0\n", 0)
-	rec.Register([]string{"nix", "build", "--no-link", "--json"},
-		`[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a"}}]`, 0)
+	rec.Register([]string{"nix", "build"},
+		`[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web.drv","outputs":{"out":"`+ciBuilt+`"}}]`, 0)
+	env = map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice", "PATH": os.Getenv("PATH")}
+	return dir, rec, env, s
 }
 
+// ciBuilt is the system the recorded nix build made of host web.
+const ciBuilt = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-web"
+
+// ci --deploy deploys in this process once every stage passed: no
+// confirmation (--deploy is the consent), no check of its own, and a case
+// per host in the ci report.
 func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
-	dir, rec := ciRecorded(t)
-	registerBuild(rec)
-	rec.Register([]string{"/opt/nixctl", "--json", "deploy", "a", "--yes", "--no-check"},
-		`{"runId":"r","action":"switch","hosts":[{"host":"a","action":"switch","result":"ok","stage":"done","durationNs":2000000000,"generation":7}]}`, 0)
-	deps := ciDeps(dir, nil)
-	deps.TestRunner = rec
-	code, stdout, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a", "--json", "-")
-	if code != exitcode.OK {
-		t.Fatalf("exit %d\n%s", code, stderr)
+	dir, rec, env, s := ciDeployFleet(t)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch", "--flake", dir + "#web", "--target-host", "root@127.0.0.1"}, Func: func(execx.Cmd) (string, int) {
+		if err := os.Symlink(ciBuilt, filepath.Join(s.Root(), "run/current-system")); err != nil {
+			return err.Error(), 1
+		}
+		return "activating the configuration...\n", 0
+	}})
+	r := runIn(t, dir, rec, env, "ci", "--deploy", "web", "--json", "-")
+	if r.code != exitcode.OK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	rec.Verify(t)
-	// The build builds the derivation the evaluate stage found.
+	checks, builds := 0, 0
 	for _, a := range rec.Argvs() {
-		if strings.HasPrefix(a, "nix build") && !strings.HasSuffix(a, " /nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv") {
-			t.Errorf("build evaluates the flake again: %s", a)
+		// The build stage (the first nix build; the deploy builds after it)
+		// builds the derivation the evaluate stage found.
+		if strings.HasPrefix(a, "nix build") {
+			if builds++; builds == 1 && !strings.HasSuffix(a, " /nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web.drv") {
+				t.Errorf("the build stage evaluates the flake again: %s", a)
+			}
 		}
+		if strings.HasPrefix(a, "nix flake check") {
+			checks++
+		}
+	}
+	if checks != 1 {
+		t.Errorf("nix flake check ran %d times, want once (the deploy has no check stage of its own)", checks)
 	}
 	var rep struct {
 		OK     bool `json:"ok"`
@@ -68,8 +114,8 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 			} `json:"cases"`
 		} `json:"stages"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("--json - printed no JSON: %v\n%s", err, stdout)
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("--json - printed no JSON (or something beside it): %v\n%s", err, r.stdout)
 	}
 	var names []string
 	for _, s := range rep.Stages {
@@ -78,30 +124,41 @@ func TestCIDeployRunsWhenEveryStagePassed(t *testing.T) {
 	if got := strings.Join(names, " "); got != "inventory:passed secrets:skipped flake:passed evaluate:passed secrets-access:skipped build:passed deploy:passed" {
 		t.Errorf("stages = %s", got)
 	}
-	if c := rep.Stages[6].Cases; len(c) != 1 || c[0].Kind != "host" || c[0].Name != "a" || c[0].Status != "passed" {
-		t.Errorf("deploy cases = %+v, want one per deployed host", c)
+	c := rep.Stages[6].Cases
+	if len(c) != 1 || c[0].Kind != "host" || c[0].Name != "web" || c[0].Status != "passed" {
+		t.Fatalf("deploy cases = %+v, want one per deployed host", c)
 	}
-	if out := rep.Stages[5].Cases[0].Output; out != "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-a" {
+	// The case's output is the host's log of this deploy.
+	if log, err := os.ReadFile(c[0].Output); err != nil || !strings.Contains(string(log), "activating the configuration...") {
+		t.Errorf("deploy case output %q: %v\n%s", c[0].Output, err, log)
+	}
+	if out := rep.Stages[5].Cases[0].Output; out != ciBuilt {
 		t.Errorf("build case output = %q, want the out path", out)
+	}
+	if !strings.Contains(r.stderr, "web: activating the configuration...") {
+		t.Errorf("the deploy's progress goes to stderr, prefixed with the host:\n%s", r.stderr)
 	}
 }
 
+// The deploy's own exit code is ci's, and each failed host is a failure in
+// the JUnit report.
 func TestCIDeployPassesItsExitCodeOn(t *testing.T) {
-	dir, rec := ciRecorded(t)
-	registerBuild(rec)
-	rec.Register([]string{"/opt/nixctl", "--json", "deploy", "a", "--yes", "--no-check"},
-		`{"runId":"r","action":"switch","hosts":[{"host":"a","action":"switch","result":"rolled back","stage":"health","error":"tcp 192.0.2.1:22: connection refused","durationNs":1}]}`, exitcode.RolledBack)
-	deps := ciDeps(dir, nil)
-	deps.TestRunner = rec
+	dir, rec, env, _ := ciDeployFleet(t)
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch", "--flake", dir + "#web"}, ExitCode: 1,
+		Stderr: "error: activation script failed\n"})
 	report := filepath.Join(t.TempDir(), "r.xml")
-	code, _, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a", "--junit", report)
-	if code != exitcode.RolledBack {
-		t.Fatalf("exit %d, want deploy's %d\n%s", code, exitcode.RolledBack, stderr)
+	r := runIn(t, dir, rec, env, "ci", "--deploy", "web", "--junit", report)
+	// One host, failed: deploy exits AllFailed, and so does ci.
+	if r.code != exitcode.AllFailed {
+		t.Fatalf("exit %d, want deploy's %d\n%s", r.code, exitcode.AllFailed, r.stderr)
 	}
 	rec.Verify(t)
 	fails := readJUnit(t, report).failures()
-	if len(fails) != 1 || fails["deploy/host a"] != "rolled back at health: tcp 192.0.2.1:22: connection refused" {
+	if len(fails) != 1 || !strings.HasPrefix(fails["deploy/host web"], "failed at activate: ") {
 		t.Errorf("failures = %v, want the host's deploy result", fails)
+	}
+	if !strings.Contains(r.stderr, "nixctl: error: ci failed at the deploy stage") {
+		t.Errorf("no one-line error:\n%s", r.stderr)
 	}
 }
 
@@ -111,15 +168,15 @@ func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
 		Stderr: `@nix {"action":"msg","level":0,"msg":"error: builder for '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv' failed with exit code 1"}` + "\n"})
 	rec.Register(nix.EvalPositions(dir, []string{"nixosConfigurations"}, 1), `{"a":{"file":"`+dir+`/flake.nix","line":4,"column":9}}`, 0)
 	deps := ciDeps(dir, nil)
-	deps.TestRunner = rec
+	deps.Exec = rec
 	report := filepath.Join(t.TempDir(), "r.xml")
-	code, _, stderr := ciRunWith(t, deps, &ciOptions{testOnlySelf: "/opt/nixctl"}, "ci", "--deploy", "a", "--junit", report)
+	code, _, stderr := ciRun(t, deps, "ci", "--deploy", "a", "--junit", report)
 	if code != exitcode.Build {
 		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Build, stderr)
 	}
 	rec.Verify(t)
 	for _, argv := range rec.Argvs() {
-		if strings.Contains(argv, "deploy") {
+		if strings.HasPrefix(argv, "nixos-rebuild") {
 			t.Errorf("deploy ran after a failed build: %s", argv)
 		}
 	}
@@ -143,8 +200,8 @@ func TestCIGitHubAnnotations(t *testing.T) {
 	rec.RegisterStub(&execx.Stub{Prefix: nix.EvalDrvPath(dir, nix.ToplevelAttr("a")), ExitCode: 1,
 		Stderr: `@nix {"action":"msg","column":5,"file":"` + dir + `/hosts/a.nix","level":0,"line":3,"msg":"error: undefined variable 'pkgs'","raw_msg":"undefined variable 'pkgs'"}` + "\n"})
 	deps := ciDeps(dir, map[string]string{"GITHUB_ACTIONS": "true"})
-	deps.TestRunner = rec
-	code, stdout, _ := ciRunWith(t, deps, nil, "ci", "--no-build")
+	deps.Exec = rec
+	code, stdout, _ := ciRun(t, deps, "ci", "--no-build")
 	if code != exitcode.Eval {
 		t.Fatalf("exit %d, want %d", code, exitcode.Eval)
 	}
@@ -160,7 +217,7 @@ func TestCIGitHubAnnotations(t *testing.T) {
 func TestCIUnknownDeploySelectorIsAUsageError(t *testing.T) {
 	dir, _ := ciRecorded(t)
 	deps := ciDeps(dir, nil)
-	deps.TestRunner = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
+	deps.Exec = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
 	code, _, stderr := ciRun(t, deps, "ci", "--deploy", "nope")
 	if code != exitcode.Usage || !strings.Contains(stderr, "nope") {
 		t.Errorf("exit %d\n%s", code, stderr)
@@ -214,7 +271,7 @@ func TestCIInvalidInventoryStillChecksTheFlake(t *testing.T) {
 	rec.Register(nix.EvalPositions(dir, []string{"checks"}, 2), `{}`, 0)
 	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
 	deps := ciDeps(dir, nil)
-	deps.TestRunner = rec
+	deps.Exec = rec
 	report := filepath.Join(t.TempDir(), "r.xml")
 	code, _, stderr := ciRun(t, deps, "ci", "--junit", report)
 	if code != exitcode.Inventory {
@@ -238,7 +295,7 @@ func TestCIFlakeCheckErrorAboutAHostIsReportedOnceByEvaluate(t *testing.T) {
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "flake", "check", dir}, ExitCode: 1,
 		Stderr: `@nix {"action":"msg","level":0,"msg":"error: the option 'boot.loader.grub.device' is not set\n\n       … while checking NixOS configuration 'nixosConfigurations.a'\n\n       at ` + dir + `/hosts/a.nix:7:3:"}` + "\n"})
 	deps := ciDeps(dir, nil)
-	deps.TestRunner = rec
+	deps.Exec = rec
 	report := filepath.Join(t.TempDir(), "r.xml")
 	code, _, stderr := ciRun(t, deps, "ci", "--no-build", "--junit", report)
 	if code != exitcode.Eval {
@@ -263,7 +320,7 @@ func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
 		return `[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/c-a"}}]`, 0
 	}})
 	deps := ciDeps(dir, nil)
-	deps.TestRunner = rec
+	deps.Exec = rec
 	code, _, stderr := ciRun(t, deps, "ci")
 	if code != exitcode.OK {
 		t.Fatalf("exit %d\n%s", code, stderr)

@@ -88,14 +88,6 @@ func ciRun(t *testing.T, deps *app.Deps, args ...string) (code int, stdout, stde
 	return code, out.String(), errb.String()
 }
 
-// ciRunWith runs with the testOnly fields of hooks in the ci command.
-func ciRunWith(t *testing.T, deps *app.Deps, hooks *ciOptions, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	testOnlyCIOptions = hooks
-	t.Cleanup(func() { testOnlyCIOptions = nil })
-	return ciRun(t, deps, args...)
-}
-
 // JUnit as the reporters read it.
 type junitDoc struct {
 	Tests    int `xml:"tests,attr"`

@@ -45,7 +45,7 @@ func runIn(t *testing.T, dir string, rec *execx.Recorder, env map[string]string,
 	deps := &app.Deps{Getenv: getenv, Cwd: dir, Now: time.Now, Version: "test"}
 	deps.Account = accountFor(env)
 	if rec != nil { // nil: the real runner (tests of real parts)
-		deps.TestRunner = rec
+		deps.Exec = rec
 	}
 	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 	return result{out.String(), errb.String(), code}

@@ -54,6 +54,11 @@ type deployOptions struct {
 	batch    string
 	canary   []string
 	cache    string
+	// confirmed: the caller has the user's consent already (ci --deploy).
+	confirmed bool
+	// report, when set, receives the run's report instead of it being
+	// printed (ci --deploy makes it cases of its own report).
+	report func(*deploy.Report) error
 }
 
 func newDeployCmd(deps *app.Deps) *cobra.Command {
@@ -203,7 +208,7 @@ func runDeploy(ctx context.Context, opts *deployOptions) error {
 		return nil
 	}
 	// With --diff the question comes after the plan (Env.Approve).
-	if !opts.diff && !opts.planOnly && (plan.Action == "switch" || plan.Action == "boot" || plan.Rollback) {
+	if !opts.confirmed && !opts.diff && !opts.planOnly && (plan.Action == "switch" || plan.Action == "boot" || plan.Rollback) {
 		verb := plan.Action
 		if plan.Rollback {
 			verb = "roll back"
@@ -212,10 +217,11 @@ func runDeploy(ctx context.Context, opts *deployOptions) error {
 			return err
 		}
 	}
-	return executeDeploy(ctx, deps, fleet, plan, ssh)
+	return executeDeploy(ctx, opts, fleet, plan, ssh)
 }
 
-func executeDeploy(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, plan *deploy.Plan, dialer hostops.Dialer) error {
+func executeDeploy(ctx context.Context, opts *deployOptions, fleet *inventory.Fleet, plan *deploy.Plan, dialer hostops.Dialer) error {
+	deps := opts.deps
 	runID := newRunID(deps.Now())
 	logDir := filepath.Join(deps.StateDir(), "logs", runID)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
@@ -237,6 +243,9 @@ func executeDeploy(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, 
 	}
 	rep := deploy.Run(ctx, env, plan)
 	progress.Close()
+	if opts.report != nil {
+		return opts.report(rep)
+	}
 	if plan.PlanOnly {
 		return reportPlan(deps, rep)
 	}

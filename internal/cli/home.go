@@ -224,13 +224,6 @@ func oneProfile(deps *app.Deps, fleet *inventory.Fleet, selectors []string) (inv
 	return ps[0], nil
 }
 
-func requireNix(deps *app.Deps) error {
-	if _, err := deps.Runner().LookPath("nix"); err != nil {
-		return exitcode.Newf(exitcode.Failure, "install Nix (https://nixos.org/download) or run 'nixctl doctor'", "nix is not installed or not on PATH")
-	}
-	return nil
-}
-
 func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	deps := opts.deps
 	fleet, err := deps.Fleet()
@@ -241,7 +234,7 @@ func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := requireNix(deps); err != nil {
+	if err := requireNix(deps, ""); err != nil {
 		return err
 	}
 	names := make([]string, len(profiles))
@@ -285,7 +278,7 @@ func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := requireNix(deps); err != nil {
+	if err := requireNix(deps, ""); err != nil {
 		return err
 	}
 	env, progress := homeEnv(deps, fleet, profiles...)
@@ -433,7 +426,7 @@ func runHomeDiff(ctx context.Context, opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := requireNix(deps); err != nil {
+	if err := requireNix(deps, ""); err != nil {
 		return err
 	}
 	env, progress := homeEnv(deps, fleet, p)

@@ -284,7 +284,7 @@ func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
 		return "", 0
 	}})
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(k string) string { return env[k] }, Account: accountFor(env), Cwd: dir, Now: time.Now, Version: "test", TestRunner: rec}
+	deps := &app.Deps{Getenv: func(k string) string { return env[k] }, Account: accountFor(env), Cwd: dir, Now: time.Now, Version: "test", Exec: rec}
 	code := run(ctx, deps, []string{"home", "switch", "laptop", "work"}, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 	if code != exitcode.Interrupted {
 		t.Fatalf("exit %d, want 130:\n%s", code, errb.String())

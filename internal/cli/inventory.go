@@ -233,8 +233,8 @@ func runInventoryCheck(ctx context.Context, opts *inventoryCheckOptions) error {
 		io.Printf("%s valid %s\n", io.OK(), summary)
 		return nil
 	}
-	if _, err := deps.Runner().LookPath("nix"); err != nil {
-		return exitcode.Newf(exitcode.Failure, "install Nix, or pass --no-eval to validate the file alone", "nix is not installed or not on PATH")
+	if err := requireNix(deps, "install Nix, or pass --no-eval to validate the file alone"); err != nil {
+		return err
 	}
 	agree, err := check.Agree(ctx, deps.Runner(), fleet)
 	if err != nil {

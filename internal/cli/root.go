@@ -35,6 +35,7 @@ func Main(ctx context.Context, args []string, stdio ui.Stdio) int {
 		return exitcode.Failure
 	}
 	deps := &app.Deps{Getenv: os.Getenv, Cwd: cwd, Now: time.Now, Version: Version}
+	deps.Exec = app.NewRunner(deps)
 	return run(ctx, deps, args, stdio)
 }
 

@@ -45,11 +45,11 @@ func runWith(t *testing.T, dir string, env map[string]string, runner execx.Runne
 	}
 	var out, errb bytes.Buffer
 	deps := &app.Deps{
-		Getenv:     func(k string) string { return env[k] },
-		Cwd:        dir,
-		Now:        time.Now,
-		Version:    "test",
-		TestRunner: runner,
+		Getenv:  func(k string) string { return env[k] },
+		Cwd:     dir,
+		Now:     time.Now,
+		Version: "test",
+		Exec:    runner,
 	}
 	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 	return cliResult{code, out.String(), errb.String()}

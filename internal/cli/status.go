@@ -68,7 +68,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		return err
 	}
 	if !opts.noEval {
-		if err := requireNix(deps); err != nil {
+		if err := requireNix(deps, ""); err != nil {
 			return err
 		}
 	}

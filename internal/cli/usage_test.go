@@ -145,7 +145,7 @@ func TestDeclinedConfirmationIsCancelled(t *testing.T) {
 	}
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(string) string { return "" }, Cwd: dir, Now: time.Now, Version: "test", TestRunner: rec}
+	deps := &app.Deps{Getenv: func(string) string { return "" }, Cwd: dir, Now: time.Now, Version: "test", Exec: rec}
 	for _, k := range []string{"NIXCTL_YES", "NIXCTL_DRY_RUN", "NIXCTL_JSON", "NIXCTL_FLAKE", "NIXCTL_CONFIG"} {
 		t.Setenv(k, "")
 	}

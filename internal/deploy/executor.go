@@ -17,6 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/parallel"
 )
 
 // Events receives progress; implementations must be safe for concurrent use.
@@ -162,26 +163,13 @@ func (x *executor) parallel(stage string, f func(h *hostRun)) {
 }
 
 func (x *executor) parallelOver(hosts []*hostRun, stage string, f func(h *hostRun)) {
-	sem := make(chan struct{}, max(x.plan.Parallel, 1))
-	var wg sync.WaitGroup
-	for _, h := range hosts {
-		sem <- struct{}{}
-		if x.ctx.Err() != nil {
-			<-sem
-			h.mu.Lock()
-			h.stage = stage
-			h.mu.Unlock()
-			x.fail(h, fmt.Errorf("not started: %w", x.ctx.Err()))
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			f(h)
-		}()
-	}
-	wg.Wait()
+	parallel.EachUntil(x.ctx, len(hosts), x.plan.Parallel, func(i int) { f(hosts[i]) }, func(i int) {
+		h := hosts[i]
+		h.mu.Lock()
+		h.stage = stage
+		h.mu.Unlock()
+		x.fail(h, fmt.Errorf("not started: %w", x.ctx.Err()))
+	})
 }
 
 func (x *executor) setStage(h *hostRun, stage string) {

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/nixctl/nixctl/internal/eval"
@@ -11,6 +10,7 @@ import (
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/parallel"
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
@@ -66,24 +66,15 @@ func Status(ctx context.Context, r execx.Runner, d hostops.Connector, routes rem
 		}()
 	}
 	out := make([]HostStatus, len(hosts))
-	sem := make(chan struct{}, max(o.Parallel, 1))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i] = hostStatus(ctx, d, routes, fleet, h, o, func() eval.Result {
-				<-evaluated
-				if i < len(expected) {
-					return expected[i]
-				}
-				return eval.Result{Errors: []nix.Error{{Message: "interrupted"}}}
-			})
-		}()
-	}
-	wg.Wait()
+	parallel.Each(len(hosts), o.Parallel, func(i int) {
+		out[i] = hostStatus(ctx, d, routes, fleet, hosts[i], o, func() eval.Result {
+			<-evaluated
+			if i < len(expected) {
+				return expected[i]
+			}
+			return eval.Result{Errors: []nix.Error{{Message: "interrupted"}}}
+		})
+	})
 	return out
 }
 

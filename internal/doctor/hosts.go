@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/parallel"
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
@@ -45,18 +46,9 @@ const (
 // host's rebuild: setting is compared with it.
 func hostFindings(ctx context.Context, e Env, local nix.Flavour) []Finding {
 	per := make([][]Finding, len(e.Hosts))
-	sem := make(chan struct{}, max(e.Parallel, 1))
-	var wg sync.WaitGroup
-	for i, h := range e.Hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			per[i] = checkHost(ctx, e.Connector, h, local)
-		}()
-	}
-	wg.Wait()
+	parallel.Each(len(e.Hosts), e.Parallel, func(i int) {
+		per[i] = checkHost(ctx, e.Connector, e.Hosts[i], local)
+	})
 	var out []Finding
 	for _, fs := range per {
 		out = append(out, fs...)
@@ -102,7 +94,7 @@ func checkHost(ctx context.Context, c remote.Connector, h Host, local nix.Flavou
 	if h.Host.Sudo || h.Elevate {
 		sudo = "sudo"
 	}
-	res, err := s.Run(ctx, remote.ShellJoin("sh", "-c", hostScript, "nixctl-doctor", sudo, nix.ProbeFlag), nil)
+	res, err := s.Run(ctx, execx.Quote([]string{"sh", "-c", hostScript, "nixctl-doctor", sudo, nix.ProbeFlag}), nil)
 	if err != nil {
 		return append(out, f("checks", Fail, "running the checks on the host: "+err.Error(), hintOf(err, "")))
 	}

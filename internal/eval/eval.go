@@ -21,6 +21,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/parallel"
 )
 
 // Outputs of a flake that hold hosts and profiles.
@@ -294,7 +295,7 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 	for len(tasks) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
 		var next []task
-		bounded(len(tasks), o.jobs(), func(k int) {
+		parallel.Each(len(tasks), o.jobs(), func(k int) {
 			more := e.run(ctx, tasks[k])
 			mu.Lock()
 			next = append(next, more...)
@@ -536,22 +537,6 @@ func ErrorsOf(res *execx.Result, err error, repo string) []nix.Error {
 		return []nix.Error{{Message: nix.StripANSI(execx.Tail(ee.StderrTail, 1))}}
 	}
 	return []nix.Error{{Message: err.Error()}}
-}
-
-// bounded runs fn(0..n-1) with at most par at once.
-func bounded(n, par int, fn func(i int)) {
-	sem := make(chan struct{}, max(par, 1))
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
 }
 
 // String names an item as an installable would.

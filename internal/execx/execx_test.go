@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,17 +15,60 @@ import (
 )
 
 func TestQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":                    "plain",
-		"":                         "''",
-		"a b":                      "'a b'",
-		"it's":                     `'it'\''s'`,
-		"$(id)":                    "'$(id)'",
-		"/r#nixosConfigurations.a": "/r#nixosConfigurations.a",
-		"nix-command flakes":       "'nix-command flakes'",
+	for _, tc := range []struct{ in, want string }{
+		{"", "''"},
+		{"plain", "plain"},
+		{"/nix/var/nix/profiles/system", "/nix/var/nix/profiles/system"},
+		{"root@host:22", "root@host:22"},
+		{"a b", "'a b'"},
+		{"it's", `'it'\''s'`},
+		{"$(id)", "'$(id)'"},
+		{"a;b", "'a;b'"},
+		{"~", "'~'"},
+		{"*", "'*'"},
+		{"line\nbreak", "'line\nbreak'"},
+		{"nix-command flakes", "'nix-command flakes'"},
+		// '#' is ordinary inside a word, a comment at its start.
+		{"/r#nixosConfigurations.a", "/r#nixosConfigurations.a"},
+		{"#comment", "'#comment'"},
+		// '=' is ordinary in an argument.
+		{"--opt=v", "--opt=v"},
+		{"ConnectTimeout=5", "ConnectTimeout=5"},
 	} {
-		if got := QuoteWord(in); got != want {
-			t.Errorf("QuoteWord(%q) = %s, want %s", in, got, want)
+		if got := QuoteWord(tc.in); got != tc.want {
+			t.Errorf("QuoteWord(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	// First on a command line, a word that reads as an assignment is quoted.
+	for in, want := range map[string]string{
+		"A=b cmd":   "'A=b' cmd",
+		"_x1= cmd":  "'_x1=' cmd",
+		"1x=b cmd":  "1x=b cmd",
+		"--o=v cmd": "--o=v cmd",
+		"cmd A=b":   "cmd A=b",
+	} {
+		if got := Quote(strings.Fields(in)); got != want {
+			t.Errorf("Quote(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// What Quote writes, a real sh reads back word for word, whatever the word
+// and wherever it stands.
+func TestQuoteSurvivesARealShell(t *testing.T) {
+	words := []string{"", "nixctl-plain", "a b", "it's", "$(id)", "`id`", "a;b", "~", "*", "line\nbreak", "#comment", "/r#x", "A=b", "--o=v", "\\", `"q"`, "!x", "{a,b}", "[a]"}
+	for _, w := range words {
+		// As an argument: printf gets it unchanged.
+		out, err := exec.Command("sh", "-c", Quote([]string{"printf", "%s|", w})).Output()
+		if err != nil || string(out) != w+"|" {
+			t.Errorf("printf %s printed %q (%v), want %q", QuoteWord(w), out, err, w+"|")
+		}
+		// As the first word: a command (none has these names: 127), never
+		// an assignment (0) or a comment (nothing after it runs).
+		// (After a first line: sh would take a leading "-" for its options.)
+		out, _ = exec.Command("sh", "-c", "true\n"+Quote([]string{w})+" 2>/dev/null; echo $?").Output()
+		if got := strings.TrimSpace(string(out)); got != "127" {
+			t.Errorf("%s as a command: status %q, want 127 (not found)", QuoteWord(w), got)
 		}
 	}
 }

@@ -74,7 +74,7 @@ func (e *ExitError) Error() string {
 		msg = fmt.Sprintf("%s: %v", displayName(e.Argv), e.Err)
 	}
 	if e.StderrTail != "" {
-		msg += ": " + lastLine(e.StderrTail)
+		msg += ": " + LastLine(e.StderrTail)
 	}
 	return msg
 }
@@ -91,7 +91,9 @@ func displayName(argv []string) string {
 	return argv[0]
 }
 
-func lastLine(s string) string {
+// LastLine is the last non-blank line of s, trimmed: what a failed
+// process's stderr says last, usually why it failed.
+func LastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }

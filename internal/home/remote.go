@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
@@ -166,12 +167,7 @@ func (s *session) explain(err error, what, missingHint string) error {
 			"%s on %s as %s failed", what, s.host.Name, s.user)
 	case errors.As(err, &se):
 		return exitcode.Newf(exitcode.Failure, "see the output above", "%s on %s as %s failed (exit %d): %s",
-			what, s.host.Name, s.user, se.ExitCode, lastLine(se.StderrTail))
+			what, s.host.Name, s.user, se.ExitCode, execx.LastLine(se.StderrTail))
 	}
 	return err
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
+	"github.com/nixctl/nixctl/internal/parallel"
 )
 
 // Target is one planned switch: a profile, its new generation, and what
@@ -145,49 +146,38 @@ type Result struct {
 }
 
 // SwitchAll switches targets: profiles of this machine one after the other
-// (they share one home-manager), remote ones in parallel, at most parallel
+// (they share one home-manager), remote ones in parallel, at most limit
 // at once. Results come back in the order of targets.
-func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions, parallel int) []Result {
-	if parallel < 1 {
-		parallel = 1
-	}
+func (e *Env) SwitchAll(ctx context.Context, targets []*Target, o SwitchOptions, limit int) []Result {
 	e.events() // set up before the goroutines share it
 	results := make([]Result, len(targets))
 	var localMu sync.Mutex
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if t.Host == nil {
-				localMu.Lock()
-				defer localMu.Unlock()
-			}
-			out := e.events().Writer(t.Profile.Name)
-			start := time.Now()
-			err := e.Switch(ctx, t, o, out)
-			if f, ok := out.(interface{ Flush() error }); ok {
-				_ = f.Flush()
-			}
-			r := Result{Profile: t.Profile.Name, User: t.User(), OK: err == nil, Generation: t.Generation, Duration: time.Since(start), Diff: t.Diff, Err: err}
-			if t.Host != nil {
-				r.Host = t.Host.Name
-			}
-			if err != nil {
-				r.Error = err.Error()
-				e.events().Done(t.Profile.Name, "failed", true)
-			} else if o.DryRun {
-				e.events().Done(t.Profile.Name, "planned (dry run)", false)
-			} else {
-				e.events().Done(t.Profile.Name, "switched", false)
-			}
-			results[i] = r
-		}()
-	}
-	wg.Wait()
+	parallel.Each(len(targets), limit, func(i int) {
+		t := targets[i]
+		if t.Host == nil {
+			localMu.Lock()
+			defer localMu.Unlock()
+		}
+		out := e.events().Writer(t.Profile.Name)
+		start := time.Now()
+		err := e.Switch(ctx, t, o, out)
+		if f, ok := out.(interface{ Flush() error }); ok {
+			_ = f.Flush()
+		}
+		r := Result{Profile: t.Profile.Name, User: t.User(), OK: err == nil, Generation: t.Generation, Duration: time.Since(start), Diff: t.Diff, Err: err}
+		if t.Host != nil {
+			r.Host = t.Host.Name
+		}
+		if err != nil {
+			r.Error = err.Error()
+			e.events().Done(t.Profile.Name, "failed", true)
+		} else if o.DryRun {
+			e.events().Done(t.Profile.Name, "planned (dry run)", false)
+		} else {
+			e.events().Done(t.Profile.Name, "switched", false)
+		}
+		results[i] = r
+	})
 	return results
 }
 

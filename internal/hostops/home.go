@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nixctl/nixctl/internal/execx"
 )
 
 // Home is what nixctl does to a Home Manager profile on a host, as the
@@ -129,7 +131,7 @@ func homeErr(err error, wait time.Duration) error {
 	switch se.ExitCode {
 	case ExitDeploying:
 		de := &DeployingError{}
-		_ = json.Unmarshal([]byte(lastLine(se.StderrTail)), &de.Info)
+		_ = json.Unmarshal([]byte(execx.LastLine(se.StderrTail)), &de.Info)
 		return de
 	case ExitHeld:
 		return &LockWaitError{Wait: wait}

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
@@ -217,7 +218,7 @@ func (h *Host) Preflight(ctx context.Context, sudo bool) error {
 	case ExitNoNix:
 		return ErrNoNix
 	case ExitNoSudo:
-		return &SudoError{Last: lastLine(o.stderr)}
+		return &SudoError{Last: execx.LastLine(o.stderr)}
 	}
 	return err
 }
@@ -235,7 +236,7 @@ func (h *Host) RunCheck(ctx context.Context, command string) error {
 	_, err := h.conn.Stream(ctx, command, nil, nil, &stderr)
 	var ee *remote.ExitError
 	if errors.As(err, &ee) && strings.TrimSpace(stderr.String()) != "" {
-		return errors.New(lastLine(stderr.String()))
+		return errors.New(execx.LastLine(stderr.String()))
 	}
 	return err
 }

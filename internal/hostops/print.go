@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/execx"
 )
 
 // PrintConn is the Conn of --dry-run: each operation prints the ssh command
@@ -20,12 +20,12 @@ type PrintConn struct {
 
 // Stream prints a command line that is not a script.
 func (p PrintConn) Stream(_ context.Context, command string, _ io.Reader, _, _ io.Writer) (int, error) {
-	_, err := fmt.Fprintln(p.Out, remote.ShellJoin(append(append([]string(nil), p.SSH...), command)...))
+	_, err := fmt.Fprintln(p.Out, execx.Quote(append(append([]string(nil), p.SSH...), command)))
 	return 0, err
 }
 
 func (p PrintConn) printScript(name string, sudo bool, root string, args []string) error {
-	_, err := fmt.Fprintln(p.Out, remote.ShellJoin(p.SSH...)+" "+remote.ShellQuote(DisplayCommand(name, sudo, root, args...)))
+	_, err := fmt.Fprintln(p.Out, execx.Quote(p.SSH)+" "+execx.QuoteWord(DisplayCommand(name, sudo, root, args...)))
 	return err
 }
 
@@ -36,7 +36,7 @@ func (PrintConn) Close() error { return nil }
 // shows it: the command line nixctl sends, with the script's text replaced
 // by <NAME.sh> (its file under internal/hostops/scripts).
 func DisplayCommand(name string, sudo bool, root string, args ...string) string {
-	line := `sh -c "<` + name + `.sh>" ` + remote.ShellJoin(append([]string{"nixctl-" + name, root}, args...)...)
+	line := `sh -c "<` + name + `.sh>" ` + execx.Quote(append([]string{"nixctl-" + name, root}, args...))
 	if sudo {
 		line = "sudo -n " + line
 	}

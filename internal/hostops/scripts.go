@@ -7,7 +7,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/execx"
 )
 
 // The scripts nixctl runs on hosts. Each one is sent whole as the argument
@@ -69,7 +69,7 @@ func CommandLine(name string, sudo bool, root string, args ...string) (string, e
 			return "", fmt.Errorf("host script %s: argument %q holds a newline or NUL", name, w)
 		}
 	}
-	line := remote.ShellJoin(words...)
+	line := execx.Quote(words)
 	if sudo {
 		line = "sudo -n " + line
 	}
@@ -87,13 +87,8 @@ type ScriptError struct {
 
 func (e *ScriptError) Error() string {
 	msg := fmt.Sprintf("on %s: %s exited with code %d", e.Host, e.Script, e.ExitCode)
-	if l := lastLine(e.StderrTail); l != "" {
+	if l := execx.LastLine(e.StderrTail); l != "" {
 		msg += ": " + l
 	}
 	return msg
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }

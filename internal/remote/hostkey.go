@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/nixctl/nixctl/internal/execx"
 )
 
 // HostKeyKind says why a host key was refused.
@@ -69,13 +71,13 @@ func (e *HostKeyError) Hint() string {
 		file = "~/.ssh/known_hosts"
 	}
 	if e.Kind == HostKeyChanged {
-		return fmt.Sprintf("if %s was reinstalled, remove the old key (ssh-keygen -R %s -f %s) and add the new one; if not, someone may be intercepting the connection", e.Address, ShellQuote(e.Host), ShellQuote(file))
+		return fmt.Sprintf("if %s was reinstalled, remove the old key (ssh-keygen -R %s -f %s) and add the new one; if not, someone may be intercepting the connection", e.Address, execx.QuoteWord(e.Host), execx.QuoteWord(file))
 	}
 	check := fmt.Sprintf("check %s with the host's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host)", e.Fingerprint)
 	if e.Route.Jump != nil || e.Route.HostKeyAlias != "" {
 		// ssh-keyscan cannot go through a jump host: ssh itself asks, shows
 		// the fingerprint and records the key where this route reads it.
-		return fmt.Sprintf("%s, then accept it once with: %s", check, ShellJoin(e.Route.Command("true")...))
+		return fmt.Sprintf("%s, then accept it once with: %s", check, execx.Quote(e.Route.Command("true")))
 	}
 	scan := "ssh-keyscan"
 	if e.Port != 0 && e.Port != 22 {

@@ -22,6 +22,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/nixctl/nixctl/internal/execx"
 )
 
 // Dialer opens SSH connections along a Route. The zero value is ready.
@@ -65,7 +67,7 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 // Hint says what to try next, with an ssh command that takes the same
 // route.
 func (e *ConnectError) Hint() string {
-	try := ShellJoin(e.Route.Command("true")...)
+	try := execx.Quote(e.Route.Command("true"))
 	if e.Stage == "authenticate" {
 		return fmt.Sprintf("check that one of your keys (ssh-agent, the IdentityFile of ~/.ssh/config or ~/.ssh/id_*, or identity: in nixctl.yaml) is in %s's authorized_keys on %s (try: %s)", e.Route.User, e.Route.HostName, try)
 	}
@@ -324,22 +326,9 @@ type ExitError struct {
 func (e *ExitError) Error() string {
 	msg := fmt.Sprintf("on %s: %q exited with code %d", e.Route.Name, e.Command, e.ExitCode)
 	if e.StderrTail != "" {
-		msg += ": " + lastLine(e.StderrTail)
+		msg += ": " + execx.LastLine(e.StderrTail)
 	}
 	return msg
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // Run runs command in the remote user's shell, feeding it stdin (nil = no
@@ -400,11 +389,11 @@ func (c *Client) Stream(ctx context.Context, command string, stdin io.Reader, st
 	}
 	var ee *ssh.ExitError
 	if errors.As(err, &ee) {
-		return ee.ExitStatus(), &ExitError{Route: c.Route, Command: command, ExitCode: ee.ExitStatus(), StderrTail: tail(errBuf.String(), 20)}
+		return ee.ExitStatus(), &ExitError{Route: c.Route, Command: command, ExitCode: ee.ExitStatus(), StderrTail: execx.Tail(errBuf.String(), 20)}
 	}
 	var missing *ssh.ExitMissingError
 	if errors.As(err, &missing) {
-		return -1, &ExitError{Route: c.Route, Command: command, ExitCode: -1, StderrTail: tail(errBuf.String(), 20)}
+		return -1, &ExitError{Route: c.Route, Command: command, ExitCode: -1, StderrTail: execx.Tail(errBuf.String(), 20)}
 	}
 	return -1, fmt.Errorf("ssh %s: %q: %w", c.Route, command, err)
 }

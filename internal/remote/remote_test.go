@@ -12,34 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
-
-func TestShellQuote(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", "''"},
-		{"plain", "plain"},
-		{"/nix/var/nix/profiles/system", "/nix/var/nix/profiles/system"},
-		{"root@host:22", "root@host:22"},
-		{"two words", "'two words'"},
-		{"it's", `'it'\''s'`},
-		{"$(reboot)", "'$(reboot)'"},
-		{"a;b", "'a;b'"},
-		{"#comment", "'#comment'"},
-		{"~", "'~'"},
-		{"A=b", "'A=b'"},
-		{"*", "'*'"},
-		{"line\nbreak", "'line\nbreak'"},
-	} {
-		if got := remote.ShellQuote(tc.in); got != tc.want {
-			t.Errorf("ShellQuote(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-	if got := remote.ShellJoin("echo", "a b", "c"); got != "echo 'a b' c" {
-		t.Errorf("ShellJoin = %s", got)
-	}
-}
 
 // sshFor reads no configuration but home's: ~/.ssh/config (if written) and
 // ~/.ssh/known_hosts holding s's key.
@@ -94,7 +70,7 @@ func TestDialAndRun(t *testing.T) {
 
 	// One quoted word survives the remote shell intact.
 	odd := `it's $(not run) "x"`
-	res, err = c.Run(ctx, "printf %s "+remote.ShellQuote(odd), nil)
+	res, err = c.Run(ctx, "printf %s "+execx.QuoteWord(odd), nil)
 	if err != nil || string(res.Stdout) != odd {
 		t.Errorf("quoted word came back as %q (%v)", res.Stdout, err)
 	}

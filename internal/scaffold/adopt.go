@@ -91,7 +91,7 @@ func PlanAdopt(dir string, out *Outputs, lookup SSHLookup) (*Adoption, error) {
 		b.WriteString("\nhosts:\n")
 		for _, attr := range sortedKeys(out.Hosts) {
 			e := hostEntry(attr, out.Hosts[attr], lookup, taken)
-			b.WriteString(renderEntry("  ", e.fields))
+			b.WriteString(strings.Join(renderEntry("  ", e.fields), "\n") + "\n")
 			a.Entries = append(a.Entries, e)
 		}
 	}
@@ -99,7 +99,7 @@ func PlanAdopt(dir string, out *Outputs, lookup SSHLookup) (*Adoption, error) {
 		b.WriteString("\nprofiles:\n")
 		for _, attr := range sortedKeys(out.Profiles) {
 			e := profileEntry(attr, out.Profiles[attr], taken)
-			b.WriteString(renderEntry("  ", e.fields))
+			b.WriteString(strings.Join(renderEntry("  ", e.fields), "\n") + "\n")
 			a.Entries = append(a.Entries, e)
 		}
 	}

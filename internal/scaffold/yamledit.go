@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nixctl/nixctl/internal/yamledit"
 )
 
 // field is one key of an inventory entry; a list value is written in flow
@@ -29,12 +31,9 @@ func appendEntry(src []byte, key string, fields []field) ([]byte, error) {
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, fmt.Errorf("nixctl.yaml is not valid YAML: %w", err)
 	}
-	lines := strings.SplitAfter(string(src), "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
+	t := yamledit.New(src)
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return appendSection(lines, key, fields), nil
+		return appendSection(t, key, fields), nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -47,42 +46,41 @@ func appendEntry(src []byte, key string, fields []field) ([]byte, error) {
 		}
 		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 			// "hosts:" with nothing after it: the entry goes right below.
-			return insertLines(lines, k.Line, renderEntry("  ", fields)), nil
+			return insertEntry(t, k.Line, "  ", fields), nil
 		}
 		if v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle != 0 && len(v.Content) == 0 && v.Line == k.Line {
 			// "hosts: []": the empty list becomes a block list holding the
 			// entry; a comment after it stays.
-			line := lines[k.Line-1]
+			line := t.Line(k.Line)
 			if i := strings.Index(line[v.Column-1:], "[]"); i >= 0 {
 				at := v.Column - 1 + i
 				rest := line[:at] + line[at+2:]
-				if t := strings.TrimRight(rest, " \t\r\n"); !strings.Contains(t[k.Column-1:], "#") {
-					rest = t + strings.TrimLeft(rest[len(t):], " \t")
+				if trimmed := strings.TrimRight(rest, " \t"); !strings.Contains(trimmed[k.Column-1:], "#") {
+					rest = trimmed + strings.TrimLeft(rest[len(trimmed):], " \t")
 				}
-				lines[k.Line-1] = rest
-				indent := strings.Repeat(" ", k.Column-1) + "  "
-				return insertLines(lines, k.Line, renderEntry(indent, fields)), nil
+				t = yamledit.Text{Data: t.Splice(t.LineStart(k.Line), t.LineEnd(k.Line), rest), EOL: t.EOL}
+				return insertEntry(t, k.Line, strings.Repeat(" ", k.Column-1)+"  ", fields), nil
 			}
 		}
 		if v.Kind != yaml.SequenceNode || v.Style&yaml.FlowStyle != 0 || len(v.Content) == 0 {
 			return nil, fmt.Errorf("nixctl.yaml:%d: %s is not a block list ('- name: ...' lines); add the entry by hand", k.Line, key)
 		}
 		indent := strings.Repeat(" ", v.Content[0].Column-3)
-		end := len(lines)
+		end := strings.Count(string(src), "\n") + 1
 		if i+2 < len(root.Content) {
 			end = root.Content[i+2].Line - 1
 		}
-		return insertLines(lines, lastContentLine(lines, end), renderEntry(indent, fields)), nil
+		return insertEntry(t, lastContentLine(t, end), indent, fields), nil
 	}
-	return appendSection(lines, key, fields), nil
+	return appendSection(t, key, fields), nil
 }
 
-// lastContentLine is the 1-based line, at or above end, after which an entry
-// can go: blank lines and column-0 comments just above the next key belong to it.
-func lastContentLine(lines []string, end int) int {
+// lastContentLine is the line, at or above end, after which an entry can
+// go: blank lines and column-0 comments just above the next key belong to it.
+func lastContentLine(t yamledit.Text, end int) int {
 	for end > 0 {
-		l := lines[end-1]
-		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(l, "#") {
+		l := t.Line(end)
+		if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "#") {
 			break
 		}
 		end--
@@ -90,38 +88,32 @@ func lastContentLine(lines []string, end int) int {
 	return end
 }
 
-// insertLines inserts text after the 1-based line after.
-func insertLines(lines []string, after int, text string) []byte {
-	var b strings.Builder
-	for i, l := range lines {
-		b.WriteString(l)
-		if i == after-1 {
-			if !strings.HasSuffix(l, "\n") {
-				b.WriteString("\n")
-			}
-			b.WriteString(text)
-		}
+// insertEntry puts the entry's lines after line; an entry that ends the
+// file ends with a newline, even where the file had none.
+func insertEntry(t yamledit.Text, after int, indent string, fields []field) []byte {
+	at, text := t.InsertLines(after, renderEntry(indent, fields)...)
+	if at == len(t.Data) {
+		text += t.EOL
 	}
-	if after == 0 {
-		return []byte(text + b.String())
-	}
-	return []byte(b.String())
+	return t.Splice(at, at, text)
 }
 
-func appendSection(lines []string, key string, fields []field) []byte {
-	s := strings.Join(lines, "")
+// appendSection writes "key:" and the entry at the end, after a blank line.
+func appendSection(t yamledit.Text, key string, fields []field) []byte {
+	lines := append([]string{key + ":"}, renderEntry("  ", fields)...)
+	s := string(t.Data)
 	if s != "" && !strings.HasSuffix(s, "\n") {
-		s += "\n"
+		s += t.EOL
 	}
 	if s != "" {
-		s += "\n"
+		s += t.EOL
 	}
-	return []byte(s + key + ":\n" + renderEntry("  ", fields))
+	return []byte(s + strings.Join(lines, t.EOL) + t.EOL)
 }
 
 // renderEntry writes "- key: value" lines at indent.
-func renderEntry(indent string, fields []field) string {
-	var b strings.Builder
+func renderEntry(indent string, fields []field) []string {
+	lines := make([]string, len(fields))
 	for i, f := range fields {
 		lead := indent + "  "
 		if i == 0 {
@@ -141,9 +133,9 @@ func renderEntry(indent string, fields []field) string {
 		if f.Comment != "" {
 			v += "  # " + strings.Join(strings.Fields(f.Comment), " ")
 		}
-		fmt.Fprintf(&b, "%s%s: %s\n", lead, f.Key, v)
+		lines[i] = lead + f.Key + ": " + v
 	}
-	return b.String()
+	return lines
 }
 
 // scalar writes s as a YAML string, quoted only when YAML would read it as

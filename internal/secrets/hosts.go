@@ -67,24 +67,14 @@ type AccessChange struct {
 // from its rule is reported in Drifted and left as it is.
 func (s *Session) PlanAccess(edit *Edit) (*AccessChange, error) {
 	ch := &AccessChange{Edit: edit}
-	files, err := s.treeFiles()
+	files, err := s.sopsFiles()
 	if err != nil {
 		return nil, err
 	}
 	after := *s
 	after.Config = edit.After
 	for _, f := range files {
-		if f.problem != "" {
-			continue
-		}
-		data, err := f.read()
-		if err != nil {
-			continue
-		}
-		e, err := s.Load(f.abs, data)
-		if err != nil {
-			continue
-		}
+		e := f.encrypted
 		before := *s
 		before.Config = edit.Before
 		rule, err := before.ruleOf(f.abs)

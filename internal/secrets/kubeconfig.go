@@ -13,6 +13,7 @@ import (
 	"github.com/google/shlex"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/remote"
 )
@@ -83,7 +84,7 @@ func (src KubeconfigSource) RemoteCommand(elevate bool) string {
 	if elevate {
 		words = append([]string{"sudo", "-n", "--"}, words...)
 	}
-	return remote.ShellJoin(words...)
+	return execx.Quote(words)
 }
 
 // String names the source in messages.
@@ -117,7 +118,7 @@ func FetchKubeconfig(ctx context.Context, conn remote.Connector, t remote.Route,
 		msg := fmt.Sprintf("%s on %s failed", src, t)
 		if ee != nil {
 			msg += fmt.Sprintf(" (exit %d)", ee.ExitCode)
-			if line := lastLineOf(ee.StderrTail); line != "" {
+			if line := execx.LastLine(ee.StderrTail); line != "" {
 				msg += ": " + printable(line)
 			}
 		}
@@ -130,11 +131,6 @@ func FetchKubeconfig(ctx context.Context, conn remote.Connector, t remote.Route,
 		return nil, exitcode.Newf(exitcode.Failure, "check --remote-path / --remote-command", "%s on %s printed more than %d bytes: not a kubeconfig", src, t, maxKubeconfig)
 	}
 	return res.Stdout, nil
-}
-
-func lastLineOf(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // RewriteKubeconfig makes a cluster's admin kubeconfig usable from here

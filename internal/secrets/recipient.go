@@ -77,22 +77,12 @@ func (s *Session) Readers() ([]Reader, error) {
 			}
 		}
 	}
-	files, err := s.treeFiles()
+	files, err := s.sopsFiles()
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range files {
-		if f.problem != "" {
-			continue
-		}
-		data, err := f.read()
-		if err != nil {
-			continue
-		}
-		e, err := s.Load(f.abs, data)
-		if err != nil {
-			continue
-		}
+		e := f.encrypted
 		for _, k := range flatten(e.Keys()) {
 			rd := get(k)
 			if rel := printable(s.Repo.Rel(f.abs)); !slices.Contains(rd.Files, rel) {

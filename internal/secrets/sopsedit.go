@@ -331,7 +331,7 @@ func (c *SopsConfig) fillNull(key *yaml.Node, token string) error {
 	if err != nil {
 		return err
 	}
-	rest := string(c.Data[e:c.lineEnd(key.Line)])
+	rest := string(c.Data[e:c.text().LineEnd(key.Line)])
 	colon := strings.IndexByte(rest, ':')
 	if colon < 0 {
 		return errNoSpan
@@ -342,7 +342,7 @@ func (c *SopsConfig) fillNull(key *yaml.Node, token string) error {
 
 // insertFlow puts item before the closing bracket of a flow collection.
 func (c *SopsConfig) insertFlow(n *yaml.Node, item string) error {
-	open := c.offset(n.Line, n.Column)
+	open := c.text().Offset(n.Line, n.Column)
 	closing, err := c.flowClose(open)
 	if err != nil {
 		return err
@@ -511,7 +511,7 @@ func (c *SopsConfig) addKeysEntry(name string, k Key, list string) (bool, error)
 			return false, nil
 		}
 		ind := strings.Repeat(" ", ck.Column-1)
-		at := c.lineStart(ck.Line)
+		at := c.text().LineStart(ck.Line)
 		return true, c.splice(at, at, ind+"keys:"+c.eol+ind+"  - &"+name+" "+yamlWord(k.Value)+c.eol)
 	}
 	if keys.Kind != yaml.SequenceNode {

@@ -203,7 +203,7 @@ func (c *SopsConfig) removeOccurrence(o *occurrence, k Key, targets []int) (stri
 			return "", err
 		}
 		// "age:" left without items goes too, when its line holds only it.
-		if last && strings.TrimSpace(c.lineText(line)) == field+":" {
+		if last && strings.TrimSpace(c.text().Line(line)) == field+":" {
 			return "", c.deleteLine(line)
 		}
 		return "", nil
@@ -265,8 +265,8 @@ func (c *SopsConfig) dropField(key, v *yaml.Node) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	before := strings.TrimSpace(string(c.Data[c.lineStart(key.Line):c.offset(key.Line, key.Column)]))
-	after := strings.TrimSpace(string(c.Data[e:c.lineEnd(key.Line)]))
+	before := strings.TrimSpace(string(c.Data[c.text().LineStart(key.Line):c.text().Offset(key.Line, key.Column)]))
+	after := strings.TrimSpace(string(c.Data[e:c.text().LineEnd(key.Line)]))
 	if before != "" || (after != "" && !strings.HasPrefix(after, "#")) {
 		return false, nil
 	}
@@ -332,7 +332,7 @@ func (c *SopsConfig) dropKeysEntry(k Key) error {
 		return err
 	}
 	// A keys: left empty goes too, when its line holds nothing else.
-	if key, v := mapEntry(c.top(), "keys"); key != nil && isNull(v) && v.Value == "" && strings.TrimSpace(c.lineText(key.Line)) == "keys:" {
+	if key, v := mapEntry(c.top(), "keys"); key != nil && isNull(v) && v.Value == "" && strings.TrimSpace(c.text().Line(key.Line)) == "keys:" {
 		return c.deleteLine(key.Line)
 	}
 	return nil

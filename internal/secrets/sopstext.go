@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nixctl/nixctl/internal/yamledit"
 )
 
 // Text positions in .sops.yaml. yaml.v3 gives each node a line and a column
@@ -16,53 +17,14 @@ import (
 
 var errNoSpan = errors.New("cannot locate the text of a YAML value")
 
-// lineStart returns the byte offset where line (1-based) starts.
-func (c *SopsConfig) lineStart(line int) int {
-	off := 0
-	for l := 1; l < line; l++ {
-		i := strings.IndexByte(string(c.Data[off:]), '\n')
-		if i < 0 {
-			return len(c.Data)
-		}
-		off += i + 1
-	}
-	return off
-}
-
-// lineEnd returns the offset just past line's content (before \r\n or \n).
-func (c *SopsConfig) lineEnd(line int) int {
-	start := c.lineStart(line)
-	i := strings.IndexByte(string(c.Data[start:]), '\n')
-	end := len(c.Data)
-	if i >= 0 {
-		end = start + i
-	}
-	if end > start && c.Data[end-1] == '\r' {
-		end--
-	}
-	return end
-}
-
-func (c *SopsConfig) lineText(line int) string {
-	return string(c.Data[c.lineStart(line):c.lineEnd(line)])
-}
-
-// offset converts a node position to a byte offset.
-func (c *SopsConfig) offset(line, col int) int {
-	start, end := c.lineStart(line), c.lineEnd(line)
-	off := start
-	for i := 1; i < col && off < end; i++ {
-		_, size := utf8.DecodeRune(c.Data[off:end])
-		off += size
-	}
-	return off
-}
+// text is the file as the line editor sees it.
+func (c *SopsConfig) text() yamledit.Text { return yamledit.Text{Data: c.Data, EOL: c.eol} }
 
 // span returns the byte range of a scalar or alias written on one line,
 // anchor and tag included: "&age age1…", "*age", `"a,b"`.
 func (c *SopsConfig) span(n *yaml.Node) (int, int, error) {
-	start := c.offset(n.Line, n.Column)
-	end := c.lineEnd(n.Line)
+	start := c.text().Offset(n.Line, n.Column)
+	end := c.text().LineEnd(n.Line)
 	d := string(c.Data[:end])
 	p := start
 	if n.Kind == yaml.AliasNode {
@@ -164,11 +126,7 @@ func (c *SopsConfig) flowClose(off int) (int, error) {
 
 // splice replaces Data[start:end] with text and re-reads the file.
 func (c *SopsConfig) splice(start, end int, text string) error {
-	data := make([]byte, 0, len(c.Data)+len(text))
-	data = append(data, c.Data[:start]...)
-	data = append(data, text...)
-	data = append(data, c.Data[end:]...)
-	n, err := ParseSopsConfig(c.Path, data)
+	n, err := ParseSopsConfig(c.Path, c.text().Splice(start, end, text))
 	if err != nil {
 		// The parse error is this editor's fault, not the user's YAML: keep
 		// its text but not its kind and hint ("fix the YAML syntax"), which
@@ -182,21 +140,13 @@ func (c *SopsConfig) splice(start, end int, text string) error {
 // insertLines puts text lines after line, in the file's line ending; a
 // file without a final newline keeps having none.
 func (c *SopsConfig) insertLines(after int, lines ...string) error {
-	off := c.lineEnd(after)
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(c.eol + l)
-	}
-	return c.splice(off, off, b.String())
+	at, text := c.text().InsertLines(after, lines...)
+	return c.splice(at, at, text)
 }
 
 // deleteLine removes line and its line ending.
 func (c *SopsConfig) deleteLine(line int) error {
-	start, end := c.lineStart(line), c.lineStart(line+1)
-	if end == len(c.Data) && (end == 0 || c.Data[end-1] != '\n') && start > 0 {
-		// The last line has no newline: take the one before it instead.
-		start = c.lineEnd(line - 1)
-	}
+	start, end := c.text().DeleteLine(line)
 	return c.splice(start, end, "")
 }
 
@@ -207,8 +157,8 @@ func (c *SopsConfig) ownLine(item *yaml.Node) bool {
 	if err != nil {
 		return false
 	}
-	before := string(c.Data[c.lineStart(item.Line):s])
-	after := strings.TrimSpace(string(c.Data[e:c.lineEnd(item.Line)]))
+	before := string(c.Data[c.text().LineStart(item.Line):s])
+	after := strings.TrimSpace(string(c.Data[e:c.text().LineEnd(item.Line)]))
 	return strings.TrimSpace(before) == "-" && (after == "" || strings.HasPrefix(after, "#"))
 }
 

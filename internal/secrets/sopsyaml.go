@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/yamledit"
 )
 
 // SopsConfig is .sops.yaml as the user wrote it: the original bytes, the
@@ -133,10 +134,7 @@ func LoadSopsConfig(path string) (*SopsConfig, error) {
 // ParseSopsConfig reads .sops.yaml bytes; path is where the file lives
 // (path_regex is matched relative to its directory).
 func ParseSopsConfig(path string, data []byte) (*SopsConfig, error) {
-	c := &SopsConfig{Path: path, Data: data, eol: "\n", anchors: map[string]*yaml.Node{}}
-	if strings.Contains(string(data), "\r\n") {
-		c.eol = "\r\n"
-	}
+	c := &SopsConfig{Path: path, Data: data, eol: yamledit.New(data).EOL, anchors: map[string]*yaml.Node{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, exitcode.Newf(exitcode.Secrets, "fix the YAML syntax of "+path, "%s: %v", path, err)

@@ -112,6 +112,35 @@ type candidate struct {
 	problem string
 }
 
+// sopsFile is a file of the tree that reads as a sops document.
+type sopsFile struct {
+	candidate
+	encrypted *Encrypted
+}
+
+// sopsFiles lists the tree's files that load as sops documents; the
+// others (unreadable, plaintext, damaged) are Verify's to report.
+func (s *Session) sopsFiles() ([]sopsFile, error) {
+	files, err := s.treeFiles()
+	if err != nil {
+		return nil, err
+	}
+	var out []sopsFile
+	for _, f := range files {
+		if f.problem != "" {
+			continue
+		}
+		data, err := f.read()
+		if err != nil {
+			continue
+		}
+		if e, err := s.Load(f.abs, data); err == nil {
+			out = append(out, sopsFile{f, e})
+		}
+	}
+	return out, nil
+}
+
 // Verify is Verify for an already open session.
 func (s *Session) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, error) {
 	var files []candidate
