@@ -29,28 +29,8 @@ func k0sStandIn(t *testing.T, key string) string {
 	script := fmt.Sprintf(`#!/bin/sh
 [ "$1 $2" = "kubeconfig admin" ] || { echo "Error: unknown command \"$*\" for \"k0s\"" >&2; exit 1; }
 cat <<'EOF'
-apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: Q0EK
-    server: https://localhost:6443
-  name: local
-contexts:
-- context:
-    cluster: local
-    namespace: default
-    user: user
-  name: Default
-current-context: Default
-kind: Config
-preferences: {}
-users:
-- name: user
-  user:
-    client-certificate-data: Q0VSVAo=
-    client-key-data: %s
-EOF
-`, key)
+%sEOF
+`, testutil.K0sAdminKubeconfig(key))
 	if err := os.WriteFile(filepath.Join(dir, "k0s"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

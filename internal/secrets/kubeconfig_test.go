@@ -5,29 +5,11 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
-const k0sAdmin = `apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: Q0EK
-    server: https://localhost:6443
-  name: local
-contexts:
-- context:
-    cluster: local
-    namespace: default
-    user: user
-  name: Default
-current-context: Default
-kind: Config
-preferences: {}
-users:
-- name: user
-  user:
-    client-certificate-data: Q0VSVAo=
-    client-key-data: S0VZCg==
-`
+var k0sAdmin = testutil.K0sAdminKubeconfig("S0VZCg==")
 
 type kubeconfigDoc struct {
 	Clusters []struct {
