@@ -270,16 +270,7 @@ func runSecretsVerify(ctx context.Context, opts *secretsVerifyOptions) error {
 	}
 	io := deps.IO
 	if deps.Config.JSON {
-		if err := io.PrintJSON(struct {
-			OK bool `json:"ok"`
-			*secrets.VerifyReport
-		}{rep.OK(), rep}); err != nil {
-			return err
-		}
-		if !rep.OK() {
-			return Silent(exitcode.Secrets)
-		}
-		return nil
+		return printVerdictJSON(io, rep.OK(), rep, exitcode.Secrets)
 	}
 	checked := 0
 	for _, f := range rep.Files {

@@ -63,16 +63,7 @@ func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 	}
 	io := deps.IO
 	if deps.Config.JSON {
-		if err := io.PrintJSON(struct {
-			OK bool `json:"ok"`
-			*secrets.AccessCheck
-		}{rep.OK(), rep}); err != nil {
-			return err
-		}
-		if !rep.OK() {
-			return Silent(exitcode.Secrets)
-		}
-		return nil
+		return printVerdictJSON(io, rep.OK(), rep, exitcode.Secrets)
 	}
 	for _, m := range rep.Machines {
 		mark := io.OK()
