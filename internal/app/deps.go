@@ -17,6 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -40,8 +41,15 @@ type Deps struct {
 	// recorder; nil is the real runner. Runner() adds --dry-run on top.
 	Exec execx.Runner
 
+	// Files changes files: nil is the disk. Writer() adds --dry-run on
+	// top.
+	Files fsx.Writer
+
 	runnerOnce sync.Once
 	runner     execx.Runner
+
+	writerOnce sync.Once
+	writer     fsx.Writer
 
 	fleetOnce sync.Once
 	fleet     *inventory.Fleet
@@ -87,6 +95,23 @@ func (d *Deps) Runner() execx.Runner {
 		d.runner = r
 	})
 	return d.runner
+}
+
+// Writer returns the file writer every command must use to change files:
+// the disk, or with --dry-run a printer of each change on stdout, beside
+// the commands the dry-run runner prints.
+func (d *Deps) Writer() fsx.Writer {
+	d.writerOnce.Do(func() {
+		w := d.Files
+		if w == nil {
+			w = fsx.Disk{}
+		}
+		if d.Config != nil && d.Config.DryRun {
+			w = fsx.NewDryRun(d.IO.Out)
+		}
+		d.writer = w
+	})
+	return d.writer
 }
 
 // NewRunner is the real runner, printing each command at -v on d's IO.

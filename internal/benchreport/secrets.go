@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
 
@@ -78,7 +79,7 @@ func writeSecrets(fleet string) ([]string, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
-		if err := secrets.WriteFile(p, out, 0o644); err != nil {
+		if err := fsx.WriteFile(p, out, 0o644); err != nil {
 			return nil, err
 		}
 		files = append(files, p)

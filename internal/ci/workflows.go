@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nixctl/nixctl/internal/fsx"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ var ErrExists = errors.New("workflow file exists")
 // WriteWorkflow writes content to path (creating directories), refusing to
 // replace an existing file unless force. It never renames over a path that
 // is not a regular file.
-func WriteWorkflow(path, content string, force bool) error {
+func WriteWorkflow(w fsx.Writer, path, content string, force bool) error {
 	st, err := os.Lstat(path)
 	switch {
 	case err == nil && !force:
@@ -98,26 +99,10 @@ func WriteWorkflow(path, content string, force bool) error {
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := w.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".nixctl-workflow-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(content); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return w.WriteFile(path, []byte(content), 0o644)
 }
 
 // PinsNixctl reports whether the repository's flake.lock has a root input

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -115,23 +116,23 @@ func TestForgejoWorkflow(t *testing.T) {
 
 func TestWriteWorkflowRefusesToOverwrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".github", "workflows", "nixctl.yml")
-	if err := WriteWorkflow(path, "one\n", false); err != nil {
+	if err := WriteWorkflow(fsx.Disk{}, path, "one\n", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteWorkflow(path, "two\n", false); !errors.Is(err, ErrExists) {
+	if err := WriteWorkflow(fsx.Disk{}, path, "two\n", false); !errors.Is(err, ErrExists) {
 		t.Fatalf("second write: %v, want ErrExists", err)
 	}
 	if data, _ := os.ReadFile(path); string(data) != "one\n" {
 		t.Fatalf("file changed to %q", data)
 	}
-	if err := WriteWorkflow(path, "two\n", true); err != nil {
+	if err := WriteWorkflow(fsx.Disk{}, path, "two\n", true); err != nil {
 		t.Fatal(err)
 	}
 	if data, _ := os.ReadFile(path); string(data) != "two\n" {
 		t.Fatalf("--force did not replace: %q", data)
 	}
 	dir := t.TempDir()
-	if err := WriteWorkflow(dir, "x", true); err == nil {
+	if err := WriteWorkflow(fsx.Disk{}, dir, "x", true); err == nil {
 		t.Error("replaced a directory")
 	}
 }

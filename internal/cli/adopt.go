@@ -84,10 +84,8 @@ func runAdopt(ctx context.Context, deps *app.Deps, dir string) error {
 	if err != nil {
 		return adoptError(err)
 	}
-	if !deps.Config.DryRun {
-		if err := a.Write(); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
-		}
+	if err := a.Write(deps.Writer()); err != nil {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
 	}
 	return reportAdopt(deps, a, out)
 }

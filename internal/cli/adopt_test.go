@@ -164,16 +164,16 @@ Host nixos-mini
 func TestAdoptGuessesFromTheFlakeAlone(t *testing.T) {
 	dir := seedRepo(t)
 	env := adoptEnv(t, "")
+	before := testutil.Tree(t, dir)
 	r := runWith(t, dir, env, nil, "--dry-run", "inventory", "init")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.errOut)
 	}
+	wantChanges(t, "inventory init --dry-run", r.out, "create "+filepath.Join(dir, "nixctl.yaml")+" (mode 0644, ")
 	if !strings.Contains(r.out, "    address: nixos-mini  # guessed: networking.hostName of nixosConfigurations.nixos-mini\n") {
 		t.Errorf("dry-run output:\n%s", r.out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "nixctl.yaml")); err == nil {
-		t.Error("--dry-run wrote nixctl.yaml")
-	}
+	testutil.SameTree(t, "inventory init --dry-run", before, testutil.Tree(t, dir))
 
 	// With a domain, the fqdn wins.
 	conf := filepath.Join(dir, "hosts/nixos-mini/configuration.nix")
@@ -222,8 +222,17 @@ func TestInventorySyncAddsOnlyWhatIsNew(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// --dry-run: the one write it would make, and nothing changed.
+	before := testutil.Tree(t, dir)
+	r := runWith(t, dir, env, nil, "--dry-run", "inventory", "sync")
+	if r.code != 0 || !strings.Contains(r.out, "would add 2 entries") {
+		t.Fatalf("sync --dry-run: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	wantChanges(t, "inventory sync --dry-run", r.out, "write "+invPath+" (mode 0644, ")
+	testutil.SameTree(t, "inventory sync --dry-run", before, testutil.Tree(t, dir))
+
 	runner := &countingRunner{Runner: execx.NewReal()}
-	r := runWith(t, dir, env, runner, "inventory", "sync")
+	r = runWith(t, dir, env, runner, "inventory", "sync")
 	if r.code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}

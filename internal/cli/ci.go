@@ -378,11 +378,7 @@ func runCIInit(opts *ciInitOptions) error {
 	} else if !filepath.IsAbs(path) {
 		path = filepath.Join(deps.Cwd, path)
 	}
-	if deps.Config.DryRun {
-		deps.IO.Printf("would write %s\n", path)
-		return nil
-	}
-	if err := ci.WriteWorkflow(path, p.Content, opts.force); err != nil {
+	if err := ci.WriteWorkflow(deps.Writer(), path, p.Content, opts.force); err != nil {
 		if errors.Is(err, ci.ErrExists) {
 			return exitcode.Newf(exitcode.Failure, "pass --force to replace it, or -o FILE to write elsewhere", "%s exists; nixctl ci init will not overwrite it", path)
 		}
@@ -392,7 +388,11 @@ func runCIInit(opts *ciInitOptions) error {
 		return deps.IO.PrintJSON(map[string]any{"platform": p.Name, "path": path, "pinned": ci.PinsNixctl(repo), "deploy": opts.deploy})
 	}
 	deps.IO.Printf("%s\n", path)
-	deps.IO.Logf("%s wrote the %s workflow: %s", deps.IO.OK(), p.Name, p.Next)
+	verb := "wrote"
+	if deps.Config.DryRun {
+		verb = "would write"
+	}
+	deps.IO.Logf("%s %s the %s workflow: %s", deps.IO.OK(), verb, p.Name, p.Next)
 	if !ci.PinsNixctl(repo) {
 		deps.IO.Warnf("flake.lock has no nixctl input: %s", ci.PinHint)
 	}

@@ -226,9 +226,20 @@ func TestCIUnknownDeploySelectorIsAUsageError(t *testing.T) {
 
 func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
 	dir, _ := ciRecorded(t)
-	deps := ciDeps(dir, nil)
-	code, stdout, stderr := ciRun(t, deps, "ci", "init", "github")
 	path := filepath.Join(dir, ".github", "workflows", "nixctl.yml")
+	before := testutil.Tree(t, dir)
+	code, stdout, stderr := ciRun(t, ciDeps(dir, nil), "--dry-run", "ci", "init", "github")
+	if code != 0 {
+		t.Fatalf("--dry-run: exit %d\n%s", code, stderr)
+	}
+	wantChanges(t, "ci init --dry-run", stdout,
+		"mkdir "+filepath.Join(dir, ".github")+" (mode 0755)",
+		"mkdir "+filepath.Join(dir, ".github", "workflows")+" (mode 0755)",
+		"write "+path+" (mode 0644, ")
+	testutil.SameTree(t, "ci init --dry-run", before, testutil.Tree(t, dir))
+
+	deps := ciDeps(dir, nil)
+	code, stdout, stderr = ciRun(t, deps, "ci", "init", "github")
 	if code != 0 || strings.TrimSpace(stdout) != path {
 		t.Fatalf("exit %d stdout %q\n%s", code, stdout, stderr)
 	}

@@ -86,10 +86,8 @@ func repoDir(deps *app.Deps) (string, error) {
 // applyAdd writes an add plan (unless --dry-run) and reports the files.
 func applyAdd(ctx context.Context, deps *app.Deps, plan *scaffold.Plan, kind, name, next string) error {
 	io := deps.IO
-	if !deps.Config.DryRun {
-		if err := plan.Apply(); err != nil {
-			return exitcode.New(exitcode.Failure, err, "")
-		}
+	if err := plan.Apply(deps.Writer()); err != nil {
+		return exitcode.New(exitcode.Failure, err, "")
 	}
 	var created, edited []string
 	for _, f := range plan.Create {

@@ -114,7 +114,7 @@ func runInit(ctx context.Context, opts *initOptions) error {
 	}
 	// .sops.yaml carries the user's key from the first commit, found or
 	// made as `nixctl secrets init` does, so the new fleet is green.
-	keyFile, recipient, created, err := secrets.EnsureUserKey(secretsEnv(deps), deps.Now(), secretsWriter(deps))
+	keyFile, recipient, created, err := secrets.EnsureUserKey(secretsEnv(deps), deps.Now(), deps.Writer())
 	if err != nil {
 		return err
 	}
@@ -134,10 +134,8 @@ func runInit(ctx context.Context, opts *initOptions) error {
 			return exitcode.Newf(exitcode.Failure, "install git, or run nixctl init without --git", "--git: git is not installed or not on PATH")
 		}
 	}
-	if !deps.Config.DryRun {
-		if err := plan.Apply(); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", opts.dir, err), "")
-		}
+	if err := plan.Apply(deps.Writer()); err != nil {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", opts.dir, err), "")
 	}
 	if opts.git {
 		if err := gitAdd(ctx, deps, dir, plan.Paths()); err != nil {

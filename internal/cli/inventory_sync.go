@@ -45,10 +45,8 @@ func runInventorySync(ctx context.Context, deps *app.Deps) error {
 	if err != nil {
 		return exitcode.New(exitcode.Inventory, err, "the new entries could not be placed in nixctl.yaml: add them by hand ('nixctl inventory check' lists the flake's outputs)")
 	}
-	if !deps.Config.DryRun {
-		if err := s.Write(); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
-		}
+	if err := s.Write(deps.Writer()); err != nil {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
 	}
 	io := deps.IO
 	if deps.Config.JSON {

@@ -172,17 +172,64 @@ func TestInitGitAddsTheFiles(t *testing.T) {
 }
 
 func TestInitDryRunWritesNothing(t *testing.T) {
-	parent := t.TempDir()
+	parent, home := t.TempDir(), t.TempDir()
+	keyFile := filepath.Join(home, "age", "keys.txt")
 	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
-	r := runWith(t, parent, map[string]string{"USER": "alice"}, rec, "--dry-run", "init", "f", "--git")
+	r := runWith(t, parent, map[string]string{"USER": "alice", "HOME": home, "SOPS_AGE_KEY_FILE": keyFile}, rec, "--dry-run", "init", "f", "--git")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
-	if !strings.Contains(r.out, "would create f") || !strings.Contains(r.out, "git init --quiet") {
+	if !strings.Contains(r.out, "would create f") {
 		t.Errorf("stdout:\n%s", r.out)
 	}
-	if _, err := os.Stat(filepath.Join(parent, "f")); err == nil {
-		t.Error("--dry-run created the directory")
+	// Every step, in the order the real run takes them: the user's key,
+	// the template's files (each folder before its first file), then git.
+	f := filepath.Join(parent, "f")
+	wantChanges(t, "init --dry-run", r.out,
+		"mkdir "+filepath.Join(home, "age")+" (mode 0700)",
+		"create "+keyFile+" (mode 0600, ",
+		"mkdir "+f+" (mode 0755)",
+		"create "+filepath.Join(f, ".gitignore")+" (mode 0644, ",
+		"create "+filepath.Join(f, ".sops.yaml")+" (mode 0644, ",
+		"create "+filepath.Join(f, "README.md")+" (mode 0644, ",
+		"create "+filepath.Join(f, "flake.nix")+" (mode 0644, ",
+		"mkdir "+filepath.Join(f, "home")+" (mode 0755)",
+		"create "+filepath.Join(f, "home", "common.nix")+" (mode 0644, ",
+		"mkdir "+filepath.Join(f, "home", "config")+" (mode 0755)",
+		"create "+filepath.Join(f, "home", "config", "tmux.conf")+" (mode 0644, ",
+		"create "+filepath.Join(f, "home", "desktop.nix"),
+		"create "+filepath.Join(f, "home", "graphical.nix"),
+		"create "+filepath.Join(f, "home", "laptop.nix"),
+		"mkdir "+filepath.Join(f, "home", "programs"),
+		"create "+filepath.Join(f, "home", "programs", "atuin.nix"),
+		"create "+filepath.Join(f, "home", "programs", "cli.nix"),
+		"create "+filepath.Join(f, "home", "programs", "tmux.nix"),
+		"create "+filepath.Join(f, "home", "programs", "wezterm.nix"),
+		"create "+filepath.Join(f, "home", "programs", "zsh.nix"),
+		"mkdir "+filepath.Join(f, "home", "server"),
+		"create "+filepath.Join(f, "home", "server", "common.nix"),
+		"mkdir "+filepath.Join(f, "hosts")+" (mode 0755)",
+		"mkdir "+filepath.Join(f, "hosts", "nixos-mini")+" (mode 0755)",
+		"create "+filepath.Join(f, "hosts", "nixos-mini", "configuration.nix"),
+		"create "+filepath.Join(f, "hosts", "nixos-mini", "hardware-configuration.nix"),
+		"mkdir "+filepath.Join(f, "modules"),
+		"mkdir "+filepath.Join(f, "modules", "server"),
+		"create "+filepath.Join(f, "modules", "server", "base.nix"),
+		"create "+filepath.Join(f, "modules", "server", "k0s.nix"),
+		"create "+filepath.Join(f, "modules", "server", "networking.nix"),
+		"create "+filepath.Join(f, "modules", "server", "node-exporter.nix"),
+		"create "+filepath.Join(f, "nixctl.yaml")+" (mode 0644, ")
+	last := strings.Index(r.out, "create "+filepath.Join(f, "nixctl.yaml"))
+	gitInit := strings.Index(r.out, "(cd "+f+" && git init --quiet)\n")
+	gitAdd := strings.Index(r.out, "(cd "+f+" && git add -- .gitignore ")
+	if last < 0 || gitInit < last || gitAdd < gitInit {
+		t.Errorf("git init and git add should follow the files:\n%s", r.out)
+	}
+	if entries, err := os.ReadDir(parent); err != nil || len(entries) != 0 {
+		t.Errorf("--dry-run wrote %v (%v)", entries, err)
+	}
+	if entries, err := os.ReadDir(home); err != nil || len(entries) != 0 {
+		t.Errorf("--dry-run wrote %v in HOME (%v)", entries, err)
 	}
 	if len(rec.Calls()) != 0 {
 		t.Errorf("--dry-run ran %v", rec.Argvs())
@@ -317,20 +364,29 @@ func TestHostAddDryRunWritesNothing(t *testing.T) {
 		t.Fatalf("init: %s", r.errOut)
 	}
 	dir := filepath.Join(parent, "f")
-	before := treeOf(t, dir)
+	before := testutil.Tree(t, dir)
 	r := runWith(t, dir, env, nil, "--dry-run", "host", "add", "web-1", "--address", "10.0.0.8")
 	if r.code != 0 || !strings.Contains(r.out, "would add host web-1") || !strings.Contains(r.out, "edit   nixctl.yaml") {
 		t.Errorf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
-	after := treeOf(t, dir)
-	if len(after) != len(before) {
-		t.Errorf("--dry-run changed the tree: %d files, then %d", len(before), len(after))
+	// The new files, then the two edits, as Apply makes them.
+	wantChanges(t, "host add --dry-run", r.out,
+		"mkdir "+filepath.Join(dir, "hosts", "web-1")+" (mode 0755)",
+		"create "+filepath.Join(dir, "hosts", "web-1", "configuration.nix")+" (mode 0644, ",
+		"create "+filepath.Join(dir, "hosts", "web-1", "hardware-configuration.nix")+" (mode 0644, ",
+		"write "+filepath.Join(dir, "flake.nix")+" (mode 0644, ",
+		"write "+filepath.Join(dir, "nixctl.yaml")+" (mode 0644, ")
+	testutil.SameTree(t, "host add --dry-run", before, testutil.Tree(t, dir))
+
+	r = runWith(t, dir, env, nil, "--dry-run", "profile", "add", "node", "--host", "nixos-mini")
+	if r.code != 0 || !strings.Contains(r.out, "would add profile node") {
+		t.Errorf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
-	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("--dry-run changed %s", k)
-		}
-	}
+	wantChanges(t, "profile add --dry-run", r.out,
+		"create "+filepath.Join(dir, "home", "node.nix")+" (mode 0644, ",
+		"write "+filepath.Join(dir, "flake.nix")+" (mode 0644, ",
+		"write "+filepath.Join(dir, "nixctl.yaml")+" (mode 0644, ")
+	testutil.SameTree(t, "profile add --dry-run", before, testutil.Tree(t, dir))
 }
 
 // A fleet fresh from nixctl init is green from its first commit: .sops.yaml

@@ -79,13 +79,6 @@ func completeSecretFiles(deps *app.Deps) func(*cobra.Command, []string, string) 
 	}
 }
 
-func secretsWriter(deps *app.Deps) secrets.Writer {
-	if deps.Config.DryRun {
-		return secrets.DryRun{Out: deps.IO.Out}
-	}
-	return secrets.Disk{}
-}
-
 type secretsInitOptions struct {
 	deps *app.Deps
 	name string
@@ -124,7 +117,7 @@ func runSecretsInit(opts *secretsInitOptions) error {
 			name = "admin"
 		}
 	}
-	res, err := secrets.Init(secrets.RepoOf(fleet), secretsEnv(deps), name, deps.Now(), secretsWriter(deps))
+	res, err := secrets.Init(secrets.RepoOf(fleet), secretsEnv(deps), name, deps.Now(), deps.Writer())
 	if err != nil {
 		return err
 	}
@@ -440,7 +433,7 @@ func runSecretsAdd(ctx context.Context, opts *secretsAddOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Add(secrets.AddOptions{Kind: opts.kind, Name: opts.name, Input: input, Format: format, Force: opts.force}, secretsWriter(deps))
+	res, err := s.Add(secrets.AddOptions{Kind: opts.kind, Name: opts.name, Input: input, Format: format, Force: opts.force}, deps.Writer())
 	if err != nil {
 		return err
 	}
@@ -539,7 +532,7 @@ func runSecretsEdit(ctx context.Context, opts *secretsEditOptions) error {
 			return io.Confirm(fmt.Sprintf("your last edit of %s was rejected (%s); start from it?", opts.path, saved.Local().Format(time.DateTime)))
 		},
 		Logf: io.Logf,
-	}, secretsWriter(deps))
+	}, deps.Writer())
 	if err != nil {
 		return err
 	}
@@ -590,7 +583,7 @@ func runSecretsRekey(ctx context.Context, opts *secretsRekeyOptions) error {
 // rekeyAndReport rekeys and prints one line per file (or JSON).
 func rekeyAndReport(ctx context.Context, deps *app.Deps, s *secrets.Session, paths []string) error {
 	return reportRekey(deps, func(report func(secrets.RekeyLine)) ([]secrets.RekeyLine, error) {
-		return s.RekeyAll(ctx, paths, secretsWriter(deps), report)
+		return s.RekeyAll(ctx, paths, deps.Writer(), report)
 	})
 }
 
@@ -776,7 +769,7 @@ func applyAccessChange(deps *app.Deps, s *secrets.Session, edit *secrets.Edit, s
 		deps.IO.Logf("! %s: left alone: its recipients already differed from its rule ('nixctl secrets rekey %s' brings it in line)", d, d)
 	}
 	return reportRekey(deps, func(report func(secrets.RekeyLine)) ([]secrets.RekeyLine, error) {
-		return s.Apply(ch, secretsWriter(deps), report)
+		return s.Apply(ch, deps.Writer(), report)
 	})
 }
 

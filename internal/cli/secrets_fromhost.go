@@ -84,7 +84,7 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	if err != nil {
 		return exitcode.Newf(exitcode.Failure, "check that "+src.String()+" prints an admin kubeconfig on "+h.Name, "%s: %v", h.Name, err)
 	}
-	res, err := s.Store(path, secrets.YAML, plain, secretsWriter(deps))
+	res, err := s.Store(path, secrets.YAML, plain, deps.Writer())
 	if err != nil {
 		return err
 	}

@@ -473,32 +473,40 @@ func TestSecretsCatRefusesJSON(t *testing.T) {
 	}
 }
 
-// --dry-run writes nothing and says what would be written.
+// --dry-run writes nothing and prints each file it would write, in order,
+// with its mode: the key 0600 in 0700 directories, as the real run makes it.
 func TestSecretsDryRunWritesNothing(t *testing.T) {
 	f := newSecretsFleet(t)
+	home, fleet := testutil.Tree(t, f.home), testutil.Tree(t, f.dir)
 	out := f.mustRun("", "--dry-run", "secrets", "init")
-	if !strings.Contains(out, "would create "+filepath.Join(f.home, ".config", "sops", "age", "keys.txt")) {
-		t.Errorf("dry-run init: %s", out)
-	}
-	if _, err := os.Stat(filepath.Join(f.home, ".config")); !os.IsNotExist(err) {
-		t.Error("dry-run init wrote the key")
-	}
+	cfg := filepath.Join(f.home, ".config")
+	wantChanges(t, "dry-run init", out,
+		"mkdir "+cfg+" (mode 0700)",
+		"mkdir "+filepath.Join(cfg, "sops")+" (mode 0700)",
+		"mkdir "+filepath.Join(cfg, "sops", "age")+" (mode 0700)",
+		"create "+filepath.Join(cfg, "sops", "age", "keys.txt")+" (mode 0600, ",
+		"create "+filepath.Join(f.dir, ".sops.yaml")+" (mode 0644, ",
+		"mkdir "+filepath.Join(f.dir, "secrets")+" (mode 0755)")
+	testutil.SameTree(t, "dry-run init", home, testutil.Tree(t, f.home))
+	testutil.SameTree(t, "dry-run init", fleet, testutil.Tree(t, f.dir))
+
 	path := f.addKubeconfig()
-	before := readFile(t, path)
+	home, fleet = testutil.Tree(t, f.home), testutil.Tree(t, f.dir)
 	out = f.mustRun("k: v\n", "--dry-run", "secrets", "add", "app", "x", "--from", "-")
-	if !strings.Contains(out, "would create "+filepath.Join(f.dir, "secrets", "app", "x.yml")) {
-		t.Errorf("dry-run add: %s", out)
-	}
-	if _, err := os.Stat(filepath.Join(f.dir, "secrets", "app")); !os.IsNotExist(err) {
-		t.Error("dry-run add wrote something")
-	}
+	wantChanges(t, "dry-run add", out,
+		"mkdir "+filepath.Join(f.dir, "secrets", "app")+" (mode 0755)",
+		"create "+filepath.Join(f.dir, "secrets", "app", "x.yml")+" (mode 0644, ")
+	testutil.SameTree(t, "dry-run add", fleet, testutil.Tree(t, f.dir))
+
 	hostPub := filepath.Join(t.TempDir(), "key.pub")
 	testutil.WriteFile(t, hostPub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji\n"), 0o644)
-	cfg := readFile(t, filepath.Join(f.dir, ".sops.yaml"))
-	f.mustRun("", "--dry-run", "secrets", "add-host", "nixos-mini", "--key-file", hostPub, "--rule", "^secrets/")
-	if readFile(t, filepath.Join(f.dir, ".sops.yaml")) != cfg || readFile(t, path) != before {
-		t.Error("dry-run add-host changed files")
-	}
+	out = f.mustRun("", "--dry-run", "secrets", "add-host", "nixos-mini", "--key-file", hostPub, "--rule", "^secrets/")
+	// .sops.yaml first, then the file it gives the host: as the real run.
+	wantChanges(t, "dry-run add-host", out,
+		"write "+filepath.Join(f.dir, ".sops.yaml")+" (mode 0644, ",
+		"write "+path+" (mode 0644, ")
+	testutil.SameTree(t, "dry-run add-host", fleet, testutil.Tree(t, f.dir))
+	testutil.SameTree(t, "dry-run add-host", home, testutil.Tree(t, f.home))
 }
 
 func TestSecretsEditWarnsAboutDrift(t *testing.T) {

@@ -54,7 +54,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Bool(FlagJSON, false, "print results as JSON [$NIXCTL_JSON]")
 	fs.BoolP(FlagVerbose, "v", false, "log every command nixctl runs [$NIXCTL_VERBOSE]")
 	fs.BoolP(FlagQuiet, "q", false, "print only results and errors [$NIXCTL_QUIET]")
-	fs.Bool(FlagDryRun, false, "print the exact commands, shell-quoted, and change nothing [$NIXCTL_DRY_RUN]")
+	fs.Bool(FlagDryRun, false, "print every step in order (commands shell-quoted, file writes with mode and size) and change nothing [$NIXCTL_DRY_RUN]")
 	fs.Bool(FlagNoColor, false, "never colour output (also NO_COLOR) [$NIXCTL_NO_COLOR]")
 	fs.BoolP(FlagYes, "y", false, "answer yes to confirmations [$NIXCTL_YES]")
 }

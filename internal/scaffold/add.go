@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -53,10 +54,22 @@ func (p *Plan) Paths() []string {
 	return out
 }
 
-// Apply writes the plan: new files first (never over an existing one), then
-// the edited flake.nix and nixctl.yaml, each replaced whole. If a write fails,
-// what was written is undone, so the repository is as it was before.
-func (p *Plan) Apply() (err error) {
+// Apply writes the plan through w: new files first (never over an existing
+// one), then the edited flake.nix and nixctl.yaml, each replaced whole. If a
+// write fails, what was written is undone, so the repository is as it was
+// before. A file to edit must still be a regular file: renaming over a link
+// or a device (/dev/null once) breaks more than the repository.
+func (p *Plan) Apply(w fsx.Writer) (err error) {
+	for _, f := range p.Rewrite {
+		path := filepath.Join(p.Dir, filepath.FromSlash(f.Path))
+		st, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file; nixctl only edits regular files", path)
+		}
+	}
 	var created []string
 	var replaced []File
 	defer func() {
@@ -64,13 +77,13 @@ func (p *Plan) Apply() (err error) {
 			return
 		}
 		for _, f := range replaced {
-			_ = replaceFile(filepath.Join(p.Dir, filepath.FromSlash(f.Path)), f.Data)
+			_ = w.WriteFile(filepath.Join(p.Dir, filepath.FromSlash(f.Path)), f.Data, 0o644)
 		}
 		for i := len(created) - 1; i >= 0; i-- {
-			_ = os.Remove(created[i])
+			_ = w.Remove(created[i])
 			// The folders made for it go too, when nothing else is in them.
 			for d := filepath.Dir(created[i]); d != p.Dir && strings.HasPrefix(d, p.Dir); d = filepath.Dir(d) {
-				if os.Remove(d) != nil {
+				if w.Remove(d) != nil {
 					break
 				}
 			}
@@ -78,10 +91,10 @@ func (p *Plan) Apply() (err error) {
 	}()
 	for _, f := range p.Create {
 		path := filepath.Join(p.Dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := w.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		if err := writeExcl(path, f.Data, f.Mode); err != nil {
+		if err := w.CreateFile(path, f.Data, f.Mode); err != nil {
 			return err
 		}
 		created = append(created, path)
@@ -92,7 +105,7 @@ func (p *Plan) Apply() (err error) {
 		if err != nil {
 			return err
 		}
-		if err := replaceFile(path, f.Data); err != nil {
+		if err := w.WriteFile(path, f.Data, 0o644); err != nil {
 			return err
 		}
 		replaced = append(replaced, File{Path: f.Path, Data: old})

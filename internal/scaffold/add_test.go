@@ -2,12 +2,15 @@ package scaffold
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/testutil"
 	nixfiles "github.com/nixctl/nixctl/nix"
 )
 
@@ -18,7 +21,7 @@ func initRepo(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Apply(); err != nil {
+	if err := plan.Apply(fsx.Disk{}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -41,7 +44,7 @@ func TestAddHostKeepsTheInventoryAsItWas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Apply(); err != nil {
+	if err := plan.Apply(fsx.Disk{}); err != nil {
 		t.Fatal(err)
 	}
 	inv := read(t, filepath.Join(dir, "nixctl.yaml"))
@@ -192,7 +195,7 @@ func TestAddProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Apply(); err != nil {
+	if err := plan.Apply(fsx.Disk{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(read(t, filepath.Join(dir, "home/node.nix")), "./server/common.nix") {
@@ -222,19 +225,12 @@ func TestApplyUndoesAHalfWrittenPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// nixctl.yaml turns into a folder after planning: its rewrite, the last
-	// step, fails after flake.nix was already replaced.
-	inv := filepath.Join(dir, "nixctl.yaml")
-	if err := os.Remove(inv); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(inv, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// The rewrite of nixctl.yaml, the last step, fails after the new files
+	// were created and flake.nix was already replaced.
 	before := snapshot(t, dir)
 	flakeBefore := read(t, filepath.Join(dir, "flake.nix"))
-	if err := plan.Apply(); err == nil {
-		t.Fatal("Apply succeeded over a folder")
+	if err := plan.Apply(failingWriter{fail: filepath.Join(dir, "nixctl.yaml")}); err == nil {
+		t.Fatal("Apply succeeded through a failing write")
 	}
 	after := snapshot(t, dir)
 	for k, v := range before {
@@ -254,4 +250,39 @@ func TestApplyUndoesAHalfWrittenPlan(t *testing.T) {
 			t.Errorf("%s was left behind", k)
 		}
 	}
+}
+
+// failingWriter writes to disk, except the one file it fails to write.
+type failingWriter struct {
+	fsx.Disk
+	fail string
+}
+
+func (w failingWriter) WriteFile(path string, data []byte, perm fs.FileMode) error {
+	if path == w.fail {
+		return errors.New("disk full")
+	}
+	return w.Disk.WriteFile(path, data, perm)
+}
+
+// A file to edit that is no longer a regular file when the plan is applied
+// is refused before anything is written.
+func TestApplyRefusesToEditAnythingButARegularFile(t *testing.T) {
+	dir := initRepo(t)
+	plan, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "web-1", Address: "10.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(dir, "nixctl.yaml")
+	if err := os.Remove(inv); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(inv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.Tree(t, dir)
+	if err := plan.Apply(fsx.Disk{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Apply over a folder: %v", err)
+	}
+	testutil.SameTree(t, "a refused Apply", before, testutil.Tree(t, dir))
 }

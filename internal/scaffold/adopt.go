@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -204,7 +205,7 @@ func oneLine(s string) string {
 	return s
 }
 
-// Write creates nixctl.yaml; it never replaces one.
-func (a *Adoption) Write() error {
-	return writeExcl(filepath.Join(a.Dir, inventory.FileName), a.Data, 0o644)
+// Write creates nixctl.yaml through w; it never replaces one.
+func (a *Adoption) Write(w fsx.Writer) error {
+	return w.CreateFile(filepath.Join(a.Dir, inventory.FileName), a.Data, 0o644)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/testutil"
 	nixfiles "github.com/nixctl/nixctl/nix"
@@ -64,7 +65,7 @@ func TestInitGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Apply(); err != nil {
+	if err := plan.Apply(fsx.Disk{}); err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
@@ -125,7 +126,7 @@ func TestGeneratedNixFilesParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := plan.Apply(); err != nil {
+		if err := plan.Apply(fsx.Disk{}); err != nil {
 			t.Fatal(err)
 		}
 		count := 0
@@ -270,7 +271,7 @@ func TestInitRefusesToOverwriteAndWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Apply(); err != nil {
+	if err := plan.Apply(fsx.Disk{}); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, dir)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -88,10 +89,11 @@ func PlanSync(dir string, out *Outputs, lookup SSHLookup) (*Sync, error) {
 	return s, nil
 }
 
-// Write replaces nixctl.yaml with the synced text.
-func (s *Sync) Write() error {
+// Write replaces nixctl.yaml with the synced text, through w. Like an
+// add, it edits only a regular file (see Plan.Apply).
+func (s *Sync) Write(w fsx.Writer) error {
 	if s.Data == nil {
 		return nil
 	}
-	return replaceFile(filepath.Join(s.Dir, inventory.FileName), s.Data)
+	return (&Plan{Dir: s.Dir, Rewrite: []File{{Path: inventory.FileName, Data: s.Data}}}).Apply(w)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -124,7 +125,7 @@ func TestAddHostToOneRuleOfASharedAnchor(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lines []RekeyLine
-	if _, err := s.Apply(ch, Disk{}, func(l RekeyLine) { lines = append(lines, l) }); err != nil {
+	if _, err := s.Apply(ch, fsx.Disk{}, func(l RekeyLine) { lines = append(lines, l) }); err != nil {
 		t.Fatalf("%v\n%v", err, lines)
 	}
 	changed := changedFiles(before, snapshot(t, f.root))
@@ -171,13 +172,13 @@ func TestAddHostLeavesDriftedFilesAlone(t *testing.T) {
 	if !strings.Contains(strings.Join(ch.Drifted, " "), "secrets/secrets.yaml") {
 		t.Errorf("drifted: %v", ch.Drifted)
 	}
-	if _, err := s.Apply(ch, Disk{}, nil); err != nil {
+	if _, err := s.Apply(ch, fsx.Disk{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if changed := changedFiles(before, snapshot(t, f.root)); strings.Join(changed, " ") != ".sops.yaml" {
 		t.Errorf("changed %v, want .sops.yaml only", changed)
 	}
-	lines, err := f.session(t).RekeyAll(t.Context(), []string{"secrets.yaml"}, Disk{}, nil)
+	lines, err := f.session(t).RekeyAll(t.Context(), []string{"secrets.yaml"}, fsx.Disk{}, nil)
 	if err != nil {
 		t.Fatalf("%v %v", err, lines)
 	}
@@ -197,7 +198,7 @@ func TestAddHostIsAllOrNothing(t *testing.T) {
 	s := f.session(t)
 	before := snapshot(t, f.root)
 	_, ch := planHost(t, s, host)
-	_, err := s.Apply(ch, Disk{}, nil)
+	_, err := s.Apply(ch, fsx.Disk{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "hosts/merope/secrets.yaml") || !strings.Contains(err.Error(), "nothing was written") {
 		t.Fatalf("want one error naming the files: %v", err)
 	}
@@ -240,7 +241,7 @@ func TestAddHostWithShamirGroups(t *testing.T) {
 	if len(edit.Joins) != 1 || edit.Joins[0].Group != 0 || edit.Joins[0].Alone || edit.Joins[0].Required != 2 {
 		t.Fatalf("joins: %+v", edit.Joins)
 	}
-	if _, err := s.Apply(ch, Disk{}, nil); err != nil {
+	if _, err := s.Apply(ch, fsx.Disk{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sopsCmd(t, root, hostKey, "-d", path); err == nil {

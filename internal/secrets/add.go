@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fsx"
 )
 
 // AddOptions describe one new secret.
@@ -37,7 +38,7 @@ type AddResult struct {
 // Add encrypts Input into <secrets>/<Kind>/<Name><ext> for the recipients of
 // the creation rule matching that path. An existing file is replaced only
 // with Force.
-func (s *Session) Add(opts AddOptions, w Writer) (*AddResult, error) {
+func (s *Session) Add(opts AddOptions, w fsx.Writer) (*AddResult, error) {
 	if err := CheckName("kind", opts.Kind); err != nil {
 		return nil, err
 	}

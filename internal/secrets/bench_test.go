@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -18,7 +19,7 @@ func BenchmarkVerify200(b *testing.B) {
 	vars := map[string]string{"HOME": home}
 	env := Env{Getenv: func(k string) string { return vars[k] }, Home: home, Runner: execx.NewReal()}
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
-	if _, err := Init(repo, env, "bench", time.Now(), Disk{}); err != nil {
+	if _, err := Init(repo, env, "bench", time.Now(), fsx.Disk{}); err != nil {
 		b.Fatal(err)
 	}
 	s, err := NewSession(repo, nil)

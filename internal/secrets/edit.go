@@ -18,6 +18,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fsx"
 )
 
 // EditOptions say how to run the editor.
@@ -52,7 +53,7 @@ type EditResult struct {
 // changed, replacing the file atomically. The plaintext file is removed on
 // every path out of Edit: success, editor failure, invalid content, and
 // cancellation (SIGINT/SIGTERM cancel ctx, which kills the editor).
-func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w Writer) (res *EditResult, err error) {
+func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w fsx.Writer) (res *EditResult, err error) {
 	path, err := s.Repo.Resolve(userPath)
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w
 		return nil, err
 	}
 	tmp := filepath.Join(dir, filepath.Base(path))
-	if err := writeNew(tmp, start); err != nil {
+	if err := fsx.WriteNew(tmp, start, 0o600); err != nil {
 		return nil, err
 	}
 	argv := append(append([]string(nil), opts.Editor...), tmp)
@@ -171,18 +172,6 @@ func removeStaleEditDirs(base string) {
 	}
 }
 
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // A rejected edit is kept encrypted with the file's own data key (AES-GCM,
 // bound to the file's path), so only those who can read the secret can read
 // it, and it becomes unreadable once the data key rotates.
@@ -209,7 +198,7 @@ func (s *Session) saveRejected(file, path string, key, text []byte) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	return WriteFile(file, data, 0o600)
+	return fsx.WriteFile(file, data, 0o600)
 }
 
 func (s *Session) loadRejected(file, path string, key []byte) ([]byte, time.Time, bool) {

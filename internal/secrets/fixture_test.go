@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/fsx"
 )
 
 // fixture is a fleet directory with a secrets dir, a .sops.yaml and a user
@@ -31,7 +32,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, home: home, vars: map[string]string{"HOME": home}}
 	f.env = Env{Getenv: func(k string) string { return f.vars[k] }, Home: home, Runner: execx.NewReal()}
 	f.repo = Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
-	res, err := Init(f.repo, f.env, "gabriel", time.Now(), Disk{})
+	res, err := Init(f.repo, f.env, "gabriel", time.Now(), fsx.Disk{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func (f *fixture) add(rel string, plain []byte) string {
 	if err != nil {
 		f.t.Fatalf("encrypt %s: %v", rel, err)
 	}
-	if err := WriteFile(path, out, 0o644); err != nil {
+	if err := fsx.WriteFile(path, out, 0o644); err != nil {
 		f.t.Fatal(err)
 	}
 	return path
@@ -114,7 +115,7 @@ func writeKey(t *testing.T) (file, recipient string) {
 		}
 		return ""
 	}, Home: dir}
-	res, err := Init(Repo{Root: dir, Dir: filepath.Join(dir, "s"), Config: filepath.Join(dir, ".sops.yaml")}, env, "other", time.Now(), Disk{})
+	res, err := Init(Repo{Root: dir, Dir: filepath.Join(dir, "s"), Config: filepath.Join(dir, ".sops.yaml")}, env, "other", time.Now(), fsx.Disk{})
 	if err != nil {
 		t.Fatal(err)
 	}

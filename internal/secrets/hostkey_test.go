@@ -12,6 +12,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -133,7 +134,7 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Apply(ch, Disk{}, nil); err != nil {
+	if _, err := s.Apply(ch, fsx.Disk{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	hostKeys := filepath.Join(t.TempDir(), "host.txt")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 )
@@ -93,7 +94,7 @@ func (s *Session) PlanAccess(edit *Edit) (*AccessChange, error) {
 
 // Apply reports each planned file and, when none failed, writes .sops.yaml
 // and the files; otherwise nothing is written.
-func (s *Session) Apply(ch *AccessChange, w Writer, report func(RekeyLine)) ([]RekeyLine, error) {
+func (s *Session) Apply(ch *AccessChange, w fsx.Writer, report func(RekeyLine)) ([]RekeyLine, error) {
 	if !ch.Edit.Changed() {
 		return nil, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fsx"
 )
 
 // InitResult says what `secrets init` found and did.
@@ -27,7 +28,7 @@ type InitResult struct {
 // Init makes sure the user has an age key where sops looks for it, and that
 // .sops.yaml exists with that key under an anchor called name. It never
 // overwrites a key file or a .sops.yaml, so running it twice changes nothing.
-func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult, error) {
+func Init(repo Repo, env Env, name string, now time.Time, w fsx.Writer) (*InitResult, error) {
 	if err := CheckAnchorName(name); err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult
 // EnsureUserKey finds the user's age key where sops looks for it, or makes
 // one there (0600, in a 0700 directory), and returns its file and
 // recipient. An existing key file is never overwritten.
-func EnsureUserKey(env Env, now time.Time, w Writer) (keyFile, recipient string, created bool, err error) {
+func EnsureUserKey(env Env, now time.Time, w fsx.Writer) (keyFile, recipient string, created bool, err error) {
 	keyFile = env.KeyFile()
 	recipient, err = existingRecipient(keyFile)
 	switch {

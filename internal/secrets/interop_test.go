@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -130,7 +131,7 @@ func TestInteropAgeKeygen(t *testing.T) {
 	}
 	f := newFixture(t)
 	f.vars["SOPS_AGE_KEY_FILE"] = theirs
-	res, err := Init(f.repo, f.env, "gabriel", f.now(), Disk{})
+	res, err := Init(f.repo, f.env, "gabriel", f.now(), fsx.Disk{})
 	if err != nil || res.KeyCreated || res.Recipient != strings.TrimSpace(string(pub)) {
 		t.Fatalf("init with an age-keygen key: %+v %v", res, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/fsx"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -87,7 +88,7 @@ func TestSopsConfigInsideSecretsDir(t *testing.T) {
 	env := Env{Getenv: func(string) string { return "" }, Home: home}
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "secrets", ".sops.yaml")}
 	testutil.MkdirAll(t, repo.Dir, 0o755)
-	if _, err := Init(repo, env, "me", time.Now(), Disk{}); err != nil {
+	if _, err := Init(repo, env, "me", time.Now(), fsx.Disk{}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := NewSession(repo, LoadKeyring(context.Background(), env))
@@ -107,7 +108,7 @@ func TestSopsConfigInsideSecretsDir(t *testing.T) {
 	// A .sops.yaml beside a sibling of the secrets dir cannot match it.
 	bad := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "other", ".sops.yaml")}
 	testutil.MkdirAll(t, filepath.Join(root, "other"), 0o755)
-	if _, err := Init(bad, env, "me", time.Now(), Disk{}); err == nil {
+	if _, err := Init(bad, env, "me", time.Now(), fsx.Disk{}); err == nil {
 		t.Error("init accepted a .sops.yaml that cannot cover the secrets dir")
 	}
 }

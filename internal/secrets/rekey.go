@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fsx"
 )
 
 // RekeyLine is the outcome for one file.
@@ -50,7 +51,7 @@ func (l RekeyLine) String() string {
 // who gains and who loses access; only when all of them succeeded are the
 // files written. Files that are not sops files are skipped (verify reports
 // them).
-func (s *Session) RekeyAll(ctx context.Context, userPaths []string, w Writer, report func(RekeyLine)) ([]RekeyLine, error) {
+func (s *Session) RekeyAll(ctx context.Context, userPaths []string, w fsx.Writer, report func(RekeyLine)) ([]RekeyLine, error) {
 	if err := s.requireConfig(); err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (s *Session) planRekey(path string) plannedFile {
 // be rekeyed, nothing is written, config included. Without (secrets
 // rekey), the files that could be rekeyed are written and the others are
 // counted in the error.
-func (s *Session) writePlanned(planned []plannedFile, config *SopsConfig, w Writer, report func(RekeyLine)) ([]RekeyLine, error) {
+func (s *Session) writePlanned(planned []plannedFile, config *SopsConfig, w fsx.Writer, report func(RekeyLine)) ([]RekeyLine, error) {
 	var lines []RekeyLine
 	var failed []string
 	for _, pf := range planned {

@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -130,41 +129,6 @@ func TestSopsYAMLCommaList(t *testing.T) {
 	e, err := c.RemoveRecipient(EveryRule(), ageKey("age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2"))
 	if err != nil || len(e.Empty()) != 1 {
 		t.Errorf("a rule left without recipients is not reported: %v\n%s", err, e.Data())
-	}
-}
-
-func TestWriteFileNeverRenamesOverSpecialFiles(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "target")
-	testutil.WriteFile(t, target, []byte("old"), 0o640)
-	link := filepath.Join(dir, "link")
-	testutil.Symlink(t, target, link)
-	if err := WriteFile(link, []byte("new"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := os.Lstat(link); st.Mode()&os.ModeSymlink == 0 {
-		t.Error("the symlink was replaced by a regular file")
-	}
-	if b, _ := os.ReadFile(target); string(b) != "new" {
-		t.Errorf("target = %q", b)
-	}
-	if err := WriteFile("/dev/null", []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := os.Stat("/dev/null"); st.Mode()&os.ModeCharDevice == 0 {
-		t.Fatal("/dev/null is no longer a device")
-	}
-	if err := WriteFile(target, []byte("newer"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := os.Stat(target); st.Mode().Perm() != 0o640 {
-		t.Errorf("mode %o, want the file's own 640", st.Mode().Perm())
-	}
-	if err := CreateFile(target, []byte("x"), 0o600); err == nil {
-		t.Error("CreateFile replaced an existing file")
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
-		t.Errorf("temporary files left: %v", entries)
 	}
 }
 

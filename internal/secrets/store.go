@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/nixctl/nixctl/internal/fsx"
 )
 
 // StoreResult says what Store wrote.
@@ -22,7 +24,7 @@ type StoreResult struct {
 // existing one keeps its data key and recipients, so refreshing a secret
 // (a rotated certificate) grants and revokes nothing and the diff shows only
 // the values that changed. Replacing needs a key that opens the file.
-func (s *Session) Store(path string, f Format, plain []byte, w Writer) (*StoreResult, error) {
+func (s *Session) Store(path string, f Format, plain []byte, w fsx.Writer) (*StoreResult, error) {
 	res := &StoreResult{Path: s.Repo.Rel(path), Format: f}
 	st, err := os.Lstat(path)
 	switch {

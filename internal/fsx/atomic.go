@@ -1,4 +1,4 @@
-package secrets
+package fsx
 
 import (
 	"errors"
@@ -36,6 +36,21 @@ func writeInPlace(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	return writeClose(f, data)
+}
+
+// WriteNew writes data to a new file at path, failing if path exists, in
+// one write rather than atomically: for a private temporary file (the
+// plaintext a secret's editor opens, mode 0600), never for the user's files.
+func WriteNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	return writeClose(f, data)
+}
+
+func writeClose(f *os.File, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
