@@ -6,6 +6,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -18,6 +19,7 @@ import (
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/fsx"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -50,6 +52,9 @@ type Deps struct {
 
 	writerOnce sync.Once
 	writer     fsx.Writer
+
+	printerOnce sync.Once
+	printer     io.Writer
 
 	fleetOnce sync.Once
 	fleet     *inventory.Fleet
@@ -90,7 +95,7 @@ func (d *Deps) Runner() execx.Runner {
 			r = NewRunner(d)
 		}
 		if d.Config != nil && d.Config.DryRun {
-			r = execx.NewDryRun(r, d.IO.Out)
+			r = execx.NewDryRun(r, d.PlanPrinter())
 		}
 		d.runner = r
 	})
@@ -107,11 +112,40 @@ func (d *Deps) Writer() fsx.Writer {
 			w = fsx.Disk{}
 		}
 		if d.Config != nil && d.Config.DryRun {
-			w = fsx.NewDryRun(d.IO.Out)
+			w = fsx.NewDryRun(d.PlanPrinter())
 		}
 		d.writer = w
 	})
 	return d.writer
+}
+
+// Hosts returns how commands run operations on hosts: over SSH through
+// dialer, or with --dry-run a printer of each operation's ssh command line
+// on stdout, beside the commands and file changes.
+func (d *Deps) Hosts(dialer hostops.Dialer) hostops.Hosts {
+	if d.Config != nil && d.Config.DryRun {
+		return hostops.PrintConnector{Out: d.PlanPrinter()}
+	}
+	return &hostops.SSH{Dialer: dialer}
+}
+
+// PlanPrinter is stdout for the dry-run runner, file writer and hosts,
+// which print from several goroutines (hosts run in parallel): one whole
+// line at a time, in the order they come.
+func (d *Deps) PlanPrinter() io.Writer {
+	d.printerOnce.Do(func() { d.printer = &lockedWriter{w: d.IO.Out} })
+	return d.printer
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // NewRunner is the real runner, printing each command at -v on d's IO.
@@ -210,7 +244,12 @@ func (d *Deps) UserName() string {
 }
 
 // RequireYes asks for confirmation unless --yes; without a terminal --yes is required.
+// With --dry-run the question is a step of the printed plan, answered yes.
 func (d *Deps) RequireYes(question string) error {
+	if d.Config.DryRun {
+		_, err := fmt.Fprintf(d.PlanPrinter(), "# ask: %s (a dry run answers yes)\n", question)
+		return err
+	}
 	if d.Config.Yes {
 		return nil
 	}

@@ -204,8 +204,10 @@ func runDeploy(ctx context.Context, opts *deployOptions) error {
 		return exitcode.New(exitcode.Usage, err, exitcode.HintOf(err))
 	}
 	if deps.Config.DryRun {
-		plan.Print(deps.IO.Out)
-		return nil
+		// The steps are printed by the run itself (Deps.Runner, Hosts,
+		// Writer and the health probe print instead of acting); the header
+		// says what they do not.
+		plan.PrintHeader(deps.IO.Out)
 	}
 	// With --diff the question comes after the plan (Env.Approve).
 	if !opts.confirmed && !opts.diff && !opts.planOnly && (plan.Action == "switch" || plan.Action == "boot" || plan.Rollback) {
@@ -224,9 +226,11 @@ func executeDeploy(ctx context.Context, opts *deployOptions, fleet *inventory.Fl
 	deps := opts.deps
 	runID := newRunID(deps.Now())
 	logDir := filepath.Join(deps.StateDir(), "logs", runID)
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
+	if err := deps.Writer().MkdirAll(logDir, 0o755); err != nil {
 		deps.IO.Warnf("no log files: %v", err)
 		logDir = ""
+	} else if _, err := os.Stat(logDir); err != nil {
+		logDir = "" // --dry-run: the folder is only printed
 	}
 	names := make([]string, len(plan.Hosts))
 	for i, h := range plan.Hosts {
@@ -234,7 +238,7 @@ func executeDeploy(ctx context.Context, opts *deployOptions, fleet *inventory.Fl
 	}
 	progress := ui.NewProgress(deps.IO, names)
 	env := deploy.Env{
-		Runner: deps.Runner(), Hosts: &hostops.SSH{Dialer: dialer}, Events: progress, Fleet: fleet, LogDir: logDir,
+		Runner: deps.Runner(), Hosts: deps.Hosts(dialer), Probe: healthProbe(deps), Events: progress, Fleet: fleet, LogDir: logDir,
 		RunID: runID, Who: whoAmI(deps), GitRev: gitRev(ctx, deps, fleet), Now: deps.Now,
 		SecretsAccess: deploySecretsAccess(deps, fleet),
 	}
@@ -255,13 +259,27 @@ func executeDeploy(ctx context.Context, opts *deployOptions, fleet *inventory.Fl
 	return reportDeploy(deps, rep)
 }
 
+// healthProbe runs the tcp and http health checks: over the network, or
+// with --dry-run as lines of the printed plan.
+func healthProbe(deps *app.Deps) deploy.Probe {
+	if deps.Config.DryRun {
+		return deploy.PrintProbe{Out: deps.PlanPrinter()}
+	}
+	return deploy.NetProbe()
+}
+
 func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 	io := deps.IO
-	if deps.Config.JSON {
+	switch {
+	case deps.Config.DryRun:
+		// The printed steps are the result: a table (or --json) would say
+		// "ok" of hosts nothing was done to. Why a host's dry run stopped
+		// (a failed evaluation) is still said below, with the exit code.
+	case deps.Config.JSON:
 		if err := io.PrintJSON(rep); err != nil {
 			return err
 		}
-	} else {
+	default:
 		rows := make([][]string, len(rep.Hosts))
 		for i, h := range rep.Hosts {
 			mark := io.OK()

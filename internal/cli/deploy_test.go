@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,41 +28,100 @@ func probeStub(rec *execx.Recorder, stderr string, code int) {
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "--nixctl-flavour-probe"}, Stderr: stderr, ExitCode: code})
 }
 
+// deploy --dry-run runs the deploy over printers: every step of each host
+// in the order it would run, nothing changed here, nothing run on a host.
 func TestDeployDryRunPrintsThePlan(t *testing.T) {
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
+	home := t.TempDir()
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
 	// nixos-rebuild-ng answers an unknown flag with argparse's usage error.
 	probeStub(rec, "usage: nixos-rebuild [-h] …\nnixos-rebuild: error: unrecognized arguments: --nixctl-flavour-probe\n", 2)
-	r := runIn(t, dir, rec, map[string]string{"HOME": t.TempDir()}, "deploy", "@cluster", "--dry-run")
+	before, beforeHome := testutil.Tree(t, dir), testutil.Tree(t, home)
+	r := runIn(t, dir, rec, map[string]string{"HOME": home}, "deploy", "@cluster", "--dry-run", "--no-check")
 	rec.Verify(t)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
+	testutil.SameTree(t, "deploy --dry-run", before, testutil.Tree(t, dir))
+	testutil.SameTree(t, "deploy --dry-run", beforeHome, testutil.Tree(t, home))
+	// Only the probe and the read-only commands ran (the derivations of the
+	// three hosts, which the recorder does not know).
+	for _, c := range rec.Calls() {
+		if !c.Cmd.ReadOnly {
+			t.Errorf("ran %q", c.Cmd.Argv)
+		}
+	}
+	if !strings.HasPrefix(r.stdout, "# nixctl deploy (switch) of 3 host(s), 2 at a time") {
+		t.Errorf("header:\n%s", r.stdout)
+	}
+	ssh := "ssh -o ConnectTimeout=5 deploy@10.0.0.3 "
+	stepsInOrder(t, r.stdout, "10.0.0.3",
+		"# c: if health fails: NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild switch --rollback --flake "+dir+"#c --target-host deploy@10.0.0.3 --sudo",
+		ssh+`'sh -c "<preflight.sh>" nixctl-preflight / 1'`,
+		ssh+`'sudo -n sh -c "<deploy-lock-acquire.sh>" nixctl-deploy-lock-acquire / 0'`,
+		ssh+`'sh -c "<status.sh>" nixctl-status /'`,
+		ssh+`'sudo -n sh -c "<watchdog.sh>" nixctl-watchdog / arm `,
+		"(cd "+dir+" && NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild switch --flake "+dir+"#c --target-host deploy@10.0.0.3 --sudo)",
+		ssh+`'sudo -n sh -c "<watchdog.sh>" nixctl-watchdog / confirm `,
+		ssh+`'sh -c "<status.sh>" nixctl-status /'`,
+		ssh+"true",
+		"# c: health tcp 10.0.0.3:443, from here",
+		ssh+`'sh -c "<system-generation.sh>" nixctl-system-generation /'`,
+		ssh+`'sudo -n sh -c "<deploy-lock-release.sh>" nixctl-deploy-lock-release / `)
 	for _, want := range []string{
-		"# nixctl deploy (switch) of 3 host(s), 2 at a time",
 		"nix build --no-link --json --log-format internal-json --extra-experimental-features 'nix-command flakes' " + dir + "#nixosConfigurations.a.config.system.build.toplevel " + dir + "#nixosConfigurations.b.",
-		"NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild switch --flake " + dir + "#a --target-host root@10.0.0.1\n",
-		"NIX_SSHOPTS='-o ConnectTimeout=5 -p 2222' nixos-rebuild switch --flake " + dir + "#b --target-host root@10.0.0.2\n",
-		"nixos-rebuild switch --flake " + dir + "#c --target-host deploy@10.0.0.3 --sudo\n",
-		"# c: health tcp 10.0.0.3:443",
-		"# c: if health fails: NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild switch --rollback --flake " + dir + "#c --target-host deploy@10.0.0.3 --sudo",
+		"(cd " + dir + " && NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild switch --flake " + dir + "#a --target-host root@10.0.0.1)\n",
+		"(cd " + dir + " && NIX_SSHOPTS='-o ConnectTimeout=5 -p 2222' nixos-rebuild switch --flake " + dir + "#b --target-host root@10.0.0.2)\n",
+		"ssh -o ConnectTimeout=5 -p 2222 root@10.0.0.2 'sh -c \"<deploy-lock-acquire.sh>\" nixctl-deploy-lock-acquire / 0'",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if strings.Contains(r.stdout, "#d") {
+	if strings.Contains(r.stdout, "#d") || strings.Contains(r.stdout, "10.0.0.4") {
 		t.Error("d is not in @cluster")
 	}
 
 	// rebuild: bash in the inventory wins: no probe, the bash flag.
 	rec = &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
-	r = runIn(t, dir, rec, nil, "deploy", "d", "--dry-run", "--action", "boot", "--build-host", "a")
+	r = runIn(t, dir, rec, map[string]string{"HOME": home}, "deploy", "d", "--dry-run", "--no-check", "--action", "boot", "--build-host", "a")
 	if r.code != 0 || !strings.Contains(r.stdout, "nixos-rebuild boot --flake "+dir+"#d --target-host root@10.0.0.4 --build-host root@10.0.0.1 --use-remote-sudo") {
 		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if len(rec.Calls()) != 0 {
-		t.Errorf("no command may run: %q", rec.Argvs())
+	// The build host is preflighted as a target is.
+	stepsInOrder(t, r.stdout, "10.0.0.",
+		`ssh -o ConnectTimeout=5 root@10.0.0.4 'sh -c "<preflight.sh>" nixctl-preflight / 1'`,
+		`ssh -o ConnectTimeout=5 root@10.0.0.1 'sh -c "<preflight.sh>" nixctl-preflight / 0'`,
+		`ssh -o ConnectTimeout=5 root@10.0.0.4 'sh -c "<deploy-lock-acquire.sh>" nixctl-deploy-lock-acquire / 0'`,
+		"(cd "+dir+" && NIX_SSHOPTS='-o ConnectTimeout=5' nixos-rebuild boot --flake "+dir+"#d")
+	// Only reads ran (the flake's git revision for the lock's record).
+	for _, c := range rec.Calls() {
+		if !c.Cmd.ReadOnly {
+			t.Errorf("ran %q", c.Cmd.Argv)
+		}
+	}
+	testutil.SameTree(t, "deploy --dry-run", beforeHome, testutil.Tree(t, home))
+}
+
+// stepsInOrder checks that the lines of out that mention host hold want, in
+// that order, each want the start of a line (hosts run side by side, so
+// only one host's lines have an order).
+func stepsInOrder(t *testing.T, out, host string, want ...string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, host) || strings.HasPrefix(l, "# ") {
+			lines = append(lines, l)
+		}
+	}
+	i := 0
+	for _, l := range lines {
+		if i < len(want) && strings.HasPrefix(l, want[i]) {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("step %q missing or out of order in:\n%s", want[i], strings.Join(lines, "\n"))
 	}
 }
 
@@ -176,5 +236,71 @@ func TestDeployCommandWithRealSSHD(t *testing.T) {
 	}
 	if !strings.HasPrefix(sts[0].LastDeploy.Who, "alice@") {
 		t.Errorf("who = %q", sts[0].LastDeploy.Who)
+	}
+}
+
+// A dry run against a real host leaves it alone: no lock, no record, no
+// watchdog, no session in sshd's log; only this machine's reads run.
+func TestDeployDryRunLeavesARealHostAlone(t *testing.T) {
+	s := testutil.StartSSHD(t, testutil.SSHDOptions{OwnSystem: true})
+	home := t.TempDir()
+	kh, _ := os.ReadFile(s.KnownHostsFile)
+	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(kh)})
+	inv := fmt.Sprintf("hosts:\n  - {name: web, address: 127.0.0.1, port: %d, identity: %s, health: [{command: \"true\"}]}\n", s.Port, s.ClientKeyFile)
+	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": inv, "flake.nix": "{}"})
+	root := s.Root()
+	before := map[string]map[string]string{}
+	for _, d := range []string{"var/lib/nixctl", "run", "nix/var/nix/profiles"} {
+		before[d] = testutil.Tree(t, filepath.Join(root, d))
+	}
+	sshdLog := s.Log()
+	for _, args := range [][]string{
+		{"deploy", "web", "--dry-run", "--no-check"},
+		{"rollback", "web", "--dry-run"},
+		{"rollback", "web", "--to", "3", "--dry-run"},
+	} {
+		rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
+		probeStub(rec, "unknown option `--nixctl-flavour-probe'\n", 1)
+		r := runIn(t, dir, rec, map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state")}, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		port := fmt.Sprintf("-p %d ", s.Port)
+		to := slices.Contains(args, "--to")
+		activation := "(cd " + dir + " && "
+		if to {
+			activation = "ssh "
+		}
+		stepsInOrder(t, r.stdout, port,
+			"ssh ", // preflight
+			"ssh ", // lock
+			activation,
+			"ssh ") // health, generation, release
+		ops := []string{"nixctl-preflight / 0'", "nixctl-deploy-lock-acquire / 0'", "nixctl-deploy-lock-release / "}
+		if to {
+			ops = []string{"nixctl-preflight / 0'", "nixctl-deploy-lock-acquire / 0'", "nixctl-system-switch-generation / 3'", "nixctl-deploy-lock-release / "}
+		}
+		rest := r.stdout
+		for _, op := range ops {
+			i := strings.Index(rest, op)
+			if i < 0 {
+				t.Fatalf("%v: %q missing or out of order:\n%s", args, op, r.stdout)
+			}
+			rest = rest[i:]
+		}
+		for _, c := range rec.Calls() {
+			if !c.Cmd.ReadOnly {
+				t.Errorf("%v ran %q", args, c.Cmd.Argv)
+			}
+		}
+	}
+	for d, tree := range before {
+		testutil.SameTree(t, "a dry run on the host's "+d, tree, testutil.Tree(t, filepath.Join(root, d)))
+	}
+	if s.Log() != sshdLog {
+		t.Errorf("sshd saw a connection during a dry run:\n%s", strings.TrimPrefix(s.Log(), sshdLog))
+	}
+	if _, err := os.Stat(filepath.Join(home, "state")); err == nil {
+		t.Error("a dry run wrote its log folder")
 	}
 }

@@ -16,12 +16,7 @@ func newHomeRemote(deps *app.Deps, fleet *inventory.Fleet) home.Remote {
 	if err != nil {
 		return unreachable{err}
 	}
-	return &home.SSH{
-		SSH:    ssh,
-		Fleet:  fleet,
-		DryRun: deps.Config.DryRun,
-		Out:    deps.IO.Out,
-	}
+	return &home.SSH{SSH: ssh, Fleet: fleet, Hosts: deps.Hosts(ssh)}
 }
 
 // unreachable is every host when the ssh configuration cannot be read.

@@ -199,6 +199,7 @@ func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
 func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	before, beforeHome := testutil.Tree(t, dir), testutil.Tree(t, env["HOME"])
 	r := runIn(t, dir, rec, env, "--dry-run", "home", "switch", "server")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -206,10 +207,16 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 	if len(rec.Calls()) != 0 {
 		t.Errorf("dry-run ran %q", rec.Argvs())
 	}
+	testutil.SameTree(t, "home switch --dry-run", before, testutil.Tree(t, dir))
+	testutil.SameTree(t, "home switch --dry-run", beforeHome, testutil.Tree(t, env["HOME"]))
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("want build, copy, activate:\n%s", r.stdout)
+	if len(lines) != 4 {
+		t.Fatalf("want build, preflight, copy, activate:\n%s", r.stdout)
 	}
+	if lines[1] != `ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 'sh -c "<preflight.sh>" nixctl-preflight / 0'` {
+		t.Errorf("preflight: %s", lines[1])
+	}
+	lines = append(lines[:1], lines[2:]...)
 	if !strings.HasPrefix(lines[0], "nix build --no-link --json") || !strings.HasSuffix(lines[0], dir+"#homeConfigurations.server.activationPackage") {
 		t.Errorf("build: %s", lines[0])
 	}
@@ -251,11 +258,18 @@ func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
 func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	before, beforeHome := testutil.Tree(t, dir), testutil.Tree(t, env["HOME"])
 	r := runIn(t, dir, rec, env, "--dry-run", "home", "rollback", "server", "--to", "3")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
+	testutil.SameTree(t, "home rollback --dry-run", before, testutil.Tree(t, dir))
+	testutil.SameTree(t, "home rollback --dry-run", beforeHome, testutil.Tree(t, env["HOME"]))
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || lines[0] != `ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 'sh -c "<preflight.sh>" nixctl-preflight / 0'` {
+		t.Fatalf("want the preflight, the generations listing, then the rollback:\n%s", r.stdout)
+	}
+	lines = lines[1:]
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 ") || !strings.HasSuffix(lines[0], `'sh -c "<home-generations.sh>" nixctl-home-generations /'`) {
 		t.Fatalf("want the generations listing, then the rollback:\n%s", r.stdout)
 	}

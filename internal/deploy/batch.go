@@ -5,9 +5,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/nix"
 )
 
 // activateInBatches activates the hosts still going: the canaries first,
@@ -100,28 +97,19 @@ func (e *BatchError) Hint() string {
 	return "fix what stopped the rollout (the host's log file has its output), then deploy again; with --diff the hosts already deployed are unchanged and skipped"
 }
 
-// printRollout adds to the printed plan what happens between the build and
-// the activations: the cache push, the diff and its question, the batches.
+// printRollout adds to a dry run's header how the hosts are rolled out
+// after the build: the question after the diff, canaries, batches.
 func (p *Plan) printRollout(w io.Writer) {
-	if p.Cache != "" && p.Build != nil {
-		fmt.Fprintf(w, "%s <every system built above>\n", execx.Quote(nix.CopyToStore(p.Cache)))
+	if p.PlanOnly {
+		fmt.Fprintln(w, "# plan: stop here, after the diff: no lock, no activation")
+		return
 	}
 	if p.Diff {
-		fmt.Fprintln(w, "# diff: each host's /run/current-system over ssh against its new system (nix store diff-closures, kernel/initrd/modules/systemd links)")
-		for _, h := range p.Hosts {
-			if h.DryActivate != nil {
-				fmt.Fprintln(w, h.DryActivate.String())
-			}
-		}
-		if p.PlanOnly {
-			fmt.Fprintln(w, "# plan: stop here")
-			return
-		}
 		skipped := "unchanged hosts are skipped"
 		if p.Force {
 			skipped = "unchanged hosts are activated too (--force)"
 		}
-		fmt.Fprintln(w, "# one question for the fleet; "+skipped)
+		fmt.Fprintln(w, "# one question for the fleet after the diff; "+skipped)
 	}
 	if len(p.Canary) > 0 {
 		fmt.Fprintf(w, "# canaries first: %s; the others only if every canary is healthy\n", strings.Join(p.Canary, ", "))

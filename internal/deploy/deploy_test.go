@@ -574,7 +574,7 @@ func TestHealthTCPAndHTTP(t *testing.T) {
 
 	h := HostPlan{Host: inventory.Host{Name: "web", Address: "10.0.0.1"}, Route: remote.Route{Name: "10.0.0.1", HostName: "10.0.0.1", Port: 22, User: "root"}}
 	net := fakeNet{"10.0.0.1": &fakeHost{}}
-	hc := newHealthChecker(net, time.Millisecond)
+	hc := newHealthChecker(net, nil, time.Millisecond)
 
 	h.Host.Health = []inventory.Health{{TCP: open}, {HTTP: srv.URL, ExpectStatus: 200, Timeout: 5 * time.Second}}
 	if err := hc.run(context.Background(), h); err != nil {

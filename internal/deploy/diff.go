@@ -85,6 +85,12 @@ func (x *executor) diffHost(ctx context.Context, h *hostRun) (*HostDiff, error) 
 		return nil, fmt.Errorf("reading the host's current system: %w", err)
 	}
 	d.Current = st.Current
+	if st.Planned {
+		// A dry run: the reads are printed, nothing is compared; the
+		// dry activation is a step of the plan.
+		d.Change, d.Note = DiffUnknown, "a dry run reads nothing from the host"
+		return d, x.dryActivate(ctx, h, d)
+	}
 	if d.Current != "" && !nix.IsStorePath(d.Current) {
 		return nil, fmt.Errorf("the host's /run/current-system points at %q, which is not a store path", d.Current)
 	}
@@ -110,17 +116,27 @@ func (x *executor) diffHost(ctx context.Context, h *hostRun) (*HostDiff, error) 
 			return nil, err
 		}
 	}
-	if h.plan.DryActivate != nil {
-		c := h.plan.withStorePath(*h.plan.DryActivate, h.res.StorePath)
-		c.Stdout, c.Stderr = h.out, h.out
-		res, err := x.env.Runner.Run(ctx, c)
-		if err != nil {
-			return nil, exitcode.New(exitcode.Failure, fmt.Errorf("nixos-rebuild dry-activate: %w", err), "the host's log file has its full output; --no-check does not skip it")
-		}
-		u := nix.ParseDryActivate(string(res.Stdout) + "\n" + string(res.Stderr))
-		d.Units = &u
+	if err := x.dryActivate(ctx, h, d); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// dryActivate asks nixos-rebuild dry-activate what the activation would
+// do to the host's units.
+func (x *executor) dryActivate(ctx context.Context, h *hostRun, d *HostDiff) error {
+	if h.plan.DryActivate == nil {
+		return nil
+	}
+	c := h.plan.withStorePath(*h.plan.DryActivate, h.res.StorePath)
+	c.Stdout, c.Stderr = h.out, h.out
+	res, err := x.env.Runner.Run(ctx, c)
+	if err != nil {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("nixos-rebuild dry-activate: %w", err), "the host's log file has its full output; --no-check does not skip it")
+	}
+	u := nix.ParseDryActivate(string(res.Stdout) + "\n" + string(res.Stderr))
+	d.Units = &u
+	return nil
 }
 
 // newSystem is the store path of the system built for h ("" when it is

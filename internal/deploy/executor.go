@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,9 @@ type Events interface {
 type Env struct {
 	Runner execx.Runner
 	// Hosts opens hosts for their operations (lock, status, rollback).
-	Hosts  hostops.Connector
+	Hosts hostops.Connector
+	// Probe runs the tcp and http health checks (nil: NetProbe).
+	Probe  Probe
 	Events Events
 	Fleet  *inventory.Fleet
 	// LogDir receives <host>.log for every host ("" = no log files).
@@ -402,6 +405,7 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 	}
 	c := *x.plan.Build
 	c.Argv = nix.Build(installables)
+	c.Planned = plannedBuild(hosts)
 	w := io.MultiWriter(outs...)
 	if len(hosts) > 1 {
 		w = x.env.Events.Writer("nix build")
@@ -431,13 +435,26 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 	}
 	for _, h := range hosts {
 		for _, r := range results {
-			// The derivation the evaluation found, or else the only one.
-			if h.res.DrvPath != "" && r.DrvPath == h.res.DrvPath || h.res.DrvPath == "" && len(hosts) == 1 && len(results) == 1 {
+			// The derivation the evaluation found, or else the only one;
+			// in a dry run, the placeholder that stands for the host's.
+			if h.res.DrvPath != "" && r.DrvPath == h.res.DrvPath || h.res.DrvPath == "" && len(hosts) == 1 && len(results) == 1 ||
+				r.Out() == BuiltPlaceholder(h.plan.Host.Name) {
 				h.res.StorePath = r.Out()
 			}
 		}
 	}
 	return nil
+}
+
+// plannedBuild is what a dry run answers for the build: nix build --json
+// naming each host's system by its placeholder.
+func plannedBuild(hosts []*hostRun) []byte {
+	results := make([]nix.BuildResult, len(hosts))
+	for i, h := range hosts {
+		results[i] = nix.BuildResult{DrvPath: h.res.DrvPath, Outputs: map[string]string{"out": BuiltPlaceholder(h.plan.Host.Name)}}
+	}
+	b, _ := json.Marshal(results)
+	return b
 }
 
 // useDerivations makes the build build the derivations the check stage
@@ -497,7 +514,7 @@ func (x *executor) activate(h *hostRun) {
 	}
 	if bad == nil && p.Activates() {
 		x.setStage(h, StageHealth)
-		bad = newHealthChecker(x.env.Hosts, p.HealthInterval).run(ctx, h.plan)
+		bad = newHealthChecker(x.env.Hosts, x.env.Probe, p.HealthInterval).run(ctx, h.plan)
 	}
 	if bad != nil {
 		if x.ctx.Err() != nil {
@@ -543,7 +560,7 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 		return
 	}
 	x.setStage(h, StageHealth)
-	if err := newHealthChecker(x.env.Hosts, x.plan.HealthInterval).run(ctx, h.plan); err != nil {
+	if err := newHealthChecker(x.env.Hosts, x.env.Probe, x.plan.HealthInterval).run(ctx, h.plan); err != nil {
 		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
 			fmt.Errorf("%w; still unhealthy after the rollback: %w", healthErr, err), "the previous generation is active but unhealthy: look at the host"))
 		return

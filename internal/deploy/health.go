@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -33,18 +34,71 @@ func (e *HealthError) Unwrap() error { return e.Last }
 // healthChecker runs a host's checks, each retried until its deadline.
 type healthChecker struct {
 	hosts    hostops.Connector
+	probe    Probe
 	interval time.Duration
-	client   *http.Client
 }
 
-func newHealthChecker(d hostops.Connector, interval time.Duration) *healthChecker {
+func newHealthChecker(d hostops.Connector, probe Probe, interval time.Duration) *healthChecker {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &healthChecker{hosts: d, interval: interval, client: &http.Client{
+	if probe == nil {
+		probe = NetProbe()
+	}
+	return &healthChecker{hosts: d, probe: probe, interval: interval}
+}
+
+// Probe runs the checks nixctl makes from this machine (tcp, http); the
+// command checks run on the host, through hostops.
+type Probe interface {
+	Check(ctx context.Context, host string, c inventory.Health) error
+}
+
+// NetProbe reaches the network.
+func NetProbe() Probe {
+	return netProbe{client: &http.Client{
 		// A check looks at the host itself: a redirect elsewhere is its answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+type netProbe struct{ client *http.Client }
+
+func (p netProbe) Check(ctx context.Context, _ string, c inventory.Health) error {
+	if c.Kind() == "tcp" {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", c.TCP)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.HTTP, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != c.ExpectStatus {
+		return fmt.Errorf("status %d, want %d", resp.StatusCode, c.ExpectStatus)
+	}
+	return nil
+}
+
+// PrintProbe is the Probe of --dry-run: each check is a line of the printed
+// plan, and passes.
+type PrintProbe struct{ Out io.Writer }
+
+func (p PrintProbe) Check(_ context.Context, host string, c inventory.Health) error {
+	line := fmt.Sprintf("# %s: health %s %s, from here", host, c.Kind(), c.Target())
+	if c.Kind() == "http" {
+		line += fmt.Sprintf(", expect status %d", c.ExpectStatus)
+	}
+	_, err := fmt.Fprintln(p.Out, line)
+	return err
 }
 
 // run checks that the host still accepts SSH, then every configured check.
@@ -113,34 +167,13 @@ func roundRan(d time.Duration) time.Duration {
 }
 
 func (hc *healthChecker) once(ctx context.Context, h HostPlan, c inventory.Health) error {
-	switch c.Kind() {
-	case "tcp":
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", c.TCP)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	case "http":
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.HTTP, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != c.ExpectStatus {
-			return fmt.Errorf("status %d, want %d", resp.StatusCode, c.ExpectStatus)
-		}
-		return nil
-	default:
-		s, err := hc.hosts.Connect(ctx, h.Route, false)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		return s.RunCheck(ctx, c.Command)
+	if c.Kind() == "tcp" || c.Kind() == "http" {
+		return hc.probe.Check(ctx, h.Host.Name, c)
 	}
+	s, err := hc.hosts.Connect(ctx, h.Route, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.RunCheck(ctx, c.Command)
 }

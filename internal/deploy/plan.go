@@ -403,9 +403,11 @@ func (e *PlanError) Hint() string {
 	return "nixos-rebuild passes ssh options through NIX_SSHOPTS, split on spaces: move the identity file or known_hosts to a path without spaces"
 }
 
-// Print writes the plan as a user would run it by hand: comments for what
-// nixctl does itself over SSH, shell-quoted commands for the rest.
-func (p *Plan) Print(w io.Writer) {
+// PrintHeader writes what a dry run's steps do not show: what the run is,
+// how the hosts are rolled out, and what happens to each host only if
+// something fails. The steps themselves are printed by the executor running
+// over the dry-run runner and hosts.
+func (p *Plan) PrintHeader(w io.Writer) {
 	what := "deploy (" + p.Action + ")"
 	if p.PlanOnly {
 		what = "plan (" + p.Action + ")"
@@ -416,50 +418,19 @@ func (p *Plan) Print(w io.Writer) {
 			what += fmt.Sprintf(" to generation %d", p.RollbackTo)
 		}
 	}
-	fmt.Fprintf(w, "# nixctl %s of %d host(s), %d at a time\n", what, len(p.Hosts), p.Parallel)
-	if !p.NoCheck && !p.Rollback {
-		fmt.Fprintf(w, "# check: evaluate %s in one nix process; the build then builds the derivations it found\n", strings.Join(p.names(), ", "))
-	}
-	if p.Remote() {
-		for _, h := range p.Hosts {
-			fmt.Fprintf(w, "# %s: preflight over ssh %s (host key, nix%s), lock %s\n", h.Host.Name, h.Route, sudoNote(h), hostops.DeployLockPath)
-			if h.BuildRoute != nil {
-				fmt.Fprintf(w, "# %s: preflight of the build host over ssh %s (host key, nix)\n", h.Host.Name, *h.BuildRoute)
-			}
-		}
-	}
-	if p.Build != nil {
-		fmt.Fprintln(w, p.Build.String())
-	}
+	fmt.Fprintf(w, "# nixctl %s of %d host(s), %d at a time: each host's steps in order, hosts side by side as they run\n", what, len(p.Hosts), p.Parallel)
 	p.printRollout(w)
 	if p.PlanOnly {
 		return
 	}
 	for _, h := range p.Hosts {
-		if len(h.Activate.Argv) > 0 {
-			fmt.Fprintln(w, h.Activate.String())
-		}
-		if p.Rollback && h.RollbackRemote != nil {
-			fmt.Fprintln(w, execx.Quote(h.Route.Command(h.RollbackRemote.command(h.Elevate))))
-		}
-		if h.MagicRollback {
-			fmt.Fprintf(w, "# %s: magic rollback: before activating, arm a watchdog on the host (unit %sRUNID, or a detached process) that switches back to the running generation unless nixctl confirms over a new ssh connection within %s\n",
-				h.Host.Name, hostops.WatchdogUnitPrefix, h.ConfirmTimeout)
-		}
 		if h.Verify {
 			what := "/run/current-system"
 			if p.Action == "boot" {
 				what = "the system profile's target"
 			}
-			fmt.Fprintf(w, "# %s: nixos-rebuild evaluates the flake again: then compare %s (over ssh) with %s; if they differ: %s\n",
+			fmt.Fprintf(w, "# %s: nixos-rebuild evaluates the flake again: if %s is not %s after the activation: %s\n",
 				h.Host.Name, what, BuiltPlaceholder(h.Host.Name), h.rollbackText())
-		}
-		if p.Activates() && len(h.Host.Health) > 0 {
-			var checks []string
-			for _, c := range h.Host.Health {
-				checks = append(checks, c.Kind()+" "+c.Target())
-			}
-			fmt.Fprintf(w, "# %s: health %s\n", h.Host.Name, strings.Join(checks, "; "))
 		}
 		if rb := h.rollbackText(); !p.Rollback && p.Activates() && rb != "" {
 			fmt.Fprintf(w, "# %s: if health fails: %s\n", h.Host.Name, rb)
@@ -476,19 +447,4 @@ func (h HostPlan) rollbackText() string {
 		return execx.Quote(h.Route.Command(h.RollbackRemote.command(h.Elevate)))
 	}
 	return ""
-}
-
-func sudoNote(h HostPlan) string {
-	if h.Host.Sudo || h.Elevate {
-		return ", sudo -n"
-	}
-	return ""
-}
-
-func (p *Plan) names() []string {
-	out := make([]string, len(p.Hosts))
-	for i, h := range p.Hosts {
-		out[i] = h.Host.Name
-	}
-	return out
 }

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/hostops"
+	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 )
 
@@ -196,26 +199,81 @@ func TestUnattributedBuildIsNotActivated(t *testing.T) {
 	}
 }
 
-// The printed plan shows the activation as it will run.
-func TestPlanPrintsWhatIsActivated(t *testing.T) {
-	f := fakeFleet(t, healthHost)
+// dryRun runs the executor as --dry-run does: over the dry-run runner (the
+// recorder answers the read-only commands), printing hosts and health
+// probes, all on one stream. It returns the header and the steps.
+func dryRun(t *testing.T, f *inventory.Fleet, o Options, rec *execx.Recorder) (string, *Report) {
+	t.Helper()
+	p, err := NewPlan(f, f.Hosts, o, routesIn(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
-	p, err := NewPlan(f, f.Hosts, Options{Action: "switch", Flavour: nix.FlavourNG, StorePath: true}, routesIn(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
+	p.PrintHeader(&out)
+	rep := Run(context.Background(), Env{Runner: execx.NewDryRun(rec, &out), Hosts: hostops.PrintConnector{Out: &out}, Probe: PrintProbe{Out: &out},
+		Events: &events{}, Fleet: f, RunID: "dry-1", Who: "alice@laptop", GitRev: "abc123"}, p)
+	for _, h := range rep.Hosts {
+		if !h.OK() {
+			t.Errorf("%s: %s at %s: %s", h.Host, h.Result, h.Stage, h.Error)
+		}
 	}
-	p.Print(&out)
-	if !strings.Contains(out.String(), "\nNIX_SSHOPTS='' nixos-rebuild switch --store-path '<built toplevel of web>' --target-host root@10.0.0.5\n") || strings.Contains(out.String(), "compare") {
-		t.Errorf("plan:\n%s", out.String())
+	return out.String(), rep
+}
+
+// inOrder fails unless each of want is in out, each after the one before.
+func inOrder(t *testing.T, out string, want ...string) {
+	t.Helper()
+	rest := out
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("missing, or out of order: %q\nin:\n%s", w, out)
+			return
+		}
+		rest = rest[i+len(w):]
 	}
-	out.Reset()
-	p, err = NewPlan(f, f.Hosts, Options{Action: "boot", Flavour: nix.FlavourBash}, routesIn(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
+}
+
+// A dry run is the executor's run over printers: every step a host would
+// take, in order, the activation as it will run.
+func TestDryRunPrintsEveryStepInOrder(t *testing.T) {
+	f := fakeFleet(t, healthHost)
+	out, _ := dryRun(t, f, Options{Action: "switch", Flavour: nix.FlavourNG, StorePath: true, NoCheck: true}, &execx.Recorder{})
+	ssh := "ssh root@10.0.0.5 "
+	inOrder(t, out,
+		"# nixctl deploy (switch) of 1 host(s), 4 at a time",
+		"# web: if health fails: NIX_SSHOPTS='' nixos-rebuild switch --rollback --flake /fleet#web --target-host root@10.0.0.5\n",
+		// preflight, then the lock, over ssh
+		ssh+`'sh -c "<preflight.sh>" nixctl-preflight / 0'`+"\n",
+		ssh+`'sh -c "<deploy-lock-acquire.sh>" nixctl-deploy-lock-acquire / 0'`,
+		"nix build --no-link --json",
+		"/fleet#nixosConfigurations.web.config.system.build.toplevel)\n",
+		// magic rollback: the watchdog is armed from what the host runs
+		ssh+`'sh -c "<status.sh>" nixctl-status /'`,
+		ssh+`'sh -c "<watchdog.sh>" nixctl-watchdog / arm dry-1 switch '\''<generation running now>'\'' '\''<system root@10.0.0.5 runs now>'\'' 1800 30'`,
+		"(cd /fleet && NIX_SSHOPTS='' nixos-rebuild switch --store-path '<built toplevel of web>' --target-host root@10.0.0.5)\n",
+		// confirmed over a new connection
+		ssh+`'sh -c "<watchdog.sh>" nixctl-watchdog / confirm dry-1'`,
+		// health: ssh still lets us in, then the inventory's check
+		ssh+"true\n",
+		ssh+"'systemctl is-active app'\n",
+		ssh+`'sh -c "<system-generation.sh>" nixctl-system-generation /'`,
+		ssh+`'sh -c "<deploy-lock-release.sh>" nixctl-deploy-lock-release / dry-1'`,
+	)
+	if strings.Contains(out, "compare") {
+		t.Errorf("a --store-path activation has nothing to compare:\n%s", out)
 	}
-	p.Print(&out)
-	want := "# web: nixos-rebuild evaluates the flake again: then compare the system profile's target (over ssh) with <built toplevel of web>; if they differ: NIX_SSHOPTS='' nixos-rebuild boot --rollback --flake /fleet#web --target-host root@10.0.0.5\n"
-	if !strings.Contains(out.String(), "\nNIX_SSHOPTS='' nixos-rebuild boot --flake /fleet#web --target-host root@10.0.0.5\n") || !strings.Contains(out.String(), want) {
-		t.Errorf("plan:\n%s", out.String())
+
+	// boot with the bash nixos-rebuild: it evaluates the flake again, so
+	// what the host boots next is read after the activation.
+	out, _ = dryRun(t, f, Options{Action: "boot", Flavour: nix.FlavourBash, NoCheck: true}, &execx.Recorder{})
+	inOrder(t, out,
+		"# web: nixos-rebuild evaluates the flake again: if the system profile's target is not <built toplevel of web> after the activation: NIX_SSHOPTS='' nixos-rebuild boot --rollback --flake /fleet#web --target-host root@10.0.0.5\n",
+		`nixctl-deploy-lock-acquire / 0`,
+		"(cd /fleet && NIX_SSHOPTS='' nixos-rebuild boot --flake /fleet#web --target-host root@10.0.0.5)\n",
+		`'sh -c "<status.sh>" nixctl-status /'`,
+		`nixctl-deploy-lock-release / dry-1`)
+	if strings.Contains(out, "watchdog") || strings.Contains(out, "systemctl is-active") {
+		t.Errorf("boot arms no watchdog and checks no health:\n%s", out)
 	}
 }

@@ -21,7 +21,7 @@ func NewDryRun(inner Runner, out io.Writer) *DryRun { return &DryRun{Inner: inne
 // LookPath asks the inner runner.
 func (d *DryRun) LookPath(name string) (string, error) { return d.Inner.LookPath(name) }
 
-// Run prints c unless it is read-only.
+// Run prints c unless it is read-only, and answers c.Planned as its output.
 func (d *DryRun) Run(ctx context.Context, c Cmd) (*Result, error) {
 	if c.ReadOnly {
 		return d.Inner.Run(ctx, c)
@@ -33,5 +33,5 @@ func (d *DryRun) Run(ctx context.Context, c Cmd) (*Result, error) {
 		line = "(cd " + QuoteWord(c.Dir) + " && " + line + ")"
 	}
 	fmt.Fprintln(d.Out, line)
-	return &Result{}, nil
+	return &Result{Stdout: c.Planned}, nil
 }

@@ -135,8 +135,9 @@ func TestDryRunPrintsChangesAndRunsReadOnly(t *testing.T) {
 	rec.Register([]string{"nix", "eval"}, "/nix/store/x.drv", 0)
 	var out bytes.Buffer
 	d := NewDryRun(rec, &out)
-	if _, err := d.Run(context.Background(), Cmd{Argv: []string{"nixos-rebuild", "switch", "--flake", "/r#a b"}, Env: []string{"NIX_SSHOPTS=-p 22"}}); err != nil {
-		t.Fatal(err)
+	// A printed command answers what the plan says it stands for.
+	if res, err := d.Run(context.Background(), Cmd{Argv: []string{"nixos-rebuild", "switch", "--flake", "/r#a b"}, Env: []string{"NIX_SSHOPTS=-p 22"}, Planned: []byte("planned")}); err != nil || string(res.Stdout) != "planned" {
+		t.Fatalf("printed command answered %q, %v", res.Stdout, err)
 	}
 	res, err := d.Run(context.Background(), Cmd{Argv: []string{"nix", "eval", "x"}, ReadOnly: true})
 	if err != nil || string(res.Stdout) != "/nix/store/x.drv" {

@@ -26,6 +26,11 @@ type Cmd struct {
 	// ReadOnly marks a command that changes nothing (an evaluation, a
 	// version query): dry-run still runs it, so plans can be computed.
 	ReadOnly bool
+	// Planned is what the dry-run runner answers on stdout for a command
+	// it prints instead of running: what the rest of the plan needs from
+	// it, in its own format, with placeholders for what is not known yet
+	// (a build's --json naming "<built toplevel of HOST>").
+	Planned []byte
 	// Interactive runs the child in nixctl's own process group with the
 	// given streams attached as they are (an editor on the terminal): a
 	// child in a group of its own could not read the terminal. Its output

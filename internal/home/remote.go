@@ -28,9 +28,9 @@ const LockWait = 5 * time.Minute
 type SSH struct {
 	SSH   Reacher
 	Fleet *inventory.Fleet
-	// DryRun prints the ssh commands to Out instead of running them.
-	DryRun bool
-	Out    io.Writer
+	// Hosts opens the hosts along the routes SSH resolves: over SSH, or
+	// with --dry-run a printer of each operation (hostops.PrintConnector).
+	Hosts hostops.Hosts
 }
 
 // Reacher resolves inventory hosts and connects to them (*remote.SSH).
@@ -59,14 +59,7 @@ func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session,
 	if err != nil {
 		return nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
 	}
-	if s.DryRun {
-		hs, err := hostops.New(hostops.PrintConn{Out: s.Out, SSH: t.Command()}, "/", false, t.String())
-		if err != nil {
-			return nil, err
-		}
-		return &session{host: h, user: user, ops: hs}, nil
-	}
-	hs, err := (&hostops.SSH{Dialer: s.SSH}).ConnectHome(ctx, t)
+	hs, err := s.Hosts.ConnectHome(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,14 @@ type Connector interface {
 	Connect(ctx context.Context, r remote.Route, sudo bool) (System, error)
 }
 
+// Hosts opens hosts for their system and their users' Home Manager
+// operations: *SSH, or PrintConnector for --dry-run.
+type Hosts interface {
+	Connector
+	// ConnectHome opens r as the profile's user.
+	ConnectHome(ctx context.Context, r remote.Route) (Home, error)
+}
+
 // Conn runs one command line on a host; *remote.Client is one.
 type Conn interface {
 	Stream(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error)

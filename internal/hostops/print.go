@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/remote"
 )
 
 // PrintConn is the Conn of --dry-run: each operation prints the ssh command
@@ -31,6 +33,45 @@ func (p PrintConn) printScript(name string, sudo bool, root string, args []strin
 
 // Close does nothing.
 func (PrintConn) Close() error { return nil }
+
+// PrintConnector is the Connector of --dry-run: each host is a PrintConn on
+// Out, reached by its route's ssh command line. Out is shared by goroutines
+// (hosts run in parallel): it must take each line in one Write.
+type PrintConnector struct{ Out io.Writer }
+
+// Connect dials nothing.
+func (p PrintConnector) Connect(_ context.Context, r remote.Route, sudo bool) (System, error) {
+	return p.open(r, sudo)
+}
+
+// ConnectHome dials nothing.
+func (p PrintConnector) ConnectHome(_ context.Context, r remote.Route) (Home, error) {
+	return p.open(r, false)
+}
+
+func (p PrintConnector) open(r remote.Route, sudo bool) (*Host, error) {
+	return New(PrintConn{Out: p.Out, SSH: r.Command()}, "/", sudo, r.String())
+}
+
+// A dry run reads nothing from a host: a read over a PrintConn answers a
+// stand-in marked Planned, with placeholders where values would be.
+
+// PlannedGeneration stands for a generation number a dry run did not read.
+const PlannedGeneration = -1
+
+// plannedStatus is what Status answers over a PrintConn.
+func plannedStatus(host string) Status {
+	cur := "<system " + host + " runs now>"
+	return Status{Planned: true, Current: cur, Booted: cur, Profile: cur, Generation: PlannedGeneration}
+}
+
+// generationArg is a generation as a script argument, or its placeholder.
+func generationArg(n int) string {
+	if n == PlannedGeneration {
+		return "<generation running now>"
+	}
+	return strconv.Itoa(n)
+}
 
 // DisplayCommand is the command line of a host operation as a printed plan
 // shows it: the command line nixctl sends, with the script's text replaced

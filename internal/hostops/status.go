@@ -32,6 +32,8 @@ type Status struct {
 	Locked     *LockInfo
 	// Watchdog is a magic-rollback watchdog still armed on the host.
 	Watchdog *PendingWatchdog
+	// Planned: a dry run's stand-in, nothing was read (see PrintConnector).
+	Planned bool
 }
 
 // Status reads the host's status.
@@ -39,6 +41,9 @@ func (h *Host) Status(ctx context.Context) (Status, error) {
 	o, err := h.run(ctx, scriptStatus, false, nil, nil)
 	if err != nil {
 		return Status{}, err
+	}
+	if _, ok := h.conn.(PrintConn); ok {
+		return plannedStatus(h.name), nil
 	}
 	return parseStatus(o.stdout), nil
 }

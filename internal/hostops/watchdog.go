@@ -72,7 +72,7 @@ func (h *Host) ArmWatchdog(ctx context.Context, w Watchdog) error {
 	if w.Action != "switch" && w.Action != "test" {
 		return fmt.Errorf("magic rollback after %s: only switch and test", w.Action)
 	}
-	if w.Action == "switch" && w.Generation <= 0 {
+	if w.Action == "switch" && w.Generation <= 0 && w.Generation != PlannedGeneration {
 		return fmt.Errorf("magic rollback: no generation to go back to")
 	}
 	text, err := Script(scriptWatchdog)
@@ -80,7 +80,7 @@ func (h *Host) ArmWatchdog(ctx context.Context, w Watchdog) error {
 		return err
 	}
 	o, err := h.run(ctx, scriptWatchdog, true, strings.NewReader(text), nil, "arm", w.RunID, w.Action,
-		strconv.Itoa(w.Generation), w.System, seconds(w.Activation), seconds(w.Confirm))
+		generationArg(w.Generation), w.System, seconds(w.Activation), seconds(w.Confirm))
 	if exitCode(err) == ExitHeld {
 		return &WatchdogPendingError{Pending: parseWatchdog(o.stdout)}
 	}
