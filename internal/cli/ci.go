@@ -92,7 +92,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 	}
 	o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
 	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet) (*secrets.AccessCheck, error) {
-		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles)
+		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles, nil)
 	}
 	if opts.deploy != "" {
 		if o.Fleet != nil {

@@ -49,7 +49,19 @@ type Env struct {
 	// SecretsAccess, when set, runs in the check stage: a host it returns
 	// an error for (it would fail to decrypt a secret it uses) stops there,
 	// before anything is built or activated.
-	SecretsAccess func(ctx context.Context, hosts []inventory.Host) map[string]error
+	SecretsAccess *SecretsAccess
+}
+
+// SecretsAccess is the check stage's secrets check. What it needs from each
+// host's configuration is evaluated in the same nix processes as the
+// host's toplevel, so the host is still evaluated once.
+type SecretsAccess struct {
+	// Item is the value to evaluate for host h (through
+	// builtins.getFlake, beside the toplevels).
+	Item func(h inventory.Host) eval.Item
+	// Check returns the hosts that would fail, each with its error, from
+	// the hosts that passed the check and their Item's results, in order.
+	Check func(ctx context.Context, hosts []inventory.Host, evaluated []eval.Result) map[string]error
 }
 
 // hostRun is one host's state through the run.
@@ -236,7 +248,14 @@ func (x *executor) check() {
 	// One evaluation of every host, whose derivations the build then
 	// builds: no host is evaluated twice. nix flake check is left to
 	// nixctl check and ci: it would evaluate every host of the flake again.
-	items, err := check.Evaluate(x.ctx, x.env.Runner, x.env.Fleet, check.Options{Hosts: hosts, EvalJobs: x.plan.EvalJobs}, nil)
+	o := check.Options{Hosts: hosts, EvalJobs: x.plan.EvalJobs}
+	if sa := x.env.SecretsAccess; sa != nil {
+		for _, h := range hosts {
+			o.With = append(o.With, sa.Item(h))
+		}
+		o.WholeFlake = true
+	}
+	items, evaluated, err := check.EvaluateWith(x.ctx, x.env.Runner, x.env.Fleet, o, nil)
 	if err != nil {
 		for _, h := range x.hosts {
 			x.fail(h, err)
@@ -259,24 +278,27 @@ func (x *executor) check() {
 			}
 		}
 	}
-	x.checkSecrets()
+	x.checkSecrets(evaluated)
 }
 
-// checkSecrets stops the hosts that would fail to decrypt their secrets.
-func (x *executor) checkSecrets() {
+// checkSecrets stops the hosts that would fail to decrypt their secrets;
+// evaluated are the results of SecretsAccess.Item for x.hosts, in order.
+func (x *executor) checkSecrets(evaluated []eval.Result) {
 	if x.env.SecretsAccess == nil {
 		return
 	}
 	var hosts []inventory.Host
-	for _, h := range x.hosts {
+	var results []eval.Result
+	for i, h := range x.hosts {
 		if !h.done {
 			hosts = append(hosts, h.plan.Host)
+			results = append(results, evaluated[i])
 		}
 	}
 	if len(hosts) == 0 {
 		return
 	}
-	failed := x.env.SecretsAccess(x.ctx, hosts)
+	failed := x.env.SecretsAccess.Check(x.ctx, hosts, results)
 	for _, h := range x.hosts {
 		if err, ok := failed[h.plan.Host.Name]; ok && !h.done {
 			x.finish(h, ResultFailed, err)

@@ -148,6 +148,24 @@ type AccessCheckOptions struct {
 	// EvalJobs bounds the nix evaluations running at once (0: from the
 	// cores and the memory).
 	EvalJobs int
+	// Evaluated, when set, are the results of DeclItems(Hosts, Profiles)
+	// evaluated already (with the hosts' toplevels, by deploy): CheckAccess
+	// then evaluates nothing itself.
+	Evaluated []eval.Result
+}
+
+// DeclItems are the values CheckAccess evaluates: each host's and
+// profile's sops-nix declarations, hosts first. They need the flake's root:
+// evaluate them with eval.Options.WholeFlake.
+func DeclItems(hosts []inventory.Host, profiles []inventory.Profile) []eval.Item {
+	var items []eval.Item
+	for _, h := range hosts {
+		items = append(items, eval.Item{Output: eval.OutputNixOS, Attr: h.Attr, Apply: nix.SopsDeclsApply})
+	}
+	for _, p := range profiles {
+		items = append(items, eval.Item{Output: eval.OutputHome, Attr: p.Attr, Apply: nix.SopsDeclsApply})
+	}
+	return items
 }
 
 // CheckAccess evaluates the sops-nix declarations of every host and profile
@@ -344,19 +362,24 @@ type sopsDecls struct {
 // even with an error tryEval cannot catch (a type error, an abort), is
 // evaluated alone for its located error; the others keep their values.
 func evalSopsDecls(ctx context.Context, o AccessCheckOptions) (*sopsDecls, error) {
-	var items []eval.Item
+	items := DeclItems(o.Hosts, o.Profiles)
 	var keys []string
 	for _, h := range o.Hosts {
-		items = append(items, eval.Item{Output: eval.OutputNixOS, Attr: h.Attr, Apply: nix.SopsDeclsApply})
 		keys = append(keys, "host:"+h.Attr)
 	}
 	for _, p := range o.Profiles {
-		items = append(items, eval.Item{Output: eval.OutputHome, Attr: p.Attr, Apply: nix.SopsDeclsApply})
 		keys = append(keys, "profile:"+p.Attr)
 	}
-	results, err := eval.Run(ctx, o.Runner, items, eval.Options{Flake: o.Fleet.Flake, Dir: o.Fleet.Dir, Jobs: o.EvalJobs, WholeFlake: true})
-	if err != nil {
-		return nil, err
+	results := o.Evaluated
+	if results == nil {
+		var err error
+		results, err = eval.Run(ctx, o.Runner, items, eval.Options{Flake: o.Fleet.Flake, Dir: o.Fleet.Dir, Jobs: o.EvalJobs, WholeFlake: true})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(results) != len(items) {
+		return nil, fmt.Errorf("%d evaluated sops declarations for %d machines", len(results), len(items))
 	}
 	res := &sopsDecls{decls: map[string]nix.SopsDecls{}, errs: map[string]string{}}
 	for i, r := range results {
