@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -20,7 +20,7 @@ func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
 		for _, h := range hosts {
 			asked = append(asked, h.Name)
 		}
-		return map[string]error{"c": exitcode.New(exitcode.Secrets, errors.New("secret db: not encrypted for c's key"), "nixctl secrets add-host c")}
+		return map[string]error{"c": fault.New(fault.Secrets, errors.New("secret db: not encrypted for c's key"), "nixctl secrets add-host c")}
 	}
 	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts, routesIn(t, t.TempDir()))
 	if err != nil {
