@@ -112,7 +112,9 @@ func Plan(fleet *inventory.Fleet, o Options) []execx.Cmd {
 }
 
 func flakeCheckCmd(fleet *inventory.Fleet, o Options) execx.Cmd {
-	argv := nix.FlakeCheck(fleet.Flake, nix.FlakeCheckOptions{NoBuild: o.NoBuild, KeepGoing: o.KeepGoing, Extra: o.Extra})
+	// The evaluation beside it, if any, is the one that writes flake.lock.
+	readLock := len(o.Hosts)+len(o.Profiles) > 0
+	argv := nix.FlakeCheck(fleet.Flake, nix.FlakeCheckOptions{NoBuild: o.NoBuild, KeepGoing: o.KeepGoing, ReadLock: readLock, Extra: o.Extra})
 	// A flake check builds the checks: it fills the store but changes
 	// nothing a user would call a change.
 	return execx.Cmd{Argv: argv, Dir: fleet.Dir, ReadOnly: true}
@@ -149,7 +151,10 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 	rep := &Report{}
 	var flake Item
 	var wg sync.WaitGroup
-	if !o.NoFlakeCheck {
+	// A flake with no flake.lock yet is checked after the evaluation has
+	// written it (see nix.LockMissing); otherwise beside it.
+	after := len(o.Hosts)+len(o.Profiles) > 0 && nix.LockMissing(fleet.Flake, fleet.Dir)
+	if !o.NoFlakeCheck && !after {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -159,6 +164,11 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 		}()
 	}
 	items, err := Evaluate(ctx, r, fleet, o, ev)
+	if !o.NoFlakeCheck && after {
+		ev.Started(KindFlake, "nix flake check")
+		flake = flakeCheck(ctx, r, fleet, o)
+		ev.Finished(flake)
+	}
 	wg.Wait()
 	if !o.NoFlakeCheck {
 		rep.Items = append(rep.Items, flake)

@@ -124,9 +124,11 @@ type run struct {
 	// Between stages: inventory entries the flake lacks, evaluated items.
 	missing   map[string]bool
 	evaluated []check.Item
-	// evaluation is the running evaluation of hosts and profiles (nil
-	// when there is nothing to evaluate); its items arrive on it once.
-	evaluation chan []check.Item
+	// evalDone is closed when the evaluation of hosts and profiles,
+	// started before the flake stage, has put its items in evalItems (nil
+	// when there is nothing to evaluate).
+	evalDone  chan struct{}
+	evalItems []check.Item
 	// flakeErrors are nix flake check's errors about an inventory host or
 	// profile (by output, "nixosConfigurations.a"), left to the evaluate stage.
 	flakeErrors map[string][]Problem
@@ -307,12 +309,17 @@ func (rn *run) flake(ctx context.Context, st *Stage) {
 		skip(st, "no flake repository found")
 		return
 	}
+	if rn.evalDone != nil && nix.LockMissing(ref, dir) {
+		// The evaluation writes flake.lock before this stage reads it
+		// (see nix.LockMissing).
+		<-rn.evalDone
+	}
 	checks := rn.listChecks(ctx, ref, dir)
 	if !rn.o.NoBuild {
 		rn.checkDrvPaths(ctx, ref, dir, checks)
 	}
 	start := time.Now()
-	argv := nix.FlakeCheck(ref, nix.FlakeCheckOptions{NoBuild: rn.o.NoBuild, KeepGoing: true})
+	argv := nix.FlakeCheck(ref, nix.FlakeCheckOptions{NoBuild: rn.o.NoBuild, KeepGoing: true, ReadLock: true})
 	res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
 	general := Case{Kind: KindFlake, Name: "nix flake check", Status: Passed, Duration: time.Since(start)}
 	if err != nil {
@@ -433,7 +440,14 @@ func buildFailureIn(msg string, failures map[string]nix.BuildFailure) (nix.Build
 // A checks output that does not evaluate lists nothing: nix flake check
 // reports the error itself.
 func (rn *run) listChecks(ctx context.Context, ref, dir string) []*flakeCheckCase {
-	res, err := rn.r.Run(ctx, execx.Cmd{Argv: nix.EvalPositions(ref, []string{"checks"}, 2), Dir: dir, ReadOnly: true})
+	argv := nix.EvalPositions(ref, []string{"checks"}, 2)
+	if rn.evalDone != nil {
+		// The evaluation of hosts and profiles runs beside: it writes
+		// flake.lock if it must. Without it, this is the stage's first
+		// nix process and the one that writes; the others only read.
+		argv = append(argv, nix.NoWriteLockFile)
+	}
+	res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
 	if err != nil {
 		return nil
 	}
@@ -465,7 +479,7 @@ func (rn *run) checkDrvPaths(ctx context.Context, ref, dir string, checks []*fla
 		if fc.system != nix.System() {
 			return
 		}
-		argv := nix.EvalDrvPath(ref, nix.CheckAttr(fc.system, fc.name))
+		argv := nix.EvalDrvPath(ref, nix.CheckAttr(fc.system, fc.name), nix.NoWriteLockFile)
 		if res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true}); err == nil {
 			fc.drv = strings.TrimSpace(string(res.Stdout))
 		}
@@ -501,20 +515,21 @@ func (rn *run) startEvaluation(ctx context.Context) {
 			profiles = append(profiles, p)
 		}
 	}
-	rn.evaluation = make(chan []check.Item, 1)
+	rn.evalDone = make(chan struct{})
 	go func() {
-		items, _ := check.Evaluate(ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
-		rn.evaluation <- items
+		defer close(rn.evalDone)
+		rn.evalItems, _ = check.Evaluate(ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
 	}()
 }
 
 func (rn *run) evaluate(_ context.Context, st *Stage) {
 	fleet := rn.o.Fleet
-	if fleet == nil || rn.evaluation == nil {
+	if fleet == nil || rn.evalDone == nil {
 		skip(st, "the inventory did not load")
 		return
 	}
-	items := <-rn.evaluation
+	<-rn.evalDone
+	items := rn.evalItems
 	byKey := map[string]check.Item{}
 	for _, it := range items {
 		byKey[it.Kind+":"+it.Name] = it

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
 )
 
 // Global flags, each also read from NIXCTL_<NAME> (dashes become underscores).
@@ -154,21 +155,4 @@ func (c *Config) FindInventory(cwd string) (string, error) {
 }
 
 // LocalFlakeDir returns the directory of a local flake reference.
-func LocalFlakeDir(ref, cwd string) (string, bool) {
-	for _, p := range []string{"path:", "git+file://"} {
-		if strings.HasPrefix(ref, p) {
-			ref = strings.TrimPrefix(ref, p)
-			if i := strings.IndexAny(ref, "?#"); i >= 0 {
-				ref = ref[:i]
-			}
-			break
-		}
-	}
-	if strings.Contains(ref, ":") {
-		return "", false
-	}
-	if !filepath.IsAbs(ref) {
-		ref = filepath.Join(cwd, ref)
-	}
-	return filepath.Clean(ref), true
-}
+func LocalFlakeDir(ref, cwd string) (string, bool) { return nix.LocalFlakeDir(ref, cwd) }

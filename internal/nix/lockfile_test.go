@@ -1,0 +1,41 @@
+package nix
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestLockMissing(t *testing.T) {
+	dir := t.TempDir()
+	if LockMissing(dir, "/") {
+		t.Error("a directory with no flake.nix has no lock to write")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte("{ outputs = _: {}; }"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{dir, "path:" + dir, "git+file://" + dir + "?ref=main", filepath.Base(dir)} {
+		if !LockMissing(ref, filepath.Dir(dir)) {
+			t.Errorf("%s: flake.lock is missing but LockMissing says no", ref)
+		}
+	}
+	if LockMissing("github:NixOS/nixpkgs", dir) {
+		t.Error("a remote flake is locked by nix, not in a directory of ours")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flake.lock"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if LockMissing(dir, "/") {
+		t.Error("flake.lock exists")
+	}
+}
+
+func TestFlakeCheckBesideAnEvaluationOnlyReadsTheLock(t *testing.T) {
+	if slices.Contains(FlakeCheck(".", FlakeCheckOptions{}), NoWriteLockFile) {
+		t.Error("a flake check alone must write flake.lock as nix flake check does")
+	}
+	if !slices.Contains(FlakeCheck(".", FlakeCheckOptions{ReadLock: true}), NoWriteLockFile) {
+		t.Error("a flake check beside an evaluation must not write flake.lock")
+	}
+}
