@@ -10,7 +10,7 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/eval"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
@@ -65,7 +65,7 @@ func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 	}
 	io := deps.IO
 	if deps.Config.JSON {
-		return printVerdictJSON(io, rep.OK(), rep, exitcode.Secrets)
+		return printVerdictJSON(io, rep.OK(), rep, fault.Secrets)
 	}
 	for _, m := range rep.Machines {
 		mark := io.OK()
@@ -139,7 +139,7 @@ func deploySecretsAccess(deps *app.Deps, fleet *inventory.Fleet) *deploy.Secrets
 			failed := map[string]error{}
 			rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, nil, evaluated)
 			if err != nil {
-				err = exitcode.New(exitcode.Secrets, fmt.Errorf("checking who can decrypt the secrets: %w", err), exitcode.HintOf(err))
+				err = fault.New(fault.Secrets, fmt.Errorf("checking who can decrypt the secrets: %w", err), fault.HintOf(err))
 				for _, h := range hosts {
 					failed[h.Name] = err
 				}

@@ -13,7 +13,7 @@ import (
 	"github.com/nixctl/nixctl/internal/check"
 	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -224,7 +224,7 @@ func (x *executor) finish(h *hostRun, result string, err error) {
 	}
 	if err != nil {
 		h.res.Error = x.message(h.plan.Host.Name, err)
-		h.res.Hint = exitcode.HintOf(err)
+		h.res.Hint = fault.HintOf(err)
 	}
 	h.res.Duration = x.env.Now().Sub(h.start)
 	h.mu.Unlock()
@@ -274,7 +274,7 @@ func (x *executor) check() {
 		err := fmt.Errorf("check failed: %s", it.Summary())
 		for _, h := range x.hosts {
 			if it.Kind == check.KindFlake || it.Kind == check.KindHost && it.Name == h.plan.Host.Name {
-				x.finish(h, ResultFailed, exitcode.New(exitcode.Check, err, "run 'nixctl check' to see every error; --no-check skips this stage"))
+				x.finish(h, ResultFailed, fault.New(fault.Check, err, "run 'nixctl check' to see every error; --no-check skips this stage"))
 			}
 		}
 	}
@@ -374,7 +374,7 @@ func (x *executor) build() {
 	}
 	for _, h := range local {
 		if !h.done && h.res.StorePath == "" && (h.plan.ByStorePath || h.plan.Verify) {
-			x.fail(h, exitcode.New(exitcode.Build, fmt.Errorf("nix build did not say which of the systems it built is %s's", h.plan.Host.Name),
+			x.fail(h, fault.New(fault.Build, fmt.Errorf("nix build did not say which of the systems it built is %s's", h.plan.Host.Name),
 				"nixctl activates only the system it built: run 'nixctl check "+h.plan.Host.Name+"', then deploy again"))
 		}
 	}
@@ -445,11 +445,11 @@ func (x *executor) buildHosts(hosts []*hostRun) error {
 				err = fmt.Errorf("nix build exited with code %d: %s", res.ExitCode, errs[0].String())
 			}
 		}
-		return exitcode.New(exitcode.Build, err, "the build's output is in the host's log file; 'nixctl check' shows evaluation errors with their file and line")
+		return fault.New(fault.Build, err, "the build's output is in the host's log file; 'nixctl check' shows evaluation errors with their file and line")
 	}
 	results, err := nix.ParseBuildResults(res.Stdout)
 	if err != nil {
-		return exitcode.New(exitcode.Build, err, "")
+		return fault.New(fault.Build, err, "")
 	}
 	for _, h := range hosts {
 		for _, r := range results {
@@ -555,7 +555,7 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 		err = h.plan.RollbackRemote.run(ctx, h.session)
 	}
 	if err != nil {
-		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
+		x.finish(h, ResultRollbackFailed, fault.New(fault.Failure,
 			fmt.Errorf("%w; then the rollback failed: %w", healthErr, err), "the host may run the broken generation: log in and run nixos-rebuild switch --rollback"))
 		return
 	}
@@ -566,7 +566,7 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 	}
 	x.setStage(h, StageHealth)
 	if err := newHealthChecker(x.env.Hosts, x.plan.HealthInterval).run(ctx, h.plan); err != nil {
-		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
+		x.finish(h, ResultRollbackFailed, fault.New(fault.Failure,
 			fmt.Errorf("%w; still unhealthy after the rollback: %w", healthErr, err), "the previous generation is active but unhealthy: look at the host"))
 		return
 	}
@@ -577,14 +577,14 @@ func (x *executor) rollback(h *hostRun, healthErr error) {
 func activationErr(err error) error {
 	var ee *execx.ExitError
 	if errors.As(err, &ee) && ee.ExitCode > 0 {
-		return exitcode.New(exitcode.Failure, err, "the host's log file has nixos-rebuild's full output")
+		return fault.New(fault.Failure, err, "the host's log file has nixos-rebuild's full output")
 	}
 	return err
 }
 
 func timeoutErr(ctx context.Context, d time.Duration, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return exitcode.New(exitcode.Failure, fmt.Errorf("timed out after %s: %w", d, err), "raise --timeout, or look at the host's log file")
+		return fault.New(fault.Failure, fmt.Errorf("timed out after %s: %w", d, err), "raise --timeout, or look at the host's log file")
 	}
 	return err
 }

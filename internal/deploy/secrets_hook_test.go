@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/eval"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
@@ -34,7 +34,7 @@ func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
 				asked = append(asked, h.Name)
 				values = append(values, string(evaluated[i].Value))
 			}
-			return map[string]error{"c": exitcode.New(exitcode.Secrets, errors.New("secret db: not encrypted for c's key"), "nixctl secrets add-host c")}
+			return map[string]error{"c": fault.New(fault.Secrets, errors.New("secret db: not encrypted for c's key"), "nixctl secrets add-host c")}
 		},
 	}
 	p, err := NewPlan(r.fleet, r.fleet.Hosts, r.opts, routesIn(t, t.TempDir()))
