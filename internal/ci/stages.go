@@ -17,7 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/parallel"
@@ -98,17 +98,17 @@ func Run(ctx context.Context, r execx.Runner, o Options, ev Events) (*Report, er
 		o.Log = io.Discard
 	}
 	rn := &run{r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}, flakeErrors: map[string][]Problem{}}
-	rn.stage(ctx, StageInventory, exitcode.Inventory, rn.inventory)
-	rn.stage(ctx, StageSecrets, exitcode.Secrets, rn.secrets)
+	rn.stage(ctx, StageInventory, fault.Inventory, rn.inventory)
+	rn.stage(ctx, StageSecrets, fault.Secrets, rn.secrets)
 	// Hosts and profiles are evaluated beside nix flake check, not after
 	// it; the evaluate stage reports them.
 	rn.startEvaluation(ctx)
-	rn.stage(ctx, StageFlake, exitcode.Check, rn.flake)
-	rn.stage(ctx, StageEvaluate, exitcode.Eval, rn.evaluate)
-	rn.stage(ctx, StageSecretsAccess, exitcode.Secrets, rn.secretsAccess)
-	rn.stage(ctx, StageBuild, exitcode.Build, rn.build)
+	rn.stage(ctx, StageFlake, fault.Check, rn.flake)
+	rn.stage(ctx, StageEvaluate, fault.Eval, rn.evaluate)
+	rn.stage(ctx, StageSecretsAccess, fault.Secrets, rn.secretsAccess)
+	rn.stage(ctx, StageBuild, fault.Build, rn.build)
 	if o.Deploy != "" {
-		rn.stage(ctx, StageDeploy, exitcode.Failure, rn.deploy)
+		rn.stage(ctx, StageDeploy, fault.Failure, rn.deploy)
 	}
 	rn.rep.Duration = time.Since(rn.rep.Started)
 	rn.rep.settle()
@@ -134,7 +134,7 @@ type run struct {
 	flakeErrors map[string][]Problem
 }
 
-func (rn *run) stage(ctx context.Context, name string, code int, body func(context.Context, *Stage)) {
+func (rn *run) stage(ctx context.Context, name string, kind fault.Kind, body func(context.Context, *Stage)) {
 	st := Stage{Name: name, Cases: []Case{}}
 	if err := ctx.Err(); err != nil {
 		st.Status, st.Reason = Skipped, "interrupted"
@@ -142,10 +142,10 @@ func (rn *run) stage(ctx context.Context, name string, code int, body func(conte
 		rn.ev.StageStarted(name)
 		start := time.Now()
 		body(ctx, &st)
-		if st.Code != 0 {
-			code = st.Code // deploy passes its own code on
+		if st.Kind != fault.OK {
+			kind = st.Kind // deploy passes its own kind on
 		}
-		st.finish(code, time.Since(start))
+		st.finish(kind, time.Since(start))
 	}
 	rn.rep.Stages = append(rn.rep.Stages, st)
 	rn.ev.StageFinished(st)
@@ -778,14 +778,14 @@ func (rn *run) deploy(ctx context.Context, st *Stage) {
 	rep, err := rn.o.RunDeploy(ctx, rn.o.Deploy)
 	elapsed := time.Since(start)
 	if err != nil {
-		st.Code = exitcode.Code(err)
-	} else if code := rep.ExitCode(); code != exitcode.OK {
-		st.Code = code
+		st.Kind = fault.KindOf(err)
+	} else if kind := rep.Kind(); kind != fault.OK {
+		st.Kind = kind
 	}
 	if err != nil || len(rep.Hosts) == 0 {
 		c := Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Passed, Duration: elapsed}
 		if err != nil {
-			c.Status, c.Problems = Failed, []Problem{{Message: withHint(err.Error(), exitcode.HintOf(err))}}
+			c.Status, c.Problems = Failed, []Problem{{Message: withHint(err.Error(), fault.HintOf(err))}}
 		}
 		rn.add(st, c)
 		return
@@ -804,7 +804,7 @@ func (rn *run) deploy(ctx context.Context, st *Stage) {
 		}
 		rn.add(st, c)
 	}
-	if st.Code != 0 && !slices.ContainsFunc(st.Cases, func(c Case) bool { return c.Status == Failed }) {
+	if st.Kind != fault.OK && !slices.ContainsFunc(st.Cases, func(c Case) bool { return c.Status == Failed }) {
 		// The deploy failed although every host is fine (interrupted, say).
 		rn.add(st, Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Failed, Duration: elapsed, Problems: []Problem{{Message: "interrupted"}}})
 	}

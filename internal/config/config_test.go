@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 func write(t *testing.T, path, content string) {
@@ -50,8 +50,8 @@ func TestFindInventory(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Fatalf("want error %q, got %v (%s)", want, err, got)
 				}
-				if exitcode.Code(err) != exitcode.Inventory || exitcode.HintOf(err) == "" {
-					t.Errorf("want exit 3 with a hint, got %d %q", exitcode.Code(err), exitcode.HintOf(err))
+				if fault.KindOf(err) != fault.Inventory || fault.HintOf(err) == "" {
+					t.Errorf("want an inventory error with a hint, got %v %q", fault.KindOf(err), fault.HintOf(err))
 				}
 				return
 			}

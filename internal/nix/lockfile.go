@@ -44,3 +44,42 @@ func LockMissing(flake, cwd string) bool {
 	_, err := os.Stat(filepath.Join(dir, "flake.lock"))
 	return os.IsNotExist(err)
 }
+
+// GetFlakeRef is the reference builtins.getFlake must be given to see the
+// flake nix eval DIR#… sees, and the flake's directory below the source's
+// outPath ("" for the root). On the command line nix makes a directory
+// inside a git work tree a git+file flake (tracked files only, ?dir= for a
+// subdirectory); builtins.getFlake takes a bare path as path:, which copies
+// untracked files too, so a deploy could evaluate files git does not know.
+func GetFlakeRef(flake string) (ref, subdir string) {
+	if !filepath.IsAbs(flake) {
+		return flake, ""
+	}
+	dir := filepath.Clean(flake)
+	for root := dir; ; {
+		if _, err := os.Stat(filepath.Join(root, ".git")); err == nil {
+			ref := "git+file://" + root
+			if sub, err := filepath.Rel(root, dir); err == nil && sub != "." {
+				return ref + "?dir=" + sub, sub
+			}
+			return ref, ""
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return flake, ""
+		}
+		root = parent
+	}
+}
+
+// getFlake is the Nix expression of the flake, and of its root directory
+// (a string) given that expression's name.
+func getFlake(flake string) (expr string, root func(name string) string) {
+	ref, sub := GetFlakeRef(flake)
+	return "builtins.getFlake " + StringLiteral(ref), func(name string) string {
+		if sub == "" {
+			return "(toString " + name + ".outPath)"
+		}
+		return "(toString " + name + ".outPath + " + StringLiteral("/"+sub) + ")"
+	}
+}

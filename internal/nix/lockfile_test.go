@@ -39,3 +39,24 @@ func TestFlakeCheckBesideAnEvaluationOnlyReadsTheLock(t *testing.T) {
 		t.Error("a flake check beside an evaluation must not write flake.lock")
 	}
 }
+
+func TestGetFlakeRefSeesWhatTheCommandLineSees(t *testing.T) {
+	plain := t.TempDir()
+	if ref, sub := GetFlakeRef(plain); ref != plain || sub != "" {
+		t.Errorf("outside git: %q %q, want the path itself", ref, sub)
+	}
+	repo := t.TempDir()
+	if err := os.Mkdir(filepath.Join(repo, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if ref, sub := GetFlakeRef(repo); ref != "git+file://"+repo || sub != "" {
+		t.Errorf("git root: %q %q", ref, sub)
+	}
+	deep := filepath.Join(repo, "infra", "fleet")
+	if ref, sub := GetFlakeRef(deep); ref != "git+file://"+repo+"?dir=infra/fleet" || sub != "infra/fleet" {
+		t.Errorf("subdirectory: %q %q", ref, sub)
+	}
+	if ref, _ := GetFlakeRef("github:NixOS/nixpkgs"); ref != "github:NixOS/nixpkgs" {
+		t.Errorf("a reference is kept: %q", ref)
+	}
+}
