@@ -293,7 +293,7 @@ func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 			return err // before any question: nothing would switch
 		}
 	}
-	if opts.diff && !deps.Config.DryRun {
+	if opts.diff { // with --dry-run, the question is a printed step (Deps.RequireYes)
 		var diffs []*home.Diff
 		for _, t := range targets {
 			if t.Diff != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,36 +197,46 @@ func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
 	}
 }
 
+// A remote profile's dry run prints every step of the switch in order, as
+// the real run takes them, and runs nothing here or on the host.
 func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	before, beforeHome := testutil.Tree(t, dir), testutil.Tree(t, env["HOME"])
-	r := runIn(t, dir, rec, env, "--dry-run", "home", "switch", "server")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	const ssh = "ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 "
+	gen := `'\''/nix/store/<generation-of-server>'\''`
+	build := "nix build --no-link --json --log-format internal-json --extra-experimental-features 'nix-command flakes' " + dir + "#homeConfigurations.server.activationPackage"
+	preflight := ssh + `'sh -c "<preflight.sh>" nixctl-preflight / 0'`
+	switchSteps := []string{
+		preflight,
+		"NIX_SSHOPTS='-p 2222 -i /keys/id_ed25519' nix copy --extra-experimental-features 'nix-command flakes' --to ssh://deploy@192.0.2.20 '/nix/store/<generation-of-server>'",
+		ssh + `'sh -c "<home-clobbers.sh>" nixctl-home-clobbers / ` + gen + ` '\'''\'''`,
+		ssh + `'sh -c "<home-activate.sh>" nixctl-home-activate / 300 generation ` + gen + ` '\'''\'''`,
+	}
+	for _, tc := range []struct {
+		args  []string
+		steps []string
+	}{
+		{[]string{"home", "switch", "server"}, append([]string{build}, switchSteps...)},
+		// With --diff: the host's generations are read to compare, then
+		// the question before switching is a step of the plan.
+		{[]string{"home", "switch", "server", "--diff"}, append([]string{build, preflight,
+			ssh + `'sh -c "<home-generations.sh>" nixctl-home-generations /'`,
+			"# ask: switch server? (a dry run answers yes)"}, switchSteps...)},
+	} {
+		r := runIn(t, dir, rec, env, append([]string{"--dry-run"}, tc.args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, r.code, r.stderr)
+		}
+		if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); !slices.Equal(got, tc.steps) {
+			t.Errorf("%v printed:\n%s\nwant:\n%s", tc.args, r.stdout, strings.Join(tc.steps, "\n"))
+		}
 	}
 	if len(rec.Calls()) != 0 {
 		t.Errorf("dry-run ran %q", rec.Argvs())
 	}
 	testutil.SameTree(t, "home switch --dry-run", before, testutil.Tree(t, dir))
 	testutil.SameTree(t, "home switch --dry-run", beforeHome, testutil.Tree(t, env["HOME"]))
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("want build, preflight, copy, activate:\n%s", r.stdout)
-	}
-	if lines[1] != `ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 'sh -c "<preflight.sh>" nixctl-preflight / 0'` {
-		t.Errorf("preflight: %s", lines[1])
-	}
-	lines = append(lines[:1], lines[2:]...)
-	if !strings.HasPrefix(lines[0], "nix build --no-link --json") || !strings.HasSuffix(lines[0], dir+"#homeConfigurations.server.activationPackage") {
-		t.Errorf("build: %s", lines[0])
-	}
-	if lines[1] != "NIX_SSHOPTS='-p 2222 -i /keys/id_ed25519' nix copy --extra-experimental-features 'nix-command flakes' --to ssh://deploy@192.0.2.20 '/nix/store/<generation-of-server>'" {
-		t.Errorf("copy: %s", lines[1])
-	}
-	if lines[2] != `ssh -p 2222 -i /keys/id_ed25519 ops@192.0.2.20 'sh -c "<home-activate.sh>" nixctl-home-activate / 300 generation '\''/nix/store/<generation-of-server>'\'' '\'''\'''` {
-		t.Errorf("activation: %s", lines[2])
-	}
 }
 
 func TestHomeSwitchRefusesABadBackupExtension(t *testing.T) {

@@ -167,7 +167,7 @@ func (x *executor) closureDiff(ctx context.Context, h *hostRun, d *HostDiff) err
 	} else {
 		err = statErr
 	}
-	if err != nil {
+	if err != nil || hd == nil {
 		return err
 	}
 	d.Packages = hd.Changes

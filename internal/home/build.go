@@ -2,6 +2,7 @@ package home
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,12 +17,35 @@ import (
 type Built struct {
 	Profile string `json:"profile"`
 	Attr    string `json:"attr"`
-	// Path is the store path of the generation; "" under --dry-run.
+	// Path is the store path of the generation; under --dry-run, the
+	// placeholder Planned(profile).
 	Path string `json:"path"`
 }
 
+// Planned stands for the generation of profile a dry run did not build.
+func Planned(profile string) string { return plannedPrefix + profile + ">" }
+
+const plannedPrefix = "/nix/store/<generation-of-"
+
+// isPlanned reports whether path is a Planned placeholder ('<' is in no
+// store path).
+func isPlanned(path string) bool {
+	return strings.HasPrefix(path, plannedPrefix)
+}
+
+// plannedBuild is what a dry run answers for the build: nix build --json
+// with each profile's placeholder.
+func plannedBuild(profiles []string) []byte {
+	results := make([]nix.BuildResult, len(profiles))
+	for i, p := range profiles {
+		results[i] = nix.BuildResult{Outputs: map[string]string{"out": Planned(p)}}
+	}
+	b, _ := json.Marshal(results)
+	return b
+}
+
 // Build builds the activation packages of profiles with one nix build, so nix
-// shares the work between them. Under dry-run the paths are empty.
+// shares the work between them. Under dry-run the paths are placeholders.
 func Build(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, profiles []inventory.Profile, extra []string) ([]Built, error) {
 	attrs := make([]string, len(profiles))
 	names := make([]string, len(profiles))
@@ -29,7 +53,7 @@ func Build(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, profiles
 		attrs[i], names[i] = p.Attr, p.Name
 	}
 	argv := nix.Build(nix.ActivationInstallables(fleet.Flake, attrs...), extra...)
-	res, err := r.Run(ctx, execx.Cmd{Argv: argv})
+	res, err := r.Run(ctx, execx.Cmd{Argv: argv, Planned: plannedBuild(names)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -62,9 +86,6 @@ func Build(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, profiles
 	out := make([]Built, len(profiles))
 	for i, p := range profiles {
 		out[i] = Built{Profile: p.Name, Attr: p.Attr}
-	}
-	if len(res.Stdout) == 0 { // dry-run: nothing was built
-		return out, nil
 	}
 	results, err := nix.ParseBuildResults(res.Stdout)
 	if err != nil {

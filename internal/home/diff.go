@@ -39,11 +39,13 @@ func (d *Diff) Count() (added, removed, changed int) {
 
 // DiffGenerations compares two generations with nix store diff-closures and
 // their closure sizes with nix path-info. old may be "" (no generation yet).
+// A new generation that is not a store path (a dry run's placeholder) has
+// no diff: nil.
 func DiffGenerations(ctx context.Context, r execx.Runner, profile, oldPath, newPath string) (*Diff, error) {
-	d := &Diff{Profile: profile, Old: oldPath, New: newPath, Changes: []nix.ClosureChange{}}
-	if newPath == "" { // dry-run: nothing was built
-		return d, nil
+	if isPlanned(newPath) {
+		return nil, nil // nothing was built to compare
 	}
+	d := &Diff{Profile: profile, Old: oldPath, New: newPath, Changes: []nix.ClosureChange{}}
 	paths := []string{newPath}
 	if oldPath != "" {
 		res, err := r.Run(ctx, execx.Cmd{Argv: nix.DiffClosures(oldPath, newPath), ReadOnly: true})

@@ -98,7 +98,7 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 				continue
 			}
 			t.Host = h
-			if o.Diff && t.Generation != "" {
+			if o.Diff {
 				if t.Diff, err = e.remoteDiff(ctx, t); err != nil {
 					return nil, err
 				}
@@ -108,9 +108,6 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 		profilePath, err := e.LocalProfile(p)
 		if err != nil {
 			t.err = err
-			continue
-		}
-		if t.Generation == "" { // dry-run
 			continue
 		}
 		e.events().Stage(p.Name, "checking files in "+e.Home)
@@ -246,11 +243,7 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 		return err
 	}
 	e.events().Stage(t.Profile.Name, "copying to "+t.Host.Name)
-	gen := t.Generation
-	if gen == "" { // dry-run: show the commands with a placeholder
-		gen = "/nix/store/<generation-of-" + t.Profile.Name + ">"
-	}
-	argv, env := nix.CopyToSSH(nix.CopyOptions{Store: store, SSHOpts: opts, Paths: []string{gen}})
+	argv, env := nix.CopyToSSH(nix.CopyOptions{Store: store, SSHOpts: opts, Paths: []string{t.Generation}})
 	if _, err := e.Runner.Run(ctx, execx.Cmd{Argv: argv, Env: env, Stdout: out, Stderr: out}); err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -258,19 +251,17 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 		return fault.Newf(fault.Failure, "check that "+t.Host.User+" may add paths to the store of "+t.Host.Name+" (nix.settings.trusted-users) and that ssh works: nixctl doctor",
 			"profile %s: copying to %s failed: %v", t.Profile.Name, t.Host.Name, err)
 	}
-	if t.Generation != "" {
-		e.events().Stage(t.Profile.Name, "checking files in the home of "+t.User()+" on "+t.Host.Name)
-		files, err := sess.Clobbers(ctx, gen, t.BackupExt)
-		if err != nil {
-			return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
-		}
-		if len(files) > 0 {
-			return ClobberError(t.Profile.Name, files, t.BackupExt)
-		}
+	e.events().Stage(t.Profile.Name, "checking files in the home of "+t.User()+" on "+t.Host.Name)
+	files, err := sess.Clobbers(ctx, t.Generation, t.BackupExt)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", t.Profile.Name, err)
+	}
+	if len(files) > 0 {
+		return ClobberError(t.Profile.Name, files, t.BackupExt)
 	}
 	e.events().Stage(t.Profile.Name, "activating on "+t.Host.Name+" as "+t.User())
 	var output bytes.Buffer
-	if err := sess.Activate(ctx, gen, t.BackupExt, io.MultiWriter(out, &output)); err != nil {
+	if err := sess.Activate(ctx, t.Generation, t.BackupExt, io.MultiWriter(out, &output)); err != nil {
 		if files := ParseClobbered(nix.StripANSI(output.String())); len(files) > 0 {
 			return ClobberError(t.Profile.Name, files, t.BackupExt)
 		}
