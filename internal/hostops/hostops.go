@@ -167,12 +167,19 @@ type output struct {
 // kept and also copied to out when it is not nil. A non-zero exit returns
 // *ScriptError.
 func (h *Host) run(ctx context.Context, name string, elevate bool, stdin io.Reader, out io.Writer, args ...string) (output, error) {
+	if p, ok := h.conn.(PrintConn); ok {
+		// The same checks, without quoting a script nobody will read.
+		if _, err := Script(name); err != nil {
+			return output{}, err
+		}
+		if err := checkArgs(name, h.root, args); err != nil {
+			return output{}, err
+		}
+		return output{}, p.printScript(name, elevate && h.sudo, h.root, args)
+	}
 	line, err := CommandLine(name, elevate && h.sudo, h.root, args...)
 	if err != nil {
 		return output{}, err
-	}
-	if p, ok := h.conn.(PrintConn); ok {
-		return output{}, p.printScript(name, elevate && h.sudo, h.root, args)
 	}
 	var stdout, stderr bytes.Buffer
 	wo, we := io.Writer(&stdout), io.Writer(&stderr)

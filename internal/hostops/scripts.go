@@ -63,17 +63,24 @@ func CommandLine(name string, sudo bool, root string, args ...string) (string, e
 	if err != nil {
 		return "", err
 	}
-	words := append([]string{"sh", "-c", text, "nixctl-" + name, root}, args...)
-	for _, w := range words[3:] {
-		if strings.ContainsAny(w, "\x00\n") {
-			return "", fmt.Errorf("host script %s: argument %q holds a newline or NUL", name, w)
-		}
+	if err := checkArgs(name, root, args); err != nil {
+		return "", err
 	}
-	line := execx.Quote(words)
+	line := execx.Quote(append([]string{"sh", "-c", text, "nixctl-" + name, root}, args...))
 	if sudo {
 		line = "sudo -n " + line
 	}
 	return line, nil
+}
+
+// checkArgs refuses what cannot pass as one argument of a script.
+func checkArgs(name, root string, args []string) error {
+	for _, w := range append([]string{root}, args...) {
+		if strings.ContainsAny(w, "\x00\n") {
+			return fmt.Errorf("host script %s: argument %q holds a newline or NUL", name, w)
+		}
+	}
+	return nil
 }
 
 // ScriptError is a host script that exited non-zero with a code the caller
