@@ -19,7 +19,7 @@ func TestSecretsStageReportsPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No SOPS_AGE_KEY[_FILE]: structure and recipients only, no key needed.
-	env := secrets.Env{Getenv: func(string) string { return "" }, Home: t.TempDir()}
+	env := secrets.Env{Home: t.TempDir()}
 	files, err := SecretsStage(env)(t.Context(), fleet)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/user"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
@@ -25,29 +23,18 @@ type result struct {
 	code           int
 }
 
-// runIn runs nixctl in dir with a recording runner (nil: the real one) and a
-// controlled environment.
+// runIn runs nixctl in dir with a recording runner (nil: the real one) and
+// testEnv(env) as its environment.
 func runIn(t *testing.T, dir string, rec *execx.Recorder, env map[string]string, args ...string) result {
 	t.Helper()
-	for _, k := range []string{"NIXCTL_FLAKE", "NIXCTL_CONFIG", "NIXCTL_JSON", "NIXCTL_DRY_RUN", "NIXCTL_YES", "NIXCTL_QUIET", "NIXCTL_VERBOSE", "NIXCTL_NO_COLOR"} {
-		t.Setenv(k, "")
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	getenv := func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		return ""
-	}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: getenv, Cwd: dir, Now: time.Now, Version: "test"}
-	deps.Account = accountFor(env)
+	var runner execx.Runner
 	if rec != nil { // nil: the real runner (tests of real parts)
-		deps.Exec = rec
+		runner = rec
 	}
-	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	deps := app.New(app.Parts{Runner: runner, Env: testEnv(env), Cwd: dir, Account: accountFor(env), Version: "test",
+		Stdio: ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}})
+	code := runDeps(deps, args...)
 	return result{out.String(), errb.String(), code}
 }
 

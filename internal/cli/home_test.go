@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
@@ -272,9 +271,6 @@ func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
 
 func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
 	dir, env := homeFleet(t)
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
@@ -284,8 +280,9 @@ func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
 		return "", 0
 	}})
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(k string) string { return env[k] }, Account: accountFor(env), Cwd: dir, Now: time.Now, Version: "test", Exec: rec}
-	code := run(ctx, deps, []string{"home", "switch", "laptop", "work"}, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	deps := app.New(app.Parts{Runner: rec, Env: testEnv(env), Account: accountFor(env), Cwd: dir, Version: "test",
+		Stdio: ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}})
+	code := run(ctx, deps, []string{"home", "switch", "laptop", "work"})
 	if code != exitcode.Interrupted {
 		t.Fatalf("exit %d, want 130:\n%s", code, errb.String())
 	}

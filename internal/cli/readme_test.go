@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -136,9 +135,8 @@ func TestREADMEGlobalFlagsMatchTheCode(t *testing.T) {
 		documented[m[1]] = d
 	}
 
-	deps := &app.Deps{Getenv: func(string) string { return "" }, Now: time.Now}
 	var sink bytes.Buffer
-	root := newRootCmd(deps, ui.Stdio{In: strings.NewReader(""), Out: &sink, Err: &sink})
+	root := newRootCmd(app.New(app.Parts{Stdio: ui.Stdio{In: strings.NewReader(""), Out: &sink, Err: &sink}}))
 	flags := root.PersistentFlags()
 	seen := 0
 	flags.VisitAll(func(f *pflag.Flag) {
@@ -161,24 +159,21 @@ func TestREADMEGlobalFlagsMatchTheCode(t *testing.T) {
 		if f.Value.Type() == "bool" {
 			value = "1"
 		}
-		t.Setenv(env, "")
 		fresh := func() *pflag.FlagSet {
 			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 			config.AddFlags(fs)
 			return fs
 		}
-		before, err := config.Load(fresh())
+		before, err := config.Load(fresh(), app.NewEnv(nil).Settings)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Setenv(env, value)
-		after, err := config.Load(fresh())
+		after, err := config.Load(fresh(), app.NewEnv([]string{env + "=" + value}).Settings)
 		if err != nil {
 			t.Errorf("%s=%s: %v", env, value, err)
 		} else if reflect.DeepEqual(before, after) {
 			t.Errorf("%s=%s changes nothing", env, value)
 		}
-		t.Setenv(env, "")
 	})
 	if seen != len(documented) {
 		for name := range documented {

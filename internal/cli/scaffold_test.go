@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"maps"
 	"os"
@@ -11,9 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/scaffold"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -29,12 +26,6 @@ type cliResult struct {
 // runIn, but with any runner: nil is the real one (tests with real nix).
 func runWith(t *testing.T, dir string, env map[string]string, runner execx.Runner, args ...string) cliResult {
 	t.Helper()
-	for _, k := range []string{"NIXCTL_FLAKE", "NIXCTL_CONFIG", "NIXCTL_JSON", "NIXCTL_DRY_RUN", "NIXCTL_YES", "NIXCTL_QUIET", "NIXCTL_VERBOSE", "NIXCTL_NO_COLOR"} {
-		t.Setenv(k, "")
-	}
-	if runner == nil {
-		runner = execx.NewReal()
-	}
 	if _, ok := env["SOPS_AGE_KEY_FILE"]; !ok {
 		// init finds or makes the user's age key: never the real one.
 		env = maps.Clone(env)
@@ -44,14 +35,7 @@ func runWith(t *testing.T, dir string, env map[string]string, runner execx.Runne
 		env["SOPS_AGE_KEY_FILE"] = filepath.Join(t.TempDir(), "keys.txt")
 	}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{
-		Getenv:  func(k string) string { return env[k] },
-		Cwd:     dir,
-		Now:     time.Now,
-		Version: "test",
-		Exec:    runner,
-	}
-	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	code := runDeps(testDeps(dir, env, runner, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}), args...)
 	return cliResult{code, out.String(), errb.String()}
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,9 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -42,8 +39,7 @@ func newSecretsFleet(t *testing.T) *secretsFleet {
 func (f *secretsFleet) run(stdin string, args ...string) (string, string, int) {
 	f.t.Helper()
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(k string) string { return f.env[k] }, Cwd: f.dir, Now: time.Now, Version: "test"}
-	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	code := runDeps(testDeps(f.dir, f.env, nil, ui.Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errb}), args...)
 	return out.String(), errb.String(), code
 }
 

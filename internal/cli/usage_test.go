@@ -2,16 +2,13 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -145,11 +142,8 @@ func TestDeclinedConfirmationIsCancelled(t *testing.T) {
 	}
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(string) string { return "" }, Cwd: dir, Now: time.Now, Version: "test", Exec: rec}
-	for _, k := range []string{"NIXCTL_YES", "NIXCTL_DRY_RUN", "NIXCTL_JSON", "NIXCTL_FLAKE", "NIXCTL_CONFIG"} {
-		t.Setenv(k, "")
-	}
-	code := run(context.Background(), deps, []string{"deploy", "nixos-mini", "--no-check"}, ui.Stdio{In: tty, Out: &out, Err: &errb})
+	deps := testDeps(dir, nil, rec, ui.Stdio{In: tty, Out: &out, Err: &errb})
+	code := runDeps(deps, "deploy", "nixos-mini", "--no-check")
 	if code != exitcode.Cancelled {
 		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Cancelled, errb.String())
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/secrets"
 )
 
 func find(t *testing.T, fs []Finding, name string) Finding {
@@ -46,7 +47,7 @@ func TestDoctorHealthyMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	fleet := &inventory.Fleet{File: filepath.Join(repo, "nixctl.yaml"), Dir: repo, Flake: repo, Hosts: []inventory.Host{{Name: "a"}}}
-	fs := Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: home, Fleet: fleet})
+	fs := Run(context.Background(), Env{Runner: rec, Home: home, Fleet: fleet})
 	rec.Verify(t)
 	if Failed(fs) {
 		t.Errorf("healthy machine failed: %+v", fs)
@@ -66,7 +67,7 @@ func TestDoctorHealthyMachine(t *testing.T) {
 	// An ng whose usage lists --store-path says so.
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "--nixctl-flavour-probe"}, ExitCode: 2,
 		Stderr: "usage: nixos-rebuild [-h] [--flake [FLAKE]] [--store-path STORE_PATH] [--sudo]\nnixos-rebuild: error: unrecognized arguments: --nixctl-flavour-probe\n"})
-	fs = Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: home, Fleet: fleet})
+	fs = Run(context.Background(), Env{Runner: rec, Home: home, Fleet: fleet})
 	if d := find(t, fs, "nixos-rebuild").Detail; d != "/bin/nixos-rebuild (ng, with --store-path)" {
 		t.Errorf("nixos-rebuild detail %q", d)
 	}
@@ -74,7 +75,7 @@ func TestDoctorHealthyMachine(t *testing.T) {
 
 func TestDoctorBareMachine(t *testing.T) {
 	rec := &execx.Recorder{}
-	fs := Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: t.TempDir(), FleetErr: errors.New("no nixctl.yaml found in /x")})
+	fs := Run(context.Background(), Env{Runner: rec, Home: t.TempDir(), FleetErr: errors.New("no nixctl.yaml found in /x")})
 	if !Failed(fs) {
 		t.Fatal("no nix and no inventory must fail")
 	}
@@ -93,8 +94,7 @@ func TestDoctorFlakesDisabledAndAgeKeyFromEnv(t *testing.T) {
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
 	rec.Register([]string{"nix", "--extra-experimental-features"}, "experimental-features = \n", 0)
-	env := map[string]string{"SOPS_AGE_KEY": "AGE-SECRET-KEY-1X"}
-	fs := Run(context.Background(), Env{Runner: rec, Getenv: func(k string) string { return env[k] }, Home: t.TempDir(), Fleet: &inventory.Fleet{}})
+	fs := Run(context.Background(), Env{Runner: rec, Keys: secrets.Env{AgeKey: "AGE-SECRET-KEY-1X"}, Home: t.TempDir(), Fleet: &inventory.Fleet{}})
 	if f := find(t, fs, "flakes"); f.Status != Warn || f.Hint == "" {
 		t.Errorf("flakes = %+v", f)
 	}

@@ -155,23 +155,16 @@ func TestRollbackTarget(t *testing.T) {
 
 func TestProfilePath(t *testing.T) {
 	home := t.TempDir()
-	env := func(string) string { return "" }
-	if got := ProfilePath(env, home, "gabriel"); got != "/nix/var/nix/profiles/per-user/gabriel/home-manager" {
+	if got := ProfilePath("", home, "gabriel"); got != "/nix/var/nix/profiles/per-user/gabriel/home-manager" {
 		t.Errorf("without ~/.local/state/nix/profiles: %s", got)
 	}
 	must(t, os.MkdirAll(filepath.Join(home, ".local/state/nix/profiles"), 0o755))
-	if got := ProfilePath(env, home, "gabriel"); got != home+"/.local/state/nix/profiles/home-manager" {
+	if got := ProfilePath("", home, "gabriel"); got != home+"/.local/state/nix/profiles/home-manager" {
 		t.Errorf("with it: %s", got)
 	}
 	state := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(state, "nix/profiles"), 0o755))
-	xdg := func(k string) string {
-		if k == "XDG_STATE_HOME" {
-			return state
-		}
-		return ""
-	}
-	if got := ProfilePath(xdg, home, "gabriel"); got != state+"/nix/profiles/home-manager" {
+	if got := ProfilePath(state, home, "gabriel"); got != state+"/nix/profiles/home-manager" {
 		t.Errorf("XDG_STATE_HOME: %s", got)
 	}
 }

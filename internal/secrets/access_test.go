@@ -59,12 +59,7 @@ func (f *corpusFleet) session(t *testing.T, extra ...string) *Session {
 	t.Helper()
 	kf := f.keyFile(t, extra...)
 	home := t.TempDir()
-	env := Env{Getenv: func(k string) string {
-		if k == "SOPS_AGE_KEY_FILE" {
-			return kf
-		}
-		return ""
-	}, Home: home, Runner: execx.NewReal()}
+	env := Env{AgeKeyFile: kf, Home: home, Runner: execx.NewReal()}
 	s, err := NewSession(f.repo, LoadKeyring(context.Background(), env))
 	if err != nil {
 		t.Fatal(err)
@@ -221,12 +216,7 @@ func TestAddHostWithShamirGroups(t *testing.T) {
 	both := filepath.Join(t.TempDir(), "both.txt")
 	testutil.WriteFile(t, both, append(append(mustRead(t, userKey), '\n'), mustRead(t, serverKey)...), 0o600)
 	path := filepath.Join(repo.Dir, "x.yaml")
-	env := Env{Getenv: func(k string) string {
-		if k == "SOPS_AGE_KEY_FILE" {
-			return both
-		}
-		return ""
-	}, Home: t.TempDir(), Runner: execx.NewReal()}
+	env := Env{AgeKeyFile: both, Home: t.TempDir(), Runner: execx.NewReal()}
 	s, err := NewSession(repo, LoadKeyring(context.Background(), env))
 	if err != nil {
 		t.Fatal(err)

@@ -138,7 +138,7 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 	}
 	hostKeys := filepath.Join(t.TempDir(), "host.txt")
 	testutil.WriteFile(t, hostKeys, []byte(id.String()+"\n"), 0o600)
-	f.vars = map[string]string{"SOPS_AGE_KEY_FILE": hostKeys}
+	f.env.AgeKeyFile = hostKeys
 	f.env.Home = t.TempDir()
 	for _, p := range paths {
 		f.open(p)

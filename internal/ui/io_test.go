@@ -36,9 +36,7 @@ func TestTableAlignsVisibleTextAndPipesTabs(t *testing.T) {
 }
 
 func TestColourOnlyOnTerminalWithoutNoColor(t *testing.T) {
-	env := map[string]string{}
-	getenv := func(k string) string { return env[k] }
-	o := New(Stdio{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, getenv, false)
+	o := New(Stdio{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, Terminal{}, false)
 	if o.Color {
 		t.Error("colour on a non-terminal")
 	}
