@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"sort"
 	"strings"
 
@@ -21,6 +22,8 @@ type Env struct {
 	StateHome  string
 	ConfigHome string
 	RuntimeDir string
+	// TempDir is $TMPDIR, else /tmp, as os.TempDir says on Unix.
+	TempDir string
 	// Visual and Editor are $VISUAL and $EDITOR, command lines.
 	Visual string
 	Editor string
@@ -61,6 +64,7 @@ func NewEnv(environ []string) Env {
 		StateHome:     vars["XDG_STATE_HOME"],
 		ConfigHome:    vars["XDG_CONFIG_HOME"],
 		RuntimeDir:    vars["XDG_RUNTIME_DIR"],
+		TempDir:       cmp.Or(vars["TMPDIR"], "/tmp"),
 		Visual:        vars["VISUAL"],
 		Editor:        vars["EDITOR"],
 		SSHAuthSock:   vars["SSH_AUTH_SOCK"],

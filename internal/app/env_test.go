@@ -9,7 +9,7 @@ import (
 func TestNewEnvTypesWhatNixctlReads(t *testing.T) {
 	t.Parallel()
 	e := NewEnv([]string{
-		"USER=gabriel", "HOME=/home/g", "XDG_STATE_HOME=/s", "XDG_CONFIG_HOME=/c", "XDG_RUNTIME_DIR=/r",
+		"USER=gabriel", "HOME=/home/g", "XDG_STATE_HOME=/s", "XDG_CONFIG_HOME=/c", "XDG_RUNTIME_DIR=/r", "TMPDIR=/t",
 		"VISUAL=code --wait", "EDITOR=vi", "SSH_AUTH_SOCK=/a.sock", "NIX_SSHOPTS=-p 2222", "NO_COLOR=1", "TERM=dumb",
 		"GITHUB_ACTIONS=true", "SOPS_AGE_KEY=AGE-SECRET-KEY-1", "SOPS_AGE_KEY_FILE=/k.txt", "SOPS_AGE_KEY_CMD=pass age",
 		"SOPS_AGE_SSH_PRIVATE_KEY_FILE=/id", "SOPS_AGE_SSH_PRIVATE_KEY_CMD=cat /id",
@@ -17,7 +17,7 @@ func TestNewEnvTypesWhatNixctlReads(t *testing.T) {
 		"EDITOR=nano",
 	})
 	want := Env{
-		User: "gabriel", Home: "/home/g", StateHome: "/s", ConfigHome: "/c", RuntimeDir: "/r",
+		User: "gabriel", Home: "/home/g", StateHome: "/s", ConfigHome: "/c", RuntimeDir: "/r", TempDir: "/t",
 		Visual: "code --wait", Editor: "nano", SSHAuthSock: "/a.sock", NixSSHOpts: "-p 2222", NoColor: true, Term: "dumb",
 		GitHubActions: true, AgeKey: "AGE-SECRET-KEY-1", AgeKeyFile: "/k.txt", AgeKeyCmd: "pass age",
 		AgeSSHKeyFile: "/id", AgeSSHKeyCmd: "cat /id",
@@ -37,7 +37,7 @@ func TestNewEnvTypesWhatNixctlReads(t *testing.T) {
 		t.Error("Lookup found an unset variable")
 	}
 	env := e.Environ()
-	if !slices.Contains(env, "EDITOR=nano") || slices.Contains(env, "EDITOR=vi") || !slices.Contains(env, "OTHER=x=y") || len(env) != 20 {
+	if !slices.Contains(env, "EDITOR=nano") || slices.Contains(env, "EDITOR=vi") || !slices.Contains(env, "OTHER=x=y") || len(env) != 21 {
 		t.Errorf("Environ() = %q", env)
 	}
 }
@@ -45,7 +45,7 @@ func TestNewEnvTypesWhatNixctlReads(t *testing.T) {
 func TestEnvEmptyOrUnset(t *testing.T) {
 	t.Parallel()
 	e := NewEnv([]string{"NO_COLOR=", "GITHUB_ACTIONS=1"})
-	if e.NoColor || e.GitHubActions {
+	if e.NoColor || e.GitHubActions || e.TempDir != "/tmp" {
 		t.Errorf("NO_COLOR empty or GITHUB_ACTIONS other than true: %+v", e)
 	}
 	if v, ok := e.Lookup("NO_COLOR"); !ok || v != "" {

@@ -530,7 +530,7 @@ func runSecretsEdit(ctx context.Context, opts *secretsEditOptions) error {
 	}
 	base := deps.Env.RuntimeDir
 	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
-		base = os.TempDir()
+		base = deps.Env.TempDir
 	}
 	io := deps.IO
 	res, err := s.Edit(ctx, opts.path, secrets.EditOptions{
