@@ -10,6 +10,7 @@ import (
 )
 
 func TestSecretsStageReportsPlaintext(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fleet := &inventory.Fleet{Dir: dir, Secrets: inventory.Secrets{Dir: "secrets", SopsConfig: ".sops.yaml"}}
 	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o755); err != nil {

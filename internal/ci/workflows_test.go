@@ -43,6 +43,7 @@ func findStep(steps []map[string]any, key, prefix string) map[string]any {
 }
 
 func TestGitHubWorkflow(t *testing.T) {
+	t.Parallel()
 	p, doc := parseWorkflow(t, "github")
 	if p.Path != ".github/workflows/nixctl.yml" {
 		t.Errorf("path %s", p.Path)
@@ -70,6 +71,7 @@ func TestGitHubWorkflow(t *testing.T) {
 }
 
 func TestGitLabWorkflow(t *testing.T) {
+	t.Parallel()
 	p, doc := parseWorkflow(t, "gitlab")
 	if p.Path != ".gitlab-ci.yml" {
 		t.Errorf("path %s", p.Path)
@@ -95,6 +97,7 @@ func TestGitLabWorkflow(t *testing.T) {
 }
 
 func TestForgejoWorkflow(t *testing.T) {
+	t.Parallel()
 	p, doc := parseWorkflow(t, "forgejo")
 	if p.Path != ".forgejo/workflows/nixctl.yml" {
 		t.Errorf("path %s", p.Path)
@@ -114,6 +117,7 @@ func TestForgejoWorkflow(t *testing.T) {
 }
 
 func TestWriteWorkflowRefusesToOverwrite(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), ".github", "workflows", "nixctl.yml")
 	if err := WriteWorkflow(path, "one\n", false); err != nil {
 		t.Fatal(err)
@@ -137,6 +141,7 @@ func TestWriteWorkflowRefusesToOverwrite(t *testing.T) {
 }
 
 func TestPinsNixctl(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if PinsNixctl(dir) {
 		t.Error("no flake.lock: not pinned")

@@ -162,6 +162,7 @@ func TestCIDeployPassesItsExitCodeOn(t *testing.T) {
 }
 
 func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build", "--no-link", "--json"}, ExitCode: 1,
 		Stderr: `@nix {"action":"msg","level":0,"msg":"error: builder for '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv' failed with exit code 1"}` + "\n"})
@@ -191,6 +192,7 @@ func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
 }
 
 func TestCIGitHubAnnotations(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	// Host a fails among the others, then alone with its located error.
 	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"a": {Failed: true}}))
@@ -210,6 +212,7 @@ func TestCIGitHubAnnotations(t *testing.T) {
 }
 
 func TestCIUnknownDeploySelectorIsAUsageError(t *testing.T) {
+	t.Parallel()
 	dir, _ := ciRecorded(t)
 	code, _, stderr := ciRun(t, dir, nil, &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}, "ci", "--deploy", "nope")
 	if code != exitcode.Usage || !strings.Contains(stderr, "nope") {
@@ -218,6 +221,7 @@ func TestCIUnknownDeploySelectorIsAUsageError(t *testing.T) {
 }
 
 func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
+	t.Parallel()
 	dir, _ := ciRecorded(t)
 	code, stdout, stderr := ciRun(t, dir, nil, nil, "ci", "init", "github")
 	path := filepath.Join(dir, ".github", "workflows", "nixctl.yml")
@@ -254,6 +258,7 @@ func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
 }
 
 func TestCIInvalidInventoryStillChecksTheFlake(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{
 		"nixctl.yaml": "hosts:\n  - name: a\n    adress: 192.0.2.1\n",
 		"flake.nix":   "{ outputs = { self }: { }; }\n",
@@ -280,6 +285,7 @@ func TestCIInvalidInventoryStillChecksTheFlake(t *testing.T) {
 }
 
 func TestCIFlakeCheckErrorAboutAHostIsReportedOnceByEvaluate(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "flake", "check", dir}, ExitCode: 1,
 		Stderr: `@nix {"action":"msg","level":0,"msg":"error: the option 'boot.loader.grub.device' is not set\n\n       … while checking NixOS configuration 'nixosConfigurations.a'\n\n       at ` + dir + `/hosts/a.nix:7:3:"}` + "\n"})
@@ -297,6 +303,7 @@ func TestCIFlakeCheckErrorAboutAHostIsReportedOnceByEvaluate(t *testing.T) {
 // Nix 2.8 with --keep-going can leave the last failure out of its output:
 // an item no message names is built again alone to learn its own result.
 func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	calls := 0
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build", "--no-link", "--json"}, Func: func(c execx.Cmd) (string, int) {
@@ -322,6 +329,7 @@ func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
 }
 
 func TestCIInitDeployAddsTheJobForTheSelectedHosts(t *testing.T) {
+	t.Parallel()
 	dir, _ := ciRecorded(t)
 	for _, platform := range []string{"github", "gitlab", "forgejo"} {
 		code, stdout, stderr := ciRun(t, dir, nil, nil, "ci", "init", platform, "--deploy", "a", "-o", platform+".yml")

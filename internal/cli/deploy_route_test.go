@@ -85,6 +85,7 @@ func TestDeployThroughJumpHostByAlias(t *testing.T) {
 // What goes after -- is checked; the build host must exist; each a single
 // error line with a hint, before anything runs.
 func TestDeployPassThroughAndBuildHostErrors(t *testing.T) {
+	t.Parallel()
 	inv := "defaults: {substituteOnTarget: true}\nhosts:\n  - {name: web, address: 192.0.2.1}\n  - {name: builder, address: 192.0.2.9, port: 2222}\n"
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": inv, "flake.nix": "{}"})
 	home := t.TempDir()

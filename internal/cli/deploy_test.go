@@ -28,6 +28,7 @@ func probeStub(rec *execx.Recorder, stderr string, code int) {
 }
 
 func TestDeployDryRunPrintsThePlan(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
 	// nixos-rebuild-ng answers an unknown flag with argparse's usage error.
@@ -66,6 +67,7 @@ func TestDeployDryRunPrintsThePlan(t *testing.T) {
 }
 
 func TestDeployBashFlavourAndRollbackPlan(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
 	probeStub(rec, "unknown option `--nixctl-flavour-probe'\n", 1)
@@ -81,6 +83,7 @@ func TestDeployBashFlavourAndRollbackPlan(t *testing.T) {
 }
 
 func TestDeployUsageErrors(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
 	paths := map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}
 	for _, c := range []struct {

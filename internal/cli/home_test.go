@@ -41,6 +41,7 @@ func homeFleet(t *testing.T) (dir string, env map[string]string) {
 }
 
 func TestHomeBuildBuildsSeveralProfilesInOneNixBuild(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build", "--no-link", "--json"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
@@ -62,6 +63,7 @@ func TestHomeBuildBuildsSeveralProfilesInOneNixBuild(t *testing.T) {
 }
 
 func TestHomeBuildFailureIsExit9WithTheNixError(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build"}, ExitCode: 1,
@@ -76,6 +78,7 @@ func TestHomeBuildFailureIsExit9WithTheNixError(t *testing.T) {
 }
 
 func TestHomeSwitchWithoutHomeManagerRunsThePinnedOne(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
@@ -92,6 +95,7 @@ func TestHomeSwitchWithoutHomeManagerRunsThePinnedOne(t *testing.T) {
 }
 
 func TestHomeSwitchThroughNixRunWithoutAHomeManagerInput(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
@@ -103,6 +107,7 @@ func TestHomeSwitchThroughNixRunWithoutAHomeManagerInput(t *testing.T) {
 }
 
 func TestHomeSwitchSeveralProfilesEndsWithASummary(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
@@ -139,6 +144,7 @@ func TestHomeSwitchSeveralProfilesEndsWithASummary(t *testing.T) {
 }
 
 func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	old := t.TempDir()
 	profiles := filepath.Join(env["HOME"], ".local", "state", "nix", "profiles")
@@ -196,6 +202,7 @@ func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
 }
 
 func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	r := runIn(t, dir, rec, env, "--dry-run", "home", "switch", "server")
@@ -221,6 +228,7 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 }
 
 func TestHomeSwitchRefusesABadBackupExtension(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	r := runIn(t, dir, rec, env, "home", "switch", "laptop", "--backup-ext", "../../etc/x")
@@ -230,6 +238,7 @@ func TestHomeSwitchRefusesABadBackupExtension(t *testing.T) {
 }
 
 func TestHomeUnknownSubcommandIsAUsageError(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	r := runIn(t, dir, &execx.Recorder{}, env, "home", "swtich", "laptop")
 	if r.code != exitcode.Usage || !strings.Contains(r.stderr, `unknown command "swtich" for nixctl home`) || !strings.Contains(r.stderr, "did you mean 'nixctl home switch'?") {
@@ -238,6 +247,7 @@ func TestHomeUnknownSubcommandIsAUsageError(t *testing.T) {
 }
 
 func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	env["USER"] = "nobody-in-particular"
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
@@ -248,6 +258,7 @@ func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
 }
 
 func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	r := runIn(t, dir, rec, env, "--dry-run", "home", "rollback", "server", "--to", "3")
@@ -270,6 +281,7 @@ func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
 }
 
 func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

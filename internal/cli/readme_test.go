@@ -84,6 +84,7 @@ func exitCodeConstants(t *testing.T, root string) map[int]string {
 }
 
 func TestREADMEExitCodesMatchTheCode(t *testing.T) {
+	t.Parallel()
 	root := testutil.RepoRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
@@ -116,6 +117,7 @@ var (
 )
 
 func TestREADMEGlobalFlagsMatchTheCode(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)

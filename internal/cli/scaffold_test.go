@@ -58,6 +58,7 @@ func treeOf(t *testing.T, dir string) map[string]string {
 }
 
 func TestInitCommand(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice"}
 	r := runWith(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
@@ -99,6 +100,7 @@ func TestInitCommand(t *testing.T) {
 }
 
 func TestInitRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env  map[string]string
 		args []string
@@ -123,6 +125,7 @@ func TestInitRefusesBadInput(t *testing.T) {
 }
 
 func TestInitGitAddsTheFiles(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
 	dir := filepath.Join(parent, "f")
@@ -156,6 +159,7 @@ func TestInitGitAddsTheFiles(t *testing.T) {
 }
 
 func TestInitDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
 	r := runWith(t, parent, map[string]string{"USER": "alice"}, rec, "--dry-run", "init", "f", "--git")
@@ -260,6 +264,7 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 
 // With real git: every written file is tracked, so a flake sees it.
 func TestInitGitWithRealGit(t *testing.T) {
+	t.Parallel()
 	testutil.Require(t, "git")
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice", "HOME": parent, "PATH": os.Getenv("PATH")}
@@ -295,6 +300,7 @@ func countUnder(t *testing.T, dir string) int {
 }
 
 func TestHostAddDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice"}
 	if r := runWith(t, parent, env, nil, "init", "f"); r.code != 0 {

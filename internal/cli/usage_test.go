@@ -24,6 +24,7 @@ profiles:
 
 // A typo anywhere exits 2 with the closest name, and runs nothing.
 func TestTyposExitTwoWithDidYouMean(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	for _, tc := range []struct {
 		args []string
@@ -63,6 +64,7 @@ func TestTyposExitTwoWithDidYouMean(t *testing.T) {
 }
 
 func TestParallelBelowOneIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	for _, args := range [][]string{
 		{"deploy", "nixos-mini", "--parallel", "0", "--dry-run"},
@@ -86,6 +88,7 @@ func TestParallelBelowOneIsRefused(t *testing.T) {
 }
 
 func TestProfileGivenToDeployIsNamedAsSuch(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	for _, tc := range []struct {
 		args       []string
@@ -135,6 +138,7 @@ func openPTY(t *testing.T) (typist, tty *os.File) {
 // Answering no on a terminal is a choice: its own exit code, the word
 // "cancelled", no "error", and nothing run.
 func TestDeclinedConfirmationIsCancelled(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	typist, tty := openPTY(t)
 	if _, err := typist.Write([]byte("n\n")); err != nil {

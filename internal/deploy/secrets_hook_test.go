@@ -14,6 +14,7 @@ import (
 // A host that would fail to decrypt its secrets stops in the check stage:
 // it is never contacted nor activated, the others go on.
 func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
+	t.Parallel()
 	r := checkedRun(t)
 	var asked []string
 	hook := func(_ context.Context, hosts []inventory.Host) map[string]error {

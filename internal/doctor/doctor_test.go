@@ -24,6 +24,7 @@ func find(t *testing.T, fs []Finding, name string) Finding {
 }
 
 func TestDoctorHealthyMachine(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	keys := filepath.Join(home, ".config", "sops", "age", "keys.txt")
 	if err := os.MkdirAll(filepath.Dir(keys), 0o700); err != nil {
@@ -74,6 +75,7 @@ func TestDoctorHealthyMachine(t *testing.T) {
 }
 
 func TestDoctorBareMachine(t *testing.T) {
+	t.Parallel()
 	rec := &execx.Recorder{}
 	fs := Run(context.Background(), Env{Runner: rec, Home: t.TempDir(), FleetErr: errors.New("no nixctl.yaml found in /x")})
 	if !Failed(fs) {
@@ -91,6 +93,7 @@ func TestDoctorBareMachine(t *testing.T) {
 }
 
 func TestDoctorFlakesDisabledAndAgeKeyFromEnv(t *testing.T) {
+	t.Parallel()
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
 	rec.Register([]string{"nix", "--extra-experimental-features"}, "experimental-features = \n", 0)
@@ -104,6 +107,7 @@ func TestDoctorFlakesDisabledAndAgeKeyFromEnv(t *testing.T) {
 }
 
 func TestExperimentalFeatures(t *testing.T) {
+	t.Parallel()
 	got := ExperimentalFeatures("allowed-users = *\nexperimental-features = flakes nix-command\nextra = x\n")
 	if len(got) != 2 || got[0] != "flakes" {
 		t.Errorf("got %v", got)

@@ -38,6 +38,7 @@ func secretsCheck(t *testing.T, fleet *inventory.Fleet, env map[string]string) (
 }
 
 func TestSecretsFindingSaysWhichFilesTheKeyOpens(t *testing.T) {
+	t.Parallel()
 	keyFile := filepath.Join(testutil.WorldSops(t), "sops-nix", "keys", "age-keys.txt")
 	const mine = "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw"
 

@@ -12,6 +12,7 @@ func (h hinted) Error() string { return h.msg }
 func (h hinted) Hint() string  { return h.hint }
 
 func TestHintOfFindsHintsThroughWrapsAndJoins(t *testing.T) {
+	t.Parallel()
 	plain := errors.New("plain")
 	coded := New(Usage, errors.New("bad"), "use --x")
 	for _, tc := range []struct {
@@ -35,6 +36,7 @@ func TestHintOfFindsHintsThroughWrapsAndJoins(t *testing.T) {
 }
 
 func TestCodeAndCancel(t *testing.T) {
+	t.Parallel()
 	err := fmt.Errorf("deploy: %w", Cancel("switch a? was not confirmed"))
 	if Code(err) != Cancelled || !errors.Is(err, ErrCancelled) {
 		t.Errorf("Code = %d, Is(ErrCancelled) = %v", Code(err), errors.Is(err, ErrCancelled))

@@ -59,6 +59,7 @@ func diffLines(want, got string) string {
 
 // The tree init writes, and every line that carries one of the user's names.
 func TestInitGolden(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plan, err := PlanInit(dir, nixfiles.Template(), alice)
 	if err != nil {
@@ -102,6 +103,7 @@ func TestInitGolden(t *testing.T) {
 // The template as it stands is the repository nixctl init writes with the
 // seed's names: `nix flake init -t` and `nixctl init` agree.
 func TestTemplateIsItsOwnDefault(t *testing.T) {
+	t.Parallel()
 	files, err := Render(nixfiles.Template(), TemplateNames)
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +147,7 @@ func TestGeneratedNixFilesParse(t *testing.T) {
 }
 
 func TestGeneratedInventoryIsValid(t *testing.T) {
+	t.Parallel()
 	for _, n := range []Names{alice, {User: "bob", Host: "node", Address: "2001:db8::7", Release: "25.05"}, {User: "c", Host: "mini", Address: "mini.home.arpa", Release: "25.05"}} {
 		files, err := Render(nixfiles.Template(), n)
 		if err != nil {
@@ -182,6 +185,7 @@ func TestGeneratedInventoryIsValid(t *testing.T) {
 }
 
 func TestNamesAreValidated(t *testing.T) {
+	t.Parallel()
 	ok := alice
 	for _, tc := range []struct {
 		edit func(*Names)
@@ -265,6 +269,7 @@ func sameSnapshot(t *testing.T, before, after map[string]string) {
 }
 
 func TestInitRefusesToOverwriteAndWritesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plan, err := PlanInit(dir, nixfiles.Template(), alice)
 	if err != nil {
@@ -304,6 +309,7 @@ func TestInitRefusesToOverwriteAndWritesNothing(t *testing.T) {
 
 // After 25.05 the template is written with the names the later release has.
 func TestLaterReleasesGetRenamedOptions(t *testing.T) {
+	t.Parallel()
 	files, err := Render(nixfiles.Template(), alice) // 25.11
 	if err != nil {
 		t.Fatal(err)

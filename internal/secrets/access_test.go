@@ -187,6 +187,7 @@ func TestAddHostLeavesDriftedFilesAlone(t *testing.T) {
 // misterio77's host rules hold a pgp key nobody here has: the files of the
 // rule cannot be rekeyed, so nothing is written, .sops.yaml included.
 func TestAddHostIsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	f := newCorpusFleet(t, "misterio77", ".")
 	_, host := writeKey(t)
 	s := f.session(t)

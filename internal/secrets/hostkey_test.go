@@ -59,6 +59,7 @@ func montgomeryU(pub []byte) []byte {
 }
 
 func TestSSHToAgeMatchesSopsNix(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []string{"nixos-mini", "gateway", "a third host key seed!!"} {
 		s := sha512.Sum512([]byte(seed))
 		priv := ed25519.NewKeyFromSeed(s[:32])
@@ -152,6 +153,7 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 // recipient age parses but cannot encrypt to; add-host would have written it
 // into .sops.yaml and every rekey after it would fail.
 func TestSSHToAgeRefusesSmallOrderKeys(t *testing.T) {
+	t.Parallel()
 	identity := make([]byte, 32)
 	identity[0] = 1
 	if rec, err := SSHToAge(identity); err == nil {

@@ -16,6 +16,7 @@ import (
 )
 
 func TestKeyringSources(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	path := f.add("a.yml", []byte("k: v\n"))
 	id := readIdentity(t, f.keyFile)
@@ -83,6 +84,7 @@ func TestKeyringSources(t *testing.T) {
 // secrets.sopsConfig may put .sops.yaml inside the secrets directory: init
 // writes a rule relative to it, and verify does not take it for a secret.
 func TestSopsConfigInsideSecretsDir(t *testing.T) {
+	t.Parallel()
 	root, home := t.TempDir(), t.TempDir()
 	env := Env{Home: home}
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "secrets", ".sops.yaml")}

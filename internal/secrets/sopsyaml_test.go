@@ -39,6 +39,7 @@ const nodeRecipient = "age1cy0su9fwf3gf9mw868g5yut09p6nytfmmnktexz2ya5uqg9vl9sss
 func ageKey(v string) Key { return Key{Type: "age", Value: v} }
 
 func TestSopsYAMLEditKeepsCommentsAndLayout(t *testing.T) {
+	t.Parallel()
 	c, err := ParseSopsConfig("/r/.sops.yaml", []byte(handWritten))
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +91,7 @@ func TestSopsYAMLEditKeepsCommentsAndLayout(t *testing.T) {
 
 // sops reads what nixctl wrote: the rule for a path lists the new key.
 func TestSopsYAMLRuleForAfterEdit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, ".sops.yaml")
 	c, _ := ParseSopsConfig(p, []byte(handWritten))
@@ -115,6 +117,7 @@ func TestSopsYAMLRuleForAfterEdit(t *testing.T) {
 // A comma list gets the value itself (an alias cannot go in a string), and
 // loses it again; a rule left without recipients is reported.
 func TestSopsYAMLCommaList(t *testing.T) {
+	t.Parallel()
 	const flow = "creation_rules:\n  - path_regex: ^secrets/\n    age: age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\n"
 	c, _ := ParseSopsConfig("/r/.sops.yaml", []byte(flow))
 	c = addKey(t, c, "nixos-mini", nodeRecipient)
@@ -134,6 +137,7 @@ func TestSopsYAMLCommaList(t *testing.T) {
 }
 
 func TestWriteFileNeverRenamesOverSpecialFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	target := filepath.Join(dir, "target")
 	testutil.WriteFile(t, target, []byte("old"), 0o640)
@@ -169,6 +173,7 @@ func TestWriteFileNeverRenamesOverSpecialFiles(t *testing.T) {
 }
 
 func TestResolveRefusesEscapes(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	r := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
 	testutil.MkdirAll(t, r.Dir, 0o755)
@@ -188,6 +193,7 @@ func TestResolveRefusesEscapes(t *testing.T) {
 
 // A plugin recipient would make age run age-plugin-NAME: refused.
 func TestRuleForRefusesPluginRecipients(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, ".sops.yaml")
 	testutil.WriteFile(t, p, []byte("creation_rules:\n  - age: age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t\n"), 0o644)
@@ -211,6 +217,7 @@ func TestRuleForRefusesPluginRecipients(t *testing.T) {
 // made it a plain scalar) made add-host loop forever; sops refuses such a
 // file and so does nixctl, when reading it.
 func TestSopsYAMLMalformedKeyGroupIsAnError(t *testing.T) {
+	t.Parallel()
 	const bad = "creation_rules:\n  - path_regex: ^secrets/\n    key_groups:\n    - age\n          - *gabriel\n"
 	_, err := ParseSopsConfig("/r/.sops.yaml", []byte("keys:\n  - &gabriel age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\n"+bad))
 	if err == nil || !strings.Contains(err.Error(), "not a mapping") {
