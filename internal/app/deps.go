@@ -18,7 +18,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -105,7 +105,7 @@ func (d *Deps) SSH() (*remote.SSH, error) {
 			Lookup:     d.Env.Lookup,
 		})
 		if d.sshErr != nil {
-			d.sshErr = exitcode.New(exitcode.Inventory, d.sshErr, exitcode.HintOf(d.sshErr))
+			d.sshErr = fault.New(fault.Inventory, d.sshErr, fault.HintOf(d.sshErr))
 		}
 	})
 	return d.ssh, d.sshErr
@@ -137,20 +137,20 @@ func (d *Deps) loadFleet() (*inventory.Fleet, error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, exitcode.New(exitcode.Inventory, err, "")
+		return nil, fault.New(fault.Inventory, err, "")
 	}
 	if !st.Mode().IsRegular() {
-		return nil, exitcode.Newf(exitcode.Inventory, "point --config at a regular file", "inventory %s is not a regular file", path)
+		return nil, fault.Newf(fault.Inventory, "point --config at a regular file", "inventory %s is not a regular file", path)
 	}
 	if st.Size() > inventory.MaxFileSize {
-		return nil, exitcode.Newf(exitcode.Inventory, "an inventory is a few kilobytes: check that --config names the right file", "inventory %s is %d bytes, more than the %d nixctl reads", path, st.Size(), inventory.MaxFileSize)
+		return nil, fault.Newf(fault.Inventory, "an inventory is a few kilobytes: check that --config names the right file", "inventory %s is %d bytes, more than the %d nixctl reads", path, st.Size(), inventory.MaxFileSize)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
-			return nil, exitcode.New(exitcode.Inventory, err, "make the file readable")
+			return nil, fault.New(fault.Inventory, err, "make the file readable")
 		}
-		return nil, exitcode.New(exitcode.Inventory, err, "")
+		return nil, fault.New(fault.Inventory, err, "")
 	}
 	rel := path
 	if r, err := filepath.Rel(d.Cwd, path); err == nil && len(r) < len(path) {
@@ -158,7 +158,7 @@ func (d *Deps) loadFleet() (*inventory.Fleet, error) {
 	}
 	f, err := inventory.ParseAt(rel, path, data)
 	if err != nil {
-		return nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+		return nil, fault.New(fault.Inventory, err, fault.HintOf(err))
 	}
 	if d.Config.Flake != "" {
 		if dir, ok := config.LocalFlakeDir(d.Config.Flake, d.Cwd); ok {
@@ -209,13 +209,13 @@ func (d *Deps) RequireYes(question string) error {
 	}
 	ok, err := d.IO.Confirm(question)
 	if errors.Is(err, ui.ErrNoTTY) {
-		return exitcode.UsageErrorf("pass --yes (or set NIXCTL_YES=1) to confirm without a terminal", "%s: confirmation needed but there is no terminal", question)
+		return fault.Usagef("pass --yes (or set NIXCTL_YES=1) to confirm without a terminal", "%s: confirmation needed but there is no terminal", question)
 	}
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return exitcode.Cancel(fmt.Sprintf("%q was not confirmed; nothing was changed", question))
+		return fault.Cancel(fmt.Sprintf("%q was not confirmed; nothing was changed", question))
 	}
 	return nil
 }

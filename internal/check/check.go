@@ -37,6 +37,13 @@ type Options struct {
 	// EvalJobs bounds the nix evaluations running at once (0: from the
 	// cores and the memory).
 	EvalJobs int
+	// With are more values evaluated in the same processes as the hosts
+	// and profiles, so what they share is evaluated once (deploy's
+	// secrets declarations); EvaluateWith returns their results.
+	With []eval.Item
+	// WholeFlake evaluates through builtins.getFlake, which With's Apply
+	// functions need for the flake's root (see eval.Options.WholeFlake).
+	WholeFlake bool
 }
 
 // Item is one checked thing.
@@ -112,7 +119,9 @@ func Plan(fleet *inventory.Fleet, o Options) []execx.Cmd {
 }
 
 func flakeCheckCmd(fleet *inventory.Fleet, o Options) execx.Cmd {
-	argv := nix.FlakeCheck(fleet.Flake, nix.FlakeCheckOptions{NoBuild: o.NoBuild, KeepGoing: o.KeepGoing, Extra: o.Extra})
+	// The evaluation beside it, if any, is the one that writes flake.lock.
+	readLock := len(o.Hosts)+len(o.Profiles) > 0
+	argv := nix.FlakeCheck(fleet.Flake, nix.FlakeCheckOptions{NoBuild: o.NoBuild, KeepGoing: o.KeepGoing, ReadLock: readLock, Extra: o.Extra})
 	// A flake check builds the checks: it fills the store but changes
 	// nothing a user would call a change.
 	return execx.Cmd{Argv: argv, Dir: fleet.Dir, ReadOnly: true}
@@ -135,7 +144,7 @@ func evalItems(o Options) ([]eval.Item, []Item) {
 }
 
 func evalOptions(fleet *inventory.Fleet, o Options, ev eval.Events) eval.Options {
-	return eval.Options{Flake: fleet.Flake, Dir: fleet.Dir, Extra: o.Extra, Jobs: o.EvalJobs, Events: ev}
+	return eval.Options{Flake: fleet.Flake, Dir: fleet.Dir, Extra: o.Extra, Jobs: o.EvalJobs, Events: ev, WholeFlake: o.WholeFlake}
 }
 
 // Run checks the flake and the selected hosts and profiles: nix flake check
@@ -149,7 +158,10 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 	rep := &Report{}
 	var flake Item
 	var wg sync.WaitGroup
-	if !o.NoFlakeCheck {
+	// A flake with no flake.lock yet is checked after the evaluation has
+	// written it (see nix.LockMissing); otherwise beside it.
+	after := len(o.Hosts)+len(o.Profiles) > 0 && nix.LockMissing(fleet.Flake, fleet.Dir)
+	if !o.NoFlakeCheck && !after {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -159,6 +171,11 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 		}()
 	}
 	items, err := Evaluate(ctx, r, fleet, o, ev)
+	if !o.NoFlakeCheck && after {
+		ev.Started(KindFlake, "nix flake check")
+		flake = flakeCheck(ctx, r, fleet, o)
+		ev.Finished(flake)
+	}
 	wg.Wait()
 	if !o.NoFlakeCheck {
 		rep.Items = append(rep.Items, flake)
@@ -179,18 +196,44 @@ func Run(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options,
 // Evaluate evaluates the selected hosts and profiles (without nix flake
 // check) and returns one Item each, hosts first.
 func Evaluate(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options, ev Events) ([]Item, error) {
+	items, _, err := EvaluateWith(ctx, r, fleet, o, ev)
+	return items, err
+}
+
+// EvaluateWith is Evaluate, and returns the results of o.With as well, in
+// their order. Through builtins.getFlake, a flake.lock that needs changes
+// is updated first (builtins.getFlake never writes it, nix eval of the
+// flake would have): nix flake lock, then the evaluation again.
+func EvaluateWith(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, o Options, ev Events) ([]Item, []eval.Result, error) {
 	if ev == nil {
 		ev = noEvents{}
 	}
 	items, report := evalItems(o)
-	results, err := eval.Run(ctx, r, items, evalOptions(fleet, o, itemEvents{ev, report}))
+	items = append(items, o.With...)
+	evo := evalOptions(fleet, o, itemEvents{ev, report})
+	results, err := eval.Run(ctx, r, items, evo)
+	if err == nil && o.WholeFlake && lockStale(results) {
+		lock := execx.Cmd{Argv: append(nix.Nix("flake", "lock", fleet.Flake), o.Extra...), Dir: fleet.Dir}
+		if _, lerr := r.Run(ctx, lock); lerr == nil {
+			results, err = eval.Run(ctx, r, items, evo)
+		}
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for i, res := range results {
-		report[i] = toItem(report[i], res)
+	for i := range report {
+		report[i] = toItem(report[i], results[i])
 	}
-	return report, nil
+	return report, results[len(report):], nil
+}
+
+func lockStale(results []eval.Result) bool {
+	for _, r := range results {
+		if len(r.Errors) > 0 && nix.IsLockFileStale([]byte(r.Errors[0].Message)) {
+			return true
+		}
+	}
+	return false
 }
 
 // itemEvents relays eval's progress as check's.
@@ -199,9 +242,16 @@ type itemEvents struct {
 	report []Item
 }
 
-func (e itemEvents) Started(i int) { e.ev.Started(e.report[i].Kind, e.report[i].Name) }
+func (e itemEvents) Started(i int) {
+	if i < len(e.report) {
+		e.ev.Started(e.report[i].Kind, e.report[i].Name)
+	}
+}
+
 func (e itemEvents) Finished(i int, r eval.Result) {
-	e.ev.Finished(toItem(e.report[i], r))
+	if i < len(e.report) {
+		e.ev.Finished(toItem(e.report[i], r))
+	}
 }
 
 func toItem(it Item, r eval.Result) Item {

@@ -2,7 +2,8 @@
 // stages (inventory, secrets, flake, evaluate, build, deploy) each report a
 // case per host, profile, secret file or check, every stage runs even after
 // one failed, and the result is written as a human summary, JUnit XML, JSON
-// and GitHub annotations. The first failing stage decides the exit code.
+// and GitHub annotations. The first failing stage decides the run's kind,
+// which the command line turns into the exit code.
 package ci
 
 import (
@@ -11,7 +12,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/nix"
 )
 
@@ -84,8 +85,9 @@ type Stage struct {
 	Reason   string        `json:"reason,omitempty"`
 	Cases    []Case        `json:"cases"`
 	Duration time.Duration `json:"-"`
-	// Code is the exit code this stage's failure gives the run.
-	Code int `json:"exitCode,omitempty"`
+	// Kind is what this stage's failure says about the run; the CLI
+	// chooses its exit code (WriteJSON is given the mapping).
+	Kind fault.Kind `json:"-"`
 }
 
 // Counts returns how many cases passed, failed and were skipped.
@@ -104,7 +106,7 @@ func (s Stage) Counts() (passed, failed, skipped int) {
 }
 
 // finish sets the stage's status from its cases.
-func (s *Stage) finish(code int, d time.Duration) {
+func (s *Stage) finish(kind fault.Kind, d time.Duration) {
 	s.Duration = d
 	if s.Status == Skipped {
 		return
@@ -112,7 +114,7 @@ func (s *Stage) finish(code int, d time.Duration) {
 	s.Status = Passed
 	for _, c := range s.Cases {
 		if c.Status == Failed {
-			s.Status, s.Code = Failed, code
+			s.Status, s.Kind = Failed, kind
 			return
 		}
 	}
@@ -120,8 +122,9 @@ func (s *Stage) finish(code int, d time.Duration) {
 
 // Report is a whole run.
 type Report struct {
-	OK       bool          `json:"ok"`
-	ExitCode int           `json:"exitCode"`
+	OK bool `json:"ok"`
+	// Kind is the first failed stage's (OK when none failed).
+	Kind     fault.Kind    `json:"-"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"-"`
 	Stages   []Stage       `json:"stages"`
@@ -148,30 +151,37 @@ func (r *Report) Stage(name string) *Stage {
 }
 
 func (r *Report) settle() {
-	r.OK, r.ExitCode = true, exitcode.OK
+	r.OK, r.Kind = true, fault.OK
 	if f := r.FirstFailed(); f != nil {
-		r.OK, r.ExitCode = false, f.Code
+		r.OK, r.Kind = false, f.Kind
 	}
 }
 
 // WriteJSON writes the report as indented JSON. Durations are in seconds.
-func (r *Report) WriteJSON(w io.Writer) error {
+// exitCode turns a kind into the exit code the JSON shows: the command line
+// owns those numbers, and the report shows the ones the run exits with.
+func (r *Report) WriteJSON(w io.Writer, exitCode func(fault.Kind) int) error {
 	type jcase struct {
 		Case
 		Seconds float64 `json:"seconds"`
 	}
 	type jstage struct {
 		Stage
-		Cases   []jcase `json:"cases"`
-		Seconds float64 `json:"seconds"`
+		ExitCode int     `json:"exitCode,omitempty"`
+		Cases    []jcase `json:"cases"`
+		Seconds  float64 `json:"seconds"`
 	}
 	out := struct {
 		*Report
-		Stages  []jstage `json:"stages"`
-		Seconds float64  `json:"seconds"`
-	}{Report: r, Seconds: seconds(r.Duration)}
+		ExitCode int      `json:"exitCode"`
+		Stages   []jstage `json:"stages"`
+		Seconds  float64  `json:"seconds"`
+	}{Report: r, ExitCode: exitCode(r.Kind), Seconds: seconds(r.Duration)}
 	for _, s := range r.Stages {
 		js := jstage{Stage: s, Seconds: seconds(s.Duration), Cases: []jcase{}}
+		if s.Kind != fault.OK {
+			js.ExitCode = exitCode(s.Kind)
+		}
 		for _, c := range s.Cases {
 			js.Cases = append(js.Cases, jcase{Case: c, Seconds: seconds(c.Duration)})
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/parallel"
@@ -98,17 +98,17 @@ func Run(ctx context.Context, r execx.Runner, o Options, ev Events) (*Report, er
 		o.Log = io.Discard
 	}
 	rn := &run{r: r, o: o, ev: ev, rep: &Report{Started: time.Now()}, flakeErrors: map[string][]Problem{}}
-	rn.stage(ctx, StageInventory, exitcode.Inventory, rn.inventory)
-	rn.stage(ctx, StageSecrets, exitcode.Secrets, rn.secrets)
+	rn.stage(ctx, StageInventory, fault.Inventory, rn.inventory)
+	rn.stage(ctx, StageSecrets, fault.Secrets, rn.secrets)
 	// Hosts and profiles are evaluated beside nix flake check, not after
 	// it; the evaluate stage reports them.
 	rn.startEvaluation(ctx)
-	rn.stage(ctx, StageFlake, exitcode.Check, rn.flake)
-	rn.stage(ctx, StageEvaluate, exitcode.Eval, rn.evaluate)
-	rn.stage(ctx, StageSecretsAccess, exitcode.Secrets, rn.secretsAccess)
-	rn.stage(ctx, StageBuild, exitcode.Build, rn.build)
+	rn.stage(ctx, StageFlake, fault.Check, rn.flake)
+	rn.stage(ctx, StageEvaluate, fault.Eval, rn.evaluate)
+	rn.stage(ctx, StageSecretsAccess, fault.Secrets, rn.secretsAccess)
+	rn.stage(ctx, StageBuild, fault.Build, rn.build)
 	if o.Deploy != "" {
-		rn.stage(ctx, StageDeploy, exitcode.Failure, rn.deploy)
+		rn.stage(ctx, StageDeploy, fault.Failure, rn.deploy)
 	}
 	rn.rep.Duration = time.Since(rn.rep.Started)
 	rn.rep.settle()
@@ -124,15 +124,17 @@ type run struct {
 	// Between stages: inventory entries the flake lacks, evaluated items.
 	missing   map[string]bool
 	evaluated []check.Item
-	// evaluation is the running evaluation of hosts and profiles (nil
-	// when there is nothing to evaluate); its items arrive on it once.
-	evaluation chan []check.Item
+	// evalDone is closed when the evaluation of hosts and profiles,
+	// started before the flake stage, has put its items in evalItems (nil
+	// when there is nothing to evaluate).
+	evalDone  chan struct{}
+	evalItems []check.Item
 	// flakeErrors are nix flake check's errors about an inventory host or
 	// profile (by output, "nixosConfigurations.a"), left to the evaluate stage.
 	flakeErrors map[string][]Problem
 }
 
-func (rn *run) stage(ctx context.Context, name string, code int, body func(context.Context, *Stage)) {
+func (rn *run) stage(ctx context.Context, name string, kind fault.Kind, body func(context.Context, *Stage)) {
 	st := Stage{Name: name, Cases: []Case{}}
 	if err := ctx.Err(); err != nil {
 		st.Status, st.Reason = Skipped, "interrupted"
@@ -140,10 +142,10 @@ func (rn *run) stage(ctx context.Context, name string, code int, body func(conte
 		rn.ev.StageStarted(name)
 		start := time.Now()
 		body(ctx, &st)
-		if st.Code != 0 {
-			code = st.Code // deploy passes its own code on
+		if st.Kind != fault.OK {
+			kind = st.Kind // deploy passes its own kind on
 		}
-		st.finish(code, time.Since(start))
+		st.finish(kind, time.Since(start))
 	}
 	rn.rep.Stages = append(rn.rep.Stages, st)
 	rn.ev.StageFinished(st)
@@ -307,12 +309,17 @@ func (rn *run) flake(ctx context.Context, st *Stage) {
 		skip(st, "no flake repository found")
 		return
 	}
+	if rn.evalDone != nil && nix.LockMissing(ref, dir) {
+		// The evaluation writes flake.lock before this stage reads it
+		// (see nix.LockMissing).
+		<-rn.evalDone
+	}
 	checks := rn.listChecks(ctx, ref, dir)
 	if !rn.o.NoBuild {
 		rn.checkDrvPaths(ctx, ref, dir, checks)
 	}
 	start := time.Now()
-	argv := nix.FlakeCheck(ref, nix.FlakeCheckOptions{NoBuild: rn.o.NoBuild, KeepGoing: true})
+	argv := nix.FlakeCheck(ref, nix.FlakeCheckOptions{NoBuild: rn.o.NoBuild, KeepGoing: true, ReadLock: true})
 	res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
 	general := Case{Kind: KindFlake, Name: "nix flake check", Status: Passed, Duration: time.Since(start)}
 	if err != nil {
@@ -433,7 +440,14 @@ func buildFailureIn(msg string, failures map[string]nix.BuildFailure) (nix.Build
 // A checks output that does not evaluate lists nothing: nix flake check
 // reports the error itself.
 func (rn *run) listChecks(ctx context.Context, ref, dir string) []*flakeCheckCase {
-	res, err := rn.r.Run(ctx, execx.Cmd{Argv: nix.EvalPositions(ref, []string{"checks"}, 2), Dir: dir, ReadOnly: true})
+	argv := nix.EvalPositions(ref, []string{"checks"}, 2)
+	if rn.evalDone != nil {
+		// The evaluation of hosts and profiles runs beside: it writes
+		// flake.lock if it must. Without it, this is the stage's first
+		// nix process and the one that writes; the others only read.
+		argv = append(argv, nix.NoWriteLockFile)
+	}
+	res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true})
 	if err != nil {
 		return nil
 	}
@@ -465,7 +479,7 @@ func (rn *run) checkDrvPaths(ctx context.Context, ref, dir string, checks []*fla
 		if fc.system != nix.System() {
 			return
 		}
-		argv := nix.EvalDrvPath(ref, nix.CheckAttr(fc.system, fc.name))
+		argv := nix.EvalDrvPath(ref, nix.CheckAttr(fc.system, fc.name), nix.NoWriteLockFile)
 		if res, err := rn.r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, ReadOnly: true}); err == nil {
 			fc.drv = strings.TrimSpace(string(res.Stdout))
 		}
@@ -501,20 +515,21 @@ func (rn *run) startEvaluation(ctx context.Context) {
 			profiles = append(profiles, p)
 		}
 	}
-	rn.evaluation = make(chan []check.Item, 1)
+	rn.evalDone = make(chan struct{})
 	go func() {
-		items, _ := check.Evaluate(ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
-		rn.evaluation <- items
+		defer close(rn.evalDone)
+		rn.evalItems, _ = check.Evaluate(ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
 	}()
 }
 
 func (rn *run) evaluate(_ context.Context, st *Stage) {
 	fleet := rn.o.Fleet
-	if fleet == nil || rn.evaluation == nil {
+	if fleet == nil || rn.evalDone == nil {
 		skip(st, "the inventory did not load")
 		return
 	}
-	items := <-rn.evaluation
+	<-rn.evalDone
+	items := rn.evalItems
 	byKey := map[string]check.Item{}
 	for _, it := range items {
 		byKey[it.Kind+":"+it.Name] = it
@@ -763,14 +778,14 @@ func (rn *run) deploy(ctx context.Context, st *Stage) {
 	rep, err := rn.o.RunDeploy(ctx, rn.o.Deploy)
 	elapsed := time.Since(start)
 	if err != nil {
-		st.Code = exitcode.Code(err)
-	} else if code := rep.ExitCode(); code != exitcode.OK {
-		st.Code = code
+		st.Kind = fault.KindOf(err)
+	} else if kind := rep.Kind(); kind != fault.OK {
+		st.Kind = kind
 	}
 	if err != nil || len(rep.Hosts) == 0 {
 		c := Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Passed, Duration: elapsed}
 		if err != nil {
-			c.Status, c.Problems = Failed, []Problem{{Message: withHint(err.Error(), exitcode.HintOf(err))}}
+			c.Status, c.Problems = Failed, []Problem{{Message: withHint(err.Error(), fault.HintOf(err))}}
 		}
 		rn.add(st, c)
 		return
@@ -789,7 +804,7 @@ func (rn *run) deploy(ctx context.Context, st *Stage) {
 		}
 		rn.add(st, c)
 	}
-	if st.Code != 0 && !slices.ContainsFunc(st.Cases, func(c Case) bool { return c.Status == Failed }) {
+	if st.Kind != fault.OK && !slices.ContainsFunc(st.Cases, func(c Case) bool { return c.Status == Failed }) {
 		// The deploy failed although every host is fine (interrupted, say).
 		rn.add(st, Case{Kind: KindDeploy, Name: rn.o.Deploy, Status: Failed, Duration: elapsed, Problems: []Problem{{Message: "interrupted"}}})
 	}

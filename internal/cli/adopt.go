@@ -13,7 +13,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/config"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
 )
@@ -51,7 +51,7 @@ func flakeDir(deps *app.Deps) (string, error) {
 	if deps.Config.Flake != "" {
 		dir, ok := config.LocalFlakeDir(deps.Config.Flake, deps.Cwd)
 		if !ok {
-			return "", exitcode.UsageErrorf("clone it and run nixctl there", "--flake %s is not a local directory", deps.Config.Flake)
+			return "", fault.Usagef("clone it and run nixctl there", "--flake %s is not a local directory", deps.Config.Flake)
 		}
 		return dir, nil
 	}
@@ -60,7 +60,7 @@ func flakeDir(deps *app.Deps) (string, error) {
 			return dir, nil
 		}
 		if filepath.Dir(dir) == dir {
-			return "", exitcode.UsageErrorf("run it inside your flake repository, or pass --flake DIR; 'nixctl init DIR' writes a new one",
+			return "", fault.Usagef("run it inside your flake repository, or pass --flake DIR; 'nixctl init DIR' writes a new one",
 				"no flake.nix in %s or any parent directory", deps.Cwd)
 		}
 	}
@@ -69,11 +69,11 @@ func flakeDir(deps *app.Deps) (string, error) {
 // runAdopt writes the inventory of the flake in dir.
 func runAdopt(ctx context.Context, deps *app.Deps, dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "flake.nix")); err != nil {
-		return exitcode.UsageErrorf("'nixctl init "+dir+"' (without --adopt) writes a new fleet repository there",
+		return fault.Usagef("'nixctl init "+dir+"' (without --adopt) writes a new fleet repository there",
 			"%s has no flake.nix to adopt", dir)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, inventory.FileName)); err == nil {
-		return exitcode.UsageErrorf("'nixctl inventory sync' adds the flake's new outputs to it",
+		return fault.Usagef("'nixctl inventory sync' adds the flake's new outputs to it",
 			"%s already exists; it is never replaced", filepath.Join(dir, inventory.FileName))
 	}
 	out, err := evalOutputs(ctx, deps, dir)
@@ -86,7 +86,7 @@ func runAdopt(ctx context.Context, deps *app.Deps, dir string) error {
 	}
 	if !deps.Config.DryRun {
 		if err := a.Write(); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
+			return fault.New(fault.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
 		}
 	}
 	return reportAdopt(deps, a, out)
@@ -99,7 +99,7 @@ func evalOutputs(ctx context.Context, deps *app.Deps, dir string) (*scaffold.Out
 	}
 	out, err := scaffold.EvalOutputs(ctx, deps.Runner(), dir)
 	if err != nil {
-		return nil, exitcode.New(exitcode.Check, err, exitcode.HintOf(err))
+		return nil, fault.New(fault.Check, err, fault.HintOf(err))
 	}
 	if out.Partial != nil {
 		deps.IO.Warnf("the flake's outputs were listed, but evaluating them failed, so nothing was guessed: %v", out.Partial)
@@ -110,10 +110,10 @@ func evalOutputs(ctx context.Context, deps *app.Deps, dir string) (*scaffold.Out
 func adoptError(err error) error {
 	var invalid *inventory.ValidationError
 	if errors.As(err, &invalid) {
-		return exitcode.New(exitcode.Failure, err, "this is a bug in nixctl: please report it with the flake's output names")
+		return fault.New(fault.Failure, err, "this is a bug in nixctl: please report it with the flake's output names")
 	}
 	if errors.Is(err, fs.ErrExist) {
-		return exitcode.New(exitcode.Usage, err, "'nixctl inventory sync' adds the flake's new outputs to it")
+		return fault.New(fault.Usage, err, "'nixctl inventory sync' adds the flake's new outputs to it")
 	}
 	return scaffoldError(err)
 }

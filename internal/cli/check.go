@@ -11,7 +11,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/check"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -67,7 +67,7 @@ func splitDash(cmd *cobra.Command, args []string) (before, after []string) {
 func selectBoth(fleet *inventory.Fleet, selectors []string, all bool) ([]inventory.Host, []inventory.Profile, error) {
 	if len(selectors) == 0 || all {
 		if all && len(selectors) > 0 {
-			return nil, nil, exitcode.UsageErrorf("drop the names, or drop --all", "--all takes no names as well")
+			return nil, nil, fault.Usagef("drop the names, or drop --all", "--all takes no names as well")
 		}
 		return fleet.Hosts, fleet.Profiles, nil
 	}
@@ -151,14 +151,14 @@ func reportCheck(deps *app.Deps, rep *check.Report) error {
 			names[i] = f.Name
 		}
 		if deps.Config.JSON {
-			return Silent(exitcode.Check)
+			return Silent(fault.Check)
 		}
 		first := failed[0]
 		hint := "fix the first error and run 'nixctl check' again; add -v to see every nix command"
 		if len(first.Errors) > 0 && nix.IsFetchError(first.Errors[0].Message) {
 			hint = "the flake's inputs could not be fetched: run 'nix flake lock' with network access (then the store has them), or check your network and substituters"
 		}
-		return exitcode.Newf(exitcode.Check, hint,
+		return fault.Newf(fault.Check, hint,
 			"check failed for %s: %s", strings.Join(names, ", "), first.Summary())
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -84,15 +85,15 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 	o := ci.Options{NoBuild: opts.noBuild, Deploy: opts.deploy, Log: deps.IO.Err, EvalJobs: opts.evalJobs}
 	o.Fleet, o.FleetErr = deps.Fleet()
 	if o.FleetErr != nil {
-		var ee *exitcode.Error
-		if errors.As(o.FleetErr, &ee) && ee.Code != exitcode.Inventory {
+		var ee *fault.Error
+		if errors.As(o.FleetErr, &ee) && ee.Kind != fault.Inventory {
 			return o.FleetErr // not found, unreadable: nothing to validate
 		}
 		o.FlakeDir = ciFlakeDir(deps)
 	}
 	o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
 	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet) (*secrets.AccessCheck, error) {
-		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles)
+		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles, nil)
 	}
 	if opts.deploy != "" {
 		if o.Fleet != nil {
@@ -112,7 +113,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 		return werr
 	}
 	if err != nil {
-		return exitcode.New(exitcode.Interrupted, fmt.Errorf("interrupted: %w", err), "")
+		return fault.New(fault.Interrupted, fmt.Errorf("interrupted: %w", err), "")
 	}
 	if rep.OK {
 		return nil
@@ -129,7 +130,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 	if opts.junit == "" && jsonOut == "" {
 		hint += " (--junit FILE writes them for the CI's test view)"
 	}
-	return exitcode.Newf(rep.ExitCode, hint, "ci failed at the %s stage (%s): %s: %s",
+	return fault.Newf(rep.Kind, hint, "ci failed at the %s stage (%s): %s: %s",
 		first.Name, failedStages(rep), ci.CaseName(failedCase), ciOneLine(failedCase.Summary()))
 }
 
@@ -203,10 +204,10 @@ func writeCIReports(deps *app.Deps, rep *ci.Report, junit, jsonOut string) error
 	switch jsonOut {
 	case "":
 	case "-":
-		return rep.WriteJSON(deps.IO.Out)
+		return rep.WriteJSON(deps.IO.Out, exitcode.For)
 	default:
 		var buf bytes.Buffer
-		if err := rep.WriteJSON(&buf); err != nil {
+		if err := rep.WriteJSON(&buf, exitcode.For); err != nil {
 			return err
 		}
 		if err := writeReportFile(jsonOut, buf.Bytes()); err != nil {
@@ -221,11 +222,11 @@ func writeCIReports(deps *app.Deps, rep *ci.Report, junit, jsonOut string) error
 func writeReportFile(path string, data []byte) error {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("writing report %s: %w", path, err), "choose a report path in a writable directory")
+			return fault.New(fault.Failure, fmt.Errorf("writing report %s: %w", path, err), "choose a report path in a writable directory")
 		}
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return exitcode.New(exitcode.Failure, fmt.Errorf("writing report %s: %w", path, err), "choose a report path in a writable directory")
+		return fault.New(fault.Failure, fmt.Errorf("writing report %s: %w", path, err), "choose a report path in a writable directory")
 	}
 	return nil
 }
@@ -280,7 +281,7 @@ func printCISummary(io *ui.IO, rep *ci.Report) {
 	_ = tw.Flush()
 	verdict := io.Paint(ui.Green, "passed")
 	if !rep.OK {
-		verdict = io.Paint(ui.Red, fmt.Sprintf("failed (exit %d)", rep.ExitCode))
+		verdict = io.Paint(ui.Red, fmt.Sprintf("failed (exit %d)", exitcode.For(rep.Kind)))
 	}
 	fmt.Fprintf(io.Err, "\n%s\nnixctl ci %s in %s\n", b.String(), verdict, rep.Duration.Round(time.Millisecond))
 }
@@ -336,7 +337,7 @@ secrets with the platform's protected environments.
 		ValidArgs: ci.Platforms(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl ci init "+strings.Join(ci.Platforms(), "|"), "name one CI system")
+				return fault.Usagef("nixctl ci init "+strings.Join(ci.Platforms(), "|"), "name one CI system")
 			}
 			opts.platform = args[0]
 			return runCIInit(opts)
@@ -352,11 +353,11 @@ func runCIInit(opts *ciInitOptions) error {
 	deps := opts.deps
 	p, ok := ci.LookupPlatform(opts.platform)
 	if !ok {
-		return exitcode.UsageErrorf("nixctl ci init "+strings.Join(ci.Platforms(), "|"), "unknown CI system %q", opts.platform)
+		return fault.Usagef("nixctl ci init "+strings.Join(ci.Platforms(), "|"), "unknown CI system %q", opts.platform)
 	}
 	if opts.deploy != nil {
 		if err := ci.CheckDeploySelectors(opts.deploy); err != nil {
-			return exitcode.UsageErrorf("for example --deploy nixos-mini or --deploy @servers", "%v", err)
+			return fault.Usagef("for example --deploy nixos-mini or --deploy @servers", "%v", err)
 		}
 		// The job deploys what the inventory selects: refuse a selector that
 		// selects nothing now rather than a CI run that fails later.
@@ -368,7 +369,7 @@ func runCIInit(opts *ciInitOptions) error {
 			return err
 		}
 		if p, err = p.WithDeploy(opts.deploy); err != nil {
-			return exitcode.UsageErrorf("", "%v", err)
+			return fault.Usagef("", "%v", err)
 		}
 	}
 	repo := ciRepoDir(deps)
@@ -384,9 +385,9 @@ func runCIInit(opts *ciInitOptions) error {
 	}
 	if err := ci.WriteWorkflow(path, p.Content, opts.force); err != nil {
 		if errors.Is(err, ci.ErrExists) {
-			return exitcode.Newf(exitcode.Failure, "pass --force to replace it, or -o FILE to write elsewhere", "%s exists; nixctl ci init will not overwrite it", path)
+			return fault.Newf(fault.Failure, "pass --force to replace it, or -o FILE to write elsewhere", "%s exists; nixctl ci init will not overwrite it", path)
 		}
-		return exitcode.New(exitcode.Failure, fmt.Errorf("writing the workflow: %w", err), "")
+		return fault.New(fault.Failure, fmt.Errorf("writing the workflow: %w", err), "")
 	}
 	if deps.Config.JSON {
 		return deps.IO.PrintJSON(map[string]any{"platform": p.Name, "path": path, "pinned": ci.PinsNixctl(repo), "deploy": opts.deploy})

@@ -7,7 +7,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/config"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -30,7 +30,7 @@ completed from the inventory of the repository you are in.
 		ValidArgs: []string{"bash", "zsh", "fish"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl completion bash|zsh|fish", "name one shell")
+				return fault.Usagef("nixctl completion bash|zsh|fish", "name one shell")
 			}
 			opts.shell = args[0]
 			return runCompletion(cmd, opts)
@@ -48,7 +48,7 @@ func runCompletion(cmd *cobra.Command, opts *completionOptions) error {
 	case "fish":
 		return root.GenFishCompletion(out, true)
 	}
-	return exitcode.UsageErrorf("nixctl completion bash|zsh|fish", "unknown shell %q", opts.shell)
+	return fault.Usagef("nixctl completion bash|zsh|fish", "unknown shell %q", opts.shell)
 }
 
 // Kinds of names a positional argument completes.

@@ -15,7 +15,7 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -115,7 +115,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 			}
 			if cmd.Flags().Changed("keep-going") {
 				if opts.keepGoing && opts.failFast {
-					return exitcode.UsageErrorf("pick one of them", "--keep-going and --fail-fast contradict each other")
+					return fault.Usagef("pick one of them", "--keep-going and --fail-fast contradict each other")
 				}
 				opts.failFast = opts.failFast || !opts.keepGoing
 			}
@@ -145,25 +145,25 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 func runDeploy(ctx context.Context, opts *deployOptions) error {
 	deps := opts.deps
 	if !nix.IsAction(opts.action) {
-		return exitcode.UsageErrorf("use one of: "+strings.Join(nix.Actions, ", "), "unknown action %q", opts.action)
+		return fault.Usagef("use one of: "+strings.Join(nix.Actions, ", "), "unknown action %q", opts.action)
 	}
 	if len(opts.selectors) == 0 && !opts.all {
-		return exitcode.UsageErrorf("name hosts (a name, a glob such as 'nixos-*', or @tag), or pass --all", "deploy needs a selector or --all")
+		return fault.Usagef("name hosts (a name, a glob such as 'nixos-*', or @tag), or pass --all", "deploy needs a selector or --all")
 	}
 	if opts.parallel < 0 {
-		return exitcode.UsageErrorf("pass a number of hosts, 1 or more", "--parallel %d is not a number of hosts", opts.parallel)
+		return fault.Usagef("pass a number of hosts, 1 or more", "--parallel %d is not a number of hosts", opts.parallel)
 	}
 	if err := checkEvalJobs(opts.evalJobs); err != nil {
 		return err
 	}
 	if opts.timeout < 0 {
-		return exitcode.UsageErrorf("pass a duration such as 10m", "--timeout %s is negative", opts.timeout)
+		return fault.Usagef("pass a duration such as 10m", "--timeout %s is negative", opts.timeout)
 	}
 	if opts.confirmTimeout < 0 {
-		return exitcode.UsageErrorf("pass a duration such as 30s", "--confirm-timeout %s is negative", opts.confirmTimeout)
+		return fault.Usagef("pass a duration such as 30s", "--confirm-timeout %s is negative", opts.confirmTimeout)
 	}
 	if (opts.diff || opts.force) && !opts.planOnly && opts.action != "switch" && opts.action != "boot" && opts.action != "test" {
-		return exitcode.UsageErrorf("--diff shows what switch, boot or test would change; drop it or pick one of those", "--diff with --action %s", opts.action)
+		return fault.Usagef("--diff shows what switch, boot or test would change; drop it or pick one of those", "--diff with --action %s", opts.action)
 	}
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -201,7 +201,7 @@ func runDeploy(ctx context.Context, opts *deployOptions) error {
 	}
 	plan, err := deploy.NewPlan(fleet, hosts, o, ssh)
 	if err != nil {
-		return exitcode.New(exitcode.Usage, err, exitcode.HintOf(err))
+		return fault.New(fault.Usage, err, fault.HintOf(err))
 	}
 	if deps.Config.DryRun {
 		plan.Print(deps.IO.Out)
@@ -325,10 +325,10 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 			fmt.Fprintln(io.Err, "nixctl: interrupted")
 		}
 	}
-	if rep.LogDir != "" && rep.ExitCode() != 0 && !io.Quiet {
+	if rep.LogDir != "" && rep.Kind() != fault.OK && !io.Quiet {
 		fmt.Fprintf(io.Err, "nixctl: logs: %s\n", rep.LogDir)
 	}
-	if code := rep.ExitCode(); code != 0 {
+	if code := rep.Kind(); code != 0 {
 		return Silent(code)
 	}
 	return nil
@@ -360,7 +360,7 @@ func rebuildFlavour(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet,
 			deps.IO.Warnf("nixos-rebuild is not on PATH; the plan assumes the bash nixos-rebuild")
 			return nix.FlavourBash, false, nil
 		}
-		return "", false, exitcode.Newf(exitcode.Failure, "install it (nix profile install nixpkgs#nixos-rebuild), or run nixctl on a NixOS machine",
+		return "", false, fault.Newf(fault.Failure, "install it (nix profile install nixpkgs#nixos-rebuild), or run nixctl on a NixOS machine",
 			"nixos-rebuild is not installed or not on PATH")
 	}
 	if !needed {

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 )
@@ -33,10 +33,10 @@ func checkRebuildArgs(cmd *cobra.Command, args []string) error {
 	for _, a := range args {
 		name, _, _ := strings.Cut(a, "=")
 		if fix, ok := rebuildOwned[name]; ok {
-			return exitcode.UsageErrorf(fix, "%s after -- would reach nixos-rebuild, but nixctl sets it", name)
+			return fault.Usagef(fix, "%s after -- would reach nixos-rebuild, but nixctl sets it", name)
 		}
 		if nix.IsAction(a) {
-			return exitcode.UsageErrorf("pass --action "+a+" before --", "%q after -- would be a second nixos-rebuild action", a)
+			return fault.Usagef("pass --action "+a+" before --", "%q after -- would be a second nixos-rebuild action", a)
 		}
 		if !strings.HasPrefix(name, "-") || name == "-" {
 			continue
@@ -48,7 +48,7 @@ func checkRebuildArgs(cmd *cobra.Command, args []string) error {
 			f = lookupFlag(cmd, "", name[1:])
 		}
 		if f != nil {
-			return exitcode.UsageErrorf("put nixctl's own flags before --: nixctl deploy "+a+" SELECTOR -- ARGS",
+			return fault.Usagef("put nixctl's own flags before --: nixctl deploy "+a+" SELECTOR -- ARGS",
 				"%s after -- is nixctl's flag --%s, not nixos-rebuild's", a, f.Name)
 		}
 	}
@@ -82,5 +82,5 @@ func checkBuildHost(fleet *inventory.Fleet, bh string) error {
 	if c := inventory.Closest(bh, names, 1); len(c) > 0 {
 		hint = fmt.Sprintf("did you mean --build-host %s? Otherwise %s", c[0], hint)
 	}
-	return exitcode.UsageErrorf(hint, "--build-host %q is neither a host of the inventory nor user@address", bh)
+	return fault.Usagef(hint, "--build-host %q is neither a host of the inventory nor user@address", bh)
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/doctor"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -84,7 +84,7 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 		io.Table(nil, rows)
 	}
 	if doctor.Failed(findings) {
-		return Silent(exitcode.Failure)
+		return Silent(fault.Failure)
 	}
 	return nil
 }

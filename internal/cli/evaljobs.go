@@ -3,7 +3,7 @@ package cli
 import (
 	"github.com/spf13/pflag"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // addEvalJobsFlag adds --eval-jobs to a command that evaluates hosts or
@@ -14,7 +14,7 @@ func addEvalJobsFlag(f *pflag.FlagSet, n *int) {
 
 func checkEvalJobs(n int) error {
 	if n < 0 {
-		return exitcode.UsageErrorf("--eval-jobs 1 evaluates in one process at a time; leave it out for the default", "--eval-jobs %d is not a number of processes", n)
+		return fault.Usagef("--eval-jobs 1 evaluates in one process at a time; leave it out for the default", "--eval-jobs %d is not a number of processes", n)
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/home"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -50,7 +50,7 @@ own order).`,
 			if sug := cmd.SuggestionsFor(args[0]); len(sug) > 0 {
 				hint = "did you mean 'nixctl home " + sug[0] + "'?"
 			}
-			return exitcode.UsageErrorf(hint, "unknown command %q for nixctl home", args[0])
+			return fault.Usagef(hint, "unknown command %q for nixctl home", args[0])
 		},
 	}
 	cmd.SuggestionsMinimumDistance = 2
@@ -169,7 +169,7 @@ activation fails, the profile is switched back.`,
 func maxArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) > n {
-			return exitcode.UsageErrorf("see '"+cmd.CommandPath()+" --help'", "%s takes at most %d argument(s), got %q", cmd.CommandPath(), n, strings.Join(args, " "))
+			return fault.Usagef("see '"+cmd.CommandPath()+" --help'", "%s takes at most %d argument(s), got %q", cmd.CommandPath(), n, strings.Join(args, " "))
 		}
 		return nil
 	}
@@ -219,7 +219,7 @@ func oneProfile(deps *app.Deps, fleet *inventory.Fleet, selectors []string) (inv
 		return inventory.Profile{}, err
 	}
 	if len(ps) != 1 {
-		return inventory.Profile{}, exitcode.UsageErrorf("name one profile", "%q selects %d profiles; this command works on one", strings.Join(selectors, " "), len(ps))
+		return inventory.Profile{}, fault.Usagef("name one profile", "%q selects %d profiles; this command works on one", strings.Join(selectors, " "), len(ps))
 	}
 	return ps[0], nil
 }
@@ -267,11 +267,11 @@ func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 		return err
 	}
 	if opts.parallel < 0 {
-		return exitcode.UsageErrorf("--parallel 1 switches one profile at a time", "--parallel %d is not a number of profiles", opts.parallel)
+		return fault.Usagef("--parallel 1 switches one profile at a time", "--parallel %d is not a number of profiles", opts.parallel)
 	}
 	if opts.backupExt != "" {
 		if msg := inventory.CheckBackupExtension(opts.backupExt); msg != "" {
-			return exitcode.UsageErrorf("for example --backup-ext hm-bak", "--backup-ext: %s", msg)
+			return fault.Usagef("for example --backup-ext hm-bak", "--backup-ext: %s", msg)
 		}
 	}
 	profiles, err := selectHomeProfiles(deps, fleet, opts.selectors, opts.all)
@@ -380,26 +380,26 @@ func reportHomeSwitch(ctx context.Context, deps *app.Deps, targets []*home.Targe
 			}
 		}
 		if deps.Config.JSON {
-			return Silent(exitcode.Interrupted)
+			return Silent(fault.Interrupted)
 		}
-		return exitcode.Newf(exitcode.Interrupted, "run the same command again to finish",
+		return fault.Newf(fault.Interrupted, "run the same command again to finish",
 			"interrupted: switched %s; not switched %s", orNone(done), orNone(notDone))
 	}
-	code := exitcode.Partial
+	kind := fault.Partial
 	if len(failed) == len(results) {
-		code = exitcode.AllFailed
+		kind = fault.AllFailed
 		if len(results) == 1 {
-			code = exitcode.Code(failed[0].Err)
+			kind = fault.KindOf(failed[0].Err)
 		}
 	}
 	if deps.Config.JSON {
-		return Silent(code)
+		return Silent(kind)
 	}
 	names := make([]string, len(failed))
 	for i, f := range failed {
 		names[i] = f.Profile
 	}
-	return exitcode.New(code, fmt.Errorf("%d of %d profiles failed: %s (first: %s)", len(failed), len(results), strings.Join(names, ", "), failed[0].Error), exitcode.HintOf(failed[0].Err))
+	return fault.New(kind, fmt.Errorf("%d of %d profiles failed: %s (first: %s)", len(failed), len(results), strings.Join(names, ", "), failed[0].Error), fault.HintOf(failed[0].Err))
 }
 
 func orNone(names []string) string {
@@ -527,7 +527,7 @@ func runHomeRollback(ctx context.Context, opts *homeOptions) error {
 		return err
 	}
 	if opts.to < 0 {
-		return exitcode.UsageErrorf("generation numbers start at 1", "--to %d is not a generation", opts.to)
+		return fault.Usagef("generation numbers start at 1", "--to %d is not a generation", opts.to)
 	}
 	var cur, target home.Generation
 	env, progress := homeEnv(deps, fleet, p)

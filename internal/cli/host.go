@@ -11,7 +11,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/scaffold"
 	nixfiles "github.com/nixctl/nixctl/nix"
 )
@@ -45,7 +45,7 @@ every part can be.`,
 		Example: `  nixctl host add nixos-node-1 --address 192.168.1.21 --tags cluster,k0s`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl host add NAME --address ADDR", "name one host")
+				return fault.Usagef("nixctl host add NAME --address ADDR", "name one host")
 			}
 			opts.spec.Name = args[0]
 			return runHostAdd(cmd.Context(), opts)
@@ -60,7 +60,7 @@ every part can be.`,
 
 func runHostAdd(ctx context.Context, opts *hostAddOptions) error {
 	if opts.spec.Address == "" {
-		return exitcode.UsageErrorf("nixctl host add "+opts.spec.Name+" --address ADDR", "--address is required")
+		return fault.Usagef("nixctl host add "+opts.spec.Name+" --address ADDR", "--address is required")
 	}
 	dir, err := repoDir(opts.deps)
 	if err != nil {
@@ -88,7 +88,7 @@ func applyAdd(ctx context.Context, deps *app.Deps, plan *scaffold.Plan, kind, na
 	io := deps.IO
 	if !deps.Config.DryRun {
 		if err := plan.Apply(); err != nil {
-			return exitcode.New(exitcode.Failure, err, "")
+			return fault.New(fault.Failure, err, "")
 		}
 	}
 	var created, edited []string
@@ -143,7 +143,7 @@ func stageNewFiles(ctx context.Context, deps *app.Deps, dir string, files []stri
 	}
 	argv := append([]string{"git", "add", "--intent-to-add", "--"}, files...)
 	if _, err := r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, Stderr: deps.IO.Err}); err != nil {
-		return false, exitcode.New(exitcode.Failure, fmt.Errorf("the files are written, but %w", err),
+		return false, fault.New(fault.Failure, fmt.Errorf("the files are written, but %w", err),
 			"run 'git add "+strings.Join(files, " ")+"' in "+dir+": the flake sees only files git tracks")
 	}
 	return true, nil

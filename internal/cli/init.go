@@ -13,7 +13,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
 	"github.com/nixctl/nixctl/internal/secrets"
@@ -55,7 +55,7 @@ and nothing is written. With --git, the files are added to a git repository
   nixctl init --adopt          # in an existing flake repository: only nixctl.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return exitcode.UsageErrorf("nixctl init [DIR]", "init takes one directory, got %d arguments", len(args))
+				return fault.Usagef("nixctl init [DIR]", "init takes one directory, got %d arguments", len(args))
 			}
 			opts.dir = "."
 			if len(args) == 1 {
@@ -64,7 +64,7 @@ and nothing is written. With --git, the files are added to a git repository
 			if opts.adopt {
 				for _, name := range []string{"user", "host", "address", "release", "git"} {
 					if cmd.Flags().Changed(name) {
-						return exitcode.UsageErrorf("drop --"+name+": --adopt writes only nixctl.yaml, from what the flake defines",
+						return fault.Usagef("drop --"+name+": --adopt writes only nixctl.yaml, from what the flake defines",
 							"--adopt and --%s do not go together", name)
 					}
 				}
@@ -93,7 +93,7 @@ func runInit(ctx context.Context, opts *initOptions) error {
 	if names.User == "" {
 		names.User = deps.Env.User
 		if names.User == "" || names.User == "root" {
-			return exitcode.UsageErrorf("pass --user NAME: your login user on the laptop and the servers", "no --user given and $USER is %q", names.User)
+			return fault.Usagef("pass --user NAME: your login user on the laptop and the servers", "no --user given and $USER is %q", names.User)
 		}
 	}
 	if names.Host == "" {
@@ -107,7 +107,7 @@ func runInit(ctx context.Context, opts *initOptions) error {
 		dir = filepath.Join(deps.Cwd, dir)
 	}
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		return exitcode.UsageErrorf("name a directory (it is created if missing)", "%s is not a directory", opts.dir)
+		return fault.Usagef("name a directory (it is created if missing)", "%s is not a directory", opts.dir)
 	}
 	if _, err := scaffold.PlanInit(dir, opts.template, names); err != nil {
 		return scaffoldError(err)
@@ -131,12 +131,12 @@ func runInit(ctx context.Context, opts *initOptions) error {
 	}
 	if opts.git {
 		if _, err := deps.Runner().LookPath("git"); err != nil {
-			return exitcode.Newf(exitcode.Failure, "install git, or run nixctl init without --git", "--git: git is not installed or not on PATH")
+			return fault.Newf(fault.Failure, "install git, or run nixctl init without --git", "--git: git is not installed or not on PATH")
 		}
 	}
 	if !deps.Config.DryRun {
 		if err := plan.Apply(); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", opts.dir, err), "")
+			return fault.New(fault.Failure, fmt.Errorf("writing %s: %w", opts.dir, err), "")
 		}
 	}
 	if opts.git {
@@ -156,7 +156,7 @@ func gitAdd(ctx context.Context, deps *app.Deps, dir string, files []string) err
 		append([]string{"git", "add", "--"}, files...),
 	} {
 		if _, err := r.Run(ctx, execx.Cmd{Argv: argv, Dir: dir, Stderr: deps.IO.Err}); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("the files are written, but %w", err), "run 'git init && git add .' in "+dir+" yourself")
+			return fault.New(fault.Failure, fmt.Errorf("the files are written, but %w", err), "run 'git init && git add .' in "+dir+" yourself")
 		}
 	}
 	return nil
@@ -207,17 +207,17 @@ func scaffoldError(err error) error {
 	switch {
 	case errors.As(err, &conflict):
 		if slices.Contains(conflict.Paths, "flake.nix") {
-			return exitcode.New(exitcode.Failure, err, "this is already a flake repository: 'nixctl init --adopt' writes only nixctl.yaml, from its outputs")
+			return fault.New(fault.Failure, err, "this is already a flake repository: 'nixctl init --adopt' writes only nixctl.yaml, from its outputs")
 		}
-		return exitcode.New(exitcode.Failure, err, conflict.Hint())
+		return fault.New(fault.Failure, err, conflict.Hint())
 	case errors.As(err, &exists):
-		return exitcode.New(exitcode.Usage, err, exists.Hint())
+		return fault.New(fault.Usage, err, exists.Hint())
 	case errors.As(err, &marker):
-		return exitcode.New(exitcode.Failure, err, marker.Hint())
+		return fault.New(fault.Failure, err, marker.Hint())
 	case errors.As(err, &invalid):
-		return exitcode.New(exitcode.Inventory, err, invalid.Hint())
+		return fault.New(fault.Inventory, err, invalid.Hint())
 	case errors.Is(err, fs.ErrNotExist):
-		return exitcode.New(exitcode.Inventory, err, "run this inside a fleet repository (nixctl.yaml beside flake.nix), or create one with 'nixctl init'")
+		return fault.New(fault.Inventory, err, "run this inside a fleet repository (nixctl.yaml beside flake.nix), or create one with 'nixctl init'")
 	}
-	return exitcode.New(exitcode.Usage, err, "see --help for what each flag accepts")
+	return fault.New(fault.Usage, err, "see --help for what each flag accepts")
 }

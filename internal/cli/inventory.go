@@ -10,7 +10,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/check"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -90,7 +90,7 @@ func newInventoryShowCmd(deps *app.Deps) *cobra.Command {
 		ValidArgsFunction: completeNames(deps, completeHosts|completeProfiles),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl inventory show NAME", "name one host or profile")
+				return fault.Usagef("nixctl inventory show NAME", "name one host or profile")
 			}
 			opts.name = args[0]
 			return runInventoryShow(opts)
@@ -155,7 +155,7 @@ func runInventoryShow(opts *inventoryShowOptions) error {
 	if c := inventory.Closest(opts.name, names, 3); len(c) > 0 {
 		hint = "did you mean " + strings.Join(c, " or ") + "?"
 	}
-	return exitcode.UsageErrorf(hint, "no host or profile named %q", opts.name)
+	return fault.Usagef(hint, "no host or profile named %q", opts.name)
 }
 
 func nonNil[T any](s []T) []T {
@@ -238,7 +238,7 @@ func runInventoryCheck(ctx context.Context, opts *inventoryCheckOptions) error {
 	}
 	agree, err := check.Agree(ctx, deps.Runner(), fleet)
 	if err != nil {
-		return exitcode.New(exitcode.Check, err, exitcode.HintOf(err))
+		return fault.New(fault.Check, err, fault.HintOf(err))
 	}
 	if deps.Config.JSON {
 		if err := io.PrintJSON(map[string]any{"ok": len(agree.Missing) == 0, "file": fleet.File, "hosts": len(fleet.Hosts), "profiles": len(fleet.Profiles), "missing": agree.Missing, "unlisted": agree.Unlisted}); err != nil {
@@ -254,13 +254,13 @@ func runInventoryCheck(ctx context.Context, opts *inventoryCheckOptions) error {
 	}
 	if len(agree.Missing) > 0 {
 		if deps.Config.JSON {
-			return Silent(exitcode.Inventory)
+			return Silent(fault.Inventory)
 		}
 		lines := make([]string, len(agree.Missing))
 		for i, m := range agree.Missing {
 			lines[i] = fmt.Sprintf("%s:%d: %s", fleet.File, m.Line, m)
 		}
-		return exitcode.Newf(exitcode.Inventory, "fix attr: in nixctl.yaml, or add the output to flake.nix",
+		return fault.Newf(fault.Inventory, "fix attr: in nixctl.yaml, or add the output to flake.nix",
 			"the inventory and the flake disagree:\n  %s", strings.Join(lines, "\n  "))
 	}
 	return nil

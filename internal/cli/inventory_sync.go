@@ -9,7 +9,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/config"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
 )
@@ -35,7 +35,7 @@ func runInventorySync(ctx context.Context, deps *app.Deps) error {
 	}
 	dir, ok := config.LocalFlakeDir(fleet.Flake, fleet.Dir)
 	if !ok {
-		return exitcode.UsageErrorf("sync from a local clone of the flake", "the inventory's flake %s is not a local directory", fleet.Flake)
+		return fault.Usagef("sync from a local clone of the flake", "the inventory's flake %s is not a local directory", fleet.Flake)
 	}
 	out, err := evalOutputs(ctx, deps, dir)
 	if err != nil {
@@ -43,11 +43,11 @@ func runInventorySync(ctx context.Context, deps *app.Deps) error {
 	}
 	s, err := scaffold.PlanSync(fleet.Dir, out, sshConfigLookup(deps))
 	if err != nil {
-		return exitcode.New(exitcode.Inventory, err, "the new entries could not be placed in nixctl.yaml: add them by hand ('nixctl inventory check' lists the flake's outputs)")
+		return fault.New(fault.Inventory, err, "the new entries could not be placed in nixctl.yaml: add them by hand ('nixctl inventory check' lists the flake's outputs)")
 	}
 	if !deps.Config.DryRun {
 		if err := s.Write(); err != nil {
-			return exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
+			return fault.New(fault.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
 		}
 	}
 	io := deps.IO

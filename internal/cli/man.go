@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra/doc"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 type manOptions struct {
@@ -26,7 +26,7 @@ func newManCmd(deps *app.Deps) *cobra.Command {
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl man DIR", "name one directory")
+				return fault.Usagef("nixctl man DIR", "name one directory")
 			}
 			opts.dir = args[0]
 			return runMan(cmd, opts)
@@ -36,13 +36,13 @@ func newManCmd(deps *app.Deps) *cobra.Command {
 
 func runMan(cmd *cobra.Command, opts *manOptions) error {
 	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
-		return exitcode.New(exitcode.Failure, err, "")
+		return fault.New(fault.Failure, err, "")
 	}
 	root := cmd.Root()
 	root.DisableAutoGenTag = true // reproducible: no generation date in the pages
 	header := &doc.GenManHeader{Title: "NIXCTL", Section: "1", Source: "nixctl " + opts.deps.Version, Manual: "nixctl manual"}
 	if err := doc.GenManTree(root, header, opts.dir); err != nil {
-		return exitcode.New(exitcode.Failure, fmt.Errorf("writing man pages: %w", err), "")
+		return fault.New(fault.Failure, fmt.Errorf("writing man pages: %w", err), "")
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -64,7 +64,7 @@ func rolloutOptions(opts *deployOptions, fleet *inventory.Fleet, hosts []invento
 	if opts.batch != "" {
 		b, problem := inventory.ParseBatch(opts.batch)
 		if problem != "" {
-			return exitcode.UsageErrorf("pass a number of hosts (--batch 5) or a percentage (--batch 25%)", "--batch: %s", problem)
+			return fault.Usagef("pass a number of hosts (--batch 5) or a percentage (--batch 25%)", "--batch: %s", problem)
 		}
 		o.Batch = b
 	}
@@ -74,7 +74,7 @@ func rolloutOptions(opts *deployOptions, fleet *inventory.Fleet, hosts []invento
 	}
 	if opts.cache != "" {
 		if problem := inventory.CheckCacheURL(opts.cache); problem != "" {
-			return exitcode.UsageErrorf("pass a store URL nix copy --to takes, e.g. file:///srv/nix-cache or s3://bucket", "--cache: %s", problem)
+			return fault.Usagef("pass a store URL nix copy --to takes, e.g. file:///srv/nix-cache or s3://bucket", "--cache: %s", problem)
 		}
 		o.Cache = opts.cache
 	}
@@ -89,11 +89,11 @@ func rolloutOptions(opts *deployOptions, fleet *inventory.Fleet, hosts []invento
 			}
 		}
 		if len(o.Canary) == 0 {
-			return exitcode.UsageErrorf("a canary is one of the hosts being deployed: name one of "+hostNames(hosts),
+			return fault.Usagef("a canary is one of the hosts being deployed: name one of "+hostNames(hosts),
 				"--canary %s selects none of the hosts being deployed", strings.Join(opts.canary, " "))
 		}
 		if len(o.Canary) == len(hosts) {
-			return exitcode.UsageErrorf("leave some hosts out of --canary: they are deployed once every canary is healthy",
+			return fault.Usagef("leave some hosts out of --canary: they are deployed once every canary is healthy",
 				"--canary %s selects every host being deployed", strings.Join(opts.canary, " "))
 		}
 	}
@@ -142,7 +142,7 @@ func reportPlan(deps *app.Deps, rep *deploy.Report) error {
 			}
 		}
 	}
-	if code := rep.ExitCode(); code != 0 {
+	if code := rep.Kind(); code != 0 {
 		return Silent(code)
 	}
 	return nil

@@ -5,7 +5,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/scaffold"
 )
 
@@ -37,7 +37,7 @@ exists is refused; nothing is written unless every part can be.`,
   nixctl profile add node-1 --host nixos-node-1`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl profile add NAME", "name one profile")
+				return fault.Usagef("nixctl profile add NAME", "name one profile")
 			}
 			opts.spec.Name = args[0]
 			return runProfileAdd(cmd.Context(), opts)

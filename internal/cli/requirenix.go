@@ -2,7 +2,7 @@ package cli
 
 import (
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // requireNix stops a command that needs nix where there is none; hint says
@@ -12,7 +12,7 @@ func requireNix(deps *app.Deps, hint string) error {
 		if hint == "" {
 			hint = "install Nix (https://nixos.org/download) or run 'nixctl doctor'"
 		}
-		return exitcode.Newf(exitcode.Failure, hint, "nix is not installed or not on PATH")
+		return fault.Newf(fault.Failure, hint, "nix is not installed or not on PATH")
 	}
 	return nil
 }

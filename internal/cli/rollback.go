@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 func newRollbackCmd(deps *app.Deps) *cobra.Command {
@@ -21,10 +21,10 @@ checks, summary and exit codes as nixctl deploy; asks for confirmation unless
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return exitcode.UsageErrorf("name the hosts to roll back, e.g. nixctl rollback web-1", "rollback needs at least one host")
+				return fault.Usagef("name the hosts to roll back, e.g. nixctl rollback web-1", "rollback needs at least one host")
 			}
 			if cmd.Flags().Changed("to") && opts.to < 1 {
-				return exitcode.UsageErrorf("nixctl status shows each host's current generation", "--to %d is not a generation number", opts.to)
+				return fault.Usagef("nixctl status shows each host's current generation", "--to %d is not a generation number", opts.to)
 			}
 			opts.selectors = args
 			return runDeploy(cmd.Context(), opts)

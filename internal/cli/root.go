@@ -17,6 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -50,8 +51,8 @@ func run(ctx context.Context, deps *app.Deps, args []string) int {
 	if err == nil {
 		return exitcode.OK
 	}
-	if ctx.Err() != nil && !errors.As(err, new(*exitcode.Error)) {
-		err = exitcode.New(exitcode.Interrupted, fmt.Errorf("interrupted: %w", err), "")
+	if ctx.Err() != nil && !errors.As(err, new(*fault.Error)) {
+		err = fault.New(fault.Interrupted, fmt.Errorf("interrupted: %w", err), "")
 	}
 	return report(deps.IO, err)
 }
@@ -63,13 +64,13 @@ func report(io *ui.IO, err error) int {
 		return code
 	}
 	msg := err.Error()
-	if errors.Is(err, exitcode.ErrCancelled) {
+	if errors.Is(err, fault.ErrCancelled) {
 		// Declining is the user's choice, not a failure: no "error:" and no hint.
 		fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl:"), msg)
 		return code
 	}
 	fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Red, "nixctl: error:"), msg)
-	if hint := exitcode.HintOf(err); hint != "" {
+	if hint := fault.HintOf(err); hint != "" {
 		fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), hint)
 	}
 	return code
@@ -78,10 +79,10 @@ func report(io *ui.IO, err error) int {
 // errSilent marks a failure whose details the command already printed.
 var errSilent = errors.New("already reported")
 
-// Silent wraps a code for a failure the command reported itself (a summary
+// Silent wraps a kind for a failure the command reported itself (a summary
 // table, a JSON document), so Main prints nothing more.
-func Silent(code int) error {
-	return exitcode.New(code, errSilent, "")
+func Silent(kind fault.Kind) error {
+	return fault.New(kind, errSilent, "")
 }
 
 func newRootCmd(deps *app.Deps) *cobra.Command {
@@ -141,7 +142,7 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 // requireArgs is cobra.MinimumNArgs with nixctl's usage error and hint.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return exitcode.UsageErrorf("see '"+cmd.CommandPath()+" --help'", "%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
+		return fault.Usagef("see '"+cmd.CommandPath()+" --help'", "%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/ui"
@@ -275,7 +275,7 @@ func runSecretsVerify(ctx context.Context, opts *secretsVerifyOptions) error {
 	}
 	io := deps.IO
 	if deps.Config.JSON {
-		return printVerdictJSON(io, rep.OK(), rep, exitcode.Secrets)
+		return printVerdictJSON(io, rep.OK(), rep, fault.Secrets)
 	}
 	checked := 0
 	for _, f := range rep.Files {
@@ -293,7 +293,7 @@ func runSecretsVerify(ctx context.Context, opts *secretsVerifyOptions) error {
 	}
 	problems := rep.Problems()
 	if len(problems) > 0 {
-		return exitcode.Newf(exitcode.Secrets, "encrypt plaintext with 'nixctl secrets add', run 'nixctl secrets rekey' for recipients, restore tampered files from git",
+		return fault.Newf(fault.Secrets, "encrypt plaintext with 'nixctl secrets add', run 'nixctl secrets rekey' for recipients, restore tampered files from git",
 			"%d problem(s) in %s:\n  %s", len(problems), rep.Dir, strings.Join(problems, "\n  "))
 	}
 	io.Logf("%d file(s) verified, %d MAC(s) checked", len(rep.Files), checked)
@@ -319,7 +319,7 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 ('["users"][0]["name"]').`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl secrets cat PATH", "name one secret file")
+				return fault.Usagef("nixctl secrets cat PATH", "name one secret file")
 			}
 			opts.path = args[0]
 			return runSecretsCat(cmd.Context(), opts)
@@ -335,7 +335,7 @@ func runSecretsCat(ctx context.Context, opts *secretsCatOptions) error {
 	if deps.Config.JSON {
 		// Plaintext never goes into JSON output, where it would end up in
 		// logs and CI artifacts.
-		return exitcode.UsageErrorf("drop --json: cat prints the document itself (use --extract for one value)", "secrets cat has no JSON output")
+		return fault.Usagef("drop --json: cat prints the document itself (use --extract for one value)", "secrets cat has no JSON output")
 	}
 	s, err := sessionWithInputType(ctx, deps, opts.inputType)
 	if err != nil {
@@ -387,7 +387,7 @@ rotation: the file keeps its data key and recipients, as with edit.
   nixctl secrets add kubeconfig --from-host nixos-mini`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
-				return exitcode.UsageErrorf("nixctl secrets add KIND [NAME] --from FILE", "expected KIND and an optional NAME, got %d arguments", len(args))
+				return fault.Usagef("nixctl secrets add KIND [NAME] --from FILE", "expected KIND and an optional NAME, got %d arguments", len(args))
 			}
 			opts.kind = args[0]
 			if len(args) == 2 {
@@ -416,30 +416,30 @@ func runSecretsAdd(ctx context.Context, opts *secretsAddOptions) error {
 	if opts.format != "" {
 		f, ok := secrets.ParseFormat(opts.format)
 		if !ok {
-			return exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --format %q", opts.format)
+			return fault.Usagef("use yaml, json, dotenv, ini or binary", "unknown --format %q", opts.format)
 		}
 		format = f
 	}
 	var r io.Reader
 	switch opts.from {
 	case "":
-		return exitcode.UsageErrorf("nixctl secrets add "+opts.kind+" --from FILE (or --from - for stdin)", "--from is required")
+		return fault.Usagef("nixctl secrets add "+opts.kind+" --from FILE (or --from - for stdin)", "--from is required")
 	case "-":
 		r = deps.IO.In
 	default:
 		fh, err := os.Open(opts.from)
 		if err != nil {
-			return exitcode.New(exitcode.Usage, fmt.Errorf("--from: %w", err), "name a readable file")
+			return fault.New(fault.Usage, fmt.Errorf("--from: %w", err), "name a readable file")
 		}
 		defer fh.Close()
 		r = fh
 	}
 	input, err := io.ReadAll(io.LimitReader(r, maxInput+1))
 	if err != nil {
-		return exitcode.New(exitcode.Failure, fmt.Errorf("reading --from: %w", err), "")
+		return fault.New(fault.Failure, fmt.Errorf("reading --from: %w", err), "")
 	}
 	if len(input) > maxInput {
-		return exitcode.UsageErrorf("secrets are small files; store large data elsewhere", "the input is larger than %d bytes", maxInput)
+		return fault.Usagef("secrets are small files; store large data elsewhere", "the input is larger than %d bytes", maxInput)
 	}
 	s, err := secretsSession(ctx, deps, false)
 	if err != nil {
@@ -482,7 +482,7 @@ Ctrl-C included. Content that no longer parses keeps the original file; the
 edited text is kept encrypted with the file's key and offered on the next edit.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl secrets edit PATH", "name one secret file")
+				return fault.Usagef("nixctl secrets edit PATH", "name one secret file")
 			}
 			opts.path = args[0]
 			return runSecretsEdit(cmd.Context(), opts)
@@ -506,7 +506,7 @@ func sessionWithInputType(ctx context.Context, deps *app.Deps, inputType string)
 	}
 	f, ok := secrets.ParseFormat(inputType)
 	if !ok {
-		return nil, exitcode.UsageErrorf("use yaml, json, dotenv, ini or binary", "unknown --input-type %q", inputType)
+		return nil, fault.Usagef("use yaml, json, dotenv, ini or binary", "unknown --input-type %q", inputType)
 	}
 	s.InputType = f
 	return s, nil
@@ -522,7 +522,7 @@ func runSecretsEdit(ctx context.Context, opts *secretsEditOptions) error {
 		editor = []string{"vi"}
 	}
 	if _, err := deps.Runner().LookPath(editor[0]); err != nil {
-		return exitcode.UsageErrorf("set $VISUAL or $EDITOR, e.g. EDITOR=nano or EDITOR='code --wait'", "editor %q not found", editor[0])
+		return fault.Usagef("set $VISUAL or $EDITOR, e.g. EDITOR=nano or EDITOR='code --wait'", "editor %q not found", editor[0])
 	}
 	s, err := sessionWithInputType(ctx, deps, opts.inputType)
 	if err != nil {
@@ -621,7 +621,7 @@ func reportRekey(deps *app.Deps, run func(func(secrets.RekeyLine)) ([]secrets.Re
 			return jerr
 		}
 		if err != nil {
-			return Silent(exitcode.Code(err))
+			return Silent(fault.KindOf(err))
 		}
 	}
 	return err
@@ -662,7 +662,7 @@ ssh_host_ed25519_key.pub line or an age1 recipient.`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl secrets add-host HOST", "name one host of the inventory")
+				return fault.Usagef("nixctl secrets add-host HOST", "name one host of the inventory")
 			}
 			opts.host = args[0]
 			return runSecretsAddHost(cmd.Context(), opts)
@@ -685,16 +685,16 @@ func runSecretsAddHost(ctx context.Context, opts *secretsHostOptions) error {
 	}
 	h, ok := fleet.Host(opts.host)
 	if !ok {
-		return exitcode.UsageErrorf("add the host to nixctl.yaml first; 'nixctl inventory list' shows the hosts", "no host named %q in the inventory", opts.host)
+		return fault.Usagef("add the host to nixctl.yaml first; 'nixctl inventory list' shows the hosts", "no host named %q in the inventory", opts.host)
 	}
 	var recipient string
 	if opts.keyFile != "" {
 		data, err := os.ReadFile(opts.keyFile)
 		if err != nil {
-			return exitcode.New(exitcode.Usage, fmt.Errorf("--key-file: %w", err), "pass /etc/ssh/ssh_host_ed25519_key.pub copied from the host")
+			return fault.New(fault.Usage, fmt.Errorf("--key-file: %w", err), "pass /etc/ssh/ssh_host_ed25519_key.pub copied from the host")
 		}
 		if recipient, err = secrets.ParseRecipientLine(data); err != nil {
-			return exitcode.New(exitcode.Usage, fmt.Errorf("--key-file %s: %w", opts.keyFile, err), "pass the host's ssh_host_ed25519_key.pub")
+			return fault.New(fault.Usage, fmt.Errorf("--key-file %s: %w", opts.keyFile, err), "pass the host's ssh_host_ed25519_key.pub")
 		}
 	} else {
 		ssh, err := deps.SSH()
@@ -800,7 +800,7 @@ git history: rotate the secrets themselves if that matters.)`,
 		ValidArgsFunction: completeNames(deps, completeHosts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl secrets remove-host HOST", "name one host")
+				return fault.Usagef("nixctl secrets remove-host HOST", "name one host")
 			}
 			opts.host = args[0]
 			return runSecretsRemoveHost(cmd.Context(), opts)

@@ -8,7 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/eval"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
@@ -57,13 +59,13 @@ func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, profiles)
+	rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, profiles, nil)
 	if err != nil {
 		return err
 	}
 	io := deps.IO
 	if deps.Config.JSON {
-		return printVerdictJSON(io, rep.OK(), rep, exitcode.Secrets)
+		return printVerdictJSON(io, rep.OK(), rep, fault.Secrets)
 	}
 	for _, m := range rep.Machines {
 		mark := io.OK()
@@ -98,8 +100,9 @@ func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 }
 
 // checkSecretsAccess runs the access check for hosts and profiles, for
-// `secrets check`, deploy's check stage and the ci stage.
-func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, profiles []inventory.Profile) (*secrets.AccessCheck, error) {
+// `secrets check`, deploy's check stage and the ci stage; evaluated, when
+// set, are their declarations evaluated already (secrets.DeclItems).
+func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, profiles []inventory.Profile, evaluated []eval.Result) (*secrets.AccessCheck, error) {
 	s, err := secrets.NewSession(secrets.RepoOf(fleet), nil)
 	if err != nil {
 		return nil, err
@@ -117,31 +120,35 @@ func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fl
 	}
 	return s.CheckAccess(ctx, secrets.AccessCheckOptions{
 		Runner: deps.Runner(), Fleet: fleet, Hosts: hosts, Profiles: profiles,
-		HostRecipient: secrets.RecipientFromHostKeys(ssh, fleet.Dir),
+		HostRecipient: secrets.RecipientFromHostKeys(ssh, fleet.Dir), Evaluated: evaluated,
 	})
 }
 
 // deploySecretsAccess is deploy's check-stage hook: the hosts that would
-// fail to decrypt a secret they use, each with its error. A check that
-// cannot run at all stops every host: deploying blind is what it prevents.
-// A fleet without .sops.yaml keeps no secrets nixctl could check.
-func deploySecretsAccess(deps *app.Deps, fleet *inventory.Fleet) func(context.Context, []inventory.Host) map[string]error {
+// fail to decrypt a secret they use, each with its error, from their
+// sops-nix declarations evaluated with their toplevels. A check that cannot
+// run at all stops every host: deploying blind is what it prevents. A
+// fleet without .sops.yaml keeps no secrets nixctl could check.
+func deploySecretsAccess(deps *app.Deps, fleet *inventory.Fleet) *deploy.SecretsAccess {
 	if _, err := os.Stat(fleet.SopsConfigPath()); err != nil {
 		return nil
 	}
-	return func(ctx context.Context, hosts []inventory.Host) map[string]error {
-		failed := map[string]error{}
-		rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, nil)
-		if err != nil {
-			err = exitcode.New(exitcode.Secrets, fmt.Errorf("checking who can decrypt the secrets: %w", err), exitcode.HintOf(err))
-			for _, h := range hosts {
-				failed[h.Name] = err
+	return &deploy.SecretsAccess{
+		Item: func(h inventory.Host) eval.Item { return secrets.DeclItems([]inventory.Host{h}, nil)[0] },
+		Check: func(ctx context.Context, hosts []inventory.Host, evaluated []eval.Result) map[string]error {
+			failed := map[string]error{}
+			rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, nil, evaluated)
+			if err != nil {
+				err = fault.New(fault.Secrets, fmt.Errorf("checking who can decrypt the secrets: %w", err), fault.HintOf(err))
+				for _, h := range hosts {
+					failed[h.Name] = err
+				}
+				return failed
+			}
+			for _, m := range rep.Failed() {
+				failed[m.Name] = m.Err()
 			}
 			return failed
-		}
-		for _, m := range rep.Failed() {
-			failed[m.Name] = m.Err()
-		}
-		return failed
+		},
 	}
 }

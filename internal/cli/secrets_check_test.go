@@ -121,3 +121,53 @@ profiles:
 		t.Errorf("json failure: exit %d\n%s", code, out)
 	}
 }
+
+// deployAccessFlake's hosts build for real and declare sops-nix secrets:
+// age.keyFile says the host brings its own key, so only the files and keys
+// are checked (no host key to fetch).
+const deployAccessFlake = `{
+  outputs = { self }: let
+    mk = name: secrets: {
+      config.sops = { age.keyFile = "/var/lib/sops-nix/key.txt"; inherit secrets; };
+      config.system.build.toplevel = derivation { name = "nixos-system-${name}"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${name} > $out" ]; };
+    };
+  in {
+    nixosConfigurations.good = mk "good" { db = { sopsFile = ./secrets/server/db.yml; key = "password"; }; };
+    nixosConfigurations.bad = mk "bad" { db = { sopsFile = ./secrets/server/absent.yml; }; };
+  };
+}
+`
+
+// deploy's check stage reads each host's sops-nix declarations in the same
+// nix process as its toplevel: one evaluation for the whole run, and the
+// host that would fail to decrypt stops before anything is built for it.
+func TestDeployChecksSecretsInTheSameEvaluation(t *testing.T) {
+	testutil.Require(t, "nix")
+	f, _, _, _ := newSplitFleet(t)
+	f.mustRun("password: hunter2\n", "secrets", "add", "server", "db", "--from", "-", "--force")
+	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte("hosts:\n  - {name: good, address: 127.0.0.1}\n  - {name: bad, address: 127.0.0.1}\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.dir, "flake.nix"), []byte(deployAccessFlake), 0o644)
+
+	out, errs, code := f.run("", "-v", "--yes", "deploy", "--action", "build", "good", "bad")
+	if code != exitcode.Partial {
+		t.Fatalf("exit %d, want %d (bad fails, good builds)\n%s%s", code, exitcode.Partial, out, errs)
+	}
+	if !strings.Contains(out+errs, "secrets/server/absent.yml does not exist") {
+		t.Errorf("bad's missing secret file is not reported:\n%s%s", out, errs)
+	}
+	if n := strings.Count(errs, "debug: run: nix eval"); n != 1 || !strings.Contains(errs, "builtins.getFlake") {
+		t.Errorf("%d nix evaluations, want 1 that reads the toplevels and the secrets together:\n%s", n, errs)
+	}
+	builds := 0
+	for _, line := range strings.Split(errs, "\n") {
+		if strings.Contains(line, "debug: run: nix build") {
+			builds++
+			if strings.Contains(line, "nixos-system-bad") || !strings.Contains(line, "nixos-system-good.drv") {
+				t.Errorf("the build must build good's evaluated derivation only: %s", line)
+			}
+		}
+	}
+	if builds != 1 {
+		t.Errorf("%d builds, want 1:\n%s", builds, errs)
+	}
+}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
 
@@ -27,15 +27,15 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	deps := opts.deps
 	switch {
 	case opts.host == "":
-		return exitcode.UsageErrorf("nixctl secrets add kubeconfig --from-host HOST --remote-path FILE", "--remote-path and --remote-command go with --from-host")
+		return fault.Usagef("nixctl secrets add kubeconfig --from-host HOST --remote-path FILE", "--remote-path and --remote-command go with --from-host")
 	case opts.kind != "kubeconfig":
-		return exitcode.UsageErrorf("nixctl secrets add kubeconfig --from-host "+opts.host, "--from-host fetches kubeconfigs only, not %q", opts.kind)
+		return fault.Usagef("nixctl secrets add kubeconfig --from-host "+opts.host, "--from-host fetches kubeconfigs only, not %q", opts.kind)
 	case opts.from != "":
-		return exitcode.UsageErrorf("drop --from: the kubeconfig comes from the host", "--from and --from-host exclude each other")
+		return fault.Usagef("drop --from: the kubeconfig comes from the host", "--from and --from-host exclude each other")
 	case opts.format != "" && opts.format != "yaml":
-		return exitcode.UsageErrorf("drop --format: a kubeconfig is YAML", "--from-host stores YAML, not %s", opts.format)
+		return fault.Usagef("drop --format: a kubeconfig is YAML", "--from-host stores YAML, not %s", opts.format)
 	case opts.name != "" && opts.name != opts.host:
-		return exitcode.UsageErrorf("nixctl secrets add kubeconfig --from-host "+opts.host, "the kubeconfig of %s is named after it, not %q", opts.host, opts.name)
+		return fault.Usagef("nixctl secrets add kubeconfig --from-host "+opts.host, "the kubeconfig of %s is named after it, not %q", opts.host, opts.name)
 	}
 	src, err := secrets.ParseKubeconfigSource(opts.remotePath, opts.remoteCommand)
 	if err != nil {
@@ -47,7 +47,7 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	}
 	h, ok := fleet.Host(opts.host)
 	if !ok {
-		return exitcode.UsageErrorf("'nixctl inventory list' shows the hosts", "no host named %q in the inventory", opts.host)
+		return fault.Usagef("'nixctl inventory list' shows the hosts", "no host named %q in the inventory", opts.host)
 	}
 	if err := secrets.CheckName("name", h.Name); err != nil {
 		return err
@@ -67,7 +67,7 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	}
 	target, err := ssh.HostRoute(fleet.Dir, h, "")
 	if err != nil {
-		return exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+		return fault.New(fault.Inventory, err, fault.HintOf(err))
 	}
 	elevate := h.Sudo && target.User != "root"
 	if deps.Config.DryRun {
@@ -82,7 +82,7 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	}
 	plain, err := secrets.RewriteKubeconfig(raw, h.Name, target.HostName)
 	if err != nil {
-		return exitcode.Newf(exitcode.Failure, "check that "+src.String()+" prints an admin kubeconfig on "+h.Name, "%s: %v", h.Name, err)
+		return fault.Newf(fault.Failure, "check that "+src.String()+" prints an admin kubeconfig on "+h.Name, "%s: %v", h.Name, err)
 	}
 	res, err := s.Store(path, secrets.YAML, plain, secretsWriter(deps))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
@@ -59,7 +59,7 @@ unless named with --rule.
   nixctl secrets recipient add desktop --ssh-pubkey ~/.ssh/id_ed25519.pub`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
-				return exitcode.UsageErrorf("nixctl secrets recipient add NAME age1…", "expected NAME and an optional age1 recipient, got %d arguments", len(args))
+				return fault.Usagef("nixctl secrets recipient add NAME age1…", "expected NAME and an optional age1 recipient, got %d arguments", len(args))
 			}
 			opts.name = args[0]
 			if len(args) == 2 {
@@ -94,7 +94,7 @@ func runSecretsRecipientAdd(ctx context.Context, opts *recipientAddOptions) erro
 	switch {
 	case opts.recipient != "":
 		if !strings.HasPrefix(opts.recipient, "age1") {
-			return exitcode.UsageErrorf("pass an age1… recipient, --key-file FILE or --ssh-pubkey FILE", "%q is not an age recipient", opts.recipient)
+			return fault.Usagef("pass an age1… recipient, --key-file FILE or --ssh-pubkey FILE", "%q is not an age recipient", opts.recipient)
 		}
 		recipient, err = secrets.ParseRecipientLine([]byte(opts.recipient))
 	case opts.keyFile != "":
@@ -109,7 +109,7 @@ func runSecretsRecipientAdd(ctx context.Context, opts *recipientAddOptions) erro
 		}
 	}
 	if err != nil {
-		return exitcode.New(exitcode.Usage, err, "pass the machine's age1 recipient ('age-keygen -y ~/.config/sops/age/keys.txt' there), its keys.txt, or its ssh-ed25519 .pub file")
+		return fault.New(fault.Usage, err, "pass the machine's age1 recipient ('age-keygen -y ~/.config/sops/age/keys.txt' there), its keys.txt, or its ssh-ed25519 .pub file")
 	}
 	fleet, err := deps.Fleet()
 	if err != nil {
@@ -164,7 +164,7 @@ func chooseRules(s *secrets.Session, name string, globs []string, command string
 		return nil, err
 	}
 	if len(ch.Rules) == 0 {
-		return nil, exitcode.Newf(exitcode.Secrets, "add a creation rule for them to "+s.Repo.Rel(s.Config.Path)+", or pass --rule REGEX",
+		return nil, fault.Newf(fault.Secrets, "add a creation rule for them to "+s.Repo.Rel(s.Config.Path)+", or pass --rule REGEX",
 			"no creation rule covers the secrets of %s (%s)", name, strings.Join(globs, ", "))
 	}
 	if len(ch.Beyond) > 0 {
@@ -172,7 +172,7 @@ func chooseRules(s *secrets.Session, name string, globs []string, command string
 		for _, r := range ch.Rules {
 			flags = append(flags, "--rule "+shellWord(r))
 		}
-		return nil, exitcode.Newf(exitcode.Secrets,
+		return nil, fault.Newf(fault.Secrets,
 			fmt.Sprintf("give those files a creation rule of their own, set secrets: for %s in nixctl.yaml, or accept it: nixctl %s %s", name, command, strings.Join(flags, " ")),
 			"the rule(s) %s covering the secrets of %s (%s) also cover %s, which %s does not need",
 			strings.Join(ch.Rules, ", "), name, strings.Join(globs, ", "), strings.Join(ch.Beyond, ", "), name)
@@ -205,7 +205,7 @@ already read stays readable from git history: rotate those secrets if that
 matters). If one file cannot be rekeyed, nothing is written.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return exitcode.UsageErrorf("nixctl secrets recipient remove NAME", "name one recipient ('nixctl secrets recipient list' shows them)")
+				return fault.Usagef("nixctl secrets recipient remove NAME", "name one recipient ('nixctl secrets recipient list' shows them)")
 			}
 			opts.name = args[0]
 			return runSecretsRecipientRemove(cmd.Context(), opts)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 )
 
@@ -62,7 +62,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		}
 	}
 	if len(hosts) == 0 {
-		return exitcode.Newf(exitcode.Inventory, "add hosts: to nixctl.yaml", "the inventory has no hosts")
+		return fault.Newf(fault.Inventory, "add hosts: to nixctl.yaml", "the inventory has no hosts")
 	}
 	if err := checkEvalJobs(opts.evalJobs); err != nil {
 		return err
@@ -116,13 +116,13 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	}
 	switch {
 	case ctx.Err() != nil:
-		return Silent(exitcode.Interrupted)
+		return Silent(fault.Interrupted)
 	case failed == 0:
 		return nil
 	case failed == len(sts):
-		return Silent(exitcode.AllFailed)
+		return Silent(fault.AllFailed)
 	default:
-		return Silent(exitcode.Partial)
+		return Silent(fault.Partial)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -38,7 +38,7 @@ func unknownSubcommand(cmd *cobra.Command, args []string) error {
 	if s := suggestCommands(cmd, args[0]); len(s) > 0 {
 		hint = "did you mean '" + cmd.CommandPath() + " " + strings.Join(s, "' or '"+cmd.CommandPath()+" ") + "'?"
 	}
-	return exitcode.UsageErrorf(hint, "unknown command %q for %q", args[0], cmd.CommandPath())
+	return fault.Usagef(hint, "unknown command %q for %q", args[0], cmd.CommandPath())
 }
 
 // suggestCommands are the subcommands (and aliases) closest to typed: cobra's
@@ -73,7 +73,7 @@ func flagError(cmd *cobra.Command, err error) error {
 			hint = "did you mean --" + strings.Join(c, " or --") + "?"
 		}
 	}
-	return exitcode.UsageErrorf(hint, "%w", err)
+	return fault.Usagef(hint, "%w", err)
 }
 
 // unknownFlagName reads the flag's name out of pflag's "unknown flag: --name"
@@ -102,7 +102,7 @@ func checkCounts(cmd *cobra.Command) error {
 			return fmt.Errorf("--%s: %w", name, err)
 		}
 		if n < 1 {
-			return exitcode.UsageErrorf("pass 1 or more, or leave --"+name+" out for the inventory's default",
+			return fault.Usagef("pass 1 or more, or leave --"+name+" out for the inventory's default",
 				"--%s %d: at least one at a time is needed", name, n)
 		}
 	}
@@ -124,7 +124,7 @@ func newHelpCmd() *cobra.Command {
 			// Find stops at the deepest command it knows; what is left names
 			// no command of it.
 			if len(rest) > 0 && !target.HasSubCommands() {
-				return exitcode.UsageErrorf("'"+target.CommandPath()+" --help' shows its usage", "%q has no command %q", target.CommandPath(), rest[0])
+				return fault.Usagef("'"+target.CommandPath()+" --help' shows its usage", "%q has no command %q", target.CommandPath(), rest[0])
 			}
 			if len(rest) > 0 {
 				return unknownSubcommand(target, rest)

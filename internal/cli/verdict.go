@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
 // printVerdictJSON prints report's fields with "ok" in front, as the
-// secrets checks print their reports with --json, and fails with code when
+// secrets checks print their reports with --json, and fails with kind when
 // the report is not ok (the report itself says why).
-func printVerdictJSON(io *ui.IO, ok bool, report any, code int) error {
+func printVerdictJSON(io *ui.IO, ok bool, report any, kind fault.Kind) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -31,7 +32,7 @@ func printVerdictJSON(io *ui.IO, ok bool, report any, code int) error {
 		return err
 	}
 	if !ok {
-		return Silent(code)
+		return Silent(kind)
 	}
 	return nil
 }

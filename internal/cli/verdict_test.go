@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -25,7 +26,7 @@ func TestPrintVerdictJSON(t *testing.T) {
 	} {
 		var out strings.Builder
 		io := &ui.IO{Out: &out}
-		err := printVerdictJSON(io, tc.ok, tc.report, exitcode.Secrets)
+		err := printVerdictJSON(io, tc.ok, tc.report, fault.Secrets)
 		if out.String() != tc.want || exitcode.Code(err) != tc.code {
 			t.Errorf("ok=%v: exit %d, printed\n%s\nwant\n%s", tc.ok, exitcode.Code(err), out.String(), tc.want)
 		}

@@ -13,8 +13,9 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/nix"
 )
 
 // Global flags, each also read from NIXCTL_<NAME> (dashes become underscores).
@@ -93,11 +94,11 @@ func Load(fs *pflag.FlagSet, settings map[string]string) (*Config, error) {
 	}
 	for _, b := range []string{FlagJSON, FlagVerbose, FlagQuiet, FlagDryRun, FlagNoColor, FlagYes} {
 		if s := settings[envName(b)]; s != "" && !isBool(s) {
-			return nil, exitcode.UsageErrorf("use true or false (or 1 or 0)", "%s=%q is not a boolean", envName(b), s)
+			return nil, fault.Usagef("use true or false (or 1 or 0)", "%s=%q is not a boolean", envName(b), s)
 		}
 	}
 	if c.Verbose && c.Quiet {
-		return nil, exitcode.UsageErrorf("pick one of them", "--verbose and --quiet contradict each other")
+		return nil, fault.Usagef("pick one of them", "--verbose and --quiet contradict each other")
 	}
 	return c, nil
 }
@@ -126,21 +127,21 @@ func (c *Config) FindInventory(cwd string) (string, error) {
 			p = filepath.Join(cwd, p)
 		}
 		if _, err := os.Stat(p); err != nil {
-			return "", exitcode.New(exitcode.Inventory, fmt.Errorf("inventory %s: %w", c.ConfigFile, errors.Unwrap(err)), "check --config / NIXCTL_CONFIG")
+			return "", fault.New(fault.Inventory, fmt.Errorf("inventory %s: %w", c.ConfigFile, errors.Unwrap(err)), "check --config / NIXCTL_CONFIG")
 		}
 		return p, nil
 	}
 	if c.Flake != "" {
 		dir, ok := LocalFlakeDir(c.Flake, cwd)
 		if !ok {
-			return "", exitcode.New(exitcode.Inventory, fmt.Errorf("%w for remote flake %q", ErrNoInventory, c.Flake), "nixctl reads its inventory from a local file: pass --config PATH as well")
+			return "", fault.New(fault.Inventory, fmt.Errorf("%w for remote flake %q", ErrNoInventory, c.Flake), "nixctl reads its inventory from a local file: pass --config PATH as well")
 		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return "", exitcode.New(exitcode.Inventory, fmt.Errorf("flake directory %s does not exist", dir), "check --flake / NIXCTL_FLAKE")
+			return "", fault.New(fault.Inventory, fmt.Errorf("flake directory %s does not exist", dir), "check --flake / NIXCTL_FLAKE")
 		}
 		p := filepath.Join(dir, inventory.FileName)
 		if _, err := os.Stat(p); err != nil {
-			return "", exitcode.New(exitcode.Inventory, fmt.Errorf("%w in %s", ErrNoInventory, dir), "create one with 'nixctl init', or pass --config PATH")
+			return "", fault.New(fault.Inventory, fmt.Errorf("%w in %s", ErrNoInventory, dir), "create one with 'nixctl init', or pass --config PATH")
 		}
 		return p, nil
 	}
@@ -151,7 +152,7 @@ func (c *Config) FindInventory(cwd string) (string, error) {
 			return p, nil
 		}
 		if _, err := os.Stat(filepath.Join(dir, "flake.nix")); err == nil {
-			return "", exitcode.New(exitcode.Inventory, fmt.Errorf("%w: %s has flake.nix but no %s", ErrNoInventory, dir, inventory.FileName), "run 'nixctl init --adopt' there: it writes nixctl.yaml from the flake's nixosConfigurations and homeConfigurations")
+			return "", fault.New(fault.Inventory, fmt.Errorf("%w: %s has flake.nix but no %s", ErrNoInventory, dir, inventory.FileName), "run 'nixctl init --adopt' there: it writes nixctl.yaml from the flake's nixosConfigurations and homeConfigurations")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -159,25 +160,8 @@ func (c *Config) FindInventory(cwd string) (string, error) {
 		}
 		dir = parent
 	}
-	return "", exitcode.New(exitcode.Inventory, fmt.Errorf("%w in %s or any parent directory", ErrNoInventory, cwd), "run nixctl inside your flake repository, set --flake DIR (or NIXCTL_FLAKE), or create one with 'nixctl init'")
+	return "", fault.New(fault.Inventory, fmt.Errorf("%w in %s or any parent directory", ErrNoInventory, cwd), "run nixctl inside your flake repository, set --flake DIR (or NIXCTL_FLAKE), or create one with 'nixctl init'")
 }
 
 // LocalFlakeDir returns the directory of a local flake reference.
-func LocalFlakeDir(ref, cwd string) (string, bool) {
-	for _, p := range []string{"path:", "git+file://"} {
-		if strings.HasPrefix(ref, p) {
-			ref = strings.TrimPrefix(ref, p)
-			if i := strings.IndexAny(ref, "?#"); i >= 0 {
-				ref = ref[:i]
-			}
-			break
-		}
-	}
-	if strings.Contains(ref, ":") {
-		return "", false
-	}
-	if !filepath.IsAbs(ref) {
-		ref = filepath.Join(cwd, ref)
-	}
-	return filepath.Clean(ref), true
-}
+func LocalFlakeDir(ref, cwd string) (string, bool) { return nix.LocalFlakeDir(ref, cwd) }

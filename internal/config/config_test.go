@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 func write(t *testing.T, path, content string) {
@@ -51,8 +51,8 @@ func TestFindInventory(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Fatalf("want error %q, got %v (%s)", want, err, got)
 				}
-				if exitcode.Code(err) != exitcode.Inventory || exitcode.HintOf(err) == "" {
-					t.Errorf("want exit 3 with a hint, got %d %q", exitcode.Code(err), exitcode.HintOf(err))
+				if fault.KindOf(err) != fault.Inventory || fault.HintOf(err) == "" {
+					t.Errorf("want an inventory error with a hint, got %v %q", fault.KindOf(err), fault.HintOf(err))
 				}
 				return
 			}
@@ -105,8 +105,8 @@ func TestLoadRefusesANonBooleanSetting(t *testing.T) {
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	AddFlags(fs)
 	_, err := Load(fs, map[string]string{"NIXCTL_YES": "maybe"})
-	if err == nil || err.Error() != `NIXCTL_YES="maybe" is not a boolean` || exitcode.Code(err) != exitcode.Usage || exitcode.HintOf(err) == "" {
-		t.Errorf("err = %v (exit %d, hint %q)", err, exitcode.Code(err), exitcode.HintOf(err))
+	if err == nil || err.Error() != `NIXCTL_YES="maybe" is not a boolean` || fault.KindOf(err) != fault.Usage || fault.HintOf(err) == "" {
+		t.Errorf("err = %v (kind %v, hint %q)", err, fault.KindOf(err), fault.HintOf(err))
 	}
 	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
 	AddFlags(fs)

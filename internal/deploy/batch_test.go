@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -91,8 +91,8 @@ func TestBatchStopsAtTheFirstUnhealthyBatch(t *testing.T) {
 	if r.host("e").locked() || r.host("e").record(t).Result != ResultNotStarted {
 		t.Error("e's lock must be released, with not started recorded")
 	}
-	if rep.ExitCode() != exitcode.Partial {
-		t.Errorf("exit %d, want %d", rep.ExitCode(), exitcode.Partial)
+	if rep.Kind() != fault.Partial {
+		t.Errorf("kind %v, want %v", rep.Kind(), fault.Partial)
 	}
 }
 
@@ -118,8 +118,8 @@ func TestCanaryFirstAndAlone(t *testing.T) {
 			t.Errorf("%s: %+v", n, res)
 		}
 	}
-	if rep.ExitCode() != exitcode.AllFailed {
-		t.Errorf("exit %d: no host was deployed", rep.ExitCode())
+	if rep.Kind() != fault.AllFailed {
+		t.Errorf("kind %v: no host was deployed", rep.Kind())
 	}
 
 	// A healthy canary lets the others go, in batches of 50% of them.
@@ -129,8 +129,8 @@ func TestCanaryFirstAndAlone(t *testing.T) {
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake"}, "", 0)
 	rep = r.exec(t, context.Background())
-	if rep.ExitCode() != 0 {
-		t.Fatalf("exit %d: %+v", rep.ExitCode(), rep.Hosts)
+	if rep.Kind() != fault.OK {
+		t.Fatalf("kind %v: %+v", rep.Kind(), rep.Hosts)
 	}
 	got := activations(r.rec)
 	if len(got) != 5 || got[0] != "d" || !sameSet(got[1:3], "a", "b") || !sameSet(got[3:], "c", "e") {

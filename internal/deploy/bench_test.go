@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/nix"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkDeploy20Hosts(b *testing.B) {
 		}
 		start := time.Now()
 		rep := Run(context.Background(), Env{Runner: rec, Hosts: n, Events: &events{}, Fleet: f, RunID: "bench"}, p)
-		if rep.ExitCode() != 0 {
+		if rep.Kind() != fault.OK {
 			b.Fatalf("%+v", rep.Hosts)
 		}
 		return time.Since(start)

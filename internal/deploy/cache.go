@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/nix"
 )
 
@@ -38,7 +38,7 @@ func (x *executor) pushToCache() {
 	w := io.MultiWriter(append(logs, x.env.Events.Writer("nix copy"))...)
 	c := execx.Cmd{Argv: nix.CopyToStore(x.plan.Cache, built...), Dir: x.env.Fleet.Dir, Stdout: w, Stderr: w}
 	if _, err := x.env.Runner.Run(x.ctx, c); err != nil {
-		err = exitcode.New(exitcode.Failure, fmt.Errorf("pushing the built systems to the cache %s: %w", x.plan.Cache, err),
+		err = fault.New(fault.Failure, fmt.Errorf("pushing the built systems to the cache %s: %w", x.plan.Cache, err),
 			"check the cache URL and that this machine may write to it; without --cache (and defaults.cache) the hosts copy from here")
 		for _, h := range hosts {
 			x.fail(h, err)

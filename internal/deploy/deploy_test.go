@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
@@ -84,8 +84,8 @@ func TestDeployAllOK(t *testing.T) {
 	r.rec.Register([]string{"nixos-rebuild", "switch"}, "", 0)
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
-	if code := rep.ExitCode(); code != 0 {
-		t.Fatalf("exit %d: %+v", code, rep.Hosts)
+	if kind := rep.Kind(); kind != fault.OK {
+		t.Fatalf("kind %v: %+v", kind, rep.Hosts)
 	}
 	// --no-check: ONE evaluation of the three hosts (so nixctl knows which
 	// built system is whose), ONE build of their derivations, then three
@@ -152,8 +152,8 @@ func TestPartialFailure(t *testing.T) {
 		return "", 0
 	}})
 	rep := r.exec(t, context.Background())
-	if code := rep.ExitCode(); code != exitcode.Partial {
-		t.Fatalf("exit %d, want %d (partial)", code, exitcode.Partial)
+	if kind := rep.Kind(); kind != fault.Partial {
+		t.Fatalf("kind %v, want %v (partial)", kind, fault.Partial)
 	}
 	if b := result(t, rep, "b"); b.Result != ResultFailed || b.Stage != StageActivate || !strings.Contains(b.Error, "nixos-rebuild switch exited with code 1") {
 		t.Errorf("b: %+v", b)
@@ -176,8 +176,8 @@ func TestAllFailedAndPreflight(t *testing.T) {
 	r.host("c").lock = `{"runId":"other","who":"bob@desk","started":"2026-11-25T20:00:00Z","action":"switch","gitRev":"def"}`
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
-	if code := rep.ExitCode(); code != exitcode.AllFailed {
-		t.Fatalf("exit %d, want %d", code, exitcode.AllFailed)
+	if kind := rep.Kind(); kind != fault.AllFailed {
+		t.Fatalf("kind %v, want %v", kind, fault.AllFailed)
 	}
 	if len(r.rec.Calls()) != 0 {
 		t.Errorf("nothing may build or activate when every preflight fails: %q", r.rec.Argvs())
@@ -202,7 +202,7 @@ func TestAllFailedAndPreflight(t *testing.T) {
 	r2.rec.Register([]string{"nixos-rebuild"}, "", 0)
 	r2.host("c").lock = `{"runId":"other","who":"bob@desk"}`
 	r2.opts.BreakLock = true
-	if rep := r2.exec(t, context.Background()); rep.ExitCode() != 0 {
+	if rep := r2.exec(t, context.Background()); rep.Kind() != fault.OK {
 		t.Fatalf("with --break-lock: %+v", rep.Hosts)
 	}
 }
@@ -234,8 +234,8 @@ func TestHealthFailureRollsBack(t *testing.T) {
 	if web.Result != ResultRolledBack || !strings.HasPrefix(web.Error, "health check command systemctl is-active app failed") {
 		t.Fatalf("web: %+v", web)
 	}
-	if code := rep.ExitCode(); code != exitcode.RolledBack {
-		t.Errorf("exit %d, want %d (rolled back)", code, exitcode.RolledBack)
+	if kind := rep.Kind(); kind != fault.RolledBack {
+		t.Errorf("kind %v, want %v (rolled back)", kind, fault.RolledBack)
 	}
 	if got := r.ev.of("web"); !slices.Equal(got[len(got)-3:], []string{StageHealth, StageRollback, StageHealth}) {
 		t.Errorf("stages %v: want health, rollback, health again", got)
@@ -257,8 +257,8 @@ func TestRollbackFailureIsLoud(t *testing.T) {
 	if web.Result != ResultRollbackFailed || !strings.Contains(web.Error, "still unhealthy after the rollback") {
 		t.Fatalf("web: %+v", web)
 	}
-	if code := rep.ExitCode(); code != exitcode.AllFailed {
-		t.Errorf("exit %d, want %d", code, exitcode.AllFailed)
+	if kind := rep.Kind(); kind != fault.AllFailed {
+		t.Errorf("kind %v, want %v", kind, fault.AllFailed)
 	}
 }
 
@@ -292,7 +292,7 @@ func TestNoHealthForBootAndDryActivate(t *testing.T) {
 		r.rec.Register([]string{"nixos-rebuild", action}, "", 0)
 		rep := r.exec(t, context.Background())
 		r.rec.Verify(t)
-		if rep.ExitCode() != 0 || slices.Contains(r.ev.of("web"), StageHealth) {
+		if rep.Kind() != fault.OK || slices.Contains(r.ev.of("web"), StageHealth) {
 			t.Errorf("%s: no health stage expected: %+v %v", action, rep.Hosts, r.ev.of("web"))
 		}
 	}
@@ -351,7 +351,7 @@ func TestParallelActivationsOverlap(t *testing.T) {
 			mu.Unlock()
 			return "", 0
 		}})
-		if rep := r.exec(t, context.Background()); rep.ExitCode() != 0 {
+		if rep := r.exec(t, context.Background()); rep.Kind() != fault.OK {
 			t.Fatalf("%+v", rep.Hosts)
 		}
 		var calls []execx.Call
@@ -401,7 +401,7 @@ func TestInterruptReleasesLocks(t *testing.T) {
 		close(release)
 	}()
 	rep := r.exec(t, ctx)
-	if !rep.Interrupted || rep.ExitCode() != exitcode.Interrupted {
+	if !rep.Interrupted || rep.Kind() != fault.Interrupted {
 		t.Fatalf("want an interrupted run, got %+v", rep)
 	}
 	for _, n := range []string{"a", "b", "c"} {
@@ -436,15 +436,15 @@ func TestBuildFailureIsAttributed(t *testing.T) {
 	if builds := strings.Count(strings.Join(r.rec.Argvs(), "\n"), "nix build"); builds != 4 {
 		t.Errorf("%d builds: want the shared one, then one per host to find the failing one", builds)
 	}
-	if code := rep.ExitCode(); code != exitcode.Partial {
-		t.Errorf("exit %d", code)
+	if kind := rep.Kind(); kind != fault.Partial {
+		t.Errorf("kind %v", kind)
 	}
 
-	// When every host fails to build, the exit code says build.
+	// When every host fails to build, the outcome says build.
 	r = newRun(t, threeHosts)
 	r.rec.Register([]string{"nix", "build"}, "", 1)
-	if code := r.exec(t, context.Background()).ExitCode(); code != exitcode.Build {
-		t.Errorf("exit %d, want %d", code, exitcode.Build)
+	if kind := r.exec(t, context.Background()).Kind(); kind != fault.Build {
+		t.Errorf("kind %v, want %v", kind, fault.Build)
 	}
 }
 
@@ -625,20 +625,20 @@ func TestExitCodes(t *testing.T) {
 	}
 	for _, c := range []struct {
 		r    *Report
-		want int
+		want fault.Kind
 	}{
-		{rep(ResultOK, ResultOK), 0},
-		{rep(ResultOK, ResultFailed), exitcode.Partial},
-		{rep(ResultOK, ResultRolledBack), exitcode.RolledBack},
-		{rep(ResultRolledBack, ResultFailed), exitcode.Partial},
-		{rep(ResultFailed, ResultRollbackFailed), exitcode.AllFailed},
-		{rep("check", "check"), exitcode.Check},
-		{rep("build", "build"), exitcode.Build},
-		{rep("build", "check"), exitcode.AllFailed},
-		{&Report{Interrupted: true, Hosts: []HostResult{{Result: ResultOK}}}, exitcode.Interrupted},
+		{rep(ResultOK, ResultOK), fault.OK},
+		{rep(ResultOK, ResultFailed), fault.Partial},
+		{rep(ResultOK, ResultRolledBack), fault.RolledBack},
+		{rep(ResultRolledBack, ResultFailed), fault.Partial},
+		{rep(ResultFailed, ResultRollbackFailed), fault.AllFailed},
+		{rep("check", "check"), fault.Check},
+		{rep("build", "build"), fault.Build},
+		{rep("build", "check"), fault.AllFailed},
+		{&Report{Interrupted: true, Hosts: []HostResult{{Result: ResultOK}}}, fault.Interrupted},
 	} {
-		if got := c.r.ExitCode(); got != c.want {
-			t.Errorf("%+v: exit %d, want %d", c.r.Hosts, got, c.want)
+		if got := c.r.Kind(); got != c.want {
+			t.Errorf("%+v: kind %v, want %v", c.r.Hosts, got, c.want)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/home"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -115,7 +115,7 @@ func (x *executor) diffHost(ctx context.Context, h *hostRun) (*HostDiff, error) 
 		c.Stdout, c.Stderr = h.out, h.out
 		res, err := x.env.Runner.Run(ctx, c)
 		if err != nil {
-			return nil, exitcode.New(exitcode.Failure, fmt.Errorf("nixos-rebuild dry-activate: %w", err), "the host's log file has its full output; --no-check does not skip it")
+			return nil, fault.New(fault.Failure, fmt.Errorf("nixos-rebuild dry-activate: %w", err), "the host's log file has its full output; --no-check does not skip it")
 		}
 		u := nix.ParseDryActivate(string(res.Stdout) + "\n" + string(res.Stderr))
 		d.Units = &u

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 )
 
@@ -56,7 +56,7 @@ func (x *executor) arm(ctx context.Context, h *hostRun) (*armedWatchdog, error) 
 	if err := h.session.ArmWatchdog(ctx, w); err != nil {
 		var pe *hostops.WatchdogPendingError
 		if errors.As(err, &pe) {
-			return nil, exitcode.New(exitcode.Failure, err, fmt.Sprintf("another deploy's magic rollback is still pending on the host: wait until it confirms or rolls back (nixctl status %s shows it)", h.plan.Host.Name))
+			return nil, fault.New(fault.Failure, err, fmt.Sprintf("another deploy's magic rollback is still pending on the host: wait until it confirms or rolls back (nixctl status %s shows it)", h.plan.Host.Name))
 		}
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (x *executor) awaitReturn(h *hostRun, w *armedWatchdog, deadline time.Time,
 		x.fail(h, fmt.Errorf("waiting for the host to roll itself back: %w", x.ctx.Err()))
 		return true
 	}
-	x.finish(h, ResultUnreachable, exitcode.New(exitcode.Failure,
+	x.finish(h, ResultUnreachable, fault.New(fault.Failure,
 		fmt.Errorf("could not reconnect after the activation (%w), nor in the %s after: its watchdog was set to %s at about %s",
 			connErr, w.Confirm+wait, watchdogAction(w), deadline.Local().Format("15:04:05")),
 		fmt.Sprintf("look at the host's console; once it answers, nixctl status %s shows whether a watchdog is still pending (unit %s%s, or %s/armed)",
@@ -178,14 +178,14 @@ func (x *executor) rolledBackByHost(h *hostRun, w *armedWatchdog, actErr error) 
 	_ = h.back.Close()
 	switch {
 	case err != nil:
-		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
+		x.finish(h, ResultRollbackFailed, fault.New(fault.Failure,
 			fmt.Errorf("%s; the host rolled itself back, then could not be read: %w", why, err), "look at the host: it should run "+w.System))
 	case st.Current != w.System:
-		x.finish(h, ResultRollbackFailed, exitcode.New(exitcode.Failure,
+		x.finish(h, ResultRollbackFailed, fault.New(fault.Failure,
 			fmt.Errorf("%s; the host rolled itself back, but runs %s, not %s", why, st.Current, w.System), "look at the host's watchdog log: "+hostops.WatchdogDir+"/log"))
 	default:
 		h.res.Generation = st.Generation
-		x.finish(h, ResultRolledBackByHost, exitcode.New(exitcode.RolledBack,
+		x.finish(h, ResultRolledBackByHost, fault.New(fault.RolledBack,
 			fmt.Errorf("%s; the host went back by itself to generation %d (%s)", why, st.Generation, st.Current),
 			"the new generation does not let nixctl in again (sshd, firewall, network?): fix it and deploy again"))
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
@@ -66,8 +66,8 @@ func TestRealMagicRollbackWhenTheHostLocksUsOut(t *testing.T) {
 	if web.Result != ResultRolledBackByHost || web.Generation != 1 || !strings.Contains(web.Error, "went back by itself to generation 1 ("+old+")") {
 		t.Fatalf("web: %+v", web)
 	}
-	if rep.ExitCode() != exitcode.RolledBack {
-		t.Errorf("exit %d", rep.ExitCode())
+	if rep.Kind() != fault.RolledBack {
+		t.Errorf("kind %v", rep.Kind())
 	}
 	if cur := h.current(t); cur != old {
 		t.Errorf("the host runs %s, want the previous %s", cur, old)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // A host whose watchdog acted before nixctl's confirmation got there: the
@@ -32,8 +32,8 @@ func TestMagicRollbackRolledBackByHost(t *testing.T) {
 		!strings.Contains(web.Error, "went back by itself to generation 7 (/nix/store/old-system)") || !strings.Contains(web.Hint, "does not let nixctl in") {
 		t.Fatalf("web: %+v", web)
 	}
-	if rep.ExitCode() != exitcode.RolledBack {
-		t.Errorf("exit %d, want %d", rep.ExitCode(), exitcode.RolledBack)
+	if rep.Kind() != fault.RolledBack {
+		t.Errorf("kind %v, want %v", rep.Kind(), fault.RolledBack)
 	}
 	if rec := r.host("web").record(t); rec.Result != ResultRolledBackByHost || r.host("web").locked() {
 		t.Errorf("record %+v, locked %v", rec, r.host("web").locked())
@@ -57,8 +57,8 @@ func TestMagicRollbackUnreachable(t *testing.T) {
 		!strings.Contains(web.Error, "connection refused") || !strings.Contains(web.Hint, "nixctl status web") {
 		t.Fatalf("web: %+v", web)
 	}
-	if rep.ExitCode() != exitcode.AllFailed {
-		t.Errorf("exit %d", rep.ExitCode())
+	if rep.Kind() != fault.AllFailed {
+		t.Errorf("kind %v", rep.Kind())
 	}
 	if got := r.host("web").ran(); !slices.Contains(got, "arm switch 7 50ms") {
 		t.Errorf("ops %q", got)
@@ -85,7 +85,7 @@ func TestMagicRollbackOnlyWhereAsked(t *testing.T) {
 		r.opts.Action, r.opts.NoMagicRollback = c.action, c.off
 		buildStub(r.rec)
 		r.rec.Register([]string{"nixos-rebuild", c.action}, "", 0)
-		if rep := r.exec(t, context.Background()); rep.ExitCode() != 0 {
+		if rep := r.exec(t, context.Background()); rep.Kind() != fault.OK {
 			t.Fatalf("%s: %+v", c.yaml, rep.Hosts)
 		}
 		var arms []string

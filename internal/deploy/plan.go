@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -397,7 +397,7 @@ func (e *PlanError) Unwrap() error { return e.Err }
 
 // Hint says what to change.
 func (e *PlanError) Hint() string {
-	if h := exitcode.HintOf(e.Err); h != "" {
+	if h := fault.HintOf(e.Err); h != "" {
 		return h
 	}
 	return "nixos-rebuild passes ssh options through NIX_SSHOPTS, split on spaces: move the identity file or known_hosts to a path without spaces"

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/remote"
 )
@@ -69,7 +69,7 @@ func preflightBuildHost(ctx context.Context, d hostops.Connector, h HostPlan) er
 	}
 	s, err := d.Connect(ctx, *h.BuildRoute, false)
 	if err != nil {
-		_, err = fail("cannot connect", exitcode.HintOf(err), err)
+		_, err = fail("cannot connect", fault.HintOf(err), err)
 		return err
 	}
 	defer s.Close()

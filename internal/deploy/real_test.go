@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -213,8 +213,8 @@ func TestRealHealthFailureRollsBack(t *testing.T) {
 	if web := result(t, rep, "web"); web.Result != ResultRolledBack {
 		t.Fatalf("web: %+v", web)
 	}
-	if rep.ExitCode() != exitcode.RolledBack {
-		t.Errorf("exit %d", rep.ExitCode())
+	if rep.Kind() != fault.RolledBack {
+		t.Errorf("kind %v", rep.Kind())
 	}
 	if h.exists(hostops.DeployLockPath) {
 		t.Error("the lock must be released")
@@ -250,8 +250,8 @@ func TestRealHostKeyStopsTheHost(t *testing.T) {
 	if c.Stage != StagePreflight || !strings.Contains(c.Error, "CHANGED") || !strings.Contains(c.Hint, "ssh-keygen -R") {
 		t.Errorf("changed: %+v", c)
 	}
-	if rep.ExitCode() != exitcode.Partial {
-		t.Errorf("exit %d", rep.ExitCode())
+	if rep.Kind() != fault.Partial {
+		t.Errorf("kind %v", rep.Kind())
 	}
 	for _, h := range []*realHost{unknown, changed} {
 		if entries, err := os.ReadDir(filepath.Join(h.Root, hostops.StateDir)); err != nil || len(entries) != 0 {
@@ -283,7 +283,7 @@ func TestRealLockHeldAndBroken(t *testing.T) {
 	r.opts.BreakLock = true
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
-	if rep := r.exec(t); rep.ExitCode() != 0 {
+	if rep := r.exec(t); rep.Kind() != fault.OK {
 		t.Fatalf("--break-lock: %+v", rep.Hosts)
 	}
 	if h.exists(hostops.DeployLockPath) {
@@ -310,7 +310,7 @@ func TestRealSudoPreflight(t *testing.T) {
 	r = newRealRun(t, root.yaml("web", ", sudo: true"), root.KnownHostsFile)
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild", "switch", "--flake", "/fleet#web", "--target-host", "root@127.0.0.1", "--use-remote-sudo"}, "", 0)
-	if rep := r.exec(t); rep.ExitCode() != 0 {
+	if rep := r.exec(t); rep.Kind() != fault.OK {
 		t.Fatalf("root with sudo: %+v", rep.Hosts)
 	}
 	r.rec.Verify(t)
@@ -469,7 +469,7 @@ func TestRealDeployWaitsForHomeActivation(t *testing.T) {
 	r = newRealRun(t, h.yaml("web", ""), h.KnownHostsFile)
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild"}, "", 0)
-	if rep := r.exec(t); rep.ExitCode() != 0 {
+	if rep := r.exec(t); rep.Kind() != fault.OK {
 		t.Fatalf("after the activation: %+v", rep.Hosts)
 	}
 }

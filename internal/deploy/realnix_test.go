@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
@@ -86,8 +86,8 @@ func TestRealNixBuildFailureIsAttributed(t *testing.T) {
 	if bad.Result != ResultFailed || bad.Stage != StageBuild || !strings.Contains(bad.Error, "builder for '/nix/store/") || !strings.Contains(bad.Error, "nixos-system-bad.drv' failed") {
 		t.Errorf("bad: %+v", bad)
 	}
-	if rep.ExitCode() != exitcode.Partial {
-		t.Errorf("exit %d", rep.ExitCode())
+	if rep.Kind() != fault.Partial {
+		t.Errorf("kind %v", rep.Kind())
 	}
 	log, err := os.ReadFile(filepath.Join(logs, "bad.log"))
 	if err != nil {

@@ -3,7 +3,7 @@ package deploy
 import (
 	"time"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // Results a host can end with.
@@ -65,13 +65,14 @@ type Report struct {
 	Declined error `json:"-"`
 }
 
-// ExitCode is the run's documented exit code: 0 all ok; 130 interrupted;
-// 4 when the check stage failed every host; 9 when the build failed every
-// host; 10 when every host failed; 5 when some failed; 6 when none failed
-// but some were rolled back.
-func (r *Report) ExitCode() int {
+// Kind is what the run's outcome says about it, which the CLI turns into
+// the exit code: OK when every host is fine; Interrupted; Check when the
+// check stage failed every host; Build when the build failed every host;
+// AllFailed when every host failed; Partial when some failed; RolledBack
+// when none failed but some were rolled back.
+func (r *Report) Kind() fault.Kind {
 	if r.Interrupted {
-		return exitcode.Interrupted
+		return fault.Interrupted
 	}
 	var failed, rolledBack, atCheck, atBuild int
 	for _, h := range r.Hosts {
@@ -92,17 +93,17 @@ func (r *Report) ExitCode() int {
 	n := len(r.Hosts)
 	switch {
 	case n == 0 || failed == 0 && rolledBack == 0:
-		return exitcode.OK
+		return fault.OK
 	case atCheck == n:
-		return exitcode.Check
+		return fault.Check
 	case atBuild == n:
-		return exitcode.Build
+		return fault.Build
 	case failed == n:
-		return exitcode.AllFailed
+		return fault.AllFailed
 	case failed > 0:
-		return exitcode.Partial
+		return fault.Partial
 	default:
-		return exitcode.RolledBack
+		return fault.RolledBack
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -97,7 +97,7 @@ func hostStatus(ctx context.Context, d hostops.Connector, routes remote.Router, 
 		}
 	}
 	if err != nil {
-		st.Error, st.Hint = err.Error(), exitcode.HintOf(err)
+		st.Error, st.Hint = err.Error(), fault.HintOf(err)
 	}
 	var expected string
 	var res eval.Result

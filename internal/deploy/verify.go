@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 )
 
@@ -43,7 +43,7 @@ func (x *executor) verify(ctx context.Context, h *hostRun) error {
 	x.setStage(h, StageVerify)
 	st, err := x.hostStatus(ctx, h)
 	if err != nil {
-		return exitcode.New(exitcode.Failure, fmt.Errorf("reading what the host runs after the activation: %w", err),
+		return fault.New(fault.Failure, fmt.Errorf("reading what the host runs after the activation: %w", err),
 			"nixctl could not check that the host runs the system it built: look at the host")
 	}
 	e := &MismatchError{Host: h.plan.Host.Name, What: "/run/current-system", Built: h.res.StorePath, Found: st.Current}
@@ -54,7 +54,7 @@ func (x *executor) verify(ctx context.Context, h *hostRun) error {
 		x.logf(h, "%s is %s, the system this run built", e.What, e.Built)
 		return nil
 	}
-	return exitcode.New(exitcode.Failure, e, e.Hint())
+	return fault.New(fault.Failure, e, e.Hint())
 }
 
 // hostStatus reads the host's status over the deploy's session, or over a

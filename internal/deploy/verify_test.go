@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/nix"
 )
 
@@ -38,8 +38,8 @@ func TestActivatedSystemDiffersFromBuilt(t *testing.T) {
 	if !strings.Contains(web.Hint, "--store-path") {
 		t.Errorf("hint %q", web.Hint)
 	}
-	if rep.ExitCode() != exitcode.RolledBack {
-		t.Errorf("exit %d, want %d", rep.ExitCode(), exitcode.RolledBack)
+	if rep.Kind() != fault.RolledBack {
+		t.Errorf("kind %v, want %v", rep.Kind(), fault.RolledBack)
 	}
 	if rb == nil || !slices.Contains(r.rec.Argvs(), "nixos-rebuild switch --rollback --flake /fleet#web --target-host root@10.0.0.5") {
 		t.Errorf("no rollback: %q", r.rec.Argvs())
@@ -87,7 +87,7 @@ func TestActivatedSystemDiffersAfterTestAndBoot(t *testing.T) {
 	r.opts.Action = "boot"
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild", "boot", "--flake"}, "", 0)
-	if rep := r.exec(t, context.Background()); rep.ExitCode() != 0 {
+	if rep := r.exec(t, context.Background()); rep.Kind() != fault.OK {
 		t.Fatalf("boot of the built system: %+v", rep.Hosts)
 	}
 }
@@ -165,7 +165,7 @@ func TestStorePathDryActivate(t *testing.T) {
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
 	_, built := systemOf("web")
-	if rep.ExitCode() != 0 || !slices.Contains(r.rec.Argvs(), "nixos-rebuild dry-activate --store-path "+built+" --target-host root@10.0.0.5") {
+	if rep.Kind() != fault.OK || !slices.Contains(r.rec.Argvs(), "nixos-rebuild dry-activate --store-path "+built+" --target-host root@10.0.0.5") {
 		t.Errorf("calls %q: %+v", r.rec.Argvs(), rep.Hosts)
 	}
 
@@ -191,8 +191,8 @@ func TestUnattributedBuildIsNotActivated(t *testing.T) {
 			t.Errorf("%s: %+v", h.Host, h)
 		}
 	}
-	if rep.ExitCode() != exitcode.Build {
-		t.Errorf("exit %d", rep.ExitCode())
+	if rep.Kind() != fault.Build {
+		t.Errorf("kind %v", rep.Kind())
 	}
 	for _, argv := range r.rec.Argvs() {
 		if strings.HasPrefix(argv, "nixos-rebuild") {

@@ -133,12 +133,28 @@ type task struct {
 	output string
 	idx    []int
 	alone  bool
+	// readLock: another process of the same round may write flake.lock,
+	// so this one must not (see lockReaders).
+	readLock bool
+}
+
+// lockReaders leaves the first task of a round free to write flake.lock and
+// makes the others pass --no-write-lock-file. A flake whose lock is missing
+// or stale makes every nix process that locks it write the file and, in a
+// git repository, run git add --intent-to-add on it: two at once collide on
+// .git/index.lock ("program 'git' failed with exit code 128"). Rounds run
+// one after the other, so one writer per round is one writer at a time.
+func lockReaders(tasks []task) []task {
+	for k := range tasks {
+		tasks[k].readLock = k > 0
+	}
+	return tasks
 }
 
 // Plan lists the processes the first round would start (for --dry-run).
 func Plan(items []Item, o Options) []execx.Cmd {
 	var cmds []execx.Cmd
-	for _, t := range chunks(items, o, outputsTogether(o)) {
+	for _, t := range lockReaders(chunks(items, o, outputsTogether(o))) {
 		cmds = append(cmds, chunkCmd(items, t, o))
 	}
 	return cmds
@@ -249,6 +265,9 @@ func chunkCmd(items []Item, t task, o Options) execx.Cmd {
 	default:
 		argv = nix.EvalMany(o.Flake, t.output, ev, o.Extra...)
 	}
+	if t.readLock && !o.WholeFlake {
+		argv = append(argv, nix.NoWriteLockFile)
+	}
 	return execx.Cmd{Argv: argv, Dir: o.Dir, ReadOnly: true}
 }
 
@@ -291,7 +310,12 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 	if e.ev == nil {
 		e.ev = noEvents{}
 	}
-	tasks := chunks(items, o, outputsTogether(o))
+	tasks := lockReaders(chunks(items, o, outputsTogether(o)))
+	var held []task
+	if len(tasks) > 1 && !o.WholeFlake && nix.LockMissing(o.Flake, o.Dir) {
+		// The first process writes flake.lock before the others read it.
+		tasks, held = tasks[:1], tasks[1:]
+	}
 	for len(tasks) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
 		var next []task
@@ -301,14 +325,14 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 			next = append(next, more...)
 			mu.Unlock()
 		})
-		tasks = next
+		tasks, held = append(held, lockReaders(next)...), nil
 	}
 	return e.results, ctx.Err()
 }
 
 func (e *evaluator) run(ctx context.Context, t task) []task {
 	if t.alone {
-		e.runAlone(ctx, t.idx[0])
+		e.runAlone(ctx, t.idx[0], t.readLock)
 		return nil
 	}
 	return e.runChunk(ctx, t)
@@ -492,10 +516,14 @@ func (e *evaluator) resultSet(i int) bool {
 
 // runAlone evaluates one item with the command nixctl used before it
 // evaluated items together, for its located error.
-func (e *evaluator) runAlone(ctx context.Context, i int) {
+func (e *evaluator) runAlone(ctx context.Context, i int, readLock bool) {
 	it := e.items[i]
 	e.start(i)
-	res, err := e.r.Run(ctx, aloneCmd(it, e.o))
+	c := aloneCmd(it, e.o)
+	if readLock && !e.o.WholeFlake {
+		c.Argv = append(c.Argv, nix.NoWriteLockFile)
+	}
+	res, err := e.r.Run(ctx, c)
 	if ctx.Err() != nil {
 		return
 	}

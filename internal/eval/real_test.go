@@ -2,12 +2,18 @@ package eval
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -387,5 +393,102 @@ func TestRealOutputsNotReadTogetherAreEvaluatedApart(t *testing.T) {
 	}
 	if cr.processes != 3 || cr.started["h"] != 1 || cr.started["p"] != 1 {
 		t.Errorf("%d processes, h started %d, p %d times; want 3, once each", cr.processes, cr.started["h"], cr.started["p"])
+	}
+}
+
+// lockRunner runs nix for real and notes when each process started and
+// ended, and whether it could write flake.lock.
+type lockRunner struct {
+	execx.Runner
+	mu    sync.Mutex
+	procs []lockProc
+}
+
+type lockProc struct {
+	start, end time.Time
+	writes     bool
+}
+
+func (l *lockRunner) Run(ctx context.Context, c execx.Cmd) (*execx.Result, error) {
+	start := time.Now()
+	res, err := l.Runner.Run(ctx, c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.procs = append(l.procs, lockProc{start, time.Now(), !slices.Contains(c.Argv, nix.NoWriteLockFile)})
+	return res, err
+}
+
+// A flake in a git repository with no flake.lock yet, evaluated by several
+// nix processes at once: each that locks it writes the file and runs git
+// add on it, and two git adds at once fail on .git/index.lock; one reading
+// it while another writes it reads it half written. One process writes it
+// and the others start once it is written: every round succeeds, and the
+// lock is written and tracked as nix alone would leave it.
+func TestRealConcurrentProcessesLeaveTheLockToOne(t *testing.T) {
+	testutil.Require(t, "nix", "git")
+	dep := testutil.WriteTree(t, map[string]string{"flake.nix": "{ outputs = { self }: { v = \"ok\"; }; }\n"})
+	flake := `{
+  inputs.dep.url = "path:` + dep + `";
+  outputs = { self, dep }: let
+    mk = name: { config.system.build.toplevel = derivation { name = "nixos-system-${name}"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${dep.v} > $out" ]; }; };
+  in { nixosConfigurations = { a = mk "a"; b = mk "b"; c = mk "c"; d = mk "d"; e = mk "e"; f = mk "f"; }; };
+}
+`
+	dir := testutil.WriteTree(t, map[string]string{"flake.nix": flake})
+	git := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	git("init", "--quiet")
+	git("add", "flake.nix")
+	items := []Item{Host("a"), Host("b"), Host("c"), Host("d"), Host("e"), Host("f")}
+	o := Options{Flake: dir, Dir: dir, Jobs: len(items), ChunkSize: 1}
+	writers := 0
+	for _, c := range Plan(items, o) {
+		if !slices.Contains(c.Argv, nix.NoWriteLockFile) {
+			writers++
+		}
+	}
+	if writers != 1 {
+		t.Fatalf("%d of the first round's processes may write flake.lock, want 1", writers)
+	}
+	for round := range 6 {
+		if round > 0 {
+			git("rm", "--cached", "--quiet", "flake.lock")
+			if err := os.Remove(filepath.Join(dir, "flake.lock")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lr := &lockRunner{Runner: execx.NewReal()}
+		res, err := Run(context.Background(), lr, items, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first process to start locks the flake and writes the
+		// lock; none runs beside it, and none runs beside another that
+		// could write it.
+		sort.Slice(lr.procs, func(i, j int) bool { return lr.procs[i].start.Before(lr.procs[j].start) })
+		if len(lr.procs) != len(items) || !lr.procs[0].writes {
+			t.Fatalf("round %d: %d processes, the first one writing the lock: %v", round, len(lr.procs), lr.procs[0].writes)
+		}
+		for i, p := range lr.procs {
+			for _, q := range lr.procs[i+1:] {
+				if (p.writes || q.writes) && q.start.Before(p.end) {
+					t.Fatalf("round %d: two processes ran at once and one of them could write flake.lock", round)
+				}
+			}
+		}
+		for i, r := range res {
+			if !r.OK() {
+				t.Fatalf("round %d: %s: %+v", round, items[i].Attr, r.Errors)
+			}
+		}
+		if !strings.Contains(git("ls-files"), "flake.lock") {
+			t.Fatalf("round %d: flake.lock is not tracked after the evaluation", round)
+		}
 	}
 }

@@ -1,15 +1,13 @@
-// Package exitcode owns nixctl's exit codes and the error type that carries
-// one, with an optional hint, up to the CLI. The table here is the one README
-// documents; CI pipelines rely on it, so codes never change meaning.
+// Package exitcode owns nixctl's exit codes: the table README documents and
+// the mapping from a fault.Kind to its code. CI pipelines rely on the
+// numbers, so codes never change meaning. Only internal/cli and cmd/ import
+// this package (a test holds the tree to it): the rest of the program says
+// what failed with a fault.Kind and leaves the number to the command line.
 package exitcode
 
-import (
-	"context"
-	"errors"
-	"fmt"
-)
+import "github.com/nixctl/nixctl/internal/fault"
 
-// Exit codes. Keep in sync with README's table.
+// Exit codes. Keep in sync with README's table (a cli test checks it).
 const (
 	OK          = 0   // everything succeeded
 	Failure     = 1   // an error nixctl could not classify further
@@ -26,83 +24,40 @@ const (
 	Interrupted = 130 // SIGINT or SIGTERM
 )
 
-// Error carries an exit code and a hint for the user alongside the cause.
-type Error struct {
-	Code int
-	Err  error
-	Hint string
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
-// New wraps err with an exit code and an optional hint.
-func New(code int, err error, hint string) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Code: code, Err: err, Hint: hint}
-}
-
-// Newf formats a new error with an exit code and hint.
-func Newf(code int, hint, format string, args ...any) error {
-	return &Error{Code: code, Err: fmt.Errorf(format, args...), Hint: hint}
-}
-
-// UsageErrorf is a usage error (exit 2) with a hint.
-func UsageErrorf(hint, format string, args ...any) error {
-	return Newf(Usage, hint, format, args...)
-}
-
-// Hinter is implemented by errors that know what the user should do next.
-type Hinter interface{ Hint() string }
-
-// Code classifies err into an exit code.
-func Code(err error) int {
-	if err == nil {
+// For is the exit code of kind. A kind without a code of its own (one added
+// to fault but not here) exits Failure rather than a number nobody
+// documented; a test keeps that from happening.
+func For(kind fault.Kind) int {
+	switch kind {
+	case fault.OK:
 		return OK
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	if errors.Is(err, context.Canceled) {
+	case fault.Usage:
+		return Usage
+	case fault.Inventory:
+		return Inventory
+	case fault.Check:
+		return Check
+	case fault.Partial:
+		return Partial
+	case fault.RolledBack:
+		return RolledBack
+	case fault.Secrets:
+		return Secrets
+	case fault.Eval:
+		return Eval
+	case fault.Build:
+		return Build
+	case fault.AllFailed:
+		return AllFailed
+	case fault.Cancelled:
+		return Cancelled
+	case fault.Interrupted:
 		return Interrupted
 	}
 	return Failure
 }
 
-// HintOf returns the first hint found in err's tree, depth first in the
-// order errors.As visits it: through %w wrapping, several %w in one
-// fmt.Errorf, and errors.Join.
-func HintOf(err error) string {
-	if err == nil {
-		return ""
-	}
-	if e, ok := err.(*Error); ok && e.Hint != "" {
-		return e.Hint
-	}
-	if h, ok := err.(Hinter); ok && h.Hint() != "" {
-		return h.Hint()
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return HintOf(u.Unwrap())
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if h := HintOf(e); h != "" {
-				return h
-			}
-		}
-	}
-	return ""
-}
-
-// ErrCancelled is the cause of every declined confirmation.
-var ErrCancelled = errors.New("cancelled")
-
-// Cancel is the error of a declined confirmation: exit Cancelled, reported
-// as "cancelled", not as an error. what says what did not happen.
-func Cancel(what string) error {
-	return &Error{Code: Cancelled, Err: fmt.Errorf("%w: %s", ErrCancelled, what)}
+// Code classifies err into an exit code: OK for nil, else its kind's code.
+func Code(err error) int {
+	return For(fault.KindOf(err))
 }

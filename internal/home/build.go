@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 )
@@ -57,7 +57,7 @@ func Build(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, profiles
 			hint = "nix log " + f.Drv + " shows the whole build log"
 			break
 		}
-		return nil, exitcode.Newf(exitcode.Build, hint, "building %s failed: %s", strings.Join(names, ", "), msg)
+		return nil, fault.Newf(fault.Build, hint, "building %s failed: %s", strings.Join(names, ", "), msg)
 	}
 	out := make([]Built, len(profiles))
 	for i, p := range profiles {

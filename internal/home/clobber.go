@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // Clobber is a file Home Manager would refuse to overwrite.
@@ -142,6 +142,6 @@ func ClobberError(profile string, files []Clobber, backupExt string) error {
 	if len(files) == 1 {
 		noun = "file"
 	}
-	return exitcode.Newf(exitcode.Failure, strings.Join(hints, "; "), "profile %s: home-manager would clobber %d %s: %s",
+	return fault.Newf(fault.Failure, strings.Join(hints, "; "), "profile %s: home-manager would clobber %d %s: %s",
 		profile, len(files), noun, strings.Join(names, ", "))
 }

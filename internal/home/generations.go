@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/nix"
 )
 
@@ -65,7 +65,7 @@ func linkPath(profilePath string, n int) string {
 // Generations lists a profile's generations, oldest first.
 func Generations(ctx context.Context, r execx.Runner, profilePath string) ([]Generation, error) {
 	if _, err := os.Lstat(profilePath); errors.Is(err, fs.ErrNotExist) {
-		return nil, exitcode.New(exitcode.Failure, fmt.Errorf("%w at %s", ErrNoGenerations, profilePath), "switch the profile first: nixctl home switch")
+		return nil, fault.New(fault.Failure, fmt.Errorf("%w at %s", ErrNoGenerations, profilePath), "switch the profile first: nixctl home switch")
 	}
 	res, err := r.Run(ctx, execx.Cmd{Argv: nix.ListGenerations(profilePath), ReadOnly: true})
 	if err != nil {
@@ -96,15 +96,15 @@ func RollbackTarget(gens []Generation, to int) (cur, target Generation, err erro
 		for _, g := range gens {
 			if g.Number == to {
 				if g.Current {
-					return cur, g, exitcode.UsageErrorf("nixctl home generations lists them", "generation %d is already the current one", to)
+					return cur, g, fault.Usagef("nixctl home generations lists them", "generation %d is already the current one", to)
 				}
 				return cur, g, nil
 			}
 		}
-		return cur, target, exitcode.UsageErrorf("nixctl home generations lists them", "no generation %d", to)
+		return cur, target, fault.Usagef("nixctl home generations lists them", "no generation %d", to)
 	}
 	if curIdx <= 0 {
-		return cur, target, exitcode.Newf(exitcode.Failure, "nixctl home generations lists them; --to N picks one", "no generation before the current one to roll back to")
+		return cur, target, fault.Newf(fault.Failure, "nixctl home generations lists them; --to N picks one", "no generation before the current one to roll back to")
 	}
 	return cur, gens[curIdx-1], nil
 }
@@ -121,7 +121,7 @@ func Rollback(ctx context.Context, r execx.Runner, profilePath string, cur, targ
 		if cur.Number > 0 {
 			_, _ = r.Run(context.WithoutCancel(ctx), execx.Cmd{Argv: nix.SwitchGeneration(profilePath, cur.Number), Stderr: out.Err})
 		}
-		return exitcode.Newf(exitcode.Failure, "the profile was switched back to generation "+strconv.Itoa(cur.Number)+"; see the output above",
+		return fault.Newf(fault.Failure, "the profile was switched back to generation "+strconv.Itoa(cur.Number)+"; see the output above",
 			"activating generation %d failed: %v", target.Number, err)
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 )
@@ -36,7 +36,7 @@ func TestAutoSelect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := AutoSelect(tt.profiles, tt.who)
 			if tt.want == "" {
-				if exitcode.Code(err) != exitcode.Usage {
+				if fault.KindOf(err) != fault.Usage {
 					t.Fatalf("want a usage error, got %v (%v)", err, p.Name)
 				}
 				if len(tt.profiles) > 0 && !strings.Contains(err.Error(), "desktop, laptop") {
@@ -109,7 +109,7 @@ func TestFindClobbers(t *testing.T) {
 	if err.Error() != "profile laptop: home-manager would clobber 2 files: "+home+"/.backedup (its backup "+home+"/.backedup.bak exists already), "+home+"/.foreign" {
 		t.Errorf("error: %v", err)
 	}
-	if h := exitcode.HintOf(err); !strings.Contains(h, "remove the old backups "+home+"/.backedup.bak") || !strings.Contains(h, "move or remove "+home+"/.foreign") {
+	if h := fault.HintOf(err); !strings.Contains(h, "remove the old backups "+home+"/.backedup.bak") || !strings.Contains(h, "move or remove "+home+"/.foreign") {
 		t.Errorf("hint: %q", h)
 	}
 
@@ -148,7 +148,7 @@ func TestRollbackTarget(t *testing.T) {
 		t.Errorf("--to 1: %v %v", target.Number, err)
 	}
 	for _, to := range []int{3, 7} {
-		if _, _, err := RollbackTarget(gens, to); exitcode.Code(err) != exitcode.Usage {
+		if _, _, err := RollbackTarget(gens, to); fault.KindOf(err) != fault.Usage {
 			t.Errorf("--to %d: %v", to, err)
 		}
 	}

@@ -3,7 +3,7 @@ package home
 import (
 	"context"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -16,11 +16,11 @@ import (
 // compare, list or activate) or nixctl cannot tell whose profile to read.
 func (e *Env) LocalProfile(p inventory.Profile) (string, error) {
 	if p.User != "" && e.Who.User != "" && p.User != e.Who.User {
-		return "", exitcode.Newf(exitcode.Usage, "run nixctl as "+p.User+", or give the profile a host: to activate it over SSH",
+		return "", fault.Newf(fault.Usage, "run nixctl as "+p.User+", or give the profile a host: to activate it over SSH",
 			"profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, e.Who.User)
 	}
 	if _, ok := stateProfiles(e.StateHome, e.Home); !ok && e.Who.User == "" {
-		return "", exitcode.Newf(exitcode.Usage, "set USER to your user name",
+		return "", fault.Newf(fault.Usage, "set USER to your user name",
 			"profile %s: cannot tell whose Home Manager profile to read: this process's user has no name", p.Name)
 	}
 	path := ProfilePath(e.StateHome, e.Home, e.Who.User)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -44,11 +44,11 @@ type Reacher interface {
 func (s *SSH) NixStore(h inventory.Host) (string, []string, error) {
 	r, err := s.SSH.HostRoute(s.Fleet.Dir, &h, "")
 	if err != nil {
-		return "", nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+		return "", nil, fault.New(fault.Inventory, err, fault.HintOf(err))
 	}
 	opts, err := r.NixSSHOpts()
 	if err != nil {
-		return "", nil, exitcode.New(exitcode.Inventory, fmt.Errorf("host %s: %w", h.Name, err), exitcode.HintOf(err))
+		return "", nil, fault.New(fault.Inventory, fmt.Errorf("host %s: %w", h.Name, err), fault.HintOf(err))
 	}
 	return r.StoreURI(), strings.Fields(opts), nil
 }
@@ -57,7 +57,7 @@ func (s *SSH) NixStore(h inventory.Host) (string, []string, error) {
 func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session, error) {
 	t, err := s.SSH.HostRoute(s.Fleet.Dir, &h, user)
 	if err != nil {
-		return nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+		return nil, fault.New(fault.Inventory, err, fault.HintOf(err))
 	}
 	if s.DryRun {
 		hs, err := hostops.New(hostops.PrintConn{Out: s.Out, SSH: t.Command()}, "/", false, t.String())
@@ -73,7 +73,7 @@ func (s *SSH) Open(ctx context.Context, h inventory.Host, user string) (Session,
 	if err := hs.Preflight(ctx, false); err != nil {
 		_ = hs.Close()
 		if errors.Is(err, hostops.ErrNoNix) {
-			return nil, exitcode.Newf(exitcode.Failure, "install Nix on "+h.Name+", or put it on "+user+"'s PATH (NixOS has it)",
+			return nil, fault.Newf(fault.Failure, "install Nix on "+h.Name+", or put it on "+user+"'s PATH (NixOS has it)",
 				"preflight on %s: nix is not on the PATH of %s", h.Name, t)
 		}
 		return nil, fmt.Errorf("preflight on %s: %w", h.Name, err)
@@ -111,7 +111,7 @@ func (s *session) Activate(ctx context.Context, generation, backupExt string, ou
 func (s *session) Generations(ctx context.Context) (string, []Generation, error) {
 	g, err := s.ops.HomeGenerations(ctx)
 	if errors.Is(err, hostops.ErrNoGeneration) {
-		return "", nil, exitcode.New(exitcode.Failure, fmt.Errorf("%s on %s: %w", s.user, s.host.Name, ErrNoGenerations), "switch the profile first: nixctl home switch")
+		return "", nil, fault.New(fault.Failure, fmt.Errorf("%s on %s: %w", s.user, s.host.Name, ErrNoGenerations), "switch the profile first: nixctl home switch")
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("listing generations on %s: %w", s.host.Name, err)
@@ -155,18 +155,18 @@ func (s *session) explain(err error, what, missingHint string) error {
 		if de.Info.Who != "" {
 			holder = fmt.Sprintf("%s since %s (run %s, %s)", de.Info.Who, de.Info.Started.Local().Format("2006-01-02 15:04:05"), de.Info.RunID, de.Info.Action)
 		}
-		return exitcode.Newf(exitcode.Failure, "wait for that deploy to finish (its lock is "+hostops.DeployLockPath+" on the host)",
+		return fault.Newf(fault.Failure, "wait for that deploy to finish (its lock is "+hostops.DeployLockPath+" on the host)",
 			"%s is being deployed by %s", s.host.Name, holder)
 	case errors.As(err, &lw):
-		return exitcode.Newf(exitcode.Failure, "another nixctl run is working on "+s.host.Name+": wait for it and try again",
+		return fault.Newf(fault.Failure, "another nixctl run is working on "+s.host.Name+": wait for it and try again",
 			"%s stayed locked for %s", s.host.Name, lw.Wait)
 	case errors.Is(err, hostops.ErrNoGeneration) && missingHint != "":
-		return exitcode.Newf(exitcode.Failure, missingHint, "the generation is missing on %s", s.host.Name)
+		return fault.Newf(fault.Failure, missingHint, "the generation is missing on %s", s.host.Name)
 	case errors.Is(err, hostops.ErrRestored):
-		return exitcode.Newf(exitcode.Failure, "the previous generation is current again; see the output above",
+		return fault.Newf(fault.Failure, "the previous generation is current again; see the output above",
 			"%s on %s as %s failed", what, s.host.Name, s.user)
 	case errors.As(err, &se):
-		return exitcode.Newf(exitcode.Failure, "see the output above", "%s on %s as %s failed (exit %d): %s",
+		return fault.Newf(fault.Failure, "see the output above", "%s on %s as %s failed (exit %d): %s",
 			what, s.host.Name, s.user, se.ExitCode, execx.LastLine(se.StderrTail))
 	}
 	return err

@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 )
@@ -32,10 +32,10 @@ func (r RemoteProfile) User() string {
 func (e *Env) RemoteProfile(p inventory.Profile) (RemoteProfile, error) {
 	h, ok := e.Fleet.Host(p.Host)
 	if !ok {
-		return RemoteProfile{}, exitcode.Newf(exitcode.Inventory, "fix profiles[].host in nixctl.yaml", "profile %s: no host %q", p.Name, p.Host)
+		return RemoteProfile{}, fault.Newf(fault.Inventory, "fix profiles[].host in nixctl.yaml", "profile %s: no host %q", p.Name, p.Host)
 	}
 	if e.Remote == nil {
-		return RemoteProfile{}, exitcode.Newf(exitcode.Failure, "", "profile %s: remote profiles are not available in this build", p.Name)
+		return RemoteProfile{}, fault.Newf(fault.Failure, "", "profile %s: remote profiles are not available in this build", p.Name)
 	}
 	return RemoteProfile{Profile: p, Host: h}, nil
 }
@@ -74,7 +74,7 @@ func (e *Env) RemoteRollback(ctx context.Context, rp RemoteProfile, to int, out 
 	}
 	if gens == nil { // dry-run: the list is not known
 		if to == 0 {
-			return cur, target, exitcode.UsageErrorf("pass --to N with --dry-run", "--dry-run cannot know the previous generation on %s", rp.Host.Name)
+			return cur, target, fault.Usagef("pass --to N with --dry-run", "--dry-run cannot know the previous generation on %s", rp.Host.Name)
 		}
 		target.Number = to
 	} else if cur, target, err = RollbackTarget(gens, to); err != nil {
@@ -90,7 +90,7 @@ func (e *Env) RemoteRollback(ctx context.Context, rp RemoteProfile, to int, out 
 func (e *Env) remoteDiff(ctx context.Context, t *Target) (*Diff, error) {
 	rp := RemoteProfile{Profile: t.Profile, Host: t.Host}
 	if e.Remote == nil {
-		return nil, exitcode.Newf(exitcode.Failure, "", "profile %s: remote profiles are not available in this build", t.Profile.Name)
+		return nil, fault.Newf(fault.Failure, "", "profile %s: remote profiles are not available in this build", t.Profile.Name)
 	}
 	s, err := e.open(ctx, rp)
 	if err != nil {

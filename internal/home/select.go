@@ -7,7 +7,7 @@ package home
 import (
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -52,13 +52,13 @@ func AutoSelect(profiles []inventory.Profile, who Who) (inventory.Profile, error
 		return profiles[0], nil
 	}
 	if len(profiles) == 0 {
-		return inventory.Profile{}, exitcode.UsageErrorf("add a profile under profiles: in nixctl.yaml", "the inventory has no Home Manager profiles")
+		return inventory.Profile{}, fault.Usagef("add a profile under profiles: in nixctl.yaml", "the inventory has no Home Manager profiles")
 	}
 	names := make([]string, len(profiles))
 	for i, p := range profiles {
 		names[i] = p.Name
 	}
-	return inventory.Profile{}, exitcode.UsageErrorf("name one: nixctl home switch "+names[0],
+	return inventory.Profile{}, fault.Usagef("name one: nixctl home switch "+names[0],
 		"no profile for %s@%s (by attr %s@%s or name %s); profiles: %s",
 		who.User, short, who.User, short, short, strings.Join(names, ", "))
 }

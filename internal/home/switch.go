@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/parallel"
@@ -94,7 +94,7 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 		if p.Host != "" {
 			h, ok := e.Fleet.Host(p.Host)
 			if !ok {
-				t.err = exitcode.Newf(exitcode.Inventory, "fix profiles[].host in nixctl.yaml", "profile %s: no host %q", p.Name, p.Host)
+				t.err = fault.Newf(fault.Inventory, "fix profiles[].host in nixctl.yaml", "profile %s: no host %q", p.Name, p.Host)
 				continue
 			}
 			t.Host = h
@@ -141,7 +141,7 @@ type Result struct {
 	Duration   time.Duration `json:"durationNs"`
 	// Diff is what the switch changed, when it was asked for (--diff).
 	Diff *Diff `json:"diff,omitempty"`
-	// Err is the error itself, for the exit code and hint.
+	// Err is the error itself, for its kind and hint.
 	Err error `json:"-"`
 }
 
@@ -228,12 +228,12 @@ func (e *Env) switchLocal(ctx context.Context, t *Target, o SwitchOptions, out i
 	if errors.As(err, &ee) && ee.ExitCode == -1 {
 		hint = "is home-manager installed? nixctl doctor checks"
 	}
-	return exitcode.Newf(exitcode.Failure, hint, "profile %s: home-manager switch failed: %s", t.Profile.Name, strings.TrimPrefix(err.Error(), "home-manager switch "))
+	return fault.Newf(fault.Failure, hint, "profile %s: home-manager switch failed: %s", t.Profile.Name, strings.TrimPrefix(err.Error(), "home-manager switch "))
 }
 
 func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error {
 	if e.Remote == nil {
-		return exitcode.Newf(exitcode.Failure, "", "profile %s: remote profiles are not available in this build", t.Profile.Name)
+		return fault.Newf(fault.Failure, "", "profile %s: remote profiles are not available in this build", t.Profile.Name)
 	}
 	e.events().Stage(t.Profile.Name, "preflight on "+t.Host.Name)
 	sess, err := e.Remote.Open(ctx, *t.Host, t.User())
@@ -255,7 +255,7 @@ func (e *Env) switchRemote(ctx context.Context, t *Target, out io.Writer) error 
 		if ctx.Err() != nil {
 			return err
 		}
-		return exitcode.Newf(exitcode.Failure, "check that "+t.Host.User+" may add paths to the store of "+t.Host.Name+" (nix.settings.trusted-users) and that ssh works: nixctl doctor",
+		return fault.Newf(fault.Failure, "check that "+t.Host.User+" may add paths to the store of "+t.Host.Name+" (nix.settings.trusted-users) and that ssh works: nixctl doctor",
 			"profile %s: copying to %s failed: %v", t.Profile.Name, t.Host.Name, err)
 	}
 	if t.Generation != "" {

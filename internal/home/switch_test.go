@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -92,7 +92,7 @@ func TestSwitchRemoteClobbers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "would clobber 1 file: /home/ops/.zshrc (its backup /home/ops/.zshrc.hm-bak exists already)") {
 		t.Errorf("activation output: %v", err)
 	}
-	if h := exitcode.HintOf(err); !strings.Contains(h, "remove the old backups /home/ops/.zshrc.hm-bak") {
+	if h := fault.HintOf(err); !strings.Contains(h, "remove the old backups /home/ops/.zshrc.hm-bak") {
 		t.Errorf("hint: %q", h)
 	}
 }

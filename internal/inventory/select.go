@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // IsGlob reports whether a selector is a glob pattern.
@@ -63,7 +63,7 @@ func (f *Fleet) wrongKind(selectors []string, want string) error {
 				continue
 			}
 			if _, ok := f.Profile(sel); ok {
-				return exitcode.UsageErrorf(fmt.Sprintf("'nixctl home switch %s' switches a profile; 'nixctl deploy' takes hosts", sel),
+				return fault.Usagef(fmt.Sprintf("'nixctl home switch %s' switches a profile; 'nixctl deploy' takes hosts", sel),
 					"%q is a Home Manager profile, not a NixOS host", sel)
 			}
 			continue
@@ -82,7 +82,7 @@ func (f *Fleet) wrongKind(selectors []string, want string) error {
 			if len(on) > 0 {
 				hint = fmt.Sprintf("the profiles on %s are %s; 'nixctl deploy %s' deploys the host itself", sel, strings.Join(on, ", "), sel)
 			}
-			return exitcode.UsageErrorf(hint, "%q is a NixOS host, not a Home Manager profile", sel)
+			return fault.Usagef(hint, "%q is a NixOS host, not a Home Manager profile", sel)
 		}
 	}
 	return nil
@@ -91,7 +91,7 @@ func (f *Fleet) wrongKind(selectors []string, want string) error {
 func selectIndexes(kind string, names []string, tags [][]string, selectors []string, all bool) ([]int, error) {
 	if all {
 		if len(selectors) > 0 {
-			return nil, exitcode.UsageErrorf("drop the names, or drop --all", "--all selects every %s; it takes no names as well", kind)
+			return nil, fault.Usagef("drop the names, or drop --all", "--all selects every %s; it takes no names as well", kind)
 		}
 		idx := make([]int, len(names))
 		for i := range names {
@@ -120,7 +120,7 @@ func selectIndexes(kind string, names []string, tags [][]string, selectors []str
 				for _, ts := range tags {
 					known = append(known, ts...)
 				}
-				return nil, exitcode.UsageErrorf(tagHint(tag, known), "no %s has the tag %q", kind, tag)
+				return nil, fault.Usagef(tagHint(tag, known), "no %s has the tag %q", kind, tag)
 			}
 		case IsGlob(sel):
 			for i, n := range names {
@@ -129,7 +129,7 @@ func selectIndexes(kind string, names []string, tags [][]string, selectors []str
 				}
 			}
 			if !matched {
-				return nil, exitcode.UsageErrorf(listHint(kind, names), "no %s matches %q", kind, sel)
+				return nil, fault.Usagef(listHint(kind, names), "no %s matches %q", kind, sel)
 			}
 		default:
 			for i, n := range names {
@@ -142,7 +142,7 @@ func selectIndexes(kind string, names []string, tags [][]string, selectors []str
 				if c := Closest(sel, names, 3); len(c) > 0 {
 					hint = "did you mean " + strings.Join(quoteAll(c), " or ") + "?"
 				}
-				return nil, exitcode.UsageErrorf(hint, "unknown %s %q", kind, sel)
+				return nil, fault.Usagef(hint, "unknown %s %q", kind, sel)
 			}
 		}
 	}
@@ -159,16 +159,16 @@ func selectIndexes(kind string, names []string, tags [][]string, selectors []str
 // control characters, or malformed globs.
 func ValidateSelector(sel string) error {
 	if sel == "" || sel == "@" {
-		return exitcode.UsageErrorf("a selector is a name, a glob such as 'nixos-*', or @tag", "empty selector")
+		return fault.Usagef("a selector is a name, a glob such as 'nixos-*', or @tag", "empty selector")
 	}
 	for _, r := range sel {
 		if r < 0x20 || r == 0x7f {
-			return exitcode.UsageErrorf("a selector is a name, a glob such as 'nixos-*', or @tag", "selector %q has control characters", sel)
+			return fault.Usagef("a selector is a name, a glob such as 'nixos-*', or @tag", "selector %q has control characters", sel)
 		}
 	}
 	if IsGlob(sel) {
 		if _, err := path.Match(sel, ""); err != nil {
-			return exitcode.UsageErrorf("globs use * ? and [a-z] as in the shell", "bad glob %q: %v", sel, err)
+			return fault.Usagef("globs use * ? and [a-z] as in the shell", "bad glob %q: %v", sel, err)
 		}
 	}
 	return nil

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 func testFleet(t *testing.T) *Fleet {
@@ -81,11 +81,11 @@ func TestSelectErrors(t *testing.T) {
 			t.Errorf("%q: want an error", c.sel)
 			continue
 		}
-		if exitcode.Code(err) != exitcode.Usage {
-			t.Errorf("%q: exit code %d, want usage", c.sel, exitcode.Code(err))
+		if fault.KindOf(err) != fault.Usage {
+			t.Errorf("%q: kind %v, want usage", c.sel, fault.KindOf(err))
 		}
-		if !strings.Contains(err.Error(), c.msg) || !strings.Contains(exitcode.HintOf(err), c.hint) {
-			t.Errorf("%q: got %q hint %q", c.sel, err, exitcode.HintOf(err))
+		if !strings.Contains(err.Error(), c.msg) || !strings.Contains(fault.HintOf(err), c.hint) {
+			t.Errorf("%q: got %q hint %q", c.sel, err, fault.HintOf(err))
 		}
 	}
 }
@@ -97,7 +97,7 @@ func TestSelectProfiles(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Name != "server" {
 		t.Fatalf("got %v, %v", got, err)
 	}
-	if _, err := f.SelectProfiles([]string{"laptp"}, false); err == nil || !strings.Contains(exitcode.HintOf(err), `"laptop"`) {
+	if _, err := f.SelectProfiles([]string{"laptp"}, false); err == nil || !strings.Contains(fault.HintOf(err), `"laptop"`) {
 		t.Errorf("want a suggestion, got %v", err)
 	}
 }

@@ -62,7 +62,16 @@ type FlakeCheckOptions struct {
 	KeepGoing bool
 	// Extra is passed after nixctl's own flags (the user's -- NIX_ARGS).
 	Extra []string
+	// ReadLock: an evaluation of the same flake runs beside this check and
+	// writes flake.lock if it must; this one only reads it.
+	ReadLock bool
 }
+
+// NoWriteLockFile is given to every nix process that runs beside another
+// one locking the same flake: when the lock is missing or stale each would
+// write it and, in a git repository, git add it, and two git adds at once
+// fail on .git/index.lock. One process writes; the others lock in memory.
+const NoWriteLockFile = "--no-write-lock-file"
 
 // FlakeCheck is nix flake check with internal-json logs for parseable errors.
 func FlakeCheck(flake string, o FlakeCheckOptions) []string {
@@ -72,6 +81,9 @@ func FlakeCheck(flake string, o FlakeCheckOptions) []string {
 	}
 	if o.KeepGoing {
 		argv = append(argv, "--keep-going")
+	}
+	if o.ReadLock {
+		argv = append(argv, NoWriteLockFile)
 	}
 	return append(argv, o.Extra...)
 }

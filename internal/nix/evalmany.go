@@ -48,7 +48,7 @@ const evalMarker = "nixctl-eval"
 
 // EvalManyExpr is the --apply function that evaluates items of one output.
 // Index i of the results is items[i].
-func EvalManyExpr(items []EvalItem) string { return evalManyExpr(items, oneOutput) }
+func EvalManyExpr(items []EvalItem) string { return evalManyExpr(items, oneOutput, "null") }
 
 // exprScope is what the expression is applied to.
 type exprScope int
@@ -63,15 +63,13 @@ const (
 	wholeFlake
 )
 
-func evalManyExpr(items []EvalItem, scope exprScope) string {
+// root is the expression of the flake's root directory (null when the
+// expression is not given the flake, only its outputs).
+func evalManyExpr(items []EvalItem, scope exprScope, root string) string {
 	var b strings.Builder
 	b.Grow(len(evalManyPrelude) + 48*len(items))
 	b.WriteString(evalManyPrelude)
-	if scope == wholeFlake {
-		b.WriteString("  root = toString outs.outPath;\n")
-	} else {
-		b.WriteString("  root = null;\n")
-	}
+	b.WriteString("  root = " + root + ";\n")
 	// Items mostly share one path (a toplevel, an activation package), one
 	// function and one output: name each distinct one once.
 	paths, applies, outputs := names{prefix: "p"}, names{prefix: "f"}, names{prefix: "o"}
@@ -199,7 +197,7 @@ func EvalMany(flake, output string, items []EvalItem, extra ...string) []string 
 // a flake with packages.<system> gives the expression that set instead; the
 // expression then reports EvalElsewhere and evaluates nothing.
 func EvalManyOutputs(flake string, items []EvalItem, extra ...string) []string {
-	argv := Nix("eval", "--json", "--apply", evalManyExpr(items, allOutputs), Installable(flake, `""`), "--log-format", "internal-json")
+	argv := Nix("eval", "--json", "--apply", evalManyExpr(items, allOutputs, "null"), Installable(flake, `""`), "--log-format", "internal-json")
 	return append(argv, extra...)
 }
 
@@ -208,7 +206,8 @@ func EvalManyOutputs(flake string, items []EvalItem, extra ...string) []string {
 // builtins.getFlake needs --impure for a local flake that is not locked by
 // a hash, and a lock file that is up to date (it never writes one).
 func EvalManyFlake(flake string, items []EvalItem, extra ...string) []string {
-	expr := "(" + evalManyExpr(items, wholeFlake) + ") (builtins.getFlake " + StringLiteral(flake) + ")"
+	get, root := getFlake(flake)
+	expr := "(" + evalManyExpr(items, wholeFlake, root("outs")) + ") (" + get + ")"
 	argv := Nix("eval", "--json", "--impure", "--expr", expr, "--log-format", "internal-json")
 	return append(argv, extra...)
 }
@@ -217,6 +216,7 @@ func EvalManyFlake(flake string, items []EvalItem, extra ...string) []string {
 // without tryEval, so its error is nix's own, located. It prints JSON: the
 // Apply function's result, or the value, or the drvPath of a derivation.
 func EvalOneFlake(flake string, it EvalItem, extra ...string) []string {
+	get, root := getFlake(flake)
 	path := append([]string{it.Output, it.Attr}, it.Path...)
 	sel := "flake"
 	for _, p := range path {
@@ -224,9 +224,9 @@ func EvalOneFlake(flake string, it EvalItem, extra ...string) []string {
 	}
 	val := "if builtins.isAttrs v && v ? drvPath then v.drvPath else v"
 	if it.Apply != "" {
-		val = "(" + it.Apply + ") (toString flake.outPath) v"
+		val = "(" + it.Apply + ") " + root("flake") + " v"
 	}
-	expr := "let flake = builtins.getFlake " + StringLiteral(flake) + "; v = " + sel + "; in " + val
+	expr := "let flake = " + get + "; v = " + sel + "; in " + val
 	argv := Nix("eval", "--json", "--impure", "--expr", expr, "--log-format", "internal-json", "--show-trace")
 	return append(argv, extra...)
 }

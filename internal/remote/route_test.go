@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
@@ -261,7 +261,7 @@ func TestRouteErrors(t *testing.T) {
 	}
 	_, err := remote.New(remote.Env{Home: t.TempDir(), SystemConfig: writeTemp(t, "Match exec \"true\"\n  Port 1\n")})
 	var ce *remote.ConfigError
-	if !errors.As(err, &ce) || exitcode.HintOf(err) == "" {
+	if !errors.As(err, &ce) || fault.HintOf(err) == "" {
 		t.Errorf("Match exec: want a ConfigError with a hint, got %v", err)
 	}
 }

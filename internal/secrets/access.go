@@ -11,7 +11,7 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // Who can read a file: its key groups compared with its creation rule.
@@ -93,10 +93,10 @@ func (s *Session) ruleOf(path string) (CreationRule, error) {
 	}
 	r, ok, err := s.Config.RulesFor(filepath.ToSlash(rel))
 	if err != nil {
-		return CreationRule{}, exitcode.New(exitcode.Secrets, err, "fix the path_regex in "+s.Repo.Rel(s.Config.Path))
+		return CreationRule{}, fault.New(fault.Secrets, err, "fix the path_regex in "+s.Repo.Rel(s.Config.Path))
 	}
 	if !ok {
-		return CreationRule{}, exitcode.Newf(exitcode.Secrets, "add a creation rule whose path_regex matches it to "+s.Repo.Rel(s.Config.Path), "%s: no path_regex matches %s", filepath.Base(s.Config.Path), filepath.ToSlash(rel))
+		return CreationRule{}, fault.Newf(fault.Secrets, "add a creation rule whose path_regex matches it to "+s.Repo.Rel(s.Config.Path), "%s: no path_regex matches %s", filepath.Base(s.Config.Path), filepath.ToSlash(rel))
 	}
 	return r, nil
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 )
@@ -89,7 +89,7 @@ func (r *AccessCheck) Failed() []*MachineAccess {
 	return out
 }
 
-// Err is nil when every machine passed, else one error (exit 7) naming
+// Err is nil when every machine passed, else one Secrets error naming
 // each failure and the fix.
 func (r *AccessCheck) Err() error {
 	var lines, hints []string
@@ -121,7 +121,7 @@ func accessErr(lines, hints []string) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	return exitcode.Newf(exitcode.Secrets, strings.Join(hints, "; "), "%d problem(s): a machine would fail to decrypt its secrets:\n  %s", len(lines), strings.Join(lines, "\n  "))
+	return fault.Newf(fault.Secrets, strings.Join(hints, "; "), "%d problem(s): a machine would fail to decrypt its secrets:\n  %s", len(lines), strings.Join(lines, "\n  "))
 }
 
 func appendNew(list []string, add ...string) []string {
@@ -148,6 +148,24 @@ type AccessCheckOptions struct {
 	// EvalJobs bounds the nix evaluations running at once (0: from the
 	// cores and the memory).
 	EvalJobs int
+	// Evaluated, when set, are the results of DeclItems(Hosts, Profiles)
+	// evaluated already (with the hosts' toplevels, by deploy): CheckAccess
+	// then evaluates nothing itself.
+	Evaluated []eval.Result
+}
+
+// DeclItems are the values CheckAccess evaluates: each host's and
+// profile's sops-nix declarations, hosts first. They need the flake's root:
+// evaluate them with eval.Options.WholeFlake.
+func DeclItems(hosts []inventory.Host, profiles []inventory.Profile) []eval.Item {
+	var items []eval.Item
+	for _, h := range hosts {
+		items = append(items, eval.Item{Output: eval.OutputNixOS, Attr: h.Attr, Apply: nix.SopsDeclsApply})
+	}
+	for _, p := range profiles {
+		items = append(items, eval.Item{Output: eval.OutputHome, Attr: p.Attr, Apply: nix.SopsDeclsApply})
+	}
+	return items
 }
 
 // CheckAccess evaluates the sops-nix declarations of every host and profile
@@ -179,12 +197,12 @@ func (s *Session) CheckAccess(ctx context.Context, o AccessCheckOptions) (*Acces
 		fix := "nixctl secrets recipient add " + orName(p.Recipient, p.Name) + " age1… (the key of the machine " + p.Name + " runs on)"
 		recipient := func() (string, string, error) {
 			if p.Recipient == "" {
-				return "", "", exitcode.Newf(exitcode.Secrets, "set recipient: NAME for profile "+p.Name+" in nixctl.yaml, NAME being its machine's key in "+s.Repo.Rel(s.Config.Path),
+				return "", "", fault.Newf(fault.Secrets, "set recipient: NAME for profile "+p.Name+" in nixctl.yaml, NAME being its machine's key in "+s.Repo.Rel(s.Config.Path),
 					"nixctl does not know which key decrypts on the machine of profile %s", p.Name)
 			}
 			r, ok := s.Config.Anchor(p.Recipient)
 			if !ok {
-				return "", "", exitcode.Newf(exitcode.Secrets, fix, "recipient %s (nixctl.yaml) names no key in %s", p.Recipient, s.Repo.Rel(s.Config.Path))
+				return "", "", fault.Newf(fault.Secrets, fix, "recipient %s (nixctl.yaml) names no key in %s", p.Recipient, s.Repo.Rel(s.Config.Path))
 			}
 			return r, "recipient " + p.Recipient + " of " + s.Repo.Rel(s.Config.Path), nil
 		}
@@ -215,7 +233,7 @@ func (s *Session) checkMachine(m *MachineAccess, d nix.SopsDecls, found bool, ev
 	rec, from, err := recipient()
 	switch {
 	case err != nil:
-		m.Problem, m.Hint = errText(err), exitcode.HintOf(err)
+		m.Problem, m.Hint = errText(err), fault.HintOf(err)
 		return
 	case rec == "":
 		m.Note = "decrypts with the age key file " + d.KeyFile + " on the machine: its recipient is not checked"
@@ -344,26 +362,31 @@ type sopsDecls struct {
 // even with an error tryEval cannot catch (a type error, an abort), is
 // evaluated alone for its located error; the others keep their values.
 func evalSopsDecls(ctx context.Context, o AccessCheckOptions) (*sopsDecls, error) {
-	var items []eval.Item
+	items := DeclItems(o.Hosts, o.Profiles)
 	var keys []string
 	for _, h := range o.Hosts {
-		items = append(items, eval.Item{Output: eval.OutputNixOS, Attr: h.Attr, Apply: nix.SopsDeclsApply})
 		keys = append(keys, "host:"+h.Attr)
 	}
 	for _, p := range o.Profiles {
-		items = append(items, eval.Item{Output: eval.OutputHome, Attr: p.Attr, Apply: nix.SopsDeclsApply})
 		keys = append(keys, "profile:"+p.Attr)
 	}
-	results, err := eval.Run(ctx, o.Runner, items, eval.Options{Flake: o.Fleet.Flake, Dir: o.Fleet.Dir, Jobs: o.EvalJobs, WholeFlake: true})
-	if err != nil {
-		return nil, err
+	results := o.Evaluated
+	if results == nil {
+		var err error
+		results, err = eval.Run(ctx, o.Runner, items, eval.Options{Flake: o.Fleet.Flake, Dir: o.Fleet.Dir, Jobs: o.EvalJobs, WholeFlake: true})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(results) != len(items) {
+		return nil, fmt.Errorf("%d evaluated sops declarations for %d machines", len(results), len(items))
 	}
 	res := &sopsDecls{decls: map[string]nix.SopsDecls{}, errs: map[string]string{}}
 	for i, r := range results {
 		switch {
 		case len(r.Errors) > 0:
 			if nix.IsLockFileStale([]byte(r.Errors[0].Message)) {
-				return nil, exitcode.Newf(exitcode.Check, "run 'nix flake lock' (nixctl check and deploy update it too), then again",
+				return nil, fault.Newf(fault.Check, "run 'nix flake lock' (nixctl check and deploy update it too), then again",
 					"%s: flake.lock is missing or out of date", o.Fleet.Flake)
 			}
 			res.errs[keys[i]] = r.Errors[0].String()

@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // AddOptions describe one new secret.
@@ -42,7 +42,7 @@ func (s *Session) Add(opts AddOptions, w Writer) (*AddResult, error) {
 		return nil, err
 	}
 	if len(opts.Input) == 0 {
-		return nil, exitcode.UsageErrorf("pass --from FILE, or pipe the secret with --from -", "the input is empty")
+		return nil, fault.Usagef("pass --from FILE, or pipe the secret with --from -", "the input is empty")
 	}
 	format := opts.Format
 	if format == "" {
@@ -51,7 +51,7 @@ func (s *Session) Add(opts AddOptions, w Writer) (*AddResult, error) {
 	name := opts.Name
 	if name == "" {
 		if opts.Kind != "kubeconfig" {
-			return nil, exitcode.UsageErrorf("nixctl secrets add "+opts.Kind+" NAME --from FILE", "name the secret")
+			return nil, fault.Usagef("nixctl secrets add "+opts.Kind+" NAME --from FILE", "name the secret")
 		}
 		ctx, err := currentContext(opts.Input)
 		if err != nil {
@@ -66,7 +66,7 @@ func (s *Session) Add(opts AddOptions, w Writer) (*AddResult, error) {
 	switch ext := filepath.Ext(name); {
 	case ext != "" && FormatOf(name) == format && (format != Binary || ext == ".bin"):
 	case ext != "" && FormatOf(name) != Binary && FormatOf(name) != format:
-		return nil, exitcode.UsageErrorf("drop the extension (nixctl picks it) or pass --format "+string(FormatOf(name)),
+		return nil, fault.Usagef("drop the extension (nixctl picks it) or pass --format "+string(FormatOf(name)),
 			"%s ends in %s but the input is %s", name, ext, format)
 	default:
 		file = name + format.Ext()
@@ -78,10 +78,10 @@ func (s *Session) Add(opts AddOptions, w Writer) (*AddResult, error) {
 	res := &AddResult{Path: s.Repo.Rel(path), Format: format}
 	if st, err := os.Lstat(path); err == nil {
 		if !st.Mode().IsRegular() {
-			return nil, exitcode.Newf(exitcode.Usage, "remove it first", "%s exists and is not a regular file", res.Path)
+			return nil, fault.Newf(fault.Usage, "remove it first", "%s exists and is not a regular file", res.Path)
 		}
 		if !opts.Force {
-			return nil, exitcode.Newf(exitcode.Usage, "pass --force to replace it, or 'nixctl secrets edit "+res.Path+"' to change it", "%s already exists", res.Path)
+			return nil, fault.Newf(fault.Usage, "pass --force to replace it, or 'nixctl secrets edit "+res.Path+"' to change it", "%s already exists", res.Path)
 		}
 		res.Replaced = true
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -114,13 +114,13 @@ func currentContext(data []byte) (string, error) {
 	}
 	hint := "pass the name: nixctl secrets add kubeconfig NAME --from FILE"
 	if err := yaml.Unmarshal(data, &kc); err != nil {
-		return "", exitcode.UsageErrorf(hint, "the input is not a YAML kubeconfig")
+		return "", fault.Usagef(hint, "the input is not a YAML kubeconfig")
 	}
 	if kc.CurrentContext == "" {
-		return "", exitcode.UsageErrorf(hint, "the kubeconfig has no current-context")
+		return "", fault.Usagef(hint, "the kubeconfig has no current-context")
 	}
 	if err := CheckName("name", kc.CurrentContext); err != nil {
-		return "", exitcode.UsageErrorf(hint, "the current context %q cannot name a file", kc.CurrentContext)
+		return "", fault.Usagef(hint, "the current context %q cannot name a file", kc.CurrentContext)
 	}
 	return kc.CurrentContext, nil
 }

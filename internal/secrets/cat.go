@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // Cat decrypts the secret at userPath (see Repo.Resolve) and returns its
@@ -30,7 +30,7 @@ func (s *Session) Cat(userPath, extract string) ([]byte, error) {
 	}
 	out, err := o.Extract(keys)
 	if err != nil {
-		return nil, exitcode.Newf(exitcode.Usage, "'nixctl secrets cat "+userPath+"' shows the whole document", "%s: %v", s.Repo.Rel(path), err)
+		return nil, fault.Newf(fault.Usage, "'nixctl secrets cat "+userPath+"' shows the whole document", "%s: %v", s.Repo.Rel(path), err)
 	}
 	return out, nil
 }
@@ -39,16 +39,16 @@ func (s *Session) Cat(userPath, extract string) ([]byte, error) {
 func (s *Session) openPath(path string) (*Opened, error) {
 	data, _, err := readSecret(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, exitcode.Newf(exitcode.Usage, "'nixctl secrets list' shows the files", "%s does not exist", s.Repo.Rel(path))
+		return nil, fault.Newf(fault.Usage, "'nixctl secrets list' shows the files", "%s does not exist", s.Repo.Rel(path))
 	}
 	if err != nil {
-		return nil, exitcode.New(exitcode.Failure, fmt.Errorf("%s: %w", s.Repo.Rel(path), err), "")
+		return nil, fault.New(fault.Failure, fmt.Errorf("%s: %w", s.Repo.Rel(path), err), "")
 	}
 	o, err := s.Open(path, data)
 	return o, s.fileError(path, err)
 }
 
-// fileError classifies an error about one file into an exit code and hint.
+// fileError classifies an error about one file into a kind and a hint.
 func (s *Session) fileError(path string, err error) error {
 	if err == nil {
 		return nil
@@ -57,16 +57,16 @@ func (s *Session) fileError(path string, err error) error {
 	var nk *NoKeyError
 	switch {
 	case errors.As(err, &nk):
-		return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w", rel, err), nk.Hint())
+		return fault.New(fault.Secrets, fmt.Errorf("%s: %w", rel, err), nk.Hint())
 	case errors.Is(err, ErrMAC), errors.Is(err, ErrValue), errors.Is(err, ErrDamaged):
-		return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w", rel, err), "restore it from git (git checkout -- "+rel+") and check who changed it")
+		return fault.New(fault.Secrets, fmt.Errorf("%s: %w", rel, err), "restore it from git (git checkout -- "+rel+") and check who changed it")
 	case errors.Is(err, ErrNotSopsFile):
-		return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w (it may be plaintext)", rel, err), "encrypt it with 'nixctl secrets add' and delete this copy")
+		return fault.New(fault.Secrets, fmt.Errorf("%s: %w (it may be plaintext)", rel, err), "encrypt it with 'nixctl secrets add' and delete this copy")
 	}
-	if exitcode.Code(err) != exitcode.Failure {
+	if fault.KindOf(err) != fault.Failure {
 		return err
 	}
-	return exitcode.New(exitcode.Failure, fmt.Errorf("%s: %w", rel, err), exitcode.HintOf(err))
+	return fault.New(fault.Failure, fmt.Errorf("%s: %w", rel, err), fault.HintOf(err))
 }
 
 // ParseExtract reads a key path: sops's ["a"][0] form or a.0 dots.
@@ -78,7 +78,7 @@ func ParseExtract(s string) ([]any, error) {
 		for rest != "" {
 			end := strings.Index(rest, "]")
 			if !strings.HasPrefix(rest, "[") || end < 0 {
-				return nil, exitcode.UsageErrorf(hint, "cannot read --extract %q", s)
+				return nil, fault.Usagef(hint, "cannot read --extract %q", s)
 			}
 			part := rest[1:end]
 			rest = rest[end+1:]
@@ -87,14 +87,14 @@ func ParseExtract(s string) ([]any, error) {
 			} else if n, err := strconv.Atoi(part); err == nil {
 				out = append(out, n)
 			} else {
-				return nil, exitcode.UsageErrorf(hint, "cannot read --extract %q", s)
+				return nil, fault.Usagef(hint, "cannot read --extract %q", s)
 			}
 		}
 		return out, nil
 	}
 	for _, p := range strings.Split(s, ".") {
 		if p == "" {
-			return nil, exitcode.UsageErrorf(hint, "empty key in --extract %q", s)
+			return nil, fault.Usagef(hint, "empty key in --extract %q", s)
 		}
 		if n, err := strconv.Atoi(p); err == nil {
 			out = append(out, n)

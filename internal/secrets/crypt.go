@@ -11,7 +11,7 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	sopsconfig "github.com/getsops/sops/v3/config"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // Session does the cryptography of one command: it knows the repository,
@@ -198,13 +198,13 @@ func (s *Session) ParsePlain(f Format, plain []byte) (sops.TreeBranches, error) 
 	store := storeFor(f, s.stores)
 	branches, err := store.LoadPlainFile(plain)
 	if err != nil {
-		return nil, exitcode.Newf(exitcode.Usage, "fix the document, or pass --format binary to store it as it is", "%s", parseProblem(f, err))
+		return nil, fault.Newf(fault.Usage, "fix the document, or pass --format binary to store it as it is", "%s", parseProblem(f, err))
 	}
 	if len(branches) == 0 || (f != Binary && len(branches[0]) == 0 && len(bytes.TrimSpace(plain)) == 0) {
-		return nil, exitcode.Newf(exitcode.Usage, "a secret needs some content", "the document is empty")
+		return nil, fault.Newf(fault.Usage, "a secret needs some content", "the document is empty")
 	}
 	if store.HasSopsTopLevelKey(branches[0]) {
-		return nil, exitcode.Newf(exitcode.Usage, "it is encrypted already: copy it into the secrets directory, or 'nixctl secrets cat' it first", "the input is already a sops file (it has a sops key)")
+		return nil, fault.Newf(fault.Usage, "it is encrypted already: copy it into the secrets directory, or 'nixctl secrets cat' it first", "the input is already a sops file (it has a sops key)")
 	}
 	return branches, nil
 }

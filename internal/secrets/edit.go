@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // EditOptions say how to run the editor.
@@ -97,10 +97,10 @@ func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w
 	argv := append(append([]string(nil), opts.Editor...), tmp)
 	_, runErr := opts.Runner.Run(ctx, execx.Cmd{Argv: argv, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Interactive: true})
 	if ctx.Err() != nil {
-		return nil, exitcode.Newf(exitcode.Interrupted, "", "interrupted: the edit was discarded and %s is unchanged", rel)
+		return nil, fault.Newf(fault.Interrupted, "", "interrupted: the edit was discarded and %s is unchanged", rel)
 	}
 	if runErr != nil {
-		return nil, exitcode.Newf(exitcode.Failure, "set $VISUAL or $EDITOR to an editor that exits 0 (e.g. EDITOR='code --wait')",
+		return nil, fault.Newf(fault.Failure, "set $VISUAL or $EDITOR to an editor that exits 0 (e.g. EDITOR='code --wait')",
 			"the editor failed (%v): %s is unchanged", runErr, rel)
 	}
 	edited, err := os.ReadFile(tmp)
@@ -117,9 +117,9 @@ func (s *Session) Edit(ctx context.Context, userPath string, opts EditOptions, w
 	branches, err := s.ParsePlain(o.Format, edited)
 	if err != nil {
 		if serr := s.saveRejected(rejected, path, o.DataKey, edited); serr != nil {
-			return nil, exitcode.Newf(exitcode.Secrets, "", "the edited %s is %v and could not be kept (%v): %s is unchanged", o.Format, err, serr, rel)
+			return nil, fault.Newf(fault.Secrets, "", "the edited %s is %v and could not be kept (%v): %s is unchanged", o.Format, err, serr, rel)
 		}
-		return nil, exitcode.Newf(exitcode.Secrets, "run 'nixctl secrets edit "+rel+"' again: it offers your text back (kept encrypted)",
+		return nil, fault.Newf(fault.Secrets, "run 'nixctl secrets edit "+rel+"' again: it offers your text back (kept encrypted)",
 			"the edited document is %v: %s is unchanged", err, rel)
 	}
 	o.Tree.Branches = branches

@@ -3,7 +3,7 @@ package secrets
 import (
 	"context"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 )
@@ -16,7 +16,7 @@ func RecipientFromHostKeys(d KeyFetcher, dir string) HostRecipientFunc {
 	return func(ctx context.Context, h inventory.Host) (string, string, error) {
 		r, err := d.HostRoute(dir, &h, "")
 		if err != nil {
-			return "", "", exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+			return "", "", fault.New(fault.Inventory, err, fault.HintOf(err))
 		}
 		known, err := remote.KnownHostKeys(r)
 		if err != nil {
@@ -30,7 +30,7 @@ func RecipientFromHostKeys(d KeyFetcher, dir string) HostRecipientFunc {
 		}
 		rec, k, err := HostRecipient(ctx, d, dir, &h, func(remote.HostKey) error { return nil })
 		if err != nil {
-			return "", "", exitcode.Newf(exitcode.Secrets, "add its key to known_hosts (ssh "+r.Name+" once) and run again",
+			return "", "", fault.Newf(fault.Secrets, "add its key to known_hosts (ssh "+r.Name+" once) and run again",
 				"its host key is not in known_hosts and could not be fetched: %v", err)
 		}
 		from := "its ed25519 key over SSH (" + k.Fingerprint + ", not in known_hosts)"

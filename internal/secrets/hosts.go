@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/remote"
 )
@@ -26,11 +26,11 @@ type KeyFetcher interface {
 func HostRecipient(ctx context.Context, d KeyFetcher, dir string, h *inventory.Host, confirm func(remote.HostKey) error) (string, *remote.HostKey, error) {
 	r, err := d.HostRoute(dir, h, "")
 	if err != nil {
-		return "", nil, exitcode.New(exitcode.Inventory, err, exitcode.HintOf(err))
+		return "", nil, fault.New(fault.Inventory, err, fault.HintOf(err))
 	}
 	keys, err := d.FetchHostKeys(ctx, r)
 	if err != nil {
-		return "", nil, exitcode.New(exitcode.Failure, fmt.Errorf("fetching the host key of %s: %w", h.Name, err), exitcode.HintOf(err))
+		return "", nil, fault.New(fault.Failure, fmt.Errorf("fetching the host key of %s: %w", h.Name, err), fault.HintOf(err))
 	}
 	var types []string
 	for i := range keys {
@@ -47,7 +47,7 @@ func HostRecipient(ctx context.Context, d KeyFetcher, dir string, h *inventory.H
 		rec, err := SSHToAge(k.Ed25519)
 		return rec, k, err
 	}
-	return "", nil, exitcode.Newf(exitcode.Failure, "enable it (services.openssh.hostKeys with type ed25519), or pass --key-file",
+	return "", nil, fault.Newf(fault.Failure, "enable it (services.openssh.hostKeys with type ed25519), or pass --key-file",
 		"%s offers no ed25519 host key (only %s): sops-nix derives its age key from /etc/ssh/ssh_host_ed25519_key", h.Name, strings.Join(types, ", "))
 }
 
@@ -125,7 +125,7 @@ func (s *Session) RemoveHostEdit(name string) (*Edit, Key, error) {
 	}
 	value, ok := s.Config.Anchor(name)
 	if !ok {
-		return nil, Key{}, exitcode.Newf(exitcode.Usage, "'nixctl secrets list' shows the names in use", "%s names no key in %s", name, s.Repo.Rel(s.Config.Path))
+		return nil, Key{}, fault.Newf(fault.Usage, "'nixctl secrets list' shows the names in use", "%s names no key in %s", name, s.Repo.Rel(s.Config.Path))
 	}
 	k := Key{Type: looksLike(value), Value: value}
 	edit, err := s.Config.RemoveRecipient(EveryRule(), k)
@@ -137,7 +137,7 @@ func (s *Session) RemoveHostEdit(name string) (*Edit, Key, error) {
 		for _, r := range empty {
 			labels = append(labels, r.Label())
 		}
-		return nil, k, exitcode.Newf(exitcode.Secrets, "add another recipient to the rule first",
+		return nil, k, fault.Newf(fault.Secrets, "add another recipient to the rule first",
 			"removing %s would leave no recipient in %s", name, strings.Join(labels, ", "))
 	}
 	s.Retire(k, name)

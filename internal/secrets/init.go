@@ -10,7 +10,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // InitResult says what `secrets init` found and did.
@@ -39,7 +39,7 @@ func Init(repo Repo, env Env, name string, now time.Time, w Writer) (*InitResult
 	if _, err := os.Stat(repo.Config); errors.Is(err, os.ErrNotExist) {
 		rel, err := filepath.Rel(filepath.Dir(repo.Config), repo.Dir)
 		if err != nil || strings.HasPrefix(rel, "..") {
-			return nil, exitcode.Newf(exitcode.Inventory, "put secrets.sopsConfig in or above secrets.dir in nixctl.yaml", "the secrets directory %s is not under %s's directory", repo.Rel(repo.Dir), repo.Rel(repo.Config))
+			return nil, fault.Newf(fault.Inventory, "put secrets.sopsConfig in or above secrets.dir in nixctl.yaml", "the secrets directory %s is not under %s's directory", repo.Rel(repo.Dir), repo.Rel(repo.Config))
 		}
 		if err := w.CreateFile(repo.Config, InitialSopsConfig(name, res.Recipient, rel), 0o644); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", repo.Rel(repo.Config), err)
@@ -97,7 +97,7 @@ func existingRecipient(path string) (string, error) {
 		return "", err
 	}
 	if !st.Mode().IsRegular() {
-		return "", exitcode.Newf(exitcode.Failure, "point SOPS_AGE_KEY_FILE at a regular file", "%s is not a regular file", path)
+		return "", fault.Newf(fault.Failure, "point SOPS_AGE_KEY_FILE at a regular file", "%s is not a regular file", path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -109,5 +109,5 @@ func existingRecipient(path string) (string, error) {
 	if x := k.X25519(); len(x) > 0 {
 		return x[0].Recipient().String(), nil
 	}
-	return "", exitcode.Newf(exitcode.Failure, "nixctl never overwrites a key file: fix or move it, then run init again", "%s exists but holds no age secret key", path)
+	return "", fault.Newf(fault.Failure, "nixctl never overwrites a key file: fix or move it, then run init again", "%s exists but holds no age secret key", path)
 }

@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nixctl/nixctl/internal/execx"
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
@@ -36,27 +36,27 @@ func ParseKubeconfigSource(remotePath, remoteCommand string) (KubeconfigSource, 
 	hint := "--remote-path /var/lib/k0s/pki/admin.conf or --remote-command 'k0s kubeconfig admin'"
 	switch {
 	case remotePath != "" && remoteCommand != "":
-		return KubeconfigSource{}, exitcode.UsageErrorf(hint, "--remote-path and --remote-command exclude each other")
+		return KubeconfigSource{}, fault.Usagef(hint, "--remote-path and --remote-command exclude each other")
 	case remotePath != "":
 		if strings.ContainsFunc(remotePath, isControl) {
-			return KubeconfigSource{}, exitcode.UsageErrorf(hint, "--remote-path contains a control character")
+			return KubeconfigSource{}, fault.Usagef(hint, "--remote-path contains a control character")
 		}
 		if !path.IsAbs(remotePath) || path.Clean(remotePath) != remotePath {
-			return KubeconfigSource{}, exitcode.UsageErrorf(hint, "--remote-path %q is not a clean absolute path", remotePath)
+			return KubeconfigSource{}, fault.Usagef(hint, "--remote-path %q is not a clean absolute path", remotePath)
 		}
 		return KubeconfigSource{Path: remotePath}, nil
 	case remoteCommand != "":
 		argv, err := shlex.Split(remoteCommand)
 		if err != nil || len(argv) == 0 {
-			return KubeconfigSource{}, exitcode.UsageErrorf(hint, "--remote-command cannot be split into words")
+			return KubeconfigSource{}, fault.Usagef(hint, "--remote-command cannot be split into words")
 		}
 		for _, w := range argv {
 			if strings.ContainsFunc(w, isControl) {
-				return KubeconfigSource{}, exitcode.UsageErrorf(hint, "--remote-command contains a control character")
+				return KubeconfigSource{}, fault.Usagef(hint, "--remote-command contains a control character")
 			}
 		}
 		if strings.HasPrefix(argv[0], "-") {
-			return KubeconfigSource{}, exitcode.UsageErrorf(hint, "--remote-command starts with an option (%s), not a program", argv[0])
+			return KubeconfigSource{}, fault.Usagef(hint, "--remote-command starts with an option (%s), not a program", argv[0])
 		}
 		return KubeconfigSource{Argv: argv}, nil
 	}
@@ -105,7 +105,7 @@ const maxKubeconfig = 1 << 20
 func FetchKubeconfig(ctx context.Context, conn remote.Connector, t remote.Route, elevate bool, src KubeconfigSource) ([]byte, error) {
 	sess, err := conn.Connect(ctx, t)
 	if err != nil {
-		return nil, exitcode.New(exitcode.Failure, fmt.Errorf("connecting to %s: %w", t, err), exitcode.HintOf(err))
+		return nil, fault.New(fault.Failure, fmt.Errorf("connecting to %s: %w", t, err), fault.HintOf(err))
 	}
 	defer sess.Close()
 	res, err := sess.Run(ctx, src.RemoteCommand(elevate), nil)
@@ -122,13 +122,13 @@ func FetchKubeconfig(ctx context.Context, conn remote.Connector, t remote.Route,
 				msg += ": " + printable(line)
 			}
 		}
-		return nil, exitcode.Newf(exitcode.Failure, hint, "%s", msg)
+		return nil, fault.Newf(fault.Failure, hint, "%s", msg)
 	}
 	if len(res.Stdout) == 0 {
-		return nil, exitcode.Newf(exitcode.Failure, "check the host's admin kubeconfig", "%s on %s printed nothing", src, t)
+		return nil, fault.Newf(fault.Failure, "check the host's admin kubeconfig", "%s on %s printed nothing", src, t)
 	}
 	if len(res.Stdout) > maxKubeconfig {
-		return nil, exitcode.Newf(exitcode.Failure, "check --remote-path / --remote-command", "%s on %s printed more than %d bytes: not a kubeconfig", src, t, maxKubeconfig)
+		return nil, fault.Newf(fault.Failure, "check --remote-path / --remote-command", "%s on %s printed more than %d bytes: not a kubeconfig", src, t, maxKubeconfig)
 	}
 	return res.Stdout, nil
 }

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // CheckName refuses a name that could leave the secrets directory or hide:
@@ -16,19 +16,19 @@ func CheckName(what, name string) error {
 	hint := what + "s are plain names such as kubeconfig or nixos-mini"
 	switch {
 	case name == "":
-		return exitcode.UsageErrorf(hint, "empty %s", what)
+		return fault.Usagef(hint, "empty %s", what)
 	case strings.ContainsAny(name, "\x00\n\r"):
-		return exitcode.UsageErrorf(hint, "%s %q contains a NUL or newline", what, name)
+		return fault.Usagef(hint, "%s %q contains a NUL or newline", what, name)
 	case name == "." || name == "..":
-		return exitcode.UsageErrorf(hint, "%s %q would leave the secrets directory", what, name)
+		return fault.Usagef(hint, "%s %q would leave the secrets directory", what, name)
 	case strings.HasPrefix(name, "."):
-		return exitcode.UsageErrorf(hint, "%s %q is hidden (starts with a dot)", what, name)
+		return fault.Usagef(hint, "%s %q is hidden (starts with a dot)", what, name)
 	case strings.ContainsAny(name, `/\`):
-		return exitcode.UsageErrorf(hint, "%s %q contains a path separator", what, name)
+		return fault.Usagef(hint, "%s %q contains a path separator", what, name)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
-			return exitcode.UsageErrorf(hint, "%s %q contains a control character", what, name)
+			return fault.Usagef(hint, "%s %q contains a control character", what, name)
 		}
 	}
 	return nil
@@ -42,13 +42,13 @@ func CheckName(what, name string) error {
 func (r Repo) Resolve(p string) (string, error) {
 	hint := "name a file under " + r.Rel(r.Dir) + "/, such as kubeconfig/nixos-mini.yml"
 	if strings.ContainsAny(p, "\x00\n\r") {
-		return "", exitcode.UsageErrorf(hint, "path %q contains a NUL or newline", p)
+		return "", fault.Usagef(hint, "path %q contains a NUL or newline", p)
 	}
 	if p == "" {
-		return "", exitcode.UsageErrorf(hint, "empty path")
+		return "", fault.Usagef(hint, "empty path")
 	}
 	if filepath.IsAbs(p) {
-		return "", exitcode.UsageErrorf(hint, "absolute path %q: paths are relative to the secrets directory", p)
+		return "", fault.Usagef(hint, "absolute path %q: paths are relative to the secrets directory", p)
 	}
 	p = filepath.ToSlash(p)
 	if prefix := filepath.ToSlash(r.Rel(r.Dir)) + "/"; strings.HasPrefix(p, prefix) {
@@ -56,10 +56,10 @@ func (r Repo) Resolve(p string) (string, error) {
 	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
-			return "", exitcode.UsageErrorf(hint, "path %q leaves the secrets directory", p)
+			return "", fault.Usagef(hint, "path %q leaves the secrets directory", p)
 		}
 		if err := CheckName("path component", part); err != nil {
-			return "", exitcode.UsageErrorf(hint, "path %q: %v", p, err)
+			return "", fault.Usagef(hint, "path %q: %v", p, err)
 		}
 	}
 	abs := filepath.Join(r.Dir, filepath.FromSlash(p))
@@ -84,7 +84,7 @@ func (r Repo) checkInside(dir string) error {
 		return err
 	}
 	if real != base && !strings.HasPrefix(real, base+string(filepath.Separator)) {
-		return exitcode.Newf(exitcode.Usage, "replace the symbolic link by a directory", "%s leads outside the secrets directory (to %s)", r.Rel(dir), real)
+		return fault.Newf(fault.Usage, "replace the symbolic link by a directory", "%s leads outside the secrets directory (to %s)", r.Rel(dir), real)
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // RecipientFromKeyFile reads the recipient of an age key file (keys.txt, as
@@ -116,7 +116,7 @@ func SecondMachineCommand(name, recipient string) string {
 // given.
 func CheckRecipientSource(n int) error {
 	if n != 1 {
-		return exitcode.UsageErrorf("nixctl secrets recipient add NAME age1…  (or --key-file FILE, or --ssh-pubkey FILE)",
+		return fault.Usagef("nixctl secrets recipient add NAME age1…  (or --key-file FILE, or --ssh-pubkey FILE)",
 			"give the recipient once: as age1…, --key-file or --ssh-pubkey")
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // RekeyLine is the outcome for one file.
@@ -77,7 +77,7 @@ func (s *Session) RekeyAll(ctx context.Context, userPaths []string, w Writer, re
 	var planned []plannedFile
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
-			return nil, exitcode.Newf(exitcode.Interrupted, "run it again: nothing was written", "interrupted after %d of %d files", len(planned), len(paths))
+			return nil, fault.Newf(fault.Interrupted, "run it again: nothing was written", "interrupted after %d of %d files", len(planned), len(paths))
 		}
 		pf := s.planRekey(p)
 		if pf.line.Error != "" && len(userPaths) == 0 && pf.notSops {
@@ -107,7 +107,7 @@ func (s *Session) planRekey(path string) plannedFile {
 	if err != nil {
 		pf.notSops = errors.Is(err, ErrNotSopsFile)
 		pf.line.Error = errText(err)
-		if h := exitcode.HintOf(s.fileError(path, err)); h != "" && h != exitcode.HintOf(err) {
+		if h := fault.HintOf(s.fileError(path, err)); h != "" && h != fault.HintOf(err) {
 			pf.line.Error += " (" + h + ")"
 		}
 		return pf
@@ -136,11 +136,11 @@ func (s *Session) writePlanned(planned []plannedFile, config *SopsConfig, w Writ
 	}
 	if config != nil {
 		if len(failed) > 0 {
-			return lines, exitcode.Newf(exitcode.Secrets, "fix what each line says (a key here that opens them; sops itself for pgp or KMS rules), then run it again",
+			return lines, fault.Newf(fault.Secrets, "fix what each line says (a key here that opens them; sops itself for pgp or KMS rules), then run it again",
 				"%d of %d file(s) cannot be rekeyed, so nothing was written, %s included: %s", len(failed), len(planned), filepath.Base(config.Path), strings.Join(failed, ", "))
 		}
 		if err := w.WriteFile(config.Path, config.Data, 0o644); err != nil {
-			return lines, exitcode.New(exitcode.Failure, fmt.Errorf("writing %s: %w", s.Repo.Rel(config.Path), err), "")
+			return lines, fault.New(fault.Failure, fmt.Errorf("writing %s: %w", s.Repo.Rel(config.Path), err), "")
 		}
 		s.Config = config
 	}
@@ -161,7 +161,7 @@ func (s *Session) writePlanned(planned []plannedFile, config *SopsConfig, w Writ
 		if config != nil {
 			hint = "run 'nixctl secrets rekey' to finish once the cause is fixed"
 		}
-		return lines, exitcode.Newf(exitcode.Secrets, hint, "%d of %d file(s) could not be rekeyed", len(failed), len(planned))
+		return lines, fault.Newf(fault.Secrets, hint, "%d of %d file(s) could not be rekeyed", len(failed), len(planned))
 	}
 	return lines, nil
 }

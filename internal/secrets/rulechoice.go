@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 )
 
@@ -72,7 +72,7 @@ func (s *Session) RulesForGlobs(globs []string) (*RuleChoice, error) {
 			continue
 		}
 		if r.PathRegex == "" {
-			return nil, exitcode.Newf(exitcode.Secrets, "give that rule a path_regex, or add a rule for these files above it",
+			return nil, fault.Newf(fault.Secrets, "give that rule a path_regex, or add a rule for these files above it",
 				"the creation rule that covers %s has no path_regex: adding a key there would let it read every file", strings.Join(globs, ", "))
 		}
 		ch.Rules = append(ch.Rules, r.PathRegex)

@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // RuleSelector picks the creation rules an edit applies to.
@@ -102,7 +102,7 @@ func (c *SopsConfig) AddRecipient(sel RuleSelector, nr NewRecipient) (*Edit, err
 	}
 	k := normKey(nr.Key.Type, nr.Key.Value)
 	if k.Type != "age" && k.Type != "pgp" {
-		return nil, exitcode.UsageErrorf("add age or pgp keys", "nixctl adds age and pgp keys only, not %s", k.Type)
+		return nil, fault.Usagef("add age or pgp keys", "nixctl adds age and pgp keys only, not %s", k.Type)
 	}
 	if err := CheckAnchorName(nr.Name); err != nil {
 		return nil, err
@@ -111,9 +111,9 @@ func (c *SopsConfig) AddRecipient(sel RuleSelector, nr NewRecipient) (*Edit, err
 	targets := c.selected(sel)
 	if len(targets) == 0 {
 		if len(c.rules) == 0 {
-			return nil, exitcode.Newf(exitcode.Secrets, "run 'nixctl secrets init' first", "%s has no creation_rules", c.Path)
+			return nil, fault.Newf(fault.Secrets, "run 'nixctl secrets init' first", "%s has no creation_rules", c.Path)
 		}
-		return nil, exitcode.UsageErrorf("pass a path_regex exactly as .sops.yaml writes it ('nixctl secrets list' shows the rules)", "no creation rule matches the selection")
+		return nil, fault.Usagef("pass a path_regex exactly as .sops.yaml writes it ('nixctl secrets list' shows the rules)", "no creation rule matches the selection")
 	}
 	token := ""
 	if name := c.nameOf(k.Value); name != "" {
@@ -122,7 +122,7 @@ func (c *SopsConfig) AddRecipient(sel RuleSelector, nr NewRecipient) (*Edit, err
 			e.Notes = append(e.Notes, fmt.Sprintf("the key is already named &%s in %s: the rules refer to it by that name", name, c.baseName()))
 		}
 	} else if n, taken := c.anchors[nr.Name]; taken {
-		return nil, exitcode.Newf(exitcode.Secrets, "remove it first, or pick another name", "&%s already names %s in %s", nr.Name, describeNode(n), c.baseName())
+		return nil, fault.Newf(fault.Secrets, "remove it first, or pick another name", "&%s already names %s in %s", nr.Name, describeNode(n), c.baseName())
 	}
 	var need []int
 	for _, i := range targets {
@@ -159,7 +159,7 @@ func (c *SopsConfig) AddRecipient(sel RuleSelector, nr NewRecipient) (*Edit, err
 		if r.Grouped {
 			g = pickGroup(r, k.Type, nr.Group)
 			if g < 0 {
-				return nil, exitcode.UsageErrorf(fmt.Sprintf("%s has %d key groups (0 to %d)", r.Label(), len(r.Groups), len(r.Groups)-1), "no key group %d", nr.Group)
+				return nil, fault.Usagef(fmt.Sprintf("%s has %d key groups (0 to %d)", r.Label(), len(r.Groups), len(r.Groups)-1), "no key group %d", nr.Group)
 			}
 		}
 		groups[i] = g
@@ -180,7 +180,7 @@ func (c *SopsConfig) AddRecipient(sel RuleSelector, nr NewRecipient) (*Edit, err
 		want[i].Groups[g] = append(slices.Clone(want[i].Groups[g]), k)
 	}
 	if err := sameRules(want, cur.rules); err != nil {
-		return nil, exitcode.Newf(exitcode.Secrets, "add the key by hand, then run 'nixctl secrets rekey'", "%s: the edit would not mean what was asked (%v)", c.baseName(), err)
+		return nil, fault.Newf(fault.Secrets, "add the key by hand, then run 'nixctl secrets rekey'", "%s: the edit would not mean what was asked (%v)", c.baseName(), err)
 	}
 	e.After, e.Rules = cur, need
 	for _, i := range need {
@@ -232,7 +232,7 @@ func (c *SopsConfig) owner(i, g int) (*yaml.Node, error) {
 	}
 	kg := mapGet(r.node, "key_groups")
 	if kg.Kind == yaml.AliasNode || kg.Content[g].Kind == yaml.AliasNode {
-		return nil, exitcode.Newf(exitcode.Secrets, "write that key group out in the rule, or edit it by hand", "%s: its key groups come from an alias, which other rules may share", r.Label())
+		return nil, fault.Newf(fault.Secrets, "write that key group out in the rule, or edit it by hand", "%s: its key groups come from an alias, which other rules may share", r.Label())
 	}
 	return kg.Content[g], nil
 }
@@ -282,7 +282,7 @@ func (c *SopsConfig) addToSlot(i, g int, k Key, token string, selected []int) (s
 	case v.Kind == yaml.ScalarNode:
 		s, e, err := c.span(v)
 		if err != nil {
-			return "", exitcode.Newf(exitcode.Secrets, "write "+field+": as a list", "%s: %s: is written in a way nixctl does not edit", label, field)
+			return "", fault.Newf(fault.Secrets, "write "+field+": as a list", "%s: %s: is written in a way nixctl does not edit", label, field)
 		}
 		if v.Anchor != "" && c.aliasCount(v) > 0 && (!c.sharedWithin(v, selected) || !c.onlyIn(v, k.Type)) {
 			// Widening the anchored value would widen every rule using it.
@@ -307,12 +307,12 @@ func (c *SopsConfig) addToSlot(i, g int, k Key, token string, selected []int) (s
 		return "", c.splice(e, e, sep+value)
 	case v.Kind == yaml.SequenceNode:
 		if v.Anchor != "" && c.aliasCount(v) > 0 && !c.sharedWithin(v, selected) {
-			return "", exitcode.Newf(exitcode.Secrets, "move the list to keys: and refer to it with *"+v.Anchor+" in each rule, or select those rules too",
+			return "", fault.Newf(fault.Secrets, "move the list to keys: and refer to it with *"+v.Anchor+" in each rule, or select those rules too",
 				"%s: its %s: list is the anchor &%s, also used by %s: adding to it would give them the key too", label, field, v.Anchor, c.otherUsers(v, i))
 		}
 		return "", c.appendItem(v, token)
 	}
-	return "", exitcode.Newf(exitcode.Secrets, "write "+field+": as a list", "%s: %s: is neither a list nor a string", label, field)
+	return "", fault.Newf(fault.Secrets, "write "+field+": as a list", "%s: %s: is neither a list nor a string", label, field)
 }
 
 // insertField adds "field: [token]" (block style: a field line and an item
@@ -380,7 +380,7 @@ func (c *SopsConfig) items(a *yaml.Node) ([]string, error) {
 		case n.Kind == yaml.ScalarNode:
 			return yamlWord(n.Value), nil
 		}
-		return "", exitcode.Newf(exitcode.Secrets, "edit it by hand", "a key list holds something other than strings")
+		return "", fault.Newf(fault.Secrets, "edit it by hand", "a key list holds something other than strings")
 	}
 	if a.Kind == yaml.SequenceNode {
 		var out []string

@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 )
 
 // occurrence is one place a rule lists the key being removed.
@@ -44,7 +44,7 @@ func (c *SopsConfig) RemoveRecipient(sel RuleSelector, k Key) (*Edit, error) {
 		occ, blocked := cur.nextOccurrence(k, targets)
 		if occ == nil {
 			if blocked != nil {
-				return nil, exitcode.Newf(exitcode.Secrets, "select those rules too, or move the anchor to keys: first",
+				return nil, fault.Newf(fault.Secrets, "select those rules too, or move the anchor to keys: first",
 					"%s: %s: &%s holds %s and is %s", c.baseName(), c.rules[blocked.rule].Label(), blocked.anchor.Anchor, shortKey(k.Value), cur.otherUsers(blocked.anchor, blocked.rule))
 			}
 			break
@@ -70,7 +70,7 @@ func (c *SopsConfig) RemoveRecipient(sel RuleSelector, k Key) (*Edit, error) {
 		}
 	}
 	if err := sameRules(want, cur.rules); err != nil {
-		return nil, exitcode.Newf(exitcode.Secrets, "remove the key by hand, then run 'nixctl secrets rekey'", "%s: the edit would not mean what was asked (%v)", c.baseName(), err)
+		return nil, fault.Newf(fault.Secrets, "remove the key by hand, then run 'nixctl secrets rekey'", "%s: the edit would not mean what was asked (%v)", c.baseName(), err)
 	}
 	e.After, e.Rules = cur, targets
 	return e, nil
@@ -233,7 +233,7 @@ func remaining(n *yaml.Node, k Key) []string {
 func (c *SopsConfig) rewriteScalar(n *yaml.Node, rest []string) error {
 	s, e, err := c.span(n)
 	if err != nil {
-		return exitcode.Newf(exitcode.Secrets, "edit it by hand", "%s: a key list is written in a way nixctl does not edit", c.baseName())
+		return fault.Newf(fault.Secrets, "edit it by hand", "%s: a key list is written in a way nixctl does not edit", c.baseName())
 	}
 	sep := ","
 	if strings.Contains(n.Value, ", ") {
@@ -280,7 +280,7 @@ func (c *SopsConfig) removeItem(seq, it *yaml.Node, k Key) error {
 	}
 	if seq.Style&yaml.FlowStyle == 0 {
 		if !c.ownLine(it) {
-			return exitcode.Newf(exitcode.Secrets, "put each key on its own line", "%s: a key shares its line with other text", c.baseName())
+			return fault.Newf(fault.Secrets, "put each key on its own line", "%s: a key shares its line with other text", c.baseName())
 		}
 		return c.deleteLine(it.Line)
 	}

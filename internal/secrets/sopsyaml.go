@@ -13,7 +13,7 @@ import (
 	sopsconfig "github.com/getsops/sops/v3/config"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nixctl/nixctl/internal/exitcode"
+	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/yamledit"
 )
 
@@ -116,7 +116,7 @@ func (r CreationRule) CanDecryptAlone(k Key) bool {
 var ErrNoSopsConfig = errors.New(".sops.yaml not found")
 
 func missingSopsConfig(path string) error {
-	return exitcode.New(exitcode.Secrets, fmt.Errorf("%s: %w", path, ErrNoSopsConfig), "run 'nixctl secrets init' to create it")
+	return fault.New(fault.Secrets, fmt.Errorf("%s: %w", path, ErrNoSopsConfig), "run 'nixctl secrets init' to create it")
 }
 
 // LoadSopsConfig reads and parses path.
@@ -137,13 +137,13 @@ func ParseSopsConfig(path string, data []byte) (*SopsConfig, error) {
 	c := &SopsConfig{Path: path, Data: data, eol: yamledit.New(data).EOL, anchors: map[string]*yaml.Node{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, exitcode.Newf(exitcode.Secrets, "fix the YAML syntax of "+path, "%s: %v", path, err)
+		return nil, fault.Newf(fault.Secrets, "fix the YAML syntax of "+path, "%s: %v", path, err)
 	}
 	if len(doc.Content) == 0 {
 		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
 	}
 	if doc.Content[0].Kind != yaml.MappingNode {
-		return nil, exitcode.Newf(exitcode.Secrets, "a .sops.yaml is a mapping with creation_rules", "%s is not a YAML mapping", path)
+		return nil, fault.Newf(fault.Secrets, "a .sops.yaml is a mapping with creation_rules", "%s is not a YAML mapping", path)
 	}
 	c.doc = &doc
 	walk(&doc, func(n *yaml.Node) {
@@ -153,7 +153,7 @@ func ParseSopsConfig(path string, data []byte) (*SopsConfig, error) {
 	})
 	rules, err := readRules(c.top())
 	if err != nil {
-		return nil, exitcode.Newf(exitcode.Secrets, "sops would refuse it too: fix "+path, "%s: %v", path, err)
+		return nil, fault.Newf(fault.Secrets, "sops would refuse it too: fix "+path, "%s: %v", path, err)
 	}
 	c.rules = rules
 	return c, nil
@@ -466,10 +466,10 @@ func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 		if strings.Contains(msg, "no matching creation rules") {
 			msg = "no path_regex matches " + rel
 		}
-		return nil, exitcode.Newf(exitcode.Secrets, "add a creation rule whose path_regex matches it to "+c.Path, "%s: %s", filepath.Base(c.Path), msg)
+		return nil, fault.Newf(fault.Secrets, "add a creation rule whose path_regex matches it to "+c.Path, "%s: %s", filepath.Base(c.Path), msg)
 	}
 	if conf == nil {
-		return nil, exitcode.Newf(exitcode.Secrets, "run 'nixctl secrets init' to add one", "%s has no creation_rules", c.Path)
+		return nil, fault.Newf(fault.Secrets, "run 'nixctl secrets init' to add one", "%s has no creation_rules", c.Path)
 	}
 	rule := &Rule{Config: conf}
 	for _, g := range conf.KeyGroups {
@@ -482,7 +482,7 @@ func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 		}
 	}
 	if len(rule.Keys) == 0 {
-		return nil, exitcode.Newf(exitcode.Secrets, "add a recipient to the rule", "the creation rule for %s has no recipients", file)
+		return nil, fault.Newf(fault.Secrets, "add a recipient to the rule", "the creation rule for %s has no recipients", file)
 	}
 	return rule, nil
 }
@@ -492,12 +492,12 @@ func (c *SopsConfig) RuleFor(file string) (*Rule, error) {
 func (r *Rule) AgeOnly(file string) error {
 	for _, k := range r.Keys {
 		if k.Type != "age" {
-			return exitcode.Newf(exitcode.Secrets, "use sops itself for such files (nixctl encrypts for age recipients only)", "the creation rule for %s has a %s key (%s)", filepath.Base(file), k.Type, shortKey(k.Value))
+			return fault.Newf(fault.Secrets, "use sops itself for such files (nixctl encrypts for age recipients only)", "the creation rule for %s has a %s key (%s)", filepath.Base(file), k.Type, shortKey(k.Value))
 		}
 		if isPluginRecipient(k.Value) {
 			// age would run an age-plugin-* program to encrypt for it;
 			// nixctl starts processes only through its runner.
-			return exitcode.Newf(exitcode.Secrets, "use sops itself for files with plugin recipients", "the creation rule for %s has an age plugin recipient (%s…), which nixctl does not run", filepath.Base(file), k.Value[:min(16, len(k.Value))])
+			return fault.Newf(fault.Secrets, "use sops itself for files with plugin recipients", "the creation rule for %s has an age plugin recipient (%s…), which nixctl does not run", filepath.Base(file), k.Value[:min(16, len(k.Value))])
 		}
 	}
 	return nil
@@ -558,7 +558,7 @@ var anchorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // CheckAnchorName refuses names YAML would not take as a plain anchor.
 func CheckAnchorName(name string) error {
 	if !anchorName.MatchString(name) {
-		return exitcode.UsageErrorf("use letters, digits, '.', '_' and '-'", "%q cannot name a key in .sops.yaml", name)
+		return fault.Usagef("use letters, digits, '.', '_' and '-'", "%q cannot name a key in .sops.yaml", name)
 	}
 	return nil
 }
