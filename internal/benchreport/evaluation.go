@@ -201,18 +201,8 @@ func deployEvalRow(ctx context.Context, e *env) (row, error) {
 	access := &deploy.SecretsAccess{
 		Item: func(h inventory.Host) eval.Item { return secrets.DeclItems([]inventory.Host{h}, nil)[0] },
 		Check: func(ctx context.Context, hosts []inventory.Host, evaluated []eval.Result) map[string]error {
-			failed := map[string]error{}
 			rep, err := session.CheckAccess(ctx, secrets.AccessCheckOptions{Fleet: fleet, Hosts: hosts, Evaluated: evaluated})
-			if err != nil {
-				for _, h := range hosts {
-					failed[h.Name] = err
-				}
-				return failed
-			}
-			for _, m := range rep.Failed() {
-				failed[m.Name] = m.Err()
-			}
-			return failed
+			return secrets.HostFailures(rep, err, hosts)
 		},
 	}
 	per := func(noCheck bool, sa *deploy.SecretsAccess) (float64, time.Duration, error) {
