@@ -7,13 +7,25 @@ import (
 	"time"
 
 	"github.com/nixctl/nixctl/internal/check"
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
 )
 
-// SecretsAccessChecker evaluates every host's and profile's sops-nix
-// declarations and checks that each can decrypt what it uses.
-type SecretsAccessChecker func(ctx context.Context, fleet *inventory.Fleet) (*secrets.AccessCheck, error)
+// SecretsAccessChecker checks that each host and profile of the fleet can
+// decrypt what its sops-nix declarations use; evaluated are the results of
+// secrets.DeclItems(fleet.Hosts, fleet.Profiles), which the evaluate stage
+// evaluates with the hosts and profiles.
+type SecretsAccessChecker func(ctx context.Context, fleet *inventory.Fleet, evaluated []eval.Result) (*secrets.AccessCheck, error)
+
+// secretsDecls says whether the evaluation reads the sops declarations too.
+func (rn *run) secretsDecls() bool {
+	if rn.o.Fleet == nil || rn.o.CheckSecretsAccess == nil {
+		return false
+	}
+	_, err := os.Stat(rn.o.Fleet.SopsConfigPath())
+	return err == nil
+}
 
 // secretsAccess is one case per host and profile; a secret the machine
 // would fail to decrypt is a problem of its case.
@@ -31,7 +43,14 @@ func (rn *run) secretsAccess(ctx context.Context, st *Stage) {
 		return
 	}
 	start := time.Now()
-	rep, err := rn.o.CheckSecretsAccess(ctx, rn.o.Fleet)
+	if rn.evalDone != nil {
+		<-rn.evalDone
+	}
+	if len(rn.evalWith) != len(rn.o.Fleet.Hosts)+len(rn.o.Fleet.Profiles) {
+		skip(st, "the evaluation did not run")
+		return
+	}
+	rep, err := rn.o.CheckSecretsAccess(ctx, rn.o.Fleet, rn.evalWith)
 	if err != nil {
 		rn.add(st, Case{Kind: KindSecret, Name: "sops-nix declarations", Status: Failed, Duration: time.Since(start),
 			Problems: []Problem{{Message: err.Error()}}})

@@ -21,6 +21,7 @@ import (
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/parallel"
+	"github.com/nixctl/nixctl/internal/secrets"
 )
 
 // Case kinds beyond check's host and profile.
@@ -129,6 +130,10 @@ type run struct {
 	// when there is nothing to evaluate).
 	evalDone  chan struct{}
 	evalItems []check.Item
+	// evalWith are the sops declarations of every host and profile of
+	// the fleet, evaluated with them (see secretsDecls), in the order of
+	// secrets.DeclItems.
+	evalWith []eval.Result
 	// flakeErrors are nix flake check's errors about an inventory host or
 	// profile (by output, "nixosConfigurations.a"), left to the evaluate stage.
 	flakeErrors map[string][]Problem
@@ -515,10 +520,16 @@ func (rn *run) startEvaluation(ctx context.Context) {
 			profiles = append(profiles, p)
 		}
 	}
+	o := check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}
+	if rn.secretsDecls() {
+		// The secrets-access stage reads what the same processes
+		// evaluate: each machine is evaluated once.
+		o.With, o.WholeFlake = secrets.DeclItems(fleet.Hosts, fleet.Profiles), true
+	}
 	rn.evalDone = make(chan struct{})
 	go func() {
 		defer close(rn.evalDone)
-		rn.evalItems, _ = check.Evaluate(ctx, rn.r, fleet, check.Options{Hosts: hosts, Profiles: profiles, EvalJobs: rn.o.EvalJobs}, nil)
+		rn.evalItems, rn.evalWith, _ = check.EvaluateWith(ctx, rn.r, fleet, o, nil)
 	}()
 }
 

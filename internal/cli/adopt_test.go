@@ -15,17 +15,23 @@ import (
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
-// countingRunner is the real runner, counting the nix evaluations it starts.
+// countingRunner is the real runner, counting the nix evaluations it
+// starts, and among them those of hosts and profiles (sops declarations
+// included): the expressions that evaluate many machines at once.
 type countingRunner struct {
 	execx.Runner
-	mu    sync.Mutex
-	evals int
+	mu       sync.Mutex
+	evals    int
+	machines int
 }
 
 func (c *countingRunner) Run(ctx context.Context, cmd execx.Cmd) (*execx.Result, error) {
 	if len(cmd.Argv) > 1 && cmd.Argv[0] == "nix" && cmd.Argv[1] == "eval" {
 		c.mu.Lock()
 		c.evals++
+		if strings.Contains(strings.Join(cmd.Argv, " "), "nixctl-eval") {
+			c.machines++
+		}
 		c.mu.Unlock()
 	}
 	return c.Runner.Run(ctx, cmd)

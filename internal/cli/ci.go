@@ -18,6 +18,7 @@ import (
 	"github.com/nixctl/nixctl/internal/ci"
 	"github.com/nixctl/nixctl/internal/config"
 	"github.com/nixctl/nixctl/internal/deploy"
+	"github.com/nixctl/nixctl/internal/eval"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
@@ -92,8 +93,8 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 		o.FlakeDir = ciFlakeDir(deps)
 	}
 	o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
-	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet) (*secrets.AccessCheck, error) {
-		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles, nil)
+	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet, evaluated []eval.Result) (*secrets.AccessCheck, error) {
+		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles, evaluated)
 	}
 	if opts.deploy != "" {
 		if o.Fleet != nil {

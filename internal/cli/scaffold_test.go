@@ -361,7 +361,13 @@ func TestInitFleetIsGreenFromTheStart(t *testing.T) {
 	}
 
 	stubInputs(t, fleet)
-	r = runWith(t, fleet, env, nil, "ci", "--no-build", "--json", "-")
+	counter := &countingRunner{Runner: execx.NewReal()}
+	r = runWith(t, fleet, env, counter, "ci", "--no-build", "--json", "-")
+	// The evaluate stage reads the sops declarations the secrets-access
+	// stage checks: one nix process evaluates every machine.
+	if counter.machines != 1 {
+		t.Errorf("ci evaluated the machines in %d nix processes, want 1", counter.machines)
+	}
 	var rep struct {
 		Stages []struct{ Name, Status string } `json:"stages"`
 	}

@@ -136,19 +136,8 @@ func deploySecretsAccess(deps *app.Deps, fleet *inventory.Fleet) *deploy.Secrets
 	return &deploy.SecretsAccess{
 		Item: func(h inventory.Host) eval.Item { return secrets.DeclItems([]inventory.Host{h}, nil)[0] },
 		Check: func(ctx context.Context, hosts []inventory.Host, evaluated []eval.Result) map[string]error {
-			failed := map[string]error{}
 			rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, nil, evaluated)
-			if err != nil {
-				err = fault.New(fault.Secrets, fmt.Errorf("checking who can decrypt the secrets: %w", err), fault.HintOf(err))
-				for _, h := range hosts {
-					failed[h.Name] = err
-				}
-				return failed
-			}
-			for _, m := range rep.Failed() {
-				failed[m.Name] = m.Err()
-			}
-			return failed
+			return secrets.HostFailures(rep, err, hosts)
 		},
 	}
 }

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/nixctl/nixctl/internal/execx"
+	"github.com/nixctl/nixctl/internal/fault"
+	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -278,4 +281,22 @@ func planHost(t *testing.T, s *Session, host string) (*Edit, *AccessChange) {
 		t.Fatal(err)
 	}
 	return edit, ch
+}
+
+// A check that could not run stops every host, as a secrets failure that
+// keeps the cause's hint; otherwise only the machines that failed stop.
+func TestHostFailures(t *testing.T) {
+	hosts := []inventory.Host{{Name: "a"}, {Name: "b"}}
+	got := HostFailures(nil, fault.New(fault.Check, errors.New("flake.lock is stale"), "run nix flake lock"), hosts)
+	for _, h := range hosts {
+		err := got[h.Name]
+		if err == nil || fault.KindOf(err) != fault.Secrets || fault.HintOf(err) != "run nix flake lock" || !strings.Contains(err.Error(), "flake.lock is stale") {
+			t.Errorf("%s: %v (kind %v, hint %q)", h.Name, err, fault.KindOf(err), fault.HintOf(err))
+		}
+	}
+	rep := &AccessCheck{Machines: []MachineAccess{{Kind: "host", Name: "a"}, {Kind: "host", Name: "b", Problem: "its host key is not in known_hosts"}}}
+	got = HostFailures(rep, nil, hosts)
+	if len(got) != 1 || got["b"] == nil {
+		t.Errorf("failures = %v, want b's only", got)
+	}
 }

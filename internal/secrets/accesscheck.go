@@ -154,6 +154,25 @@ type AccessCheckOptions struct {
 	Evaluated []eval.Result
 }
 
+// HostFailures is what deploy's check stage needs from CheckAccess's
+// outcome: each host that would fail to decrypt, with its error. A check
+// that could not run at all (err) fails every host with it: deploying
+// blind is what the check prevents.
+func HostFailures(rep *AccessCheck, err error, hosts []inventory.Host) map[string]error {
+	failed := map[string]error{}
+	if err != nil {
+		err = fault.New(fault.Secrets, fmt.Errorf("checking who can decrypt the secrets: %w", err), fault.HintOf(err))
+		for _, h := range hosts {
+			failed[h.Name] = err
+		}
+		return failed
+	}
+	for _, m := range rep.Failed() {
+		failed[m.Name] = m.Err()
+	}
+	return failed
+}
+
 // DeclItems are the values CheckAccess evaluates: each host's and
 // profile's sops-nix declarations, hosts first. They need the flake's root:
 // evaluate them with eval.Options.WholeFlake.
