@@ -2,8 +2,8 @@ package secrets
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -286,6 +286,7 @@ func planHost(t *testing.T, s *Session, host string) (*Edit, *AccessChange) {
 // A check that could not run stops every host, as a secrets failure that
 // keeps the cause's hint; otherwise only the machines that failed stop.
 func TestHostFailures(t *testing.T) {
+	t.Parallel()
 	hosts := []inventory.Host{{Name: "a"}, {Name: "b"}}
 	got := HostFailures(nil, fault.New(fault.Check, errors.New("flake.lock is stale"), "run nix flake lock"), hosts)
 	for _, h := range hosts {
