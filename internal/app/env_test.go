@@ -1,9 +1,14 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/nixctl/nixctl/internal/execx"
 )
 
 func TestNewEnvTypesWhatNixctlReads(t *testing.T) {
@@ -53,5 +58,23 @@ func TestEnvEmptyOrUnset(t *testing.T) {
 	}
 	if NewEnv(nil).Environ() == nil {
 		t.Error("an empty environment must stay empty for children, not become the process's")
+	}
+}
+
+// The real runner New builds runs children in the run's environment, and
+// finds commands in its PATH, not the test process's.
+func TestNewRunsChildrenInTheRunsEnvironment(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "where"), []byte("#!/bin/sh\necho \"$NIXCTL_CONFIG\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := New(Parts{Env: NewEnv([]string{"PATH=" + bin, "NIXCTL_CONFIG=/fleet/nixctl.yaml"}), Cwd: bin})
+	if p, err := d.Runner().LookPath("where"); err != nil || p != filepath.Join(bin, "where") {
+		t.Fatalf("LookPath = %q, %v", p, err)
+	}
+	res, err := d.Runner().Run(t.Context(), execx.Cmd{Argv: []string{"where"}})
+	if err != nil || strings.TrimSpace(string(res.Stdout)) != "/fleet/nixctl.yaml" {
+		t.Errorf("child: %v %q", err, res.Stdout)
 	}
 }
