@@ -385,12 +385,10 @@ func reportHomeSwitch(ctx context.Context, deps *app.Deps, targets []*home.Targe
 		return fault.Newf(fault.Interrupted, "run the same command again to finish",
 			"interrupted: switched %s; not switched %s", orNone(done), orNone(notDone))
 	}
-	kind := fault.Partial
-	if len(failed) == len(results) {
-		kind = fault.AllFailed
-		if len(results) == 1 {
-			kind = fault.KindOf(failed[0].Err)
-		}
+	kind := fault.Outcome(len(results), len(failed), false)
+	if len(results) == 1 {
+		// One profile fails as its error says.
+		kind = fault.KindOf(failed[0].Err)
 	}
 	if deps.Config.JSON {
 		return Silent(kind)

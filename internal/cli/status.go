@@ -114,16 +114,10 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 			}
 		}
 	}
-	switch {
-	case ctx.Err() != nil:
-		return Silent(fault.Interrupted)
-	case failed == 0:
-		return nil
-	case failed == len(sts):
-		return Silent(fault.AllFailed)
-	default:
-		return Silent(fault.Partial)
+	if kind := fault.Outcome(len(sts), failed, ctx.Err() != nil); kind != fault.OK {
+		return Silent(kind)
 	}
+	return nil
 }
 
 func statusRow(s deploy.HostStatus) []string {

@@ -98,12 +98,10 @@ func (r *Report) Kind() fault.Kind {
 		return fault.Check
 	case atBuild == n:
 		return fault.Build
-	case failed == n:
-		return fault.AllFailed
-	case failed > 0:
-		return fault.Partial
-	default:
+	case failed == 0:
 		return fault.RolledBack
+	default:
+		return fault.Outcome(n, failed, false)
 	}
 }
 

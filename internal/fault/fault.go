@@ -102,3 +102,19 @@ func KindOf(err error) Kind {
 	}
 	return Failure
 }
+
+// Outcome is the kind of a run over n items (hosts, profiles) of which
+// failed failed: every command that acts on many items ends the same way.
+// An interrupted run is Interrupted whatever was done before.
+func Outcome(n, failed int, interrupted bool) Kind {
+	switch {
+	case interrupted:
+		return Interrupted
+	case failed == 0:
+		return OK
+	case failed >= n:
+		return AllFailed
+	default:
+		return Partial
+	}
+}

@@ -83,3 +83,23 @@ func TestEveryKindHasItsOwnName(t *testing.T) {
 		t.Errorf("%d kinds listed, %d named", len(Kinds), len(kindNames))
 	}
 }
+
+func TestOutcome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n, failed   int
+		interrupted bool
+		want        Kind
+	}{
+		{3, 0, false, OK},
+		{3, 1, false, Partial},
+		{3, 3, false, AllFailed},
+		{1, 1, false, AllFailed},
+		{3, 0, true, Interrupted},
+		{3, 2, true, Interrupted},
+	} {
+		if got := Outcome(tc.n, tc.failed, tc.interrupted); got != tc.want {
+			t.Errorf("Outcome(%d, %d, %v) = %v, want %v", tc.n, tc.failed, tc.interrupted, got, tc.want)
+		}
+	}
+}
