@@ -1,6 +1,8 @@
 // Package app builds what commands need, once and lazily: the IO streams,
 // the global configuration, the inventory and the runner. It is the only
-// place where real implementations are chosen; tests swap them here.
+// place where real implementations are chosen; New is the one way to build
+// Deps, and what a test varies (runner, environment, working directory,
+// clock, account) it passes there.
 package app
 
 import (
@@ -25,27 +27,39 @@ import (
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
+// Parts are what a run of nixctl is made of: the entry point gives the
+// process's own, a test its own.
+type Parts struct {
+	// Runner runs every child process; nil is the real runner, in Env.
+	Runner execx.Runner
+	// Env is the environment, read once (NewEnv(os.Environ()) in Main).
+	Env Env
+	// Cwd is the working directory relative paths and the inventory search
+	// start from.
+	Cwd   string
+	Stdio ui.Stdio
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Account is the account the process runs as; nil is os/user.Current.
+	Account func() (*user.User, error)
+	// Version is the build's version string.
+	Version string
+}
+
 // Deps is handed to every command constructor.
 type Deps struct {
+	// IO talks to the user: until the global flags are read, without colour.
 	IO     *ui.IO
+	Stdio  ui.Stdio
 	Config *config.Config
-	// Getenv and Cwd are the process environment; tests replace them.
-	Getenv func(string) string
+	Env    Env
 	Cwd    string
-	// Account is the account the process runs as (os/user.Current when
-	// nil); in-process tests that stand for another user replace it.
-	Account func() (*user.User, error)
-	Now     func() time.Time
+	Now    func() time.Time
 	// Version is the build's version string.
 	Version string
 
-	// Exec runs every child process: Main gives the real runner, tests a
-	// recorder; nil is the real runner. Runner() adds --dry-run on top.
-	Exec execx.Runner
-
-	// Files changes files: nil is the disk. Writer() adds --dry-run on
-	// top.
-	Files fsx.Writer
+	account func() (*user.User, error)
+	exec    execx.Runner
 
 	runnerOnce sync.Once
 	runner     execx.Runner
@@ -65,6 +79,26 @@ type Deps struct {
 	sshErr  error
 }
 
+// New builds the Deps of one run from its parts.
+func New(p Parts) *Deps {
+	d := &Deps{Stdio: p.Stdio, Env: p.Env, Cwd: p.Cwd, Now: p.Now, Version: p.Version, account: p.Account, exec: p.Runner}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.account == nil {
+		d.account = user.Current
+	}
+	d.IO = ui.New(p.Stdio, p.Env.Terminal(), true)
+	if d.exec == nil {
+		real := execx.NewReal()
+		real.Env = p.Env.Environ()
+		// d.IO is replaced once the flags are read: look it up per call.
+		real.Debug = func(c execx.Cmd) { d.IO.Debugf("run: %s", c.String()) }
+		d.exec = real
+	}
+	return d
+}
+
 // SSH is the one way every command reaches hosts: routes resolved from the
 // ssh configuration and the inventory, and connections along them. It
 // reads ~/.ssh/config from $HOME; an exported NIX_SSHOPTS is kept in front
@@ -74,10 +108,10 @@ func (d *Deps) SSH() (*remote.SSH, error) {
 		d.ssh, d.sshErr = remote.New(remote.Env{
 			Home:       d.Home(),
 			SystemHome: remote.PasswdHome(),
-			LocalUser:  d.Getenv("USER"),
-			AuthSock:   d.Getenv("SSH_AUTH_SOCK"),
-			Shared:     strings.Fields(d.Getenv("NIX_SSHOPTS")),
-			Getenv:     d.Getenv,
+			LocalUser:  d.Env.User,
+			AuthSock:   d.Env.SSHAuthSock,
+			Shared:     strings.Fields(d.Env.NixSSHOpts),
+			Lookup:     d.Env.Lookup,
 		})
 		if d.sshErr != nil {
 			d.sshErr = fault.New(fault.Inventory, d.sshErr, fault.HintOf(d.sshErr))
@@ -90,10 +124,7 @@ func (d *Deps) SSH() (*remote.SSH, error) {
 // in dry-run when --dry-run is set.
 func (d *Deps) Runner() execx.Runner {
 	d.runnerOnce.Do(func() {
-		r := d.Exec
-		if r == nil {
-			r = NewRunner(d)
-		}
+		r := d.exec
 		if d.Config != nil && d.Config.DryRun {
 			r = execx.NewDryRun(r, d.PlanPrinter())
 		}
@@ -107,10 +138,7 @@ func (d *Deps) Runner() execx.Runner {
 // the commands the dry-run runner prints.
 func (d *Deps) Writer() fsx.Writer {
 	d.writerOnce.Do(func() {
-		w := d.Files
-		if w == nil {
-			w = fsx.Disk{}
-		}
+		var w fsx.Writer = fsx.Disk{}
 		if d.Config != nil && d.Config.DryRun {
 			w = fsx.NewDryRun(d.PlanPrinter())
 		}
@@ -146,13 +174,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// NewRunner is the real runner, printing each command at -v on d's IO.
-func NewRunner(d *Deps) *execx.Real {
-	real := execx.NewReal()
-	real.Debug = func(c execx.Cmd) { d.IO.Debugf("run: %s", c.String()) }
-	return real
 }
 
 // Fleet loads and validates the inventory on first use.
@@ -203,20 +224,14 @@ func (d *Deps) loadFleet() (*inventory.Fleet, error) {
 
 // StateDir is $XDG_STATE_HOME/nixctl (logs, run records).
 func (d *Deps) StateDir() string {
-	if s := d.Getenv("XDG_STATE_HOME"); s != "" {
+	if s := d.Env.StateHome; s != "" {
 		return filepath.Join(s, "nixctl")
 	}
 	return filepath.Join(d.Home(), ".local", "state", "nixctl")
 }
 
-// Home is the user's home directory.
-func (d *Deps) Home() string {
-	if h := d.Getenv("HOME"); h != "" {
-		return h
-	}
-	h, _ := os.UserHomeDir()
-	return h
-}
+// Home is the user's home directory, $HOME.
+func (d *Deps) Home() string { return d.Env.Home }
 
 // UserName is the account nixctl runs as. $USER only names it: an unset
 // $USER, or one left over from another account (sudo -E, su without -),
@@ -225,12 +240,8 @@ func (d *Deps) Home() string {
 // decides. $USER wins only when it is another name of that same uid, or
 // when the uid has no name in the password database (some containers).
 func (d *Deps) UserName() string {
-	env := d.Getenv("USER")
-	account := d.Account
-	if account == nil {
-		account = user.Current
-	}
-	u, err := account()
+	env := d.Env.User
+	u, err := d.account()
 	if err != nil || u.Username == "" {
 		return env
 	}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestUserNameFollowsTheProcessAccount(t *testing.T) {
+	t.Parallel()
 	root, err := user.Lookup("root")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -32,10 +33,11 @@ func TestUserNameFollowsTheProcessAccount(t *testing.T) {
 		{"nothing at all", "", nil, errors.New("unknown userid 4242"), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			d := &Deps{
-				Getenv:  func(k string) string { return map[string]string{"USER": c.env}[k] },
+			t.Parallel()
+			d := New(Parts{
+				Env:     Env{User: c.env},
 				Account: func() (*user.User, error) { return c.account, c.err },
-			}
+			})
 			if got := d.UserName(); got != c.want {
 				t.Errorf("UserName() = %q, want %q", got, c.want)
 			}

@@ -6,6 +6,7 @@ import (
 )
 
 func TestAnnotation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		p     Problem
@@ -31,6 +32,7 @@ func TestAnnotation(t *testing.T) {
 }
 
 func TestWriteAnnotationsOnlyFailures(t *testing.T) {
+	t.Parallel()
 	rep := &Report{Stages: []Stage{
 		{Name: StageEvaluate, Cases: []Case{
 			{Kind: "host", Name: "a", Status: Passed},

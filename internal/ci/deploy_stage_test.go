@@ -25,6 +25,7 @@ func deployStage(t *testing.T, rep *deploy.Report, err error) Stage {
 }
 
 func TestDeployStageCasePerHost(t *testing.T) {
+	t.Parallel()
 	st := deployStage(t, &deploy.Report{Hosts: []deploy.HostResult{
 		{Host: "a", Result: deploy.ResultOK, Stage: deploy.StageDone, Log: "/logs/a.log"},
 		{Host: "b", Result: deploy.ResultRolledBack, Stage: deploy.StageHealth, Error: "tcp 192.0.2.1:22: connection refused", Hint: "look at the host"},
@@ -42,6 +43,7 @@ func TestDeployStageCasePerHost(t *testing.T) {
 }
 
 func TestDeployStageWithoutHosts(t *testing.T) {
+	t.Parallel()
 	// The plan could not be made: one case with the error and its hint.
 	st := deployStage(t, nil, fault.Newf(fault.Failure, "install it", "nixos-rebuild is not installed"))
 	if st.Status != Failed || st.Kind != fault.Failure || len(st.Cases) != 1 ||

@@ -120,6 +120,7 @@ func checkActionsDeployJob(t *testing.T, doc map[string]any) map[string]any {
 }
 
 func TestGitHubDeployJob(t *testing.T) {
+	t.Parallel()
 	p, doc := deployWorkflow(t, "github")
 	job := checkActionsDeployJob(t, doc)
 	if job["environment"] != "production" {
@@ -134,6 +135,7 @@ func TestGitHubDeployJob(t *testing.T) {
 }
 
 func TestForgejoDeployJob(t *testing.T) {
+	t.Parallel()
 	p, doc := deployWorkflow(t, "forgejo")
 	job := checkActionsDeployJob(t, doc)
 	if _, ok := job["environment"]; ok {
@@ -145,6 +147,7 @@ func TestForgejoDeployJob(t *testing.T) {
 }
 
 func TestGitLabDeployJob(t *testing.T) {
+	t.Parallel()
 	p, doc := deployWorkflow(t, "gitlab")
 	// Every job needs a script and a stage GitLab knows (the default
 	// stages: .pre, build, test, deploy, .post).
@@ -188,6 +191,7 @@ func TestGitLabDeployJob(t *testing.T) {
 }
 
 func TestDeploySelectorsAreWords(t *testing.T) {
+	t.Parallel()
 	for _, ok := range [][]string{{"nixos-mini"}, {"@servers", "web-*"}, {"db?"}} {
 		if err := CheckDeploySelectors(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
@@ -203,6 +207,7 @@ func TestDeploySelectorsAreWords(t *testing.T) {
 // The GitHub workflow, with and without the deploy job, passes the real
 // actionlint (which also runs shellcheck on each run: when installed).
 func TestGitHubWorkflowsPassActionlint(t *testing.T) {
+	t.Parallel()
 	testutil.Require(t, "actionlint")
 	plain, _ := LookupPlatform("github")
 	withDeploy, _ := deployWorkflow(t, "github")

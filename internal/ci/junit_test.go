@@ -9,6 +9,7 @@ import (
 )
 
 func TestWriteJUnit(t *testing.T) {
+	t.Parallel()
 	rep := &Report{Started: time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC), Duration: 1500 * time.Millisecond, Stages: []Stage{
 		{Name: StageSecrets, Status: Failed, Cases: []Case{
 			{Kind: KindSecret, Name: "secrets/a.yaml", Status: Failed, Duration: time.Second,

@@ -11,6 +11,7 @@ import (
 // The JSON shows the exit codes the command line chooses for each kind: the
 // run's, and each failed stage's; a stage that passed shows none.
 func TestWriteJSONShowsTheExitCodesItIsGiven(t *testing.T) {
+	t.Parallel()
 	rep := &Report{Stages: []Stage{
 		{Name: StageInventory, Cases: []Case{{Name: "nixctl.yaml", Status: Passed}}},
 		{Name: StageSecrets, Cases: []Case{{Name: "a.yaml", Status: Failed}}},

@@ -13,7 +13,7 @@ import (
 func SecretsStage(env secrets.Env) SecretsVerifier {
 	return func(ctx context.Context, fleet *inventory.Fleet) ([]SecretFile, error) {
 		var keys *secrets.Keyring
-		if env.Getenv("SOPS_AGE_KEY") != "" || env.Getenv("SOPS_AGE_KEY_FILE") != "" {
+		if env.AgeKey != "" || env.AgeKeyFile != "" {
 			keys = secrets.LoadKeyring(ctx, env)
 		}
 		rep, err := secrets.Verify(ctx, fleet, secrets.VerifyOptions{Keys: keys})

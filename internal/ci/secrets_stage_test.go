@@ -10,6 +10,7 @@ import (
 )
 
 func TestSecretsStageReportsPlaintext(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fleet := &inventory.Fleet{Dir: dir, Secrets: inventory.Secrets{Dir: "secrets", SopsConfig: ".sops.yaml"}}
 	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o755); err != nil {
@@ -19,7 +20,7 @@ func TestSecretsStageReportsPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No SOPS_AGE_KEY[_FILE]: structure and recipients only, no key needed.
-	env := secrets.Env{Getenv: func(string) string { return "" }, Home: t.TempDir()}
+	env := secrets.Env{Home: t.TempDir()}
 	files, err := SecretsStage(env)(t.Context(), fleet)
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,7 @@ func findStep(steps []map[string]any, key, prefix string) map[string]any {
 }
 
 func TestGitHubWorkflow(t *testing.T) {
+	t.Parallel()
 	p, doc := parseWorkflow(t, "github")
 	if p.Path != ".github/workflows/nixctl.yml" {
 		t.Errorf("path %s", p.Path)
@@ -71,6 +72,7 @@ func TestGitHubWorkflow(t *testing.T) {
 }
 
 func TestGitLabWorkflow(t *testing.T) {
+	t.Parallel()
 	p, doc := parseWorkflow(t, "gitlab")
 	if p.Path != ".gitlab-ci.yml" {
 		t.Errorf("path %s", p.Path)
@@ -96,6 +98,7 @@ func TestGitLabWorkflow(t *testing.T) {
 }
 
 func TestForgejoWorkflow(t *testing.T) {
+	t.Parallel()
 	p, doc := parseWorkflow(t, "forgejo")
 	if p.Path != ".forgejo/workflows/nixctl.yml" {
 		t.Errorf("path %s", p.Path)
@@ -115,6 +118,7 @@ func TestForgejoWorkflow(t *testing.T) {
 }
 
 func TestWriteWorkflowRefusesToOverwrite(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), ".github", "workflows", "nixctl.yml")
 	if err := WriteWorkflow(fsx.Disk{}, path, "one\n", false); err != nil {
 		t.Fatal(err)
@@ -138,6 +142,7 @@ func TestWriteWorkflowRefusesToOverwrite(t *testing.T) {
 }
 
 func TestPinsNixctl(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if PinsNixctl(dir) {
 		t.Error("no flake.lock: not pinned")

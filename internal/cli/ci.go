@@ -181,7 +181,7 @@ func ciDeployer(deps *app.Deps) ci.Deployer {
 
 func writeCIReports(deps *app.Deps, rep *ci.Report, junit, jsonOut string) error {
 	stdoutTaken := jsonOut == "-"
-	if deps.Getenv("GITHUB_ACTIONS") == "true" {
+	if deps.Env.GitHubActions {
 		// Workflow commands are read from the job's output; stdout unless
 		// it carries the JSON report.
 		w := deps.IO.Out

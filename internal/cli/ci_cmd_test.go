@@ -25,7 +25,6 @@ func ciRecorded(t *testing.T) (dir string, rec *execx.Recorder) {
 		"nixctl.yaml": "hosts:\n  - name: a\n    address: 192.0.2.1\n",
 		"flake.nix":   "{ outputs = { self }: { }; }\n",
 	})
-	t.Chdir(dir)
 	rec = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
 	rec.Register(nix.EvalAttrNames(dir, "nixosConfigurations"), `["a"]`, 0)
 	rec.Register(nix.EvalAttrNames(dir, "homeConfigurations"), `[]`, 0)
@@ -163,14 +162,13 @@ func TestCIDeployPassesItsExitCodeOn(t *testing.T) {
 }
 
 func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build", "--no-link", "--json"}, ExitCode: 1,
 		Stderr: `@nix {"action":"msg","level":0,"msg":"error: builder for '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv' failed with exit code 1"}` + "\n"})
 	rec.Register(nix.EvalPositions(dir, []string{"nixosConfigurations"}, 1), `{"a":{"file":"`+dir+`/flake.nix","line":4,"column":9}}`, 0)
-	deps := ciDeps(dir, nil)
-	deps.Exec = rec
 	report := filepath.Join(t.TempDir(), "r.xml")
-	code, _, stderr := ciRun(t, deps, "ci", "--deploy", "a", "--junit", report)
+	code, _, stderr := ciRun(t, dir, nil, rec, "ci", "--deploy", "a", "--junit", report)
 	if code != exitcode.Build {
 		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Build, stderr)
 	}
@@ -194,14 +192,13 @@ func TestCIDeploySkippedAfterAFailedStage(t *testing.T) {
 }
 
 func TestCIGitHubAnnotations(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	// Host a fails among the others, then alone with its located error.
 	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"a": {Failed: true}}))
 	rec.RegisterStub(&execx.Stub{Prefix: nix.EvalDrvPath(dir, nix.ToplevelAttr("a")), ExitCode: 1,
 		Stderr: `@nix {"action":"msg","column":5,"file":"` + dir + `/hosts/a.nix","level":0,"line":3,"msg":"error: undefined variable 'pkgs'","raw_msg":"undefined variable 'pkgs'"}` + "\n"})
-	deps := ciDeps(dir, map[string]string{"GITHUB_ACTIONS": "true"})
-	deps.Exec = rec
-	code, stdout, _ := ciRun(t, deps, "ci", "--no-build")
+	code, stdout, _ := ciRun(t, dir, map[string]string{"GITHUB_ACTIONS": "true"}, rec, "ci", "--no-build")
 	if code != exitcode.Eval {
 		t.Fatalf("exit %d, want %d", code, exitcode.Eval)
 	}
@@ -215,20 +212,20 @@ func TestCIGitHubAnnotations(t *testing.T) {
 }
 
 func TestCIUnknownDeploySelectorIsAUsageError(t *testing.T) {
+	t.Parallel()
 	dir, _ := ciRecorded(t)
-	deps := ciDeps(dir, nil)
-	deps.Exec = &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
-	code, _, stderr := ciRun(t, deps, "ci", "--deploy", "nope")
+	code, _, stderr := ciRun(t, dir, nil, &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}, "ci", "--deploy", "nope")
 	if code != exitcode.Usage || !strings.Contains(stderr, "nope") {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
 
 func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
+	t.Parallel()
 	dir, _ := ciRecorded(t)
 	path := filepath.Join(dir, ".github", "workflows", "nixctl.yml")
 	before := testutil.Tree(t, dir)
-	code, stdout, stderr := ciRun(t, ciDeps(dir, nil), "--dry-run", "ci", "init", "github")
+	code, stdout, stderr := ciRun(t, dir, nil, nil, "--dry-run", "ci", "init", "github")
 	if code != 0 {
 		t.Fatalf("--dry-run: exit %d\n%s", code, stderr)
 	}
@@ -238,8 +235,7 @@ func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
 		"write "+path+" (mode 0644, ")
 	testutil.SameTree(t, "ci init --dry-run", before, testutil.Tree(t, dir))
 
-	deps := ciDeps(dir, nil)
-	code, stdout, stderr = ciRun(t, deps, "ci", "init", "github")
+	code, stdout, stderr = ciRun(t, dir, nil, nil, "ci", "init", "github")
 	if code != 0 || strings.TrimSpace(stdout) != path {
 		t.Fatalf("exit %d stdout %q\n%s", code, stdout, stderr)
 	}
@@ -257,34 +253,32 @@ func TestCIInitWritesAndRefusesToOverwrite(t *testing.T) {
 	if err := os.WriteFile(path, []byte("mine\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr = ciRun(t, ciDeps(dir, nil), "ci", "init", "github")
+	code, _, stderr = ciRun(t, dir, nil, nil, "ci", "init", "github")
 	if code != exitcode.Failure || !strings.Contains(stderr, "will not overwrite") || !strings.Contains(stderr, "--force") {
 		t.Errorf("second init: exit %d\n%s", code, stderr)
 	}
 	if data, _ := os.ReadFile(path); string(data) != "mine\n" {
 		t.Errorf("file overwritten without --force")
 	}
-	if code, _, stderr = ciRun(t, ciDeps(dir, nil), "ci", "init", "github", "--force"); code != 0 {
+	if code, _, stderr = ciRun(t, dir, nil, nil, "ci", "init", "github", "--force"); code != 0 {
 		t.Errorf("--force: exit %d\n%s", code, stderr)
 	}
-	if code, _, stderr = ciRun(t, ciDeps(dir, nil), "ci", "init", "jenkins"); code != exitcode.Usage || !strings.Contains(stderr, "forgejo|github|gitlab") {
+	if code, _, stderr = ciRun(t, dir, nil, nil, "ci", "init", "jenkins"); code != exitcode.Usage || !strings.Contains(stderr, "forgejo|github|gitlab") {
 		t.Errorf("unknown platform: exit %d\n%s", code, stderr)
 	}
 }
 
 func TestCIInvalidInventoryStillChecksTheFlake(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{
 		"nixctl.yaml": "hosts:\n  - name: a\n    adress: 192.0.2.1\n",
 		"flake.nix":   "{ outputs = { self }: { }; }\n",
 	})
-	t.Chdir(dir)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}
 	rec.Register(nix.EvalPositions(dir, []string{"checks"}, 2), `{}`, 0)
 	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
-	deps := ciDeps(dir, nil)
-	deps.Exec = rec
 	report := filepath.Join(t.TempDir(), "r.xml")
-	code, _, stderr := ciRun(t, deps, "ci", "--junit", report)
+	code, _, stderr := ciRun(t, dir, nil, rec, "ci", "--junit", report)
 	if code != exitcode.Inventory {
 		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Inventory, stderr)
 	}
@@ -302,13 +296,12 @@ func TestCIInvalidInventoryStillChecksTheFlake(t *testing.T) {
 }
 
 func TestCIFlakeCheckErrorAboutAHostIsReportedOnceByEvaluate(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "flake", "check", dir}, ExitCode: 1,
 		Stderr: `@nix {"action":"msg","level":0,"msg":"error: the option 'boot.loader.grub.device' is not set\n\n       … while checking NixOS configuration 'nixosConfigurations.a'\n\n       at ` + dir + `/hosts/a.nix:7:3:"}` + "\n"})
-	deps := ciDeps(dir, nil)
-	deps.Exec = rec
 	report := filepath.Join(t.TempDir(), "r.xml")
-	code, _, stderr := ciRun(t, deps, "ci", "--no-build", "--junit", report)
+	code, _, stderr := ciRun(t, dir, nil, rec, "ci", "--no-build", "--junit", report)
 	if code != exitcode.Eval {
 		t.Fatalf("exit %d, want %d (evaluate)\n%s", code, exitcode.Eval, stderr)
 	}
@@ -321,6 +314,7 @@ func TestCIFlakeCheckErrorAboutAHostIsReportedOnceByEvaluate(t *testing.T) {
 // Nix 2.8 with --keep-going can leave the last failure out of its output:
 // an item no message names is built again alone to learn its own result.
 func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
+	t.Parallel()
 	dir, rec := ciRecorded(t)
 	calls := 0
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build", "--no-link", "--json"}, Func: func(c execx.Cmd) (string, int) {
@@ -330,9 +324,7 @@ func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
 		}
 		return `[{"drvPath":"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a.drv","outputs":{"out":"/nix/store/c-a"}}]`, 0
 	}})
-	deps := ciDeps(dir, nil)
-	deps.Exec = rec
-	code, _, stderr := ciRun(t, deps, "ci")
+	code, _, stderr := ciRun(t, dir, nil, rec, "ci")
 	if code != exitcode.OK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -348,9 +340,10 @@ func TestCIBuildFailureNobodyNamedIsBuiltAlone(t *testing.T) {
 }
 
 func TestCIInitDeployAddsTheJobForTheSelectedHosts(t *testing.T) {
+	t.Parallel()
 	dir, _ := ciRecorded(t)
 	for _, platform := range []string{"github", "gitlab", "forgejo"} {
-		code, stdout, stderr := ciRun(t, ciDeps(dir, nil), "ci", "init", platform, "--deploy", "a", "-o", platform+".yml")
+		code, stdout, stderr := ciRun(t, dir, nil, nil, "ci", "init", platform, "--deploy", "a", "-o", platform+".yml")
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s", platform, code, stderr)
 		}
@@ -376,7 +369,7 @@ func TestCIInitDeployAddsTheJobForTheSelectedHosts(t *testing.T) {
 	// A selector that selects no host, or that is not a plain word, writes
 	// nothing.
 	for _, bad := range []string{"nope", "a;reboot"} {
-		code, _, stderr := ciRun(t, ciDeps(dir, nil), "ci", "init", "github", "--deploy", bad)
+		code, _, stderr := ciRun(t, dir, nil, nil, "ci", "init", "github", "--deploy", bad)
 		if code != exitcode.Usage || !strings.Contains(stderr, "nixctl: hint: ") {
 			t.Errorf("--deploy %q: exit %d\n%s", bad, code, stderr)
 		}

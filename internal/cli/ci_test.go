@@ -2,16 +2,14 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -59,32 +57,15 @@ secrets:
 	for k, v := range broken {
 		files[k] = v
 	}
-	dir := testutil.WriteTree(t, files)
-	// Relative inventory paths resolve against the process's directory.
-	t.Chdir(dir)
-	return dir
+	return testutil.WriteTree(t, files)
 }
 
-// ciDeps are Deps for an in-process run in dir with the real runner.
-func ciDeps(dir string, env map[string]string) *app.Deps {
-	return &app.Deps{
-		Getenv: func(k string) string {
-			if v, ok := env[k]; ok {
-				return v
-			}
-			if k == "PATH" || k == "HOME" {
-				return os.Getenv(k)
-			}
-			return ""
-		},
-		Cwd: dir, Now: time.Now, Version: "test",
-	}
-}
-
-func ciRun(t *testing.T, deps *app.Deps, args ...string) (code int, stdout, stderr string) {
+// ciRun runs nixctl in-process in dir, in testEnv(env), with runner (nil:
+// the real one).
+func ciRun(t *testing.T, dir string, env map[string]string, runner execx.Runner, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	code = runDeps(testDeps(dir, env, runner, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}), args...)
 	return code, out.String(), errb.String()
 }
 
@@ -188,7 +169,7 @@ func TestCIGreenRepositoryPasses(t *testing.T) {
 	dir := ciFleet(t, nil)
 	keys := ciEncryptedSecret(t, dir)
 	report := filepath.Join(t.TempDir(), "report.xml")
-	code, stdout, stderr := ciRun(t, ciDeps(dir, map[string]string{"SOPS_AGE_KEY_FILE": keys}), "ci", "--junit", report)
+	code, stdout, stderr := ciRun(t, dir, map[string]string{"SOPS_AGE_KEY_FILE": keys}, nil, "ci", "--junit", report)
 	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0\n%s", code, stderr)
 	}
@@ -234,7 +215,7 @@ func TestCIBrokenRepositoryReportsEveryFailure(t *testing.T) {
 	})
 	report := filepath.Join(t.TempDir(), "report.xml")
 	jsonReport := filepath.Join(t.TempDir(), "report.json")
-	code, _, stderr := ciRun(t, ciDeps(dir, nil), "ci", "--junit", report, "--json", jsonReport)
+	code, _, stderr := ciRun(t, dir, nil, nil, "ci", "--junit", report, "--json", jsonReport)
 	// secrets (7) runs before flake (4) and evaluate (8): the first failing
 	// stage decides.
 	if code != exitcode.Secrets {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/user"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
@@ -25,29 +23,18 @@ type result struct {
 	code           int
 }
 
-// runIn runs nixctl in dir with a recording runner (nil: the real one) and a
-// controlled environment.
+// runIn runs nixctl in dir with a recording runner (nil: the real one) and
+// testEnv(env) as its environment.
 func runIn(t *testing.T, dir string, rec *execx.Recorder, env map[string]string, args ...string) result {
 	t.Helper()
-	for _, k := range []string{"NIXCTL_FLAKE", "NIXCTL_CONFIG", "NIXCTL_JSON", "NIXCTL_DRY_RUN", "NIXCTL_YES", "NIXCTL_QUIET", "NIXCTL_VERBOSE", "NIXCTL_NO_COLOR"} {
-		t.Setenv(k, "")
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	getenv := func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		return ""
-	}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: getenv, Cwd: dir, Now: time.Now, Version: "test"}
-	deps.Account = accountFor(env)
+	var runner execx.Runner
 	if rec != nil { // nil: the real runner (tests of real parts)
-		deps.Exec = rec
+		runner = rec
 	}
-	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	deps := app.New(app.Parts{Runner: runner, Env: testEnv(env), Cwd: dir, Account: accountFor(env), Version: "test",
+		Stdio: ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}})
+	code := runDeps(deps, args...)
 	return result{out.String(), errb.String(), code}
 }
 
@@ -79,6 +66,7 @@ func fleetEvaluates() *execx.Stub {
 }
 
 func TestCheckRunsFlakeCheckBesideOneEvaluation(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "flake", "check", dir}, "", 0)
@@ -107,6 +95,7 @@ func TestCheckRunsFlakeCheckBesideOneEvaluation(t *testing.T) {
 }
 
 func TestCheckFailureNamesHostFileAndLine(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}", "hosts/db.nix": ""})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "flake", "check"}, "", 0)
@@ -137,6 +126,7 @@ func TestCheckFailureNamesHostFileAndLine(t *testing.T) {
 }
 
 func TestCheckJSONAndNixArgs(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "flake", "check"}, "", 0)
@@ -163,6 +153,7 @@ func TestCheckJSONAndNixArgs(t *testing.T) {
 }
 
 func TestCheckDryRunRunsNothing(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	r := runIn(t, dir, rec, nil, "check", "--dry-run", "db")
@@ -178,6 +169,7 @@ func TestCheckDryRunRunsNothing(t *testing.T) {
 }
 
 func TestInventoryCheckAgainstFlake(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "eval", "--json", dir + "#nixosConfigurations"}, `["web-1","extra"]`, 0)
@@ -199,6 +191,7 @@ func TestInventoryCheckAgainstFlake(t *testing.T) {
 }
 
 func TestNoInventoryIsExit3WithHint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := runIn(t, dir, &execx.Recorder{}, nil, "inventory", "list")
 	if r.code != exitcode.Inventory || !strings.Contains(r.stderr, "no nixctl.yaml found") || !strings.Contains(r.stderr, "hint:") {
@@ -207,6 +200,7 @@ func TestNoInventoryIsExit3WithHint(t *testing.T) {
 }
 
 func TestFlakeAndConfigFromEnvironment(t *testing.T) {
+	t.Parallel()
 	fleet := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML})
 	elsewhere := t.TempDir()
 	r := runIn(t, elsewhere, &execx.Recorder{}, map[string]string{"NIXCTL_FLAKE": fleet}, "inventory", "list")
@@ -224,6 +218,7 @@ func TestFlakeAndConfigFromEnvironment(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML})
 	for _, args := range [][]string{{"check", "--nope"}, {"version", "extra"}, {"check", "nosuch"}, {"-v", "-q", "version"}} {
 		r := runIn(t, dir, &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}, nil, args...)
@@ -237,6 +232,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestNoColourWhenNotATerminal(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML})
 	r := runIn(t, dir, &execx.Recorder{}, nil, "inventory", "show", "nope")
 	if strings.Contains(r.stderr, "\x1b[") {
@@ -245,6 +241,7 @@ func TestNoColourWhenNotATerminal(t *testing.T) {
 }
 
 func TestCompletionOffersInventoryNames(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML})
 	r := runIn(t, dir, &execx.Recorder{}, nil, "__complete", "check", "")
 	for _, want := range []string{"web-1", "db", "laptop", "@web"} {
@@ -259,6 +256,7 @@ func TestCompletionOffersInventoryNames(t *testing.T) {
 }
 
 func TestCheckSaysOnceWhenInputsCannotBeFetched(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	download := `@nix {"action":"msg","level":0,"msg":"error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/nixos-25.05': Couldn't resolve host name (6)"}`

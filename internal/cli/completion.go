@@ -101,7 +101,7 @@ func completeNames(deps *app.Deps, kinds int) func(*cobra.Command, []string, str
 // without the root command's PersistentPreRunE; false means "offer nothing".
 func completionFleet(deps *app.Deps, cmd *cobra.Command) (*inventory.Fleet, bool) {
 	if deps.Config == nil {
-		cfg, err := config.Load(cmd.Flags())
+		cfg, err := config.Load(cmd.Flags(), deps.Env.Settings)
 		if err != nil {
 			return nil, false
 		}

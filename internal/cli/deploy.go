@@ -418,7 +418,7 @@ func newRunID(now time.Time) string {
 
 func whoAmI(deps *app.Deps) string {
 	h, _ := os.Hostname()
-	u := deps.Getenv("USER")
+	u := deps.Env.User
 	if u == "" {
 		u = "unknown"
 	}

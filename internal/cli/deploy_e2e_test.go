@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,9 +17,10 @@ import (
 	"github.com/nixctl/nixctl/internal/testutil/fakecmd"
 )
 
-// fakeRebuildOnPath puts this test binary on PATH as nixos-rebuild (it
-// answers as fakecmd from the returned directory's table and logs there).
-func fakeRebuildOnPath(t *testing.T) string {
+// fakeRebuildOnPath puts this test binary on a PATH as nixos-rebuild (it
+// answers as fakecmd from the returned directory's table and logs there);
+// vars are the PATH and the table's place, for a run's environment.
+func fakeRebuildOnPath(t *testing.T) (fake string, vars map[string]string) {
 	t.Helper()
 	fake, bin := t.TempDir(), t.TempDir()
 	exe, err := os.Executable()
@@ -28,9 +30,7 @@ func fakeRebuildOnPath(t *testing.T) string {
 	if err := os.Symlink(exe, filepath.Join(bin, "nixos-rebuild")); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
-	t.Setenv(fakecmd.DirEnv, fake)
-	return fake
+	return fake, map[string]string{"PATH": bin + ":" + os.Getenv("PATH"), fakecmd.DirEnv: fake}
 }
 
 // TestDeployDemoFleetEndToEnd deploys the demo fleet's two cluster hosts
@@ -75,11 +75,12 @@ hosts:
 	home := t.TempDir()
 	testutil.WriteFiles(t, dir, map[string]string{"nixctl.yaml": inv})
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known), ".ssh/config": "Host *\n  ServerAliveInterval 30\n"})
-	fake := fakeRebuildOnPath(t)
+	fake, vars := fakeRebuildOnPath(t)
 	// The bash nixos-rebuild: it evaluates the flake again and activates
 	// what it finds; nixctl then checks that it is what it built.
 	testutil.WriteFiles(t, fake, map[string]string{"nixos-rebuild.yaml": "flavour: bash\nresponses:\n  - args: [switch, --flake]\n    activate: true\n"})
 	env := map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice"}
+	maps.Copy(env, vars)
 
 	r := runIn(t, dir, nil, env, "deploy", "@cluster", "--yes", "--json")
 	if r.code != 0 {

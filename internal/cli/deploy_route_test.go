@@ -48,9 +48,8 @@ func TestDeployThroughJumpHostByAlias(t *testing.T) {
 	}
 	inv := "hosts:\n  - {name: web, address: web, buildHost: builder}\n  - {name: builder, address: bastion}\n"
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": inv, "flake.nix": "{}"})
-	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
-	t.Setenv("REC", rec)
-	env := map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice", "NIX_SSHOPTS": "-o ServerAliveInterval=7"}
+	env := map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice", "NIX_SSHOPTS": "-o ServerAliveInterval=7",
+		"PATH": bin + ":" + os.Getenv("PATH"), "REC": rec}
 
 	// boot: no health stage, whose retries only lengthen a test of the route.
 	r := runIn(t, dir, nil, env, "deploy", "web", "--action", "boot", "--yes", "--no-check", "--substitute-on-target", "--", "--show-trace")
@@ -86,6 +85,7 @@ func TestDeployThroughJumpHostByAlias(t *testing.T) {
 // What goes after -- is checked; the build host must exist; each a single
 // error line with a hint, before anything runs.
 func TestDeployPassThroughAndBuildHostErrors(t *testing.T) {
+	t.Parallel()
 	inv := "defaults: {substituteOnTarget: true}\nhosts:\n  - {name: web, address: 192.0.2.1}\n  - {name: builder, address: 192.0.2.9, port: 2222}\n"
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": inv, "flake.nix": "{}"})
 	home := t.TempDir()

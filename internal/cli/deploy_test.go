@@ -31,6 +31,7 @@ func probeStub(rec *execx.Recorder, stderr string, code int) {
 // deploy --dry-run runs the deploy over printers: every step of each host
 // in the order it would run, nothing changed here, nothing run on a host.
 func TestDeployDryRunPrintsThePlan(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
 	home := t.TempDir()
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
@@ -126,6 +127,7 @@ func stepsInOrder(t *testing.T, out, host string, want ...string) {
 }
 
 func TestDeployBashFlavourAndRollbackPlan(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
 	probeStub(rec, "unknown option `--nixctl-flavour-probe'\n", 1)
@@ -141,6 +143,7 @@ func TestDeployBashFlavourAndRollbackPlan(t *testing.T) {
 }
 
 func TestDeployUsageErrors(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": deployFleet, "flake.nix": "{}"})
 	paths := map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}
 	for _, c := range []struct {

@@ -48,7 +48,7 @@ Exits 1 when a finding fails (nixctl could not do its job), 0 with warnings.`,
 func runDoctor(ctx context.Context, opts *doctorOptions) error {
 	deps := opts.deps
 	fleet, fleetErr := deps.Fleet()
-	env := doctor.Env{Runner: deps.Runner(), Getenv: deps.Getenv, Home: deps.Home(), Fleet: fleet, FleetErr: fleetErr}
+	env := doctor.Env{Runner: deps.Runner(), Home: deps.Home(), Keys: secretsEnv(deps), SSHAuthSock: deps.Env.SSHAuthSock, Fleet: fleet, FleetErr: fleetErr}
 	// Without an inventory there are no hosts to look at; the inventory
 	// finding says why.
 	if (opts.hosts || len(opts.selectors) > 0) && fleetErr == nil {

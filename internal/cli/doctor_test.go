@@ -17,6 +17,7 @@ import (
 // A repository with nixctl.yaml and no flake.nix is not a fleet nix can
 // evaluate: doctor fails and says how to fix it.
 func TestDoctorInventoryWithoutFlakeFails(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": "hosts: []\n"})
 	r := runIn(t, dir, nil, map[string]string{"HOME": t.TempDir()}, "--json", "doctor")
 	if r.code != exitcode.Failure {
@@ -31,6 +32,7 @@ func TestDoctorInventoryWithoutFlakeFails(t *testing.T) {
 // Without an inventory, --hosts has nothing to look at: the findings about
 // this machine still come, the inventory's says why.
 func TestDoctorHostsWithoutInventory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := runIn(t, dir, nil, map[string]string{"HOME": t.TempDir()}, "--json", "doctor", "--hosts")
 	if r.code != exitcode.Failure {

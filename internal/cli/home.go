@@ -184,14 +184,14 @@ func homeEnv(deps *app.Deps, fleet *inventory.Fleet, profiles ...inventory.Profi
 	}
 	progress := ui.NewProgress(deps.IO, names)
 	return &home.Env{
-		Runner: deps.Runner(),
-		Fleet:  fleet,
-		Who:    who(deps),
-		Home:   deps.Home(),
-		Getenv: deps.Getenv,
-		Err:    deps.IO.Err,
-		Remote: newHomeRemote(deps, fleet),
-		Events: progress,
+		Runner:    deps.Runner(),
+		Fleet:     fleet,
+		Who:       who(deps),
+		Home:      deps.Home(),
+		StateHome: deps.Env.StateHome,
+		Err:       deps.IO.Err,
+		Remote:    newHomeRemote(deps, fleet),
+		Events:    progress,
 	}, progress
 }
 

@@ -208,7 +208,7 @@ func TestRealHomeSwitchThroughNixRunInputsFrom(t *testing.T) {
 			path = append(path, d)
 		}
 	}
-	t.Setenv("PATH", strings.Join(path, string(filepath.ListSeparator)))
+	env["PATH"] = strings.Join(path, string(filepath.ListSeparator))
 	flake, err := os.ReadFile(filepath.Join(dir, "flake.nix"))
 	if err != nil {
 		t.Fatal(err)
@@ -234,8 +234,10 @@ func TestRealHomeSwitchThroughNixRunInputsFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	env["NIX_CONFIG"] = "flake-registry = " + registry
-	t.Setenv("NIX_CONFIG", env["NIX_CONFIG"])
-	realRun(t, "nix", "--extra-experimental-features", "nix-command flakes", "flake", "lock", dir)
+	lock := []string{"nix", "--extra-experimental-features", "nix-command flakes", "flake", "lock", dir}
+	if res, err := execx.NewReal().Run(context.Background(), execx.Cmd{Argv: lock, Env: []string{"NIX_CONFIG=" + env["NIX_CONFIG"]}}); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(lock, " "), err, res.Stderr)
+	}
 
 	r := runIn(t, dir, nil, env, "home", "switch", "laptop")
 	if r.code != 0 {

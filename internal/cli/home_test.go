@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
@@ -43,6 +42,7 @@ func homeFleet(t *testing.T) (dir string, env map[string]string) {
 }
 
 func TestHomeBuildBuildsSeveralProfilesInOneNixBuild(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build", "--no-link", "--json"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
@@ -64,6 +64,7 @@ func TestHomeBuildBuildsSeveralProfilesInOneNixBuild(t *testing.T) {
 }
 
 func TestHomeBuildFailureIsExit9WithTheNixError(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build"}, ExitCode: 1,
@@ -78,6 +79,7 @@ func TestHomeBuildFailureIsExit9WithTheNixError(t *testing.T) {
 }
 
 func TestHomeSwitchWithoutHomeManagerRunsThePinnedOne(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
@@ -94,6 +96,7 @@ func TestHomeSwitchWithoutHomeManagerRunsThePinnedOne(t *testing.T) {
 }
 
 func TestHomeSwitchThroughNixRunWithoutAHomeManagerInput(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
@@ -105,6 +108,7 @@ func TestHomeSwitchThroughNixRunWithoutAHomeManagerInput(t *testing.T) {
 }
 
 func TestHomeSwitchSeveralProfilesEndsWithASummary(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
@@ -141,6 +145,7 @@ func TestHomeSwitchSeveralProfilesEndsWithASummary(t *testing.T) {
 }
 
 func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	old := t.TempDir()
 	profiles := filepath.Join(env["HOME"], ".local", "state", "nix", "profiles")
@@ -200,6 +205,7 @@ func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
 // A remote profile's dry run prints every step of the switch in order, as
 // the real run takes them, and runs nothing here or on the host.
 func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	before, beforeHome := testutil.Tree(t, dir), testutil.Tree(t, env["HOME"])
@@ -240,6 +246,7 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 }
 
 func TestHomeSwitchRefusesABadBackupExtension(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	r := runIn(t, dir, rec, env, "home", "switch", "laptop", "--backup-ext", "../../etc/x")
@@ -249,6 +256,7 @@ func TestHomeSwitchRefusesABadBackupExtension(t *testing.T) {
 }
 
 func TestHomeUnknownSubcommandIsAUsageError(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	r := runIn(t, dir, &execx.Recorder{}, env, "home", "swtich", "laptop")
 	if r.code != exitcode.Usage || !strings.Contains(r.stderr, `unknown command "swtich" for nixctl home`) || !strings.Contains(r.stderr, "did you mean 'nixctl home switch'?") {
@@ -257,6 +265,7 @@ func TestHomeUnknownSubcommandIsAUsageError(t *testing.T) {
 }
 
 func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	env["USER"] = "nobody-in-particular"
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
@@ -267,6 +276,7 @@ func TestHomeAutoSelectionListsProfilesWhenAmbiguous(t *testing.T) {
 }
 
 func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	before, beforeHome := testutil.Tree(t, dir), testutil.Tree(t, env["HOME"])
@@ -296,10 +306,8 @@ func TestHomeRemoteRollbackDryRunPrintsTheSSHCommand(t *testing.T) {
 }
 
 func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
+	t.Parallel()
 	dir, env := homeFleet(t)
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
@@ -309,8 +317,9 @@ func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
 		return "", 0
 	}})
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(k string) string { return env[k] }, Account: accountFor(env), Cwd: dir, Now: time.Now, Version: "test", Exec: rec}
-	code := run(ctx, deps, []string{"home", "switch", "laptop", "work"}, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	deps := app.New(app.Parts{Runner: rec, Env: testEnv(env), Account: accountFor(env), Cwd: dir, Version: "test",
+		Stdio: ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}})
+	code := run(ctx, deps, []string{"home", "switch", "laptop", "work"})
 	if code != exitcode.Interrupted {
 		t.Fatalf("exit %d, want 130:\n%s", code, errb.String())
 	}

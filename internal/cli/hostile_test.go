@@ -15,6 +15,7 @@ import (
 // could be read by a shell or as an option is named in the error, and no
 // command is started.
 func TestHostileInventoriesAreRefusedBeforeAnythingRuns(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"space in name":      "hosts:\n  - {name: 'web 1', address: 10.0.0.1}\n",
 		"semicolon":          "hosts:\n  - {name: web, address: '10.0.0.1;reboot'}\n",
@@ -47,6 +48,7 @@ func TestHostileInventoriesAreRefusedBeforeAnythingRuns(t *testing.T) {
 }
 
 func TestHugeInventoryIsRefusedUnread(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f, err := os.Create(filepath.Join(dir, "nixctl.yaml"))
 	if err != nil {

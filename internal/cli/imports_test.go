@@ -23,6 +23,7 @@ func exitCodeImporterAllowed(dir string) bool {
 }
 
 func TestOnlyTheCommandLineImportsExitCodes(t *testing.T) {
+	t.Parallel()
 	root := testutil.RepoRoot(t)
 	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {

@@ -91,7 +91,7 @@ func runInit(ctx context.Context, opts *initOptions) error {
 	deps := opts.deps
 	names := opts.names
 	if names.User == "" {
-		names.User = deps.Getenv("USER")
+		names.User = deps.Env.User
 		if names.User == "" || names.User == "root" {
 			return fault.Usagef("pass --user NAME: your login user on the laptop and the servers", "no --user given and $USER is %q", names.User)
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +92,8 @@ func newPlanFleet(t *testing.T) *planFleet {
 		}
 	}
 	home := t.TempDir()
-	pf.fake = fakeRebuildOnPath(t)
+	var vars map[string]string
+	pf.fake, vars = fakeRebuildOnPath(t)
 	testutil.WriteFiles(t, home, map[string]string{".ssh/known_hosts": string(known)})
 	testutil.WriteFiles(t, pf.fake, map[string]string{"nixos-rebuild.yaml": `flavour: bash
 responses:
@@ -102,6 +104,7 @@ responses:
     activate: true
 `})
 	pf.env = map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice"}
+	maps.Copy(pf.env, vars)
 	return pf
 }
 
@@ -285,9 +288,10 @@ func TestPlanComparesOnTheHostWhenThisStoreLacksItsSystem(t *testing.T) {
 	if err := os.Symlink(gen1, s.Root()+"/run/current-system"); err != nil {
 		t.Fatal(err)
 	}
-	fake := fakeRebuildOnPath(t)
+	fake, vars := fakeRebuildOnPath(t)
 	testutil.WriteFiles(t, fake, map[string]string{"nixos-rebuild.yaml": "responses:\n  - args: [dry-activate]\n    stderr: \"would restart the following units: sshd.service\\n\"\n"})
 	env := map[string]string{"HOME": home, "XDG_STATE_HOME": filepath.Join(home, "state"), "USER": "alice"}
+	maps.Copy(env, vars)
 	r := runIn(t, dir, nil, env, "plan", "web", "--no-check", "--json")
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)

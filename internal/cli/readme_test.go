@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -85,6 +84,7 @@ func exitCodeConstants(t *testing.T, root string) map[int]string {
 }
 
 func TestREADMEExitCodesMatchTheCode(t *testing.T) {
+	t.Parallel()
 	root := testutil.RepoRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
@@ -117,6 +117,7 @@ var (
 )
 
 func TestREADMEGlobalFlagsMatchTheCode(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -136,9 +137,8 @@ func TestREADMEGlobalFlagsMatchTheCode(t *testing.T) {
 		documented[m[1]] = d
 	}
 
-	deps := &app.Deps{Getenv: func(string) string { return "" }, Now: time.Now}
 	var sink bytes.Buffer
-	root := newRootCmd(deps, ui.Stdio{In: strings.NewReader(""), Out: &sink, Err: &sink})
+	root := newRootCmd(app.New(app.Parts{Stdio: ui.Stdio{In: strings.NewReader(""), Out: &sink, Err: &sink}}))
 	flags := root.PersistentFlags()
 	seen := 0
 	flags.VisitAll(func(f *pflag.Flag) {
@@ -161,24 +161,21 @@ func TestREADMEGlobalFlagsMatchTheCode(t *testing.T) {
 		if f.Value.Type() == "bool" {
 			value = "1"
 		}
-		t.Setenv(env, "")
 		fresh := func() *pflag.FlagSet {
 			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 			config.AddFlags(fs)
 			return fs
 		}
-		before, err := config.Load(fresh())
+		before, err := config.Load(fresh(), app.NewEnv(nil).Settings)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Setenv(env, value)
-		after, err := config.Load(fresh())
+		after, err := config.Load(fresh(), app.NewEnv([]string{env + "=" + value}).Settings)
 		if err != nil {
 			t.Errorf("%s=%s: %v", env, value, err)
 		} else if reflect.DeepEqual(before, after) {
 			t.Errorf("%s=%s changes nothing", env, value)
 		}
-		t.Setenv(env, "")
 	})
 	if seen != len(documented) {
 		for name := range documented {

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,20 +34,19 @@ func Main(ctx context.Context, args []string, stdio ui.Stdio) int {
 		fmt.Fprintf(stdio.Err, "nixctl: error: %v\n", err)
 		return exitcode.Failure
 	}
-	deps := &app.Deps{Getenv: os.Getenv, Cwd: cwd, Now: time.Now, Version: Version}
-	deps.Exec = app.NewRunner(deps)
-	return run(ctx, deps, args, stdio)
+	// The process's environment and directory are read here, once: below
+	// this line nixctl sees only what Deps holds.
+	deps := app.New(app.Parts{Env: app.NewEnv(os.Environ()), Cwd: cwd, Stdio: stdio, Version: Version})
+	return run(ctx, deps, args)
 }
 
 // run is Main without signals, for tests that bring their own Deps.
-func run(ctx context.Context, deps *app.Deps, args []string, stdio ui.Stdio) int {
-	// A provisional IO so that flag errors are printed before config loads.
-	deps.IO = ui.New(stdio, deps.Getenv, true)
-	root := newRootCmd(deps, stdio)
+func run(ctx context.Context, deps *app.Deps, args []string) int {
+	root := newRootCmd(deps)
 	root.SetArgs(args)
-	root.SetIn(stdio.In)
-	root.SetOut(stdio.Out)
-	root.SetErr(stdio.Err)
+	root.SetIn(deps.Stdio.In)
+	root.SetOut(deps.Stdio.Out)
+	root.SetErr(deps.Stdio.Err)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitcode.OK
@@ -87,7 +85,7 @@ func Silent(kind fault.Kind) error {
 	return fault.New(kind, errSilent, "")
 }
 
-func newRootCmd(deps *app.Deps, stdio ui.Stdio) *cobra.Command {
+func newRootCmd(deps *app.Deps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "nixctl",
 		Short: "Run a whole Nix estate from one flake repository",
@@ -103,12 +101,12 @@ sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 			if err := checkCounts(cmd); err != nil {
 				return err
 			}
-			cfg, err := config.Load(cmd.Flags())
+			cfg, err := config.Load(cmd.Flags(), deps.Env.Settings)
 			if err != nil {
 				return err
 			}
 			deps.Config = cfg
-			deps.IO = ui.New(stdio, deps.Getenv, cfg.NoColor)
+			deps.IO = ui.New(deps.Stdio, deps.Env.Terminal(), cfg.NoColor)
 			deps.IO.Verbose, deps.IO.Quiet = cfg.Verbose, cfg.Quiet
 			return nil
 		},

@@ -63,6 +63,7 @@ func TestAddInGitRepositoryTracksTheNewFiles(t *testing.T) {
 
 // The README's example of a custom marker imports the file host add writes.
 func TestREADMECustomMarkerNamesTheWrittenFile(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"maps"
 	"os"
@@ -11,9 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/scaffold"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -29,12 +26,6 @@ type cliResult struct {
 // runIn, but with any runner: nil is the real one (tests with real nix).
 func runWith(t *testing.T, dir string, env map[string]string, runner execx.Runner, args ...string) cliResult {
 	t.Helper()
-	for _, k := range []string{"NIXCTL_FLAKE", "NIXCTL_CONFIG", "NIXCTL_JSON", "NIXCTL_DRY_RUN", "NIXCTL_YES", "NIXCTL_QUIET", "NIXCTL_VERBOSE", "NIXCTL_NO_COLOR"} {
-		t.Setenv(k, "")
-	}
-	if runner == nil {
-		runner = execx.NewReal()
-	}
 	if _, ok := env["SOPS_AGE_KEY_FILE"]; !ok {
 		// init finds or makes the user's age key: never the real one.
 		env = maps.Clone(env)
@@ -44,14 +35,7 @@ func runWith(t *testing.T, dir string, env map[string]string, runner execx.Runne
 		env["SOPS_AGE_KEY_FILE"] = filepath.Join(t.TempDir(), "keys.txt")
 	}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{
-		Getenv:  func(k string) string { return env[k] },
-		Cwd:     dir,
-		Now:     time.Now,
-		Version: "test",
-		Exec:    runner,
-	}
-	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	code := runDeps(testDeps(dir, env, runner, ui.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}), args...)
 	return cliResult{code, out.String(), errb.String()}
 }
 
@@ -74,6 +58,7 @@ func treeOf(t *testing.T, dir string) map[string]string {
 }
 
 func TestInitCommand(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice"}
 	r := runWith(t, parent, env, nil, "init", "myfleet", "--host", "mini", "--address", "10.0.0.7")
@@ -115,6 +100,7 @@ func TestInitCommand(t *testing.T) {
 }
 
 func TestInitRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env  map[string]string
 		args []string
@@ -139,6 +125,7 @@ func TestInitRefusesBadInput(t *testing.T) {
 }
 
 func TestInitGitAddsTheFiles(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
 	dir := filepath.Join(parent, "f")
@@ -172,6 +159,7 @@ func TestInitGitAddsTheFiles(t *testing.T) {
 }
 
 func TestInitDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
 	parent, home := t.TempDir(), t.TempDir()
 	keyFile := filepath.Join(home, "age", "keys.txt")
 	rec := &execx.Recorder{Paths: map[string]string{"git": "/usr/bin/git"}}
@@ -323,6 +311,7 @@ func TestHostAddThenInventoryCheck(t *testing.T) {
 
 // With real git: every written file is tracked, so a flake sees it.
 func TestInitGitWithRealGit(t *testing.T) {
+	t.Parallel()
 	testutil.Require(t, "git")
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice", "HOME": parent, "PATH": os.Getenv("PATH")}
@@ -358,6 +347,7 @@ func countUnder(t *testing.T, dir string) int {
 }
 
 func TestHostAddDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	env := map[string]string{"USER": "alice"}
 	if r := runWith(t, parent, env, nil, "init", "f"); r.code != 0 {

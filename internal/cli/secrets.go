@@ -46,7 +46,12 @@ sops-nix read unchanged.`,
 
 // secretsEnv is what key lookup needs, from the command's dependencies.
 func secretsEnv(deps *app.Deps) secrets.Env {
-	return secrets.Env{Getenv: deps.Getenv, Home: deps.Home(), Runner: deps.Runner()}
+	e := deps.Env
+	return secrets.Env{
+		Home: deps.Home(), ConfigHome: e.ConfigHome, Runner: deps.Runner(),
+		AgeKey: e.AgeKey, AgeKeyFile: e.AgeKeyFile, AgeKeyCmd: e.AgeKeyCmd,
+		SSHKeyFile: e.AgeSSHKeyFile, SSHKeyCmd: e.AgeSSHKeyCmd,
+	}
 }
 
 // secretsSession opens the fleet's secrets, with the keys of this machine
@@ -112,7 +117,7 @@ func runSecretsInit(opts *secretsInitOptions) error {
 	}
 	name := opts.name
 	if name == "" {
-		name = strings.Trim(notAnchorChar.ReplaceAllString(deps.Getenv("USER"), "-"), "-.")
+		name = strings.Trim(notAnchorChar.ReplaceAllString(deps.Env.User, "-"), "-.")
 		if name == "" {
 			name = "admin"
 		}
@@ -502,9 +507,9 @@ func sessionWithInputType(ctx context.Context, deps *app.Deps, inputType string)
 
 func runSecretsEdit(ctx context.Context, opts *secretsEditOptions) error {
 	deps := opts.deps
-	editor := strings.Fields(deps.Getenv("VISUAL"))
+	editor := strings.Fields(deps.Env.Visual)
 	if len(editor) == 0 {
-		editor = strings.Fields(deps.Getenv("EDITOR"))
+		editor = strings.Fields(deps.Env.Editor)
 	}
 	if len(editor) == 0 {
 		editor = []string{"vi"}
@@ -516,9 +521,9 @@ func runSecretsEdit(ctx context.Context, opts *secretsEditOptions) error {
 	if err != nil {
 		return err
 	}
-	base := deps.Getenv("XDG_RUNTIME_DIR")
+	base := deps.Env.RuntimeDir
 	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
-		base = os.TempDir()
+		base = deps.Env.TempDir
 	}
 	io := deps.IO
 	res, err := s.Edit(ctx, opts.path, secrets.EditOptions{

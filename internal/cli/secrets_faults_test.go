@@ -107,6 +107,7 @@ func writesFail(t *testing.T, f *secretsFleet, reason string) {
 // rekey fail with the file system's reason; every file is byte-identical and
 // no temp file is left.
 func TestSecretsWritesOnReadOnlyDirectory(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	secretsToRekey(t, f)
 	dir := filepath.Join(f.dir, "secrets")
@@ -118,6 +119,7 @@ func TestSecretsWritesOnReadOnlyDirectory(t *testing.T) {
 // with "no space left on device"; every file is byte-identical and no temp
 // file is left.
 func TestSecretsWritesOnFullDisk(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	inventory := readFile(t, filepath.Join(f.dir, "nixctl.yaml"))
 	testutil.MountTmpfs(t, f.dir, 64<<10)
@@ -173,6 +175,7 @@ func damagedSecrets(t *testing.T, f *secretsFleet) (good string, damaged map[str
 // each report them (one clear line, never a panic) and change nothing; the
 // good file next to them still works.
 func TestSecretsDamagedFilesAreReported(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	good, damaged := damagedSecrets(t, f)
 	before := treeOf(t, f.dir)

@@ -30,6 +30,7 @@ func nixctlBinary(t *testing.T) string {
 // SIGINT while the editor is open: the editor is stopped, the plaintext and
 // its directory are removed, the secret is byte-identical, exit 130.
 func TestSecretsEditInterruptedLeavesNothing(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			f := newSecretsFleet(t)

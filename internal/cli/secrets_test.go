@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,9 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -42,8 +39,7 @@ func newSecretsFleet(t *testing.T) *secretsFleet {
 func (f *secretsFleet) run(stdin string, args ...string) (string, string, int) {
 	f.t.Helper()
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(k string) string { return f.env[k] }, Cwd: f.dir, Now: time.Now, Version: "test"}
-	code := run(context.Background(), deps, args, ui.Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	code := runDeps(testDeps(f.dir, f.env, nil, ui.Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errb}), args...)
 	return out.String(), errb.String(), code
 }
 
@@ -57,6 +53,7 @@ func (f *secretsFleet) mustRun(stdin string, args ...string) string {
 }
 
 func TestSecretsInitIsIdempotent(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	out := f.mustRun("", "secrets", "init")
 	keyFile := filepath.Join(f.home, ".config", "sops", "age", "keys.txt")
@@ -81,6 +78,7 @@ func TestSecretsInitIsIdempotent(t *testing.T) {
 }
 
 func TestSecretsVerifyExitCodes(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	f.mustRun("", "secrets", "init")
 	if out := f.mustRun("", "secrets", "verify"); out != "" {
@@ -147,6 +145,7 @@ func (f *secretsFleet) addKubeconfig() string {
 }
 
 func TestSecretsAddCatAndForce(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	path := f.addKubeconfig()
 	if !strings.Contains(readFile(t, path), "ENC[AES256_GCM") || strings.Contains(readFile(t, path), "very-secret-token") {
@@ -179,6 +178,7 @@ func TestSecretsAddCatAndForce(t *testing.T) {
 }
 
 func TestSecretsHostileNames(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	f.mustRun("", "secrets", "init")
 	outside := t.TempDir()
@@ -211,6 +211,7 @@ func TestSecretsHostileNames(t *testing.T) {
 }
 
 func TestSecretsEditChangesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	path := f.addKubeconfig()
 	before := readFile(t, path)
@@ -290,6 +291,7 @@ func encOf(doc, key string) string {
 }
 
 func TestSecretsAddHostKeyFileAndRemoveHost(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	path := f.addKubeconfig()
 	hostPub := filepath.Join(t.TempDir(), "ssh_host_ed25519_key.pub")
@@ -366,6 +368,7 @@ func TestSecretsAddHostOverSSH(t *testing.T) {
 // --staged reads the index, not the working tree: a plaintext staged and
 // then encrypted in the working tree still fails the hook.
 func TestSecretsVerifyStaged(t *testing.T) {
+	t.Parallel()
 	testutil.Require(t, "git")
 	f := newSecretsFleet(t)
 	f.addKubeconfig()
@@ -425,6 +428,7 @@ func TestSecretsInitAddDecryptsWithSops(t *testing.T) {
 }
 
 func TestSecretsCompletionOffersFiles(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	f.addKubeconfig()
 	out := f.mustRun("", "__complete", "secrets", "cat", "")
@@ -436,6 +440,7 @@ func TestSecretsCompletionOffersFiles(t *testing.T) {
 // An edit directory left by a killed nixctl (SIGKILL cannot be caught) is
 // removed by the next edit; one of a live process is left alone.
 func TestSecretsEditRemovesStaleEditDirs(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	f.addKubeconfig()
 	runtimeDir := t.TempDir()
@@ -459,6 +464,7 @@ func TestSecretsEditRemovesStaleEditDirs(t *testing.T) {
 }
 
 func TestSecretsCatRefusesJSON(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	f.addKubeconfig()
 	out, errs, code := f.run("", "--json", "secrets", "cat", "kubeconfig/nixos-mini.yml")
@@ -476,6 +482,7 @@ func TestSecretsCatRefusesJSON(t *testing.T) {
 // --dry-run writes nothing and prints each file it would write, in order,
 // with its mode: the key 0600 in 0700 directories, as the real run makes it.
 func TestSecretsDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	home, fleet := testutil.Tree(t, f.home), testutil.Tree(t, f.dir)
 	out := f.mustRun("", "--dry-run", "secrets", "init")
@@ -510,6 +517,7 @@ func TestSecretsDryRunWritesNothing(t *testing.T) {
 }
 
 func TestSecretsEditWarnsAboutDrift(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	f.addKubeconfig()
 	cfgPath := filepath.Join(f.dir, ".sops.yaml")
@@ -528,6 +536,7 @@ func TestSecretsEditWarnsAboutDrift(t *testing.T) {
 // With shamir_threshold 2 over two key groups, add-host says which group
 // the host joins and that it cannot decrypt alone, and prints no ✓.
 func TestSecretsAddHostShamirSaysItCannotDecryptAlone(t *testing.T) {
+	t.Parallel()
 	f := newSecretsFleet(t)
 	f.mustRun("", "secrets", "init")
 	cfg := filepath.Join(f.dir, ".sops.yaml")
@@ -551,6 +560,7 @@ func TestSecretsAddHostShamirSaysItCannotDecryptAlone(t *testing.T) {
 // list shows recipients whole; on a narrow terminal those without an anchor
 // name are shortened, anchored names never.
 func TestSecretsListRowsFitTheTerminal(t *testing.T) {
+	t.Parallel()
 	long := "age1dzvjjum2p240qtdt2qcxpm7pl2s5w36mh4fs3q9dhhq0uezvdqaq9vrgfy"
 	rep := &secrets.VerifyReport{Files: []secrets.FileStatus{{Path: "secrets/a.yaml", Format: secrets.YAML, Status: "ok",
 		Recipients: []string{"gabriel", long}, Keys: []secrets.Key{{Type: "age", Value: "age1zzz"}, {Type: "age", Value: long}}}}}

@@ -2,16 +2,13 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/testutil"
@@ -27,6 +24,7 @@ profiles:
 
 // A typo anywhere exits 2 with the closest name, and runs nothing.
 func TestTyposExitTwoWithDidYouMean(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	for _, tc := range []struct {
 		args []string
@@ -66,6 +64,7 @@ func TestTyposExitTwoWithDidYouMean(t *testing.T) {
 }
 
 func TestParallelBelowOneIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	for _, args := range [][]string{
 		{"deploy", "nixos-mini", "--parallel", "0", "--dry-run"},
@@ -89,6 +88,7 @@ func TestParallelBelowOneIsRefused(t *testing.T) {
 }
 
 func TestProfileGivenToDeployIsNamedAsSuch(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	for _, tc := range []struct {
 		args       []string
@@ -138,6 +138,7 @@ func openPTY(t *testing.T) (typist, tty *os.File) {
 // Answering no on a terminal is a choice: its own exit code, the word
 // "cancelled", no "error", and nothing run.
 func TestDeclinedConfirmationIsCancelled(t *testing.T) {
+	t.Parallel()
 	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": kindsFleet, "flake.nix": "{}"})
 	typist, tty := openPTY(t)
 	if _, err := typist.Write([]byte("n\n")); err != nil {
@@ -145,11 +146,8 @@ func TestDeclinedConfirmationIsCancelled(t *testing.T) {
 	}
 	rec := &execx.Recorder{Paths: map[string]string{"nixos-rebuild": "/bin/nixos-rebuild"}}
 	var out, errb bytes.Buffer
-	deps := &app.Deps{Getenv: func(string) string { return "" }, Cwd: dir, Now: time.Now, Version: "test", Exec: rec}
-	for _, k := range []string{"NIXCTL_YES", "NIXCTL_DRY_RUN", "NIXCTL_JSON", "NIXCTL_FLAKE", "NIXCTL_CONFIG"} {
-		t.Setenv(k, "")
-	}
-	code := run(context.Background(), deps, []string{"deploy", "nixos-mini", "--no-check"}, ui.Stdio{In: tty, Out: &out, Err: &errb})
+	deps := testDeps(dir, nil, rec, ui.Stdio{In: tty, Out: &out, Err: &errb})
+	code := runDeps(deps, "deploy", "nixos-mini", "--no-check")
 	if code != exitcode.Cancelled {
 		t.Fatalf("exit %d, want %d\n%s", code, exitcode.Cancelled, errb.String())
 	}

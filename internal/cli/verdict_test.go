@@ -12,6 +12,7 @@ import (
 // The report's fields follow "ok", unescaped; a failed report exits with
 // the code given, after printing.
 func TestPrintVerdictJSON(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ok     bool
 		report any

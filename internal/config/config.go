@@ -60,18 +60,27 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.BoolP(FlagYes, "y", false, "answer yes to confirmations [$NIXCTL_YES]")
 }
 
-// Load layers flags over NIXCTL_* variables over defaults.
-func Load(fs *pflag.FlagSet) (*Config, error) {
+// Load layers flags over NIXCTL_* variables over defaults. settings are
+// the NIXCTL_* variables of the environment nixctl runs in, by full name;
+// the process environment itself is never read, so a caller (a test) gives
+// a run its own.
+func Load(fs *pflag.FlagSet, settings map[string]string) (*Config, error) {
 	v := viper.New()
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
+	// The variables are viper's config layer: below flags, above the flags'
+	// defaults. An empty variable is unset, as with viper's AutomaticEnv.
+	layer := map[string]any{}
 	for _, name := range []string{FlagFlake, FlagConfig, FlagJSON, FlagVerbose, FlagQuiet, FlagDryRun, FlagNoColor, FlagYes} {
+		if s := settings[envName(name)]; s != "" {
+			layer[name] = s
+		}
 		if f := fs.Lookup(name); f != nil {
 			if err := v.BindPFlag(name, f); err != nil {
 				return nil, err
 			}
 		}
+	}
+	if err := v.MergeConfigMap(layer); err != nil {
+		return nil, err
 	}
 	c := &Config{
 		Flake:      v.GetString(FlagFlake),
@@ -84,7 +93,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 		Yes:        v.GetBool(FlagYes),
 	}
 	for _, b := range []string{FlagJSON, FlagVerbose, FlagQuiet, FlagDryRun, FlagNoColor, FlagYes} {
-		if s := os.Getenv(envName(b)); s != "" && !isBool(s) {
+		if s := settings[envName(b)]; s != "" && !isBool(s) {
 			return nil, fault.Usagef("use true or false (or 1 or 0)", "%s=%q is not a boolean", envName(b), s)
 		}
 	}

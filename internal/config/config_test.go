@@ -22,6 +22,7 @@ func write(t *testing.T, path, content string) {
 }
 
 func TestFindInventory(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	write(t, filepath.Join(root, "fleet", "nixctl.yaml"), "hosts: []\n")
 	write(t, filepath.Join(root, "fleet", "flake.nix"), "{}")
@@ -66,19 +67,53 @@ func TestFindInventory(t *testing.T) {
 }
 
 func TestLoadLayersFlagsOverEnvironment(t *testing.T) {
-	t.Setenv("NIXCTL_FLAKE", "/from/env")
-	t.Setenv("NIXCTL_DRY_RUN", "true")
-	t.Setenv("NIXCTL_YES", "")
+	t.Parallel()
+	settings := map[string]string{"NIXCTL_FLAKE": "/from/env", "NIXCTL_DRY_RUN": "true", "NIXCTL_YES": "", "NIXCTL_CONFIG": "inv.yaml"}
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	AddFlags(fs)
 	if err := fs.Parse([]string{"--flake", "/from/flag", "-y"}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(fs)
+	c, err := Load(fs, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Flake != "/from/flag" || !c.DryRun || !c.Yes || c.JSON {
+	if c.Flake != "/from/flag" || !c.DryRun || !c.Yes || c.JSON || c.ConfigFile != "inv.yaml" {
 		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestLoadReadsOnlyTheSettingsItIsGiven(t *testing.T) {
+	t.Parallel()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddFlags(fs)
+	// An empty variable is unset: the flag's default stands.
+	c, err := Load(fs, map[string]string{"NIXCTL_JSON": "", "NIXCTL_QUIET": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JSON || !c.Quiet || c.Flake != "" {
+		t.Errorf("config = %+v", c)
+	}
+	if c, err := Load(fs, nil); err != nil || *c != (Config{}) {
+		t.Errorf("no settings: %+v, %v", c, err)
+	}
+}
+
+func TestLoadRefusesANonBooleanSetting(t *testing.T) {
+	t.Parallel()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddFlags(fs)
+	_, err := Load(fs, map[string]string{"NIXCTL_YES": "maybe"})
+	if err == nil || err.Error() != `NIXCTL_YES="maybe" is not a boolean` || fault.KindOf(err) != fault.Usage || fault.HintOf(err) == "" {
+		t.Errorf("err = %v (kind %v, hint %q)", err, fault.KindOf(err), fault.HintOf(err))
+	}
+	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddFlags(fs)
+	if err := fs.Parse([]string{"-v"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(fs, map[string]string{"NIXCTL_QUIET": "true"}); err == nil || !strings.Contains(err.Error(), "--verbose and --quiet contradict") {
+		t.Errorf("-v with NIXCTL_QUIET=true: %v", err)
 	}
 }

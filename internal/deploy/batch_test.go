@@ -40,6 +40,7 @@ func activations(rec *execx.Recorder) []string {
 // fails its health check and is rolled back, so e is never started and says
 // why, while d (in c's batch) finishes.
 func TestBatchStopsAtTheFirstUnhealthyBatch(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, fiveHosts)
 	r.opts.Batch = inventory.Batch{N: 2}
 	var rolledBack atomic.Bool
@@ -98,6 +99,7 @@ func TestBatchStopsAtTheFirstUnhealthyBatch(t *testing.T) {
 // TestCanaryFirstAndAlone: the canary c is activated before anyone else;
 // when it fails, nobody else is started.
 func TestCanaryFirstAndAlone(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, fiveHosts)
 	r.opts.Canary = []string{"c"}
 	buildStub(r.rec)

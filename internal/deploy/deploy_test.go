@@ -78,6 +78,7 @@ func result(t *testing.T, rep *Report, host string) HostResult {
 }
 
 func TestDeployAllOK(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts)
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild", "switch"}, "", 0)
@@ -141,6 +142,7 @@ func TestDeployAllOK(t *testing.T) {
 }
 
 func TestPartialFailure(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts)
 	buildStub(r.rec)
 	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "switch"}, Func: func(c execx.Cmd) (string, int) {
@@ -167,6 +169,7 @@ func TestPartialFailure(t *testing.T) {
 }
 
 func TestAllFailedAndPreflight(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts)
 	r.host("a").noNix = true
 	r.host("b").sshDown = true
@@ -214,6 +217,7 @@ hosts:
 `
 
 func TestHealthFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	buildStub(r.rec)
 	var rolledBack atomic.Bool
@@ -242,6 +246,7 @@ func TestHealthFailureRollsBack(t *testing.T) {
 }
 
 func TestRollbackFailureIsLoud(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	buildStub(r.rec)
 	r.host("web").healthFails = func() bool { return true }
@@ -258,6 +263,7 @@ func TestRollbackFailureIsLoud(t *testing.T) {
 }
 
 func TestTestActionReactivatesProfile(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	r.opts.Action = "test"
 	buildStub(r.rec)
@@ -277,6 +283,7 @@ func TestTestActionReactivatesProfile(t *testing.T) {
 }
 
 func TestNoHealthForBootAndDryActivate(t *testing.T) {
+	t.Parallel()
 	for _, action := range []string{"boot", "dry-activate"} {
 		r := newRun(t, healthHost)
 		r.opts.Action = action
@@ -292,6 +299,7 @@ func TestNoHealthForBootAndDryActivate(t *testing.T) {
 }
 
 func TestFailFastCancelsTheOthers(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts)
 	r.opts.Parallel = 1
 	r.opts.FailFast = true
@@ -317,6 +325,7 @@ func TestFailFastCancelsTheOthers(t *testing.T) {
 }
 
 func TestParallelActivationsOverlap(t *testing.T) {
+	t.Parallel()
 	yaml := "hosts:\n"
 	for _, n := range []string{"h1", "h2", "h3", "h4", "h5", "h6"} {
 		yaml += "  - {name: " + n + ", address: " + n + ".example}\n"
@@ -374,6 +383,7 @@ func maxOverlap(calls []execx.Call) int {
 }
 
 func TestInterruptReleasesLocks(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts)
 	buildStub(r.rec)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -406,6 +416,7 @@ func TestInterruptReleasesLocks(t *testing.T) {
 }
 
 func TestBuildFailureIsAttributed(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts)
 	r.rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build"}, Func: func(c execx.Cmd) (string, int) {
 		if strings.Contains(strings.Join(c.Argv, " "), "#nixosConfigurations.b.") {
@@ -456,6 +467,7 @@ func checkedRun(t *testing.T) *run {
 }
 
 func TestCheckStageStopsFailingHosts(t *testing.T) {
+	t.Parallel()
 	r := checkedRun(t)
 	rep := r.exec(t, context.Background())
 	r.rec.Verify(t)
@@ -490,6 +502,7 @@ func TestCheckStageStopsFailingHosts(t *testing.T) {
 }
 
 func TestTimeoutStopsAHangingActivation(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	r.opts.Timeout = 20 * time.Millisecond
 	r.opts.Action = "boot"
@@ -505,6 +518,7 @@ func TestTimeoutStopsAHangingActivation(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
+	t.Parallel()
 	f := fakeFleet(t, `
 defaults: {identity: ~/.ssh/deploy}
 hosts:
@@ -558,6 +572,7 @@ hosts:
 }
 
 func TestHealthTCPAndHTTP(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) < 3 {
@@ -596,6 +611,7 @@ func TestHealthTCPAndHTTP(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	rep := func(results ...string) *Report {
 		r := &Report{}
 		for _, s := range results {
@@ -628,6 +644,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestLockReleasedOverANewConnection(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	buildStub(r.rec)
 	r.rec.Register([]string{"nixos-rebuild", "switch"}, "", 0)
@@ -646,6 +663,7 @@ func TestLockReleasedOverANewConnection(t *testing.T) {
 // A health check that --timeout ends says how long it ran, not its own
 // (longer) timeout.
 func TestHealthEndedByTimeoutSaysHowLongItRan(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, "hosts:\n  - {name: web, address: 10.0.0.5, health: [{command: \"systemctl is-active app\"}]}\n")
 	r.opts.Timeout = 300 * time.Millisecond
 	buildStub(r.rec)

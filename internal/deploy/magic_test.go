@@ -14,6 +14,7 @@ import (
 // A host whose watchdog acted before nixctl's confirmation got there: the
 // result says so, with the generation it went back to, and exits 6.
 func TestMagicRollbackRolledBackByHost(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, "hosts:\n  - {name: web, address: 10.0.0.5}\n")
 	r.host("web").current = "/nix/store/old-system"
 	r.host("web").firesFirst = true
@@ -42,6 +43,7 @@ func TestMagicRollbackRolledBackByHost(t *testing.T) {
 // A host that cannot be reached after the activation, nor afterwards: the
 // message says what its watchdog was set to do, and when.
 func TestMagicRollbackUnreachable(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, "hosts:\n  - {name: web, address: 10.0.0.5, confirmTimeout: 50ms}\n")
 	r.opts.ReturnWait = 100 * time.Millisecond
 	buildStub(r.rec)
@@ -66,6 +68,7 @@ func TestMagicRollbackUnreachable(t *testing.T) {
 // --no-magic-rollback, magicRollback: false, and actions that change no
 // running system arm nothing; test arms a watchdog that re-activates.
 func TestMagicRollbackOnlyWhereAsked(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		yaml, action string
 		off          bool

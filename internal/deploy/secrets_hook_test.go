@@ -16,6 +16,7 @@ import (
 // A host that would fail to decrypt its secrets stops in the check stage:
 // it is never contacted nor activated, the others go on.
 func TestCheckStageStopsHostsThatCannotDecrypt(t *testing.T) {
+	t.Parallel()
 	r := checkedRun(t)
 	// The declarations come from the same nix process as the toplevels,
 	// through builtins.getFlake.

@@ -12,6 +12,7 @@ import (
 // reported as stale; one whose process runs, or from another machine, is
 // reported as held.
 func TestStaleLockFromThisMachine(t *testing.T) {
+	t.Parallel()
 	const gone = 1 << 30 // above any pid_max: no such process
 	for name, tc := range map[string]struct {
 		lock  string

@@ -25,6 +25,7 @@ func edited(name string) string {
 // running another system than the one built is rolled back like a failed
 // health check, with both paths in the error.
 func TestActivatedSystemDiffersFromBuilt(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	buildStub(r.rec)
 	r.evaluates = edited
@@ -59,6 +60,7 @@ func TestActivatedSystemDiffersFromBuilt(t *testing.T) {
 // profile (what the host boots next) and is undone by nixos-rebuild boot
 // --rollback, without health checks.
 func TestActivatedSystemDiffersAfterTestAndBoot(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	r.opts.Action = "test"
 	buildStub(r.rec)
@@ -97,6 +99,7 @@ func TestActivatedSystemDiffersAfterTestAndBoot(t *testing.T) {
 // no --flake, so no second evaluation, and nothing to compare afterwards.
 // A host whose inventory says rebuild: bash keeps --flake and the check.
 func TestStorePathActivatesTheBuiltSystem(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts+"  - {name: d, address: 10.0.0.4, rebuild: bash}\n")
 	r.opts.Flavour, r.opts.StorePath = nix.FlavourNG, true
 	r.opts.NoMagicRollback = true
@@ -157,6 +160,7 @@ func TestStorePathActivatesTheBuiltSystem(t *testing.T) {
 
 // dry-activate gets the built system too, alone or in the diff stage.
 func TestStorePathDryActivate(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, healthHost)
 	r.opts.Flavour, r.opts.StorePath, r.opts.Action = nix.FlavourNG, true, "dry-activate"
 	buildStub(r.rec)
@@ -181,6 +185,7 @@ func TestStorePathDryActivate(t *testing.T) {
 
 // A host whose built system the build did not name is not activated.
 func TestUnattributedBuildIsNotActivated(t *testing.T) {
+	t.Parallel()
 	r := newRun(t, threeHosts)
 	r.rec.Register([]string{"nix", "build"}, `[{"drvPath":"/nix/store/x.drv","outputs":{"out":"/nix/store/x"}}]`, 0)
 	rep := r.exec(t, context.Background())

@@ -16,6 +16,7 @@ import (
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/nix"
 	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/secrets"
 )
 
 // Status of one finding.
@@ -38,8 +39,12 @@ type Finding struct {
 // Env is what the doctor looks at.
 type Env struct {
 	Runner execx.Runner
-	Getenv func(string) string
 	Home   string
+	// Keys are the places sops reads age keys from, for the age key and
+	// secrets findings.
+	Keys secrets.Env
+	// SSHAuthSock is $SSH_AUTH_SOCK.
+	SSHAuthSock string
 	// Fleet is the loaded inventory, or nil with FleetErr saying why.
 	Fleet    *inventory.Fleet
 	FleetErr error
@@ -197,12 +202,12 @@ func homeManagerFinding(e Env) Finding {
 // ageKeyFinding follows sops's lookup: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
 // then $XDG_CONFIG_HOME/sops/age/keys.txt (~/.config by default).
 func ageKeyFinding(e Env) Finding {
-	if e.Getenv("SOPS_AGE_KEY") != "" {
+	if e.Keys.AgeKey != "" {
 		return Finding{Name: "age key", Status: OK, Detail: "SOPS_AGE_KEY is set"}
 	}
-	path := e.Getenv("SOPS_AGE_KEY_FILE")
+	path := e.Keys.AgeKeyFile
 	if path == "" {
-		cfg := e.Getenv("XDG_CONFIG_HOME")
+		cfg := e.Keys.ConfigHome
 		if cfg == "" {
 			cfg = filepath.Join(e.Home, ".config")
 		}
@@ -215,7 +220,7 @@ func ageKeyFinding(e Env) Finding {
 }
 
 func sshFinding(e Env) Finding {
-	if sock := e.Getenv("SSH_AUTH_SOCK"); sock != "" {
+	if sock := e.SSHAuthSock; sock != "" {
 		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
 			return Finding{Name: "ssh", Status: OK, Detail: "agent at " + sock}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/secrets"
 )
 
 func find(t *testing.T, fs []Finding, name string) Finding {
@@ -23,6 +24,7 @@ func find(t *testing.T, fs []Finding, name string) Finding {
 }
 
 func TestDoctorHealthyMachine(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	keys := filepath.Join(home, ".config", "sops", "age", "keys.txt")
 	if err := os.MkdirAll(filepath.Dir(keys), 0o700); err != nil {
@@ -46,7 +48,7 @@ func TestDoctorHealthyMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	fleet := &inventory.Fleet{File: filepath.Join(repo, "nixctl.yaml"), Dir: repo, Flake: repo, Hosts: []inventory.Host{{Name: "a"}}}
-	fs := Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: home, Fleet: fleet})
+	fs := Run(context.Background(), Env{Runner: rec, Home: home, Fleet: fleet})
 	rec.Verify(t)
 	if Failed(fs) {
 		t.Errorf("healthy machine failed: %+v", fs)
@@ -66,15 +68,16 @@ func TestDoctorHealthyMachine(t *testing.T) {
 	// An ng whose usage lists --store-path says so.
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nixos-rebuild", "--nixctl-flavour-probe"}, ExitCode: 2,
 		Stderr: "usage: nixos-rebuild [-h] [--flake [FLAKE]] [--store-path STORE_PATH] [--sudo]\nnixos-rebuild: error: unrecognized arguments: --nixctl-flavour-probe\n"})
-	fs = Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: home, Fleet: fleet})
+	fs = Run(context.Background(), Env{Runner: rec, Home: home, Fleet: fleet})
 	if d := find(t, fs, "nixos-rebuild").Detail; d != "/bin/nixos-rebuild (ng, with --store-path)" {
 		t.Errorf("nixos-rebuild detail %q", d)
 	}
 }
 
 func TestDoctorBareMachine(t *testing.T) {
+	t.Parallel()
 	rec := &execx.Recorder{}
-	fs := Run(context.Background(), Env{Runner: rec, Getenv: func(string) string { return "" }, Home: t.TempDir(), FleetErr: errors.New("no nixctl.yaml found in /x")})
+	fs := Run(context.Background(), Env{Runner: rec, Home: t.TempDir(), FleetErr: errors.New("no nixctl.yaml found in /x")})
 	if !Failed(fs) {
 		t.Fatal("no nix and no inventory must fail")
 	}
@@ -90,11 +93,11 @@ func TestDoctorBareMachine(t *testing.T) {
 }
 
 func TestDoctorFlakesDisabledAndAgeKeyFromEnv(t *testing.T) {
+	t.Parallel()
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
 	rec.Register([]string{"nix", "--extra-experimental-features"}, "experimental-features = \n", 0)
-	env := map[string]string{"SOPS_AGE_KEY": "AGE-SECRET-KEY-1X"}
-	fs := Run(context.Background(), Env{Runner: rec, Getenv: func(k string) string { return env[k] }, Home: t.TempDir(), Fleet: &inventory.Fleet{}})
+	fs := Run(context.Background(), Env{Runner: rec, Keys: secrets.Env{AgeKey: "AGE-SECRET-KEY-1X"}, Home: t.TempDir(), Fleet: &inventory.Fleet{}})
 	if f := find(t, fs, "flakes"); f.Status != Warn || f.Hint == "" {
 		t.Errorf("flakes = %+v", f)
 	}
@@ -104,6 +107,7 @@ func TestDoctorFlakesDisabledAndAgeKeyFromEnv(t *testing.T) {
 }
 
 func TestExperimentalFeatures(t *testing.T) {
+	t.Parallel()
 	got := ExperimentalFeatures("allowed-users = *\nexperimental-features = flakes nix-command\nextra = x\n")
 	if len(got) != 2 || got[0] != "flakes" {
 		t.Errorf("got %v", got)

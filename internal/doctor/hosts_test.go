@@ -31,6 +31,7 @@ func runHostScript(t *testing.T, bin string, args ...string) (facts, int) {
 }
 
 func TestHostScriptRefusesBadArguments(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{nil, {"sudo"}, {"maybe", nix.ProbeFlag}, {"sudo", "; reboot"}, {"sudo", nix.ProbeFlag, "x"}} {
 		if _, code := runHostScript(t, t.TempDir(), args...); code != 64 {
 			t.Errorf("%q: exit %d, want 64", args, code)
@@ -41,6 +42,7 @@ func TestHostScriptRefusesBadArguments(t *testing.T) {
 // nixos-rebuild-ng refuses an unknown flag with argparse's usage (exit 2);
 // sudo here asks for a password.
 func TestHostScriptFacts(t *testing.T) {
+	t.Parallel()
 	bin := t.TempDir()
 	for name, script := range map[string]string{
 		"nixos-rebuild": "#!/bin/sh\necho 'usage: nixos-rebuild [-h] [--verbose] {switch,boot,test,build}' >&2\necho \"nixos-rebuild: error: unrecognized arguments: $1\" >&2\nexit 2\n",
@@ -78,6 +80,7 @@ func TestHostScriptFacts(t *testing.T) {
 }
 
 func TestFreeFindingThresholds(t *testing.T) {
+	t.Parallel()
 	f := func(check, status, detail, hint string) Finding {
 		return Finding{Name: check, Status: status, Detail: detail, Hint: hint}
 	}

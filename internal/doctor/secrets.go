@@ -47,7 +47,7 @@ func secretsFinding(ctx context.Context, e Env) (Finding, bool) {
 	if len(files) == 0 {
 		return Finding{}, false
 	}
-	keys := secrets.LoadKeyring(ctx, secrets.Env{Getenv: e.Getenv, Home: e.Home, Runner: e.Runner})
+	keys := secrets.LoadKeyring(ctx, e.Keys)
 	var mine []string
 	for _, id := range keys.X25519() {
 		mine = append(mine, id.Recipient().String())

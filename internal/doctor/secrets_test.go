@@ -9,6 +9,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/secrets"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -31,11 +32,13 @@ func corpusFleet(t *testing.T, files ...string) *inventory.Fleet {
 
 func secretsCheck(t *testing.T, fleet *inventory.Fleet, env map[string]string) (Finding, bool) {
 	t.Helper()
-	e := Env{Runner: &execx.Recorder{}, Getenv: func(k string) string { return env[k] }, Home: t.TempDir(), Fleet: fleet}
+	home, r := t.TempDir(), &execx.Recorder{}
+	e := Env{Runner: r, Home: home, Keys: secrets.Env{AgeKeyFile: env["SOPS_AGE_KEY_FILE"], Home: home, Runner: r}, Fleet: fleet}
 	return secretsFinding(context.Background(), e)
 }
 
 func TestSecretsFindingSaysWhichFilesTheKeyOpens(t *testing.T) {
+	t.Parallel()
 	keyFile := filepath.Join(testutil.WorldSops(t), "sops-nix", "keys", "age-keys.txt")
 	const mine = "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw"
 

@@ -15,6 +15,7 @@ import (
 )
 
 func TestQuote(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"", "''"},
 		{"plain", "plain"},
@@ -56,6 +57,7 @@ func TestQuote(t *testing.T) {
 // What Quote writes, a real sh reads back word for word, whatever the word
 // and wherever it stands.
 func TestQuoteSurvivesARealShell(t *testing.T) {
+	t.Parallel()
 	words := []string{"", "nixctl-plain", "a b", "it's", "$(id)", "`id`", "a;b", "~", "*", "line\nbreak", "#comment", "/r#x", "A=b", "--o=v", "\\", `"q"`, "!x", "{a,b}", "[a]"}
 	for _, w := range words {
 		// As an argument: printf gets it unchanged.
@@ -74,6 +76,7 @@ func TestQuoteSurvivesARealShell(t *testing.T) {
 }
 
 func TestRealRunCapturesAndClassifies(t *testing.T) {
+	t.Parallel()
 	r := NewReal()
 	var live bytes.Buffer
 	res, err := r.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "echo out; echo err1 >&2; echo err2 >&2; exit 3"}, Stderr: &live})
@@ -97,6 +100,7 @@ func TestRealRunCapturesAndClassifies(t *testing.T) {
 
 // Cancelling the context must kill the child and everything it started.
 func TestRealCancelKillsProcessGroup(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "grandchild.pid")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -131,6 +135,7 @@ func TestRealCancelKillsProcessGroup(t *testing.T) {
 }
 
 func TestDryRunPrintsChangesAndRunsReadOnly(t *testing.T) {
+	t.Parallel()
 	rec := &Recorder{}
 	rec.Register([]string{"nix", "eval"}, "/nix/store/x.drv", 0)
 	var out bytes.Buffer
@@ -158,6 +163,7 @@ func (f *fakeT) Helper()                           {}
 func (f *fakeT) Errorf(format string, args ...any) { f.errs = append(f.errs, format) }
 
 func TestRecorderVerifyFailsOnUnusedStub(t *testing.T) {
+	t.Parallel()
 	rec := &Recorder{}
 	rec.Register([]string{"nix", "build"}, "", 0)
 	ft := &fakeT{}
@@ -171,6 +177,7 @@ func TestRecorderVerifyFailsOnUnusedStub(t *testing.T) {
 }
 
 func TestRealInteractiveKeepsStreamsAndReportsFailure(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	res, err := NewReal().Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "echo hi; exit 4"}, Stdout: &out, Interactive: true})
 	var ee *ExitError
@@ -183,6 +190,7 @@ func TestRealInteractiveKeepsStreamsAndReportsFailure(t *testing.T) {
 }
 
 func TestRealReportsMaxRSS(t *testing.T) {
+	t.Parallel()
 	res, err := NewReal().Run(context.Background(), Cmd{Argv: []string{"true"}})
 	if err != nil || res.MaxRSS <= 0 {
 		t.Errorf("MaxRSS = %d, err %v", res.MaxRSS, err)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -16,13 +18,22 @@ import (
 type Real struct {
 	// Debug, when set, receives each argv before it runs (verbose mode).
 	Debug func(c Cmd)
+	// Env is every child's environment, NAME=value, before Cmd.Env; its
+	// PATH is where commands are found. nil is this process's own.
+	Env []string
 }
 
-// NewReal returns the runner that really executes commands.
+// NewReal returns the runner that really executes commands in this
+// process's environment.
 func NewReal() *Real { return &Real{} }
 
 // LookPath finds name in PATH.
-func (r *Real) LookPath(name string) (string, error) { return exec.LookPath(name) }
+func (r *Real) LookPath(name string) (string, error) {
+	if r.Env == nil {
+		return exec.LookPath(name)
+	}
+	return lookPath(name, pathOf(r.Env))
+}
 
 // Run starts c and waits for it.
 func (r *Real) Run(ctx context.Context, c Cmd) (*Result, error) {
@@ -34,7 +45,16 @@ func (r *Real) Run(ctx context.Context, c Cmd) (*Result, error) {
 	}
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Dir = c.Dir
-	if len(c.Env) > 0 {
+	if r.Env != nil {
+		// exec found the command in this process's PATH; the child's is
+		// the one that counts.
+		if !strings.Contains(c.Argv[0], "/") {
+			if cmd.Path, cmd.Err = lookPath(c.Argv[0], pathOf(r.Env)); cmd.Err != nil {
+				cmd.Path = c.Argv[0]
+			}
+		}
+		cmd.Env = slices.Concat(r.Env, c.Env)
+	} else if len(c.Env) > 0 {
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	cmd.Stdin = c.Stdin

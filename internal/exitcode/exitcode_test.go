@@ -11,6 +11,7 @@ import (
 // Each kind has its own code, and only Failure and unknown kinds share 1, so
 // a kind added to fault without a code here fails this test.
 func TestEveryKindHasItsOwnCode(t *testing.T) {
+	t.Parallel()
 	seen := map[int]fault.Kind{}
 	for _, k := range fault.Kinds {
 		code := For(k)
@@ -25,6 +26,7 @@ func TestEveryKindHasItsOwnCode(t *testing.T) {
 }
 
 func TestCode(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want int

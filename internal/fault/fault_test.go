@@ -13,6 +13,7 @@ func (h hinted) Error() string { return h.msg }
 func (h hinted) Hint() string  { return h.hint }
 
 func TestHintOfFindsHintsThroughWrapsAndJoins(t *testing.T) {
+	t.Parallel()
 	plain := errors.New("plain")
 	coded := New(Usage, errors.New("bad"), "use --x")
 	for _, tc := range []struct {
@@ -36,6 +37,7 @@ func TestHintOfFindsHintsThroughWrapsAndJoins(t *testing.T) {
 }
 
 func TestKindOf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -61,12 +63,14 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestNewKeepsNil(t *testing.T) {
+	t.Parallel()
 	if New(Check, nil, "hint") != nil {
 		t.Error("New(kind, nil, hint) is not nil")
 	}
 }
 
 func TestEveryKindHasItsOwnName(t *testing.T) {
+	t.Parallel()
 	seen := map[string]Kind{}
 	for _, k := range Kinds {
 		name := k.String()
@@ -81,6 +85,7 @@ func TestEveryKindHasItsOwnName(t *testing.T) {
 }
 
 func TestOutcome(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n, failed   int
 		interrupted bool

@@ -75,10 +75,11 @@ type Env struct {
 	Fleet  *inventory.Fleet
 	Who    Who
 	Home   string
-	Getenv func(string) string
-	Err    io.Writer
-	Remote Remote
-	Events Events
+	// StateHome is $XDG_STATE_HOME, where Home Manager may keep profiles.
+	StateHome string
+	Err       io.Writer
+	Remote    Remote
+	Events    Events
 }
 
 func (e *Env) events() Events {

@@ -18,17 +18,17 @@ import (
 // ProfilePath is where Home Manager 25.05 keeps a user's generations:
 // ${XDG_STATE_HOME:-~/.local/state}/nix/profiles/home-manager when that
 // nix/profiles folder exists, else the per-user profile under /nix/var.
-func ProfilePath(getenv func(string) string, home, user string) string {
-	if dir, ok := stateProfiles(getenv, home); ok {
+func ProfilePath(stateHome, home, user string) string {
+	if dir, ok := stateProfiles(stateHome, home); ok {
 		return filepath.Join(dir, "home-manager")
 	}
 	return filepath.Join("/nix/var/nix/profiles/per-user", user, "home-manager")
 }
 
 // stateProfiles is ${XDG_STATE_HOME:-~/.local/state}/nix/profiles and
-// whether that folder exists.
-func stateProfiles(getenv func(string) string, home string) (string, bool) {
-	state := getenv("XDG_STATE_HOME")
+// whether that folder exists; stateHome is $XDG_STATE_HOME.
+func stateProfiles(stateHome, home string) (string, bool) {
+	state := stateHome
 	if state == "" {
 		state = filepath.Join(home, ".local", "state")
 	}

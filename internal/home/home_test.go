@@ -14,6 +14,7 @@ import (
 )
 
 func TestAutoSelect(t *testing.T) {
+	t.Parallel()
 	laptop := inventory.Profile{Name: "laptop", Attr: "gabriel@laptop"}
 	desktop := inventory.Profile{Name: "desktop", Attr: "gabriel@desktop"}
 	mini := inventory.Profile{Name: "nixos-mini", Attr: "ops"}
@@ -72,6 +73,7 @@ func must(t *testing.T, err error) {
 }
 
 func TestFindClobbers(t *testing.T) {
+	t.Parallel()
 	gen := generation(t, map[string]string{
 		".bashrc": "new", ".profile": "same", ".config/git/config": "new", ".managed": "new", ".absent": "new", ".foreign": "new", ".backedup": "new",
 	})
@@ -117,6 +119,7 @@ func TestFindClobbers(t *testing.T) {
 }
 
 func TestParseClobbered(t *testing.T) {
+	t.Parallel()
 	out := nix.StripANSI("Activating checkLinkTargets\n" +
 		"\x1b[1;31mExisting file '/home/g/.bashrc' would be clobbered\x1b[0m\n" +
 		"Existing file '/home/g/.zshrc.bak' would be clobbered by backing up '/home/g/.zshrc'\n" +
@@ -135,6 +138,7 @@ func TestParseClobbered(t *testing.T) {
 }
 
 func TestRollbackTarget(t *testing.T) {
+	t.Parallel()
 	gens := []Generation{{Generation: nix.Generation{Number: 1}}, {Generation: nix.Generation{Number: 2}}, {Generation: nix.Generation{Number: 3, Current: true}}}
 	cur, target, err := RollbackTarget(gens, 0)
 	if err != nil || cur.Number != 3 || target.Number != 2 {
@@ -154,29 +158,24 @@ func TestRollbackTarget(t *testing.T) {
 }
 
 func TestProfilePath(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
-	env := func(string) string { return "" }
-	if got := ProfilePath(env, home, "gabriel"); got != "/nix/var/nix/profiles/per-user/gabriel/home-manager" {
+	if got := ProfilePath("", home, "gabriel"); got != "/nix/var/nix/profiles/per-user/gabriel/home-manager" {
 		t.Errorf("without ~/.local/state/nix/profiles: %s", got)
 	}
 	must(t, os.MkdirAll(filepath.Join(home, ".local/state/nix/profiles"), 0o755))
-	if got := ProfilePath(env, home, "gabriel"); got != home+"/.local/state/nix/profiles/home-manager" {
+	if got := ProfilePath("", home, "gabriel"); got != home+"/.local/state/nix/profiles/home-manager" {
 		t.Errorf("with it: %s", got)
 	}
 	state := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(state, "nix/profiles"), 0o755))
-	xdg := func(k string) string {
-		if k == "XDG_STATE_HOME" {
-			return state
-		}
-		return ""
-	}
-	if got := ProfilePath(xdg, home, "gabriel"); got != state+"/nix/profiles/home-manager" {
+	if got := ProfilePath(state, home, "gabriel"); got != state+"/nix/profiles/home-manager" {
 		t.Errorf("XDG_STATE_HOME: %s", got)
 	}
 }
 
 func TestRemoteGenerations(t *testing.T) {
+	t.Parallel()
 	gens, err := remoteGenerations(hostops.HomeGenerations{
 		Profile: "/home/ops/.local/state/nix/profiles/home-manager",
 		List:    "   1   2026-11-25 21:48:05   \n   2   2026-11-25 21:50:12   (current)\n",

@@ -19,11 +19,11 @@ func (e *Env) LocalProfile(p inventory.Profile) (string, error) {
 		return "", fault.Newf(fault.Usage, "run nixctl as "+p.User+", or give the profile a host: to activate it over SSH",
 			"profile %s is for user %s, but nixctl runs as %s", p.Name, p.User, e.Who.User)
 	}
-	if _, ok := stateProfiles(e.Getenv, e.Home); !ok && e.Who.User == "" {
+	if _, ok := stateProfiles(e.StateHome, e.Home); !ok && e.Who.User == "" {
 		return "", fault.Newf(fault.Usage, "set USER to your user name",
 			"profile %s: cannot tell whose Home Manager profile to read: this process's user has no name", p.Name)
 	}
-	path := ProfilePath(e.Getenv, e.Home, e.Who.User)
+	path := ProfilePath(e.StateHome, e.Home, e.Who.User)
 	return path, nil
 }
 

@@ -55,6 +55,7 @@ func remoteTarget() (*Env, *Target, *execx.Recorder) {
 }
 
 func TestSwitchRemoteCopiesThenActivatesWithTheBackupExtension(t *testing.T) {
+	t.Parallel()
 	env, target, rec := remoteTarget()
 	f := &fakeRemote{}
 	env.Remote = f
@@ -74,6 +75,7 @@ func TestSwitchRemoteCopiesThenActivatesWithTheBackupExtension(t *testing.T) {
 }
 
 func TestSwitchRemoteClobbers(t *testing.T) {
+	t.Parallel()
 	// Found before activating.
 	env, target, _ := remoteTarget()
 	f := &fakeRemote{clobbers: []Clobber{{Path: "/home/ops/.zshrc"}}}

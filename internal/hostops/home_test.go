@@ -158,6 +158,7 @@ func TestHomeGenerationsAndRollback(t *testing.T) {
 }
 
 func TestParseHomeGenerations(t *testing.T) {
+	t.Parallel()
 	out := "/home/ops/.local/state/nix/profiles/home-manager\n" +
 		"   1   2026-11-25 21:48:05   \n   2   2026-11-25 21:50:12   (current)\n" +
 		"--\n1-link /nix/store/aaa-home-manager-generation\n2-link /nix/store/bbb-home-manager-generation\n"

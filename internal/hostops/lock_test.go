@@ -16,6 +16,7 @@ import (
 )
 
 func TestDeployLockAcquireHeldBreakRelease(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h, root := newLocalHost(t)
 	mine := LockInfo{RunID: "run-1", Who: "alice@laptop", Action: "switch", Started: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
@@ -69,6 +70,7 @@ func TestDeployLockAcquireHeldBreakRelease(t *testing.T) {
 // A Home Manager activation holding the home lock keeps the deploy out, and
 // the refused deploy leaves no lock of its own.
 func TestDeployLockRefusedDuringHomeActivation(t *testing.T) {
+	t.Parallel()
 	testutil.Require(t, "flock", "sleep")
 	h, root := newLocalHost(t)
 	dir := filepath.Join(root, "run/lock/nixctl")

@@ -12,6 +12,7 @@ import (
 
 // Every script parses with sh -n and passes shellcheck as a POSIX sh script.
 func TestScriptsPassShAndShellcheck(t *testing.T) {
+	t.Parallel()
 	testutil.Require(t, "sh", "shellcheck")
 	names := ScriptNames()
 	if len(names) < 10 {
@@ -31,6 +32,7 @@ func TestScriptsPassShAndShellcheck(t *testing.T) {
 // Each script documents the one exit-code table, exactly as the Go side
 // defines it, and names itself first.
 func TestScriptsCarryTheExitCodeTable(t *testing.T) {
+	t.Parallel()
 	header := exitTableHeader()
 	for _, name := range ScriptNames() {
 		text, err := Script(name)
@@ -47,12 +49,14 @@ func TestScriptsCarryTheExitCodeTable(t *testing.T) {
 }
 
 func TestUnknownScriptIsAnError(t *testing.T) {
+	t.Parallel()
 	if _, err := CommandLine("no-such-script", false, "/"); err == nil {
 		t.Fatal("an unknown script must be an error")
 	}
 }
 
 func TestCommandLineQuotesArgumentsAsWords(t *testing.T) {
+	t.Parallel()
 	line, err := CommandLine(scriptLockRelease, true, "/", "run; rm -rf /")
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +70,7 @@ func TestCommandLineQuotesArgumentsAsWords(t *testing.T) {
 }
 
 func TestCleanRoot(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"": "/", "/": "/", "/tmp/x": "/tmp/x"} {
 		if got, err := CleanRoot(in); err != nil || got != want {
 			t.Errorf("CleanRoot(%q) = %q, %v", in, got, err)

@@ -68,6 +68,7 @@ func TestSystemGenerationSwitchAndReactivate(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	h, root := newLocalHost(t)
 	fakeSystem(t, root, 12)
 	mk := func(dir, version, kernel string) string {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestDefaultsBatchAndCache(t *testing.T) {
+	t.Parallel()
 	f, err := Parse("nixctl.yaml", []byte("defaults:\n  batch: 25%\n  cache: file:///srv/nix-cache\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -23,6 +24,7 @@ func TestDefaultsBatchAndCache(t *testing.T) {
 }
 
 func TestDefaultsBatchAndCacheProblemsHaveLines(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, yaml, want string
 		line             int
@@ -52,6 +54,7 @@ func TestDefaultsBatchAndCacheProblemsHaveLines(t *testing.T) {
 }
 
 func TestBatchSize(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in    string
 		total int

@@ -47,6 +47,7 @@ secrets:
 `
 
 func TestParseInheritsDefaults(t *testing.T) {
+	t.Parallel()
 	f, err := Parse("/repo/nixctl.yaml", []byte(good))
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +93,7 @@ func TestParseInheritsDefaults(t *testing.T) {
 }
 
 func TestResolveFlake(t *testing.T) {
+	t.Parallel()
 	for ref, want := range map[string]string{
 		"":                  "/repo",
 		".":                 "/repo",
@@ -109,6 +111,7 @@ func TestResolveFlake(t *testing.T) {
 
 // Each bad inventory must be reported with the field and this message part.
 func TestParseProblems(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, yaml, want string
 	}{
@@ -172,6 +175,7 @@ func TestParseProblems(t *testing.T) {
 }
 
 func TestParseReportsEveryProblemSortedWithLines(t *testing.T) {
+	t.Parallel()
 	_, err := Parse("nixctl.yaml", []byte("hosts:\n  - name: a\n    adress: x\n  - name: 'b c'\n    address: h\nprofiles:\n  - name: p\n    host: zz\n"))
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
@@ -195,6 +199,7 @@ func TestParseReportsEveryProblemSortedWithLines(t *testing.T) {
 }
 
 func TestParseRefusesHugeAndDeepFiles(t *testing.T) {
+	t.Parallel()
 	huge := "hosts:\n" + strings.Repeat("  - {name: a, address: h}\n", MaxFileSize/20)
 	if _, err := Parse("nixctl.yaml", []byte(huge)); err == nil || !strings.Contains(err.Error(), "an inventory is at most") {
 		t.Errorf("huge file: %v", err)
@@ -206,6 +211,7 @@ func TestParseRefusesHugeAndDeepFiles(t *testing.T) {
 }
 
 func TestMagicRollbackKeys(t *testing.T) {
+	t.Parallel()
 	f, err := Parse("nixctl.yaml", []byte(`defaults: {confirmTimeout: 45s, magicRollback: false}
 hosts:
   - {name: a, address: h}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSecretGlobsAndRecipient(t *testing.T) {
+	t.Parallel()
 	f, err := Parse("/repo/nixctl.yaml", []byte(`
 hosts:
   - name: nixos-mini
@@ -53,6 +54,7 @@ profiles:
 }
 
 func TestSecretGlobsValidated(t *testing.T) {
+	t.Parallel()
 	_, err := Parse("nixctl.yaml", []byte(`hosts:
   - name: a
     address: 192.0.2.1

@@ -33,6 +33,7 @@ func names(hs []Host) string {
 }
 
 func TestSelectHosts(t *testing.T) {
+	t.Parallel()
 	f := testFleet(t)
 	cases := []struct {
 		sel  []string
@@ -59,6 +60,7 @@ func TestSelectHosts(t *testing.T) {
 }
 
 func TestSelectErrors(t *testing.T) {
+	t.Parallel()
 	f := testFleet(t)
 	cases := []struct {
 		sel       []string
@@ -89,6 +91,7 @@ func TestSelectErrors(t *testing.T) {
 }
 
 func TestSelectProfiles(t *testing.T) {
+	t.Parallel()
 	f := testFleet(t)
 	got, err := f.SelectProfiles([]string{"@servers"}, false)
 	if err != nil || len(got) != 1 || got[0].Name != "server" {
@@ -100,6 +103,7 @@ func TestSelectProfiles(t *testing.T) {
 }
 
 func TestClosest(t *testing.T) {
+	t.Parallel()
 	if got := Closest("paralel", []string{"parallel", "port", "user"}, 1); len(got) != 1 || got[0] != "parallel" {
 		t.Errorf("got %v", got)
 	}

@@ -6,6 +6,7 @@ import (
 )
 
 func TestAttr(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"nixos-mini":     "nixos-mini",
 		"gabriel@laptop": `"gabriel@laptop"`,
@@ -21,6 +22,7 @@ func TestAttr(t *testing.T) {
 }
 
 func TestArgv(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		got  []string
@@ -52,6 +54,7 @@ func TestArgv(t *testing.T) {
 }
 
 func TestDrvInstallableByVersion(t *testing.T) {
+	t.Parallel()
 	const drv = "/nix/store/s2cfd5pncqx5vzspj74z2fdpb9wcbnmc-nixos-system-a.drv"
 	for _, tc := range []struct {
 		version string

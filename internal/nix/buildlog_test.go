@@ -25,6 +25,7 @@ error: builder for '/nix/store/8c9py60igzym03224ya4jp1qwlw4p3w7-item-c.drv' fail
 `
 
 func TestParseBuildFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		want     []BuildFailure
@@ -49,6 +50,7 @@ func TestParseBuildFailures(t *testing.T) {
 }
 
 func TestParseBuildFailuresKeepsTheLogTail(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString(`@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x.drv","",1,1],"id":7,"type":105}` + "\n")
 	for i := range 25 {
@@ -69,6 +71,7 @@ const flakeCheckIgnoredLog = `@nix {"action":"msg","level":1,"msg":"\u001b[35;1m
 `
 
 func TestParseOutputErrors(t *testing.T) {
+	t.Parallel()
 	got := ParseOutputErrors([]byte(flakeCheckIgnoredLog), "")
 	want := []OutputError{{
 		Error:  Error{File: "flake.nix", Line: 31, Column: 7, Message: "check-eval-boom"},
@@ -90,6 +93,7 @@ func TestParseOutputErrors(t *testing.T) {
 }
 
 func TestPositionsArgv(t *testing.T) {
+	t.Parallel()
 	got := strings.Join(EvalPositions("/repo", []string{"checks"}, 2), " ")
 	want := "nix eval --json /repo#checks --apply s: builtins.mapAttrs (_: v: builtins.mapAttrs (n: _: builtins.unsafeGetAttrPos n v) v) s --extra-experimental-features nix-command flakes"
 	if got != want {

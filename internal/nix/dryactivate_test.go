@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseDryActivate(t *testing.T) {
+	t.Parallel()
 	out := "building the system configuration...\n" +
 		"would stop the following units: accounts-daemon.service\n" +
 		"would NOT stop the following changed units: getty@tty1.service\n" +

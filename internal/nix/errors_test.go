@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseErrorsInternalJSON(t *testing.T) {
+	t.Parallel()
 	repo := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(repo, "hosts"), 0o755); err != nil {
 		t.Fatal(err)
@@ -51,6 +52,7 @@ func TestParseErrorsInternalJSON(t *testing.T) {
 }
 
 func TestParseErrorsPlainText(t *testing.T) {
+	t.Parallel()
 	stderr := "warning: Git tree '/r' is dirty\n\x1b[31;1merror:\x1b[0m undefined variable 'pkgs'\n\n       at /nix/store/vjd318fihnjgjws7rmwh0vaiyv4g13dp-source/flake.nix:12:20:\n\n           11|   outputs = { self }: {\n           12|     packages = pkgs.hello;\n             |                    ^\n(use '--show-trace' to show detailed location information)\n"
 	errs := ParseErrors([]byte(stderr), "")
 	if len(errs) != 1 {
@@ -66,6 +68,7 @@ func TestParseErrorsPlainText(t *testing.T) {
 }
 
 func TestStripANSIAndMissingAttr(t *testing.T) {
+	t.Parallel()
 	if got := StripANSI("\x1b[31;1mred\x1b[0m"); got != "red" {
 		t.Errorf("StripANSI = %q", got)
 	}

@@ -6,6 +6,7 @@ import (
 )
 
 func TestStringLiteralInterpolatesNothing(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"web-1":          `"web-1"`,
 		"gabriel@laptop": `"gabriel@laptop"`,
@@ -21,6 +22,7 @@ func TestStringLiteralInterpolatesNothing(t *testing.T) {
 }
 
 func TestEvalManyArgvAndExpression(t *testing.T) {
+	t.Parallel()
 	argv := EvalMany("/fleet", "nixosConfigurations", []EvalItem{
 		{Attr: "web-1", Path: []string{"config", "system", "build", "toplevel"}},
 		{Attr: "db.main", Path: []string{"config", "system", "build", "toplevel"}},
@@ -47,6 +49,7 @@ func TestEvalManyArgvAndExpression(t *testing.T) {
 }
 
 func TestParseEvalLine(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		line string
 		want EvalEvent
@@ -70,6 +73,7 @@ func TestParseEvalLine(t *testing.T) {
 }
 
 func TestParseErrorsIgnoresEvalTraces(t *testing.T) {
+	t.Parallel()
 	stderr := `@nix {"action":"msg","level":0,"msg":"trace: nixctl-eval start 0"}
 @nix {"action":"msg","level":0,"file":"/r/flake.nix","line":3,"column":5,"msg":"error: boom","raw_msg":"boom"}
 `

@@ -8,6 +8,7 @@ import (
 )
 
 func TestHomeArgv(t *testing.T) {
+	t.Parallel()
 	nixFlags := "--extra-experimental-features|nix-command flakes"
 	tests := []struct {
 		name string
@@ -45,6 +46,7 @@ func TestHomeArgv(t *testing.T) {
 }
 
 func TestCopyToSSH(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		o         CopyOptions
@@ -73,6 +75,7 @@ func TestCopyToSSH(t *testing.T) {
 }
 
 func TestParseDiffClosures(t *testing.T) {
+	t.Parallel()
 	// What nix 2.8 printed for two fixture generations, colour codes included.
 	out := "bar: 2.0 → ∅, \x1b[32;1m-22.3 KiB\x1b[0m\n" +
 		"baz: ∅ → 3.0\n" +
@@ -106,6 +109,7 @@ func TestParseDiffClosures(t *testing.T) {
 }
 
 func TestFormatSizeDelta(t *testing.T) {
+	t.Parallel()
 	for b, want := range map[int64]string{0: "+0 B", 512: "+512 B", -2048: "-2.0 KiB", 3 << 20: "+3.0 MiB", 5 << 30: "+5.0 GiB"} {
 		if got := FormatSizeDelta(b); got != want {
 			t.Errorf("FormatSizeDelta(%d) = %q, want %q", b, got, want)
@@ -114,6 +118,7 @@ func TestFormatSizeDelta(t *testing.T) {
 }
 
 func TestParseGenerations(t *testing.T) {
+	t.Parallel()
 	out := "   1   2026-11-25 21:48:05   \n   2   2026-11-25 21:50:12   (current)\n"
 	got, err := ParseGenerations(out, time.UTC)
 	if err != nil {
@@ -137,6 +142,7 @@ func TestParseGenerations(t *testing.T) {
 }
 
 func TestParseBuildAndPathInfo(t *testing.T) {
+	t.Parallel()
 	res, err := ParseBuildResults([]byte(`[{"drvPath":"/nix/store/a.drv","outputs":{"out":"/nix/store/a"}},{"drvPath":"/nix/store/b.drv","outputs":{"out":"/nix/store/b"}}]`))
 	if err != nil || len(res) != 2 || res[1].Out() != "/nix/store/b" {
 		t.Fatalf("ParseBuildResults = %+v, %v", res, err)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestLockMissing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if LockMissing(dir, "/") {
 		t.Error("a directory with no flake.nix has no lock to write")
@@ -32,6 +33,7 @@ func TestLockMissing(t *testing.T) {
 }
 
 func TestFlakeCheckBesideAnEvaluationOnlyReadsTheLock(t *testing.T) {
+	t.Parallel()
 	if slices.Contains(FlakeCheck(".", FlakeCheckOptions{}), NoWriteLockFile) {
 		t.Error("a flake check alone must write flake.lock as nix flake check does")
 	}
@@ -41,6 +43,7 @@ func TestFlakeCheckBesideAnEvaluationOnlyReadsTheLock(t *testing.T) {
 }
 
 func TestGetFlakeRefSeesWhatTheCommandLineSees(t *testing.T) {
+	t.Parallel()
 	plain := t.TempDir()
 	if ref, sub := GetFlakeRef(plain); ref != plain || sub != "" {
 		t.Errorf("outside git: %q %q, want the path itself", ref, sub)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestLogWriter(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	w := LogWriter(&out)
 	in := `@nix {"action":"start","id":1,"level":4,"text":"copying '/tmp/demo-b'","type":0}

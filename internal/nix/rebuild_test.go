@@ -6,6 +6,7 @@ import (
 )
 
 func TestRebuildArgv(t *testing.T) {
+	t.Parallel()
 	base := RebuildOptions{Flake: "/fleet", Attr: "web-1", TargetHost: "root@10.0.0.1", Flavour: FlavourBash}
 	with := func(f func(o *RebuildOptions)) RebuildOptions {
 		o := base
@@ -67,6 +68,7 @@ func TestRebuildArgv(t *testing.T) {
 }
 
 func TestParseProbe(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		code   int
@@ -88,6 +90,7 @@ func TestParseProbe(t *testing.T) {
 }
 
 func TestSSHOpts(t *testing.T) {
+	t.Parallel()
 	got, err := SSHOpts([]string{"-o", "ConnectTimeout=5", "-p", "2222", "-i", "/k/id"})
 	if err != nil || got != "-o ConnectTimeout=5 -p 2222 -i /k/id" {
 		t.Errorf("got %q, %v", got, err)
@@ -98,6 +101,7 @@ func TestSSHOpts(t *testing.T) {
 }
 
 func TestProbeHasStorePath(t *testing.T) {
+	t.Parallel()
 	const ngUsage = "usage: nixos-rebuild [-h] [--verbose] [--flake [FLAKE]] [--store-path STORE_PATH] [--sudo]\n"
 	cases := []struct {
 		name   string

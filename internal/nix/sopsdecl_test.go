@@ -3,6 +3,7 @@ package nix
 import "testing"
 
 func TestParseSopsDecls(t *testing.T) {
+	t.Parallel()
 	a, err := ParseSopsDecls([]byte(`{"keyFile":null,"secrets":{"x":{"file":{"path":"secrets/a.yaml","repo":true},"format":"yaml","key":"db/password"},"bad":{"error":true}},"sshKeyPaths":["/etc/ssh/ssh_host_ed25519_key"]}`))
 	if err != nil {
 		t.Fatal(err)

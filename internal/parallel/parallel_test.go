@@ -9,6 +9,7 @@ import (
 )
 
 func TestEachRunsEveryItemWithinTheLimit(t *testing.T) {
+	t.Parallel()
 	for _, limit := range []int{-1, 0, 1, 3, 100} {
 		var running, most atomic.Int32
 		var mu sync.Mutex
@@ -47,6 +48,7 @@ func TestEachRunsEveryItemWithinTheLimit(t *testing.T) {
 // The limit is reached, not only respected: with limit 3, three items run
 // together (each waits until the third has started).
 func TestEachRunsLimitItemsAtOnce(t *testing.T) {
+	t.Parallel()
 	var wg sync.WaitGroup
 	wg.Add(3)
 	Each(3, 3, func(int) {
@@ -56,6 +58,7 @@ func TestEachRunsLimitItemsAtOnce(t *testing.T) {
 }
 
 func TestEachUntilSkipsWhatItHadNotStarted(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	var ran, skipped []int
 	var mu sync.Mutex

@@ -37,8 +37,9 @@ type Env struct {
 	// Shared are the ssh options every tool gets first: an exported
 	// NIX_SSHOPTS, which nixos-rebuild and nix copy put before nixctl's.
 	Shared []string
-	// Getenv reads $VAR in IdentityAgent.
-	Getenv func(string) string
+	// Lookup reads the variable an IdentityAgent $VAR names (nil: none is
+	// set).
+	Lookup func(name string) (string, bool)
 }
 
 // redirected reports whether the system ssh would read another ~/.ssh than
@@ -72,8 +73,8 @@ func New(env Env) (*SSH, error) {
 	if env.SystemConfig == "" {
 		env.SystemConfig = SystemConfig
 	}
-	if env.Getenv == nil {
-		env.Getenv = func(string) string { return "" }
+	if env.Lookup == nil {
+		env.Lookup = func(string) (string, bool) { return "", false }
 	}
 	s := &SSH{env: env, pin: env.redirected()}
 	userConfig := filepath.Join(env.Home, ".ssh", "config")
@@ -430,7 +431,7 @@ func (s *SSH) resolve(name string, cl *cmdline, depth int) (Route, error) {
 			r.Agent = ""
 		case v == "SSH_AUTH_SOCK":
 		case strings.HasPrefix(v, "$"):
-			r.Agent = s.env.Getenv(strings.TrimPrefix(v, "$"))
+			r.Agent, _ = s.env.Lookup(strings.TrimPrefix(v, "$"))
 		default:
 			r.Agent = s.path(v, tokens)
 		}

@@ -89,6 +89,7 @@ Host inc*
 `
 
 func TestRouteFromConfig(t *testing.T) {
+	t.Parallel()
 	c, home := configs(t, userConfig, "Host *\n  Port 2999\n  User system-wide\n", remote.Env{LocalUser: "me", AuthSock: "/run/agent.sock"})
 	h := filepath.Join(home, "home")
 
@@ -163,6 +164,7 @@ func TestRouteFromConfig(t *testing.T) {
 }
 
 func TestInventoryOverridesConfig(t *testing.T) {
+	t.Parallel()
 	cfg := "Host mini\n  HostName 192.0.2.20\n  Port 2222\n  User deploy\n  ProxyJump bastion\n"
 	c, home := configs(t, cfg, "", remote.Env{})
 	h := filepath.Join(home, "home")
@@ -202,6 +204,7 @@ func TestInventoryOverridesConfig(t *testing.T) {
 // ssh would read another ~/.ssh: nixctl names its file with -F and the files
 // it took from HOME, and reads only that file itself, as ssh -F does.
 func TestRedirectedHomeIsExplicit(t *testing.T) {
+	t.Parallel()
 	cfg := "Host mini\n  HostName 192.0.2.20\n"
 	c, home := configs(t, cfg, "Host *\n  Port 2999\n", remote.Env{SystemHome: "/nonexistent-home"})
 	h := filepath.Join(home, "home")
@@ -229,6 +232,7 @@ func TestRedirectedHomeIsExplicit(t *testing.T) {
 }
 
 func TestSharedOptionsComeFirst(t *testing.T) {
+	t.Parallel()
 	c, _ := configs(t, "", "", remote.Env{Shared: []string{"-o", "ControlMaster=no", "-p", "2022"}})
 	r := route(t, c, remote.Spec{Host: "h", Port: 2200})
 	if r.Port != 2022 {
@@ -241,6 +245,7 @@ func TestSharedOptionsComeFirst(t *testing.T) {
 }
 
 func TestRouteErrors(t *testing.T) {
+	t.Parallel()
 	c, _ := configs(t, "Host loop\n  ProxyJump loop\n", "", remote.Env{})
 	for _, spec := range []remote.Spec{
 		{Host: "loop"},

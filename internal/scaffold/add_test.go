@@ -37,6 +37,7 @@ func read(t *testing.T, p string) string {
 }
 
 func TestAddHostKeepsTheInventoryAsItWas(t *testing.T) {
+	t.Parallel()
 	dir := initRepo(t)
 	invBefore := read(t, filepath.Join(dir, "nixctl.yaml"))
 	flakeBefore := read(t, filepath.Join(dir, "flake.nix"))
@@ -87,6 +88,7 @@ func TestAddHostKeepsTheInventoryAsItWas(t *testing.T) {
 }
 
 func TestAddHostRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dir := initRepo(t)
 	before := snapshot(t, dir)
 	for _, h := range []HostSpec{
@@ -134,6 +136,7 @@ func TestAddHostRefusesBadInput(t *testing.T) {
 }
 
 func TestAddHostNeedsTheMarker(t *testing.T) {
+	t.Parallel()
 	dir := initRepo(t)
 	p := filepath.Join(dir, "flake.nix")
 	flake := strings.Replace(read(t, p), `# nixctl:add-host NAME = mkHost "NAME";`, "", 1)
@@ -153,6 +156,7 @@ func TestAddHostNeedsTheMarker(t *testing.T) {
 }
 
 func TestFlakeEntry(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ pattern, name, want string }{
 		{`NAME = mkHost "NAME";`, "web-1", `web-1 = mkHost "web-1";`},
 		{`NAME = mkHost "NAME";`, "1web", `"1web" = mkHost "1web";`},
@@ -166,6 +170,7 @@ func TestFlakeEntry(t *testing.T) {
 }
 
 func TestAppendEntry(t *testing.T) {
+	t.Parallel()
 	fields := []field{{Key: "name", Value: "new"}, {Key: "address", Value: "10.0.0.1"}}
 	for _, tc := range []struct{ name, in, want string }{
 		{"last key", "hosts:\n  - name: a\n    address: 10.0.0.2\n", "hosts:\n  - name: a\n    address: 10.0.0.2\n  - name: new\n    address: 10.0.0.1\n"},
@@ -190,6 +195,7 @@ func TestAppendEntry(t *testing.T) {
 }
 
 func TestAddProfile(t *testing.T) {
+	t.Parallel()
 	dir := initRepo(t)
 	plan, err := PlanProfile(dir, ProfileSpec{Name: "node", Host: "nixos-mini", Tags: []string{"servers"}})
 	if err != nil {
@@ -220,6 +226,7 @@ func TestAddProfile(t *testing.T) {
 
 // A write that fails half-way is undone: the repository is as it was.
 func TestApplyUndoesAHalfWrittenPlan(t *testing.T) {
+	t.Parallel()
 	dir := initRepo(t)
 	plan, err := PlanHost(dir, nixfiles.Template(), HostSpec{Name: "web-1", Address: "10.0.0.1"})
 	if err != nil {

@@ -60,6 +60,7 @@ func diffLines(want, got string) string {
 
 // The tree init writes, and every line that carries one of the user's names.
 func TestInitGolden(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plan, err := PlanInit(dir, nixfiles.Template(), alice)
 	if err != nil {
@@ -103,6 +104,7 @@ func TestInitGolden(t *testing.T) {
 // The template as it stands is the repository nixctl init writes with the
 // seed's names: `nix flake init -t` and `nixctl init` agree.
 func TestTemplateIsItsOwnDefault(t *testing.T) {
+	t.Parallel()
 	files, err := Render(nixfiles.Template(), TemplateNames)
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +148,7 @@ func TestGeneratedNixFilesParse(t *testing.T) {
 }
 
 func TestGeneratedInventoryIsValid(t *testing.T) {
+	t.Parallel()
 	for _, n := range []Names{alice, {User: "bob", Host: "node", Address: "2001:db8::7", Release: "25.05"}, {User: "c", Host: "mini", Address: "mini.home.arpa", Release: "25.05"}} {
 		files, err := Render(nixfiles.Template(), n)
 		if err != nil {
@@ -183,6 +186,7 @@ func TestGeneratedInventoryIsValid(t *testing.T) {
 }
 
 func TestNamesAreValidated(t *testing.T) {
+	t.Parallel()
 	ok := alice
 	for _, tc := range []struct {
 		edit func(*Names)
@@ -266,6 +270,7 @@ func sameSnapshot(t *testing.T, before, after map[string]string) {
 }
 
 func TestInitRefusesToOverwriteAndWritesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plan, err := PlanInit(dir, nixfiles.Template(), alice)
 	if err != nil {
@@ -305,6 +310,7 @@ func TestInitRefusesToOverwriteAndWritesNothing(t *testing.T) {
 
 // After 25.05 the template is written with the names the later release has.
 func TestLaterReleasesGetRenamedOptions(t *testing.T) {
+	t.Parallel()
 	files, err := Render(nixfiles.Template(), alice) // 25.11
 	if err != nil {
 		t.Fatal(err)

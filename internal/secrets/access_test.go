@@ -63,12 +63,7 @@ func (f *corpusFleet) session(t *testing.T, extra ...string) *Session {
 	t.Helper()
 	kf := f.keyFile(t, extra...)
 	home := t.TempDir()
-	env := Env{Getenv: func(k string) string {
-		if k == "SOPS_AGE_KEY_FILE" {
-			return kf
-		}
-		return ""
-	}, Home: home, Runner: execx.NewReal()}
+	env := Env{AgeKeyFile: kf, Home: home, Runner: execx.NewReal()}
 	s, err := NewSession(f.repo, LoadKeyring(context.Background(), env))
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +191,7 @@ func TestAddHostLeavesDriftedFilesAlone(t *testing.T) {
 // misterio77's host rules hold a pgp key nobody here has: the files of the
 // rule cannot be rekeyed, so nothing is written, .sops.yaml included.
 func TestAddHostIsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	f := newCorpusFleet(t, "misterio77", ".")
 	_, host := writeKey(t)
 	s := f.session(t)
@@ -225,12 +221,7 @@ func TestAddHostWithShamirGroups(t *testing.T) {
 	both := filepath.Join(t.TempDir(), "both.txt")
 	testutil.WriteFile(t, both, append(append(mustRead(t, userKey), '\n'), mustRead(t, serverKey)...), 0o600)
 	path := filepath.Join(repo.Dir, "x.yaml")
-	env := Env{Getenv: func(k string) string {
-		if k == "SOPS_AGE_KEY_FILE" {
-			return both
-		}
-		return ""
-	}, Home: t.TempDir(), Runner: execx.NewReal()}
+	env := Env{AgeKeyFile: both, Home: t.TempDir(), Runner: execx.NewReal()}
 	s, err := NewSession(repo, LoadKeyring(context.Background(), env))
 	if err != nil {
 		t.Fatal(err)
@@ -296,6 +287,7 @@ func planHost(t *testing.T, s *Session, host string) (*Edit, *AccessChange) {
 // A check that could not run stops every host, as a secrets failure that
 // keeps the cause's hint; otherwise only the machines that failed stop.
 func TestHostFailures(t *testing.T) {
+	t.Parallel()
 	hosts := []inventory.Host{{Name: "a"}, {Name: "b"}}
 	got := HostFailures(nil, fault.New(fault.Check, errors.New("flake.lock is stale"), "run nix flake lock"), hosts)
 	for _, h := range hosts {

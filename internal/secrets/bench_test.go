@@ -16,8 +16,7 @@ import (
 // key, what CI without secrets does), and with the key (every MAC).
 func BenchmarkVerify200(b *testing.B) {
 	root, home := b.TempDir(), b.TempDir()
-	vars := map[string]string{"HOME": home}
-	env := Env{Getenv: func(k string) string { return vars[k] }, Home: home, Runner: execx.NewReal()}
+	env := Env{Home: home, Runner: execx.NewReal()}
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
 	if _, err := Init(repo, env, "bench", time.Now(), fsx.Disk{}); err != nil {
 		b.Fatal(err)

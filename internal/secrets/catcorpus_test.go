@@ -98,6 +98,7 @@ func TestCatAgreesWithSopsOnTheCorpus(t *testing.T) {
 // sops picks the format from the extension, case included; --input-type
 // overrides it.
 func TestFormatsAsSopsPicksThem(t *testing.T) {
+	t.Parallel()
 	for path, want := range map[string]Format{"a.yaml": YAML, "a.yml": YAML, "a.json": JSON, "a.env": Dotenv, "a.ini": INI, "a.YAML": Binary, "a.enc": Binary, "a": Binary, "x.yaml.enc": Binary} {
 		if got := FormatOf(path); got != want {
 			t.Errorf("FormatOf(%s) = %s, want %s", path, got, want)

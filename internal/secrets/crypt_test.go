@@ -54,6 +54,7 @@ func sameDocument(t *testing.T, f Format, want, got []byte) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, s := range samples {
 		t.Run(string(s.format), func(t *testing.T) {
@@ -73,6 +74,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestEncryptRefusesSopsInputAndEmpty(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	path := f.add("a.yml", []byte("k: v\n"))
 	enc, _ := os.ReadFile(path)
@@ -86,6 +88,7 @@ func TestEncryptRefusesSopsInputAndEmpty(t *testing.T) {
 }
 
 func TestTamperedValueAndSwappedCiphertexts(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	path := f.add("list.yml", []byte("tokens:\n    - first-token\n    - second-token\nname: x\n"))
 	orig, _ := os.ReadFile(path)
@@ -141,6 +144,7 @@ func TestTamperedValueAndSwappedCiphertexts(t *testing.T) {
 }
 
 func TestVerifyPlaintextAndDrift(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	good := f.add("kubeconfig/ok.yml", []byte("token: hunter2\n"))
 	planted := f.add("kubeconfig/planted.yml", []byte("a: b\n"))
@@ -209,6 +213,7 @@ func mustRead(t *testing.T, p string) []byte {
 // sops logs some values (an unencrypted comment) at warning level: once a
 // session exists, none of its loggers writes anywhere.
 func TestSopsLoggersAreSilenced(t *testing.T) {
+	t.Parallel()
 	newFixture(t).session()
 	for name, l := range logging.Loggers {
 		if l.Out != io.Discard {
@@ -219,6 +224,7 @@ func TestSopsLoggersAreSilenced(t *testing.T) {
 
 // Names and keys from a hostile repository cannot drive the terminal.
 func TestVerifyQuotesControlCharacters(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	testutil.WriteFile(t, filepath.Join(f.repo.Dir, "evil\x1b[2J\nname.yml"), []byte("a: b\n"), 0o644)
 	p := f.add("k.yml", []byte("a: b\n"))

@@ -11,6 +11,7 @@ import (
 // A sops file cut short is damaged, not plaintext: the hint must not be
 // "encrypt it and delete this copy" but "restore it from git".
 func TestTruncatedFileIsDamaged(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, s := range samples {
 		path := f.add(s.name, []byte(s.plain))
@@ -38,6 +39,7 @@ func TestTruncatedFileIsDamaged(t *testing.T) {
 // Rekey for a new reader checks the values first: a tampered file is
 // reported, not rewrapped for one more key.
 func TestRekeyRefusesTamperedFile(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	path := f.add("app.yml", []byte("password: hunter2\n"))
 	data := string(mustRead(t, path))

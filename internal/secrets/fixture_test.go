@@ -20,7 +20,6 @@ type fixture struct {
 	t         *testing.T
 	repo      Repo
 	home      string
-	vars      map[string]string
 	env       Env
 	recipient string
 	keyFile   string
@@ -29,8 +28,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	root, home := t.TempDir(), t.TempDir()
-	f := &fixture{t: t, home: home, vars: map[string]string{"HOME": home}}
-	f.env = Env{Getenv: func(k string) string { return f.vars[k] }, Home: home, Runner: execx.NewReal()}
+	f := &fixture{t: t, home: home}
+	f.env = Env{Home: home, Runner: execx.NewReal()}
 	f.repo = Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
 	res, err := Init(f.repo, f.env, "gabriel", time.Now(), fsx.Disk{})
 	if err != nil {
@@ -109,12 +108,7 @@ func (e *sopsError) Error() string { return e.err.Error() + ": " + e.stderr }
 func writeKey(t *testing.T) (file, recipient string) {
 	t.Helper()
 	dir := t.TempDir()
-	env := Env{Getenv: func(k string) string {
-		if k == "SOPS_AGE_KEY_FILE" {
-			return filepath.Join(dir, "keys.txt")
-		}
-		return ""
-	}, Home: dir}
+	env := Env{AgeKeyFile: filepath.Join(dir, "keys.txt"), Home: dir}
 	res, err := Init(Repo{Root: dir, Dir: filepath.Join(dir, "s"), Config: filepath.Join(dir, ".sops.yaml")}, env, "other", time.Now(), fsx.Disk{})
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,7 @@ func montgomeryU(pub []byte) []byte {
 }
 
 func TestSSHToAgeMatchesSopsNix(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []string{"nixos-mini", "gateway", "a third host key seed!!"} {
 		s := sha512.Sum512([]byte(seed))
 		priv := ed25519.NewKeyFromSeed(s[:32])
@@ -139,7 +140,7 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 	}
 	hostKeys := filepath.Join(t.TempDir(), "host.txt")
 	testutil.WriteFile(t, hostKeys, []byte(id.String()+"\n"), 0o600)
-	f.vars = map[string]string{"SOPS_AGE_KEY_FILE": hostKeys}
+	f.env.AgeKeyFile = hostKeys
 	f.env.Home = t.TempDir()
 	for _, p := range paths {
 		f.open(p)
@@ -153,6 +154,7 @@ func TestAddHostOverRealSSHD(t *testing.T) {
 // recipient age parses but cannot encrypt to; add-host would have written it
 // into .sops.yaml and every rekey after it would fail.
 func TestSSHToAgeRefusesSmallOrderKeys(t *testing.T) {
+	t.Parallel()
 	identity := make([]byte, 32)
 	identity[0] = 1
 	if rec, err := SSHToAge(identity); err == nil {

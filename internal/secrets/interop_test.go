@@ -96,7 +96,7 @@ func TestInteropRekey(t *testing.T) {
 		t.Fatalf("the remaining key cannot open the file: %v", err)
 	}
 	sameDocument(t, YAML, []byte(samples[0].plain), got)
-	f.vars["SOPS_AGE_KEY_FILE"] = newKey
+	f.env.AgeKeyFile = newKey
 	if bytes.Equal(oldDataKey, dataKeyOf(t, f, path)) {
 		t.Error("the data key was not rotated when a recipient was removed")
 	}
@@ -130,7 +130,7 @@ func TestInteropAgeKeygen(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t)
-	f.vars["SOPS_AGE_KEY_FILE"] = theirs
+	f.env.AgeKeyFile = theirs
 	res, err := Init(f.repo, f.env, "gabriel", f.now(), fsx.Disk{})
 	if err != nil || res.KeyCreated || res.Recipient != strings.TrimSpace(string(pub)) {
 		t.Fatalf("init with an age-keygen key: %+v %v", res, err)
@@ -139,8 +139,7 @@ func TestInteropAgeKeygen(t *testing.T) {
 	c = addKey(t, c, "debian", res.Recipient)
 	testutil.WriteFile(t, f.repo.Config, c.Data, 0o644)
 	path := f.add("x.yml", []byte("k: v\n"))
-	f.vars["SOPS_AGE_KEY_FILE"] = theirs
-	delete(f.vars, "HOME")
+	f.env.AgeKeyFile = theirs
 	f.env.Home = t.TempDir()
 	sameDocument(t, YAML, []byte("k: v\n"), f.open(path))
 

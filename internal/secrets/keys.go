@@ -20,23 +20,28 @@ import (
 	"github.com/nixctl/nixctl/internal/execx"
 )
 
-// Env is what key lookup needs from the process: its environment, the home
-// directory and the runner for SOPS_AGE_KEY_CMD.
+// Env is what key lookup needs from the process: the variables sops reads
+// keys from ("" is unset, as for sops), the home directory and the runner
+// for the key commands.
 type Env struct {
-	Getenv func(string) string
-	Home   string
-	Runner execx.Runner
-}
-
-func (e Env) lookup(name string) (string, bool) {
-	v := e.Getenv(name)
-	return v, v != ""
+	Home string
+	// ConfigHome is $XDG_CONFIG_HOME.
+	ConfigHome string
+	// AgeKey, AgeKeyFile and AgeKeyCmd are SOPS_AGE_KEY, SOPS_AGE_KEY_FILE
+	// and SOPS_AGE_KEY_CMD.
+	AgeKey     string
+	AgeKeyFile string
+	AgeKeyCmd  string
+	// SSHKeyFile and SSHKeyCmd are SOPS_AGE_SSH_PRIVATE_KEY_FILE and _CMD.
+	SSHKeyFile string
+	SSHKeyCmd  string
+	Runner     execx.Runner
 }
 
 // ConfigDir is where sops looks for keys.txt: $XDG_CONFIG_HOME, else the
 // platform's user configuration directory (~/.config on Linux).
 func (e Env) ConfigDir() string {
-	if d, ok := e.lookup("XDG_CONFIG_HOME"); ok {
+	if d := e.ConfigHome; d != "" {
 		return d
 	}
 	if runtime.GOOS == "darwin" {
@@ -48,7 +53,7 @@ func (e Env) ConfigDir() string {
 // KeyFile is where `secrets init` writes the user's key: SOPS_AGE_KEY_FILE,
 // else <config dir>/sops/age/keys.txt, the two files sops reads.
 func (e Env) KeyFile() string {
-	if f, ok := e.lookup("SOPS_AGE_KEY_FILE"); ok {
+	if f := e.AgeKeyFile; f != "" {
 		return f
 	}
 	return filepath.Join(e.ConfigDir(), "sops", "age", "keys.txt")
@@ -84,12 +89,12 @@ type Keyring struct {
 // identities makes decryption fail with a message naming the places searched.
 func LoadKeyring(ctx context.Context, env Env) *Keyring {
 	k := &Keyring{env: env, ctx: ctx, perRec: map[string][]age.Identity{}}
-	if p, ok := env.lookup("SOPS_AGE_SSH_PRIVATE_KEY_FILE"); ok {
+	if p := env.SSHKeyFile; p != "" {
 		k.addSSHFile("SOPS_AGE_SSH_PRIVATE_KEY_FILE", p)
 	} else {
 		k.Looked = append(k.Looked, "SOPS_AGE_SSH_PRIVATE_KEY_FILE")
 	}
-	if c, ok := env.lookup("SOPS_AGE_SSH_PRIVATE_KEY_CMD"); ok {
+	if c := env.SSHKeyCmd; c != "" {
 		out, err := k.runCmd(c, "")
 		if err == nil {
 			var id age.Identity
@@ -114,17 +119,17 @@ func LoadKeyring(ctx context.Context, env Env) *Keyring {
 			}
 		}
 	}
-	if v, ok := env.lookup("SOPS_AGE_KEY"); ok {
+	if v := env.AgeKey; v != "" {
 		k.addAgeKeys("SOPS_AGE_KEY", strings.NewReader(v), true)
 	} else {
 		k.Looked = append(k.Looked, "SOPS_AGE_KEY")
 	}
-	if p, ok := env.lookup("SOPS_AGE_KEY_FILE"); ok {
+	if p := env.AgeKeyFile; p != "" {
 		k.addAgeFile("SOPS_AGE_KEY_FILE", p, true)
 	} else {
 		k.Looked = append(k.Looked, "SOPS_AGE_KEY_FILE")
 	}
-	if c, ok := env.lookup("SOPS_AGE_KEY_CMD"); ok {
+	if c := env.AgeKeyCmd; c != "" {
 		k.cmd = c
 		k.Found = append(k.Found, "SOPS_AGE_KEY_CMD")
 	} else {

@@ -17,6 +17,7 @@ import (
 )
 
 func TestKeyringSources(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	path := f.add("a.yml", []byte("k: v\n"))
 	id := readIdentity(t, f.keyFile)
@@ -25,7 +26,7 @@ func TestKeyringSources(t *testing.T) {
 
 	open := func(vars map[string]string, r execx.Runner) error {
 		t.Helper()
-		env := Env{Getenv: func(k string) string { return vars[k] }, Home: noDefault, Runner: r}
+		env := keyEnv(vars, noDefault, r)
 		s, err := NewSession(f.repo, LoadKeyring(context.Background(), env))
 		if err != nil {
 			t.Fatal(err)
@@ -84,8 +85,9 @@ func TestKeyringSources(t *testing.T) {
 // secrets.sopsConfig may put .sops.yaml inside the secrets directory: init
 // writes a rule relative to it, and verify does not take it for a secret.
 func TestSopsConfigInsideSecretsDir(t *testing.T) {
+	t.Parallel()
 	root, home := t.TempDir(), t.TempDir()
-	env := Env{Getenv: func(string) string { return "" }, Home: home}
+	env := Env{Home: home}
 	repo := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, "secrets", ".sops.yaml")}
 	testutil.MkdirAll(t, repo.Dir, 0o755)
 	if _, err := Init(repo, env, "me", time.Now(), fsx.Disk{}); err != nil {
@@ -146,10 +148,19 @@ func TestKeyringSSHIdentity(t *testing.T) {
 			testutil.MkdirAll(t, filepath.Join(home, ".ssh"), 0o700)
 			testutil.WriteFile(t, filepath.Join(home, ".ssh", "id_ed25519"), mustRead(t, key), 0o600)
 		}
-		env := Env{Getenv: func(k string) string { return vars[k] }, Home: home}
+		env := keyEnv(vars, home, nil)
 		s, _ := NewSession(repo, LoadKeyring(context.Background(), env))
 		if _, err := s.Open(p, out); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// keyEnv is an Env whose key sources are vars, named as sops names them.
+func keyEnv(vars map[string]string, home string, r execx.Runner) Env {
+	return Env{
+		Home: home, Runner: r, ConfigHome: vars["XDG_CONFIG_HOME"],
+		AgeKey: vars["SOPS_AGE_KEY"], AgeKeyFile: vars["SOPS_AGE_KEY_FILE"], AgeKeyCmd: vars["SOPS_AGE_KEY_CMD"],
+		SSHKeyFile: vars["SOPS_AGE_SSH_PRIVATE_KEY_FILE"], SSHKeyCmd: vars["SOPS_AGE_SSH_PRIVATE_KEY_CMD"],
 	}
 }

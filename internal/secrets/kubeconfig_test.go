@@ -37,6 +37,7 @@ type kubeconfigDoc struct {
 }
 
 func TestRewriteKubeconfig(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ server, address, want string }{
 		{"https://localhost:6443", "192.168.1.20", "https://192.168.1.20:6443"},
 		{"https://127.0.0.1:6443", "nixos-mini.lan", "https://nixos-mini.lan:6443"},
@@ -72,6 +73,7 @@ func TestRewriteKubeconfig(t *testing.T) {
 // Only the current context and what it uses are renamed; other clusters
 // keep their names.
 func TestRewriteKubeconfigKeepsOtherContexts(t *testing.T) {
+	t.Parallel()
 	in := k0sAdmin + `
 `
 	in = strings.Replace(in, "contexts:\n", "contexts:\n- context:\n    cluster: other\n    user: other\n  name: other\n", 1)
@@ -90,6 +92,7 @@ func TestRewriteKubeconfigKeepsOtherContexts(t *testing.T) {
 }
 
 func TestRewriteKubeconfigRefusesNonsense(t *testing.T) {
+	t.Parallel()
 	for name, in := range map[string]string{
 		"not yaml":          "{{{",
 		"a list":            "- a\n",
@@ -108,6 +111,7 @@ func TestRewriteKubeconfigRefusesNonsense(t *testing.T) {
 }
 
 func TestKubeconfigSource(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		path, command string
 		sudo          bool

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRecipientSources(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {

@@ -117,6 +117,7 @@ func agreeWithSops(t *testing.T, data []byte, want []CreationRule) {
 
 // Every corpus layout reads as sops reads it.
 func TestCorpusLayoutsReadAsSopsReads(t *testing.T) {
+	t.Parallel()
 	for name, data := range corpusConfigs(t) {
 		t.Run(name, func(t *testing.T) {
 			c, err := ParseSopsConfig("/x/.sops.yaml", data)
@@ -136,6 +137,7 @@ func TestCorpusLayoutsReadAsSopsReads(t *testing.T) {
 // rule as before, shared anchors included), few lines change, and removing
 // the key again gives the rules back (and the very bytes, for all rules).
 func TestCorpusEditsMeanWhatWasAsked(t *testing.T) {
+	t.Parallel()
 	_, host := writeKey(t)
 	k := ageKey(host)
 	for name, data := range corpusConfigs(t) {
@@ -184,6 +186,7 @@ func TestCorpusEditsMeanWhatWasAsked(t *testing.T) {
 
 // A CRLF file stays CRLF through an edit.
 func TestCorpusCRLFKept(t *testing.T) {
+	t.Parallel()
 	_, host := writeKey(t)
 	for name, data := range corpusConfigs(t) {
 		crlf := []byte(strings.ReplaceAll(string(data), "\n", "\r\n"))
@@ -257,6 +260,7 @@ func TestCorpusEditsRefereedBySops(t *testing.T) {
 // lists, keys shared by many rules): the key leaves every rule and keys:,
 // sops reads the rest as before, and only the lines naming it change.
 func TestCorpusRemoveEveryNamedKey(t *testing.T) {
+	t.Parallel()
 	for name, data := range corpusConfigs(t) {
 		c, err := ParseSopsConfig("/x/.sops.yaml", data)
 		if err != nil {
@@ -304,6 +308,7 @@ func TestCorpusRemoveEveryNamedKey(t *testing.T) {
 // `recipients: &r [...]` used as `age: *r` (sops accepts it): adding to one
 // of two rules using *r gives that rule its own list, and sops agrees.
 func TestAliasedListOutsideKeys(t *testing.T) {
+	t.Parallel()
 	const cfg = "recipients: &r [age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2]\ncreation_rules:\n  - path_regex: ^a/\n    age: *r\n  - path_regex: ^b/\n    key_groups:\n      - age: *r\n"
 	c, err := ParseSopsConfig("/x/.sops.yaml", []byte(cfg))
 	if err != nil {

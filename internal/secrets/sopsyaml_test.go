@@ -38,6 +38,7 @@ const nodeRecipient = "age1cy0su9fwf3gf9mw868g5yut09p6nytfmmnktexz2ya5uqg9vl9sss
 func ageKey(v string) Key { return Key{Type: "age", Value: v} }
 
 func TestSopsYAMLEditKeepsCommentsAndLayout(t *testing.T) {
+	t.Parallel()
 	c, err := ParseSopsConfig("/r/.sops.yaml", []byte(handWritten))
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +90,7 @@ func TestSopsYAMLEditKeepsCommentsAndLayout(t *testing.T) {
 
 // sops reads what nixctl wrote: the rule for a path lists the new key.
 func TestSopsYAMLRuleForAfterEdit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, ".sops.yaml")
 	c, _ := ParseSopsConfig(p, []byte(handWritten))
@@ -114,6 +116,7 @@ func TestSopsYAMLRuleForAfterEdit(t *testing.T) {
 // A comma list gets the value itself (an alias cannot go in a string), and
 // loses it again; a rule left without recipients is reported.
 func TestSopsYAMLCommaList(t *testing.T) {
+	t.Parallel()
 	const flow = "creation_rules:\n  - path_regex: ^secrets/\n    age: age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\n"
 	c, _ := ParseSopsConfig("/r/.sops.yaml", []byte(flow))
 	c = addKey(t, c, "nixos-mini", nodeRecipient)
@@ -133,6 +136,7 @@ func TestSopsYAMLCommaList(t *testing.T) {
 }
 
 func TestResolveRefusesEscapes(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	r := Repo{Root: root, Dir: filepath.Join(root, "secrets"), Config: filepath.Join(root, ".sops.yaml")}
 	testutil.MkdirAll(t, r.Dir, 0o755)
@@ -152,6 +156,7 @@ func TestResolveRefusesEscapes(t *testing.T) {
 
 // A plugin recipient would make age run age-plugin-NAME: refused.
 func TestRuleForRefusesPluginRecipients(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, ".sops.yaml")
 	testutil.WriteFile(t, p, []byte("creation_rules:\n  - age: age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t\n"), 0o644)
@@ -175,6 +180,7 @@ func TestRuleForRefusesPluginRecipients(t *testing.T) {
 // made it a plain scalar) made add-host loop forever; sops refuses such a
 // file and so does nixctl, when reading it.
 func TestSopsYAMLMalformedKeyGroupIsAnError(t *testing.T) {
+	t.Parallel()
 	const bad = "creation_rules:\n  - path_regex: ^secrets/\n    key_groups:\n    - age\n          - *gabriel\n"
 	_, err := ParseSopsConfig("/r/.sops.yaml", []byte("keys:\n  - &gabriel age1zrryth9r2ws0hkd0tf2cqvstyrmh3edaf2a7dlz3dp2d02fjw3js2p9xq2\n"+bad))
 	if err == nil || !strings.Contains(err.Error(), "not a mapping") {

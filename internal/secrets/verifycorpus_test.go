@@ -25,6 +25,7 @@ func statusOf(t *testing.T, rep *VerifyReport, path string) FileStatus {
 // anchors show whole recipients; a file that really carries keys its rule
 // does not list is the only drift.
 func TestVerifyTellsTheTruthOnTheCorpus(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		sub, dir, path string
 		drift          bool
@@ -69,6 +70,7 @@ func TestVerifyTellsTheTruthOnTheCorpus(t *testing.T) {
 
 // A value under a key that is not a string (8080:, true:) is a secret too.
 func TestVerifyFindsPlaintextUnderAnyKey(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	path := f.add("app/ports.yml", []byte("name: x\n"))
 	data := mustRead(t, path)

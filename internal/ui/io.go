@@ -39,14 +39,23 @@ type IO struct {
 	mu sync.Mutex
 }
 
+// Terminal is what the environment says about colour.
+type Terminal struct {
+	// NoColor is true when NO_COLOR is set to anything but "".
+	NoColor bool
+	// Term is $TERM.
+	Term string
+}
+
 // New wraps stdio, detecting terminals. Colour is on only when stderr is a
-// terminal, NO_COLOR is unset or empty and noColor is false.
-func New(s Stdio, getenv func(string) string, noColor bool) *IO {
+// terminal, NO_COLOR is unset or empty, TERM is not dumb and noColor is
+// false.
+func New(s Stdio, t Terminal, noColor bool) *IO {
 	io := &IO{In: s.In, Out: s.Out, Err: s.Err}
 	io.InTTY = isTerminal(s.In)
 	io.OutTTY = isTerminal(s.Out)
 	io.ErrTTY = isTerminal(s.Err)
-	io.Color = io.ErrTTY && !noColor && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+	io.Color = io.ErrTTY && !noColor && !t.NoColor && t.Term != "dumb"
 	return io
 }
 

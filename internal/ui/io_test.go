@@ -7,6 +7,7 @@ import (
 )
 
 func TestTableAlignsVisibleTextAndPipesTabs(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	o := &IO{Out: &out, OutTTY: true, Color: true}
 	o.Table([]string{"", "name"}, [][]string{{o.OK(), "alpha"}, {o.Fail(), "b"}})
@@ -36,9 +37,8 @@ func TestTableAlignsVisibleTextAndPipesTabs(t *testing.T) {
 }
 
 func TestColourOnlyOnTerminalWithoutNoColor(t *testing.T) {
-	env := map[string]string{}
-	getenv := func(k string) string { return env[k] }
-	o := New(Stdio{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, getenv, false)
+	t.Parallel()
+	o := New(Stdio{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, Terminal{}, false)
 	if o.Color {
 		t.Error("colour on a non-terminal")
 	}
@@ -48,6 +48,7 @@ func TestColourOnlyOnTerminalWithoutNoColor(t *testing.T) {
 }
 
 func TestPrefixWriterKeepsLinesWhole(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	w := NewPrefixWriter(&out, "web-1: ", nil)
 	_, _ = w.Write([]byte("one\ntw"))

@@ -18,6 +18,7 @@ func fixedClock() func() time.Time {
 }
 
 func TestProgressPlainLines(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	p := newProgress(&IO{Err: &buf}, []string{"web-1", "web-2"}, fixedClock())
 	p.Stage("web-1", "preflight")
@@ -32,6 +33,7 @@ func TestProgressPlainLines(t *testing.T) {
 }
 
 func TestProgressQuietPrintsNothing(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	p := NewProgress(&IO{Err: &buf, Quiet: true}, []string{"a"})
 	p.Stage("a", "build")
@@ -44,6 +46,7 @@ func TestProgressQuietPrintsNothing(t *testing.T) {
 }
 
 func TestProgressLiveRedrawsInPlace(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	p := newProgress(&IO{Err: &buf, ErrTTY: true}, []string{"a", "bb"}, fixedClock())
 	p.Stage("a", "activate")

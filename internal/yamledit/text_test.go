@@ -3,6 +3,7 @@ package yamledit
 import "testing"
 
 func TestInsertAndDeleteKeepEveryOtherByte(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, in     string
 		after        int
@@ -28,6 +29,7 @@ func TestInsertAndDeleteKeepEveryOtherByte(t *testing.T) {
 }
 
 func TestOffsetCountsCharacters(t *testing.T) {
+	t.Parallel()
 	text := New([]byte("k: v\r\n- é: x # c\r\n"))
 	if got := text.Line(2); got != "- é: x # c" {
 		t.Errorf("line 2 = %q", got)

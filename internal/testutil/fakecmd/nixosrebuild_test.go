@@ -10,6 +10,7 @@ import (
 // Each flavour of the fake answers nixctl's probe as the real one does, and
 // only ng takes --store-path (and lists it in its usage text).
 func TestRebuildFlavours(t *testing.T) {
+	t.Parallel()
 	probe := nix.RebuildProbe()[1:]
 	for _, c := range []struct {
 		flavour   string
