@@ -44,6 +44,9 @@ type Options struct {
 	// WholeFlake evaluates through builtins.getFlake, which With's Apply
 	// functions need for the flake's root (see eval.Options.WholeFlake).
 	WholeFlake bool
+	// Skippable: the caller can do without the results, and a dry run
+	// may skip the evaluation (see eval.Options.Skippable).
+	Skippable string
 }
 
 // Item is one checked thing.
@@ -144,7 +147,7 @@ func evalItems(o Options) ([]eval.Item, []Item) {
 }
 
 func evalOptions(fleet *inventory.Fleet, o Options, ev eval.Events) eval.Options {
-	return eval.Options{Flake: fleet.Flake, Dir: fleet.Dir, Extra: o.Extra, Jobs: o.EvalJobs, Events: ev, WholeFlake: o.WholeFlake}
+	return eval.Options{Flake: fleet.Flake, Dir: fleet.Dir, Extra: o.Extra, Jobs: o.EvalJobs, Events: ev, WholeFlake: o.WholeFlake, Skippable: o.Skippable}
 }
 
 // Run checks the flake and the selected hosts and profiles: nix flake check

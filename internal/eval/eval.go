@@ -97,6 +97,10 @@ type Options struct {
 	Extra []string
 	// Jobs bounds the nix processes running at once (< 1: DefaultJobs).
 	Jobs int
+	// Skippable marks every process (execx.Cmd.Skippable): a caller that
+	// can do without the results lets a dry run skip the evaluation, and
+	// Run then stops and answers execx.ErrSkipped.
+	Skippable string
 	// ChunkSize bounds the items one process evaluates (< 1:
 	// DefaultChunkSize): nix keeps what it evaluated until it exits, so a
 	// chunk bounds its memory.
@@ -268,7 +272,7 @@ func chunkCmd(items []Item, t task, o Options) execx.Cmd {
 	if t.readLock && !o.WholeFlake {
 		argv = append(argv, nix.NoWriteLockFile)
 	}
-	return execx.Cmd{Argv: argv, Dir: o.Dir, ReadOnly: true}
+	return execx.Cmd{Argv: argv, Dir: o.Dir, ReadOnly: true, Skippable: o.Skippable}
 }
 
 // aloneCmd is the command that evaluates one item by itself, as nixctl
@@ -296,6 +300,20 @@ type evaluator struct {
 	mu      sync.Mutex
 	results []Result
 	started []bool
+	// skipped: a dry run skipped a process (Options.Skippable).
+	skipped bool
+}
+
+func (e *evaluator) skip() {
+	e.mu.Lock()
+	e.skipped = true
+	e.mu.Unlock()
+}
+
+func (e *evaluator) wasSkipped() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.skipped
 }
 
 type noEvents struct{}
@@ -326,6 +344,9 @@ func Run(ctx context.Context, r execx.Runner, items []Item, o Options) ([]Result
 			mu.Unlock()
 		})
 		tasks, held = append(held, lockReaders(next)...), nil
+		if e.wasSkipped() {
+			return e.results, execx.ErrSkipped
+		}
 	}
 	return e.results, ctx.Err()
 }
@@ -433,6 +454,10 @@ func (e *evaluator) runChunk(ctx context.Context, t task) []task {
 	if ctx.Err() != nil {
 		return nil
 	}
+	if errors.Is(err, execx.ErrSkipped) {
+		e.skip()
+		return nil
+	}
 	if err == nil {
 		evs, perr := nix.ParseEvalOutput(res.Stdout)
 		if perr != nil {
@@ -520,10 +545,15 @@ func (e *evaluator) runAlone(ctx context.Context, i int, readLock bool) {
 	it := e.items[i]
 	e.start(i)
 	c := aloneCmd(it, e.o)
+	c.Skippable = e.o.Skippable
 	if readLock && !e.o.WholeFlake {
 		c.Argv = append(c.Argv, nix.NoWriteLockFile)
 	}
 	res, err := e.r.Run(ctx, c)
+	if errors.Is(err, execx.ErrSkipped) {
+		e.skip()
+		return
+	}
 	if ctx.Err() != nil {
 		return
 	}

@@ -196,3 +196,23 @@ func TestRealReportsMaxRSS(t *testing.T) {
 		t.Errorf("MaxRSS = %d, err %v", res.MaxRSS, err)
 	}
 }
+
+// A skippable read-only command is not run in a dry run: it is said once
+// per description, and its caller gets ErrSkipped to fall back on.
+func TestDryRunSkipsWhatItsCallerCanDoWithout(t *testing.T) {
+	inner := &Recorder{}
+	var out bytes.Buffer
+	d := NewDryRun(inner, &out)
+	for range 3 {
+		_, err := d.Run(context.Background(), Cmd{Argv: []string{"nix", "eval", "x"}, ReadOnly: true, Skippable: "pinning derivations"})
+		if !errors.Is(err, ErrSkipped) {
+			t.Fatalf("err = %v, want ErrSkipped", err)
+		}
+	}
+	if len(inner.Calls()) != 0 {
+		t.Errorf("a skippable command ran: %v", inner.Argvs())
+	}
+	if got := out.String(); got != "# not run in a dry run: pinning derivations\n" {
+		t.Errorf("printed %q", got)
+	}
+}

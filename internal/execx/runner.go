@@ -31,6 +31,11 @@ type Cmd struct {
 	// it, in its own format, with placeholders for what is not known yet
 	// (a build's --json naming "<built toplevel of HOST>").
 	Planned []byte
+	// Skippable, on a read-only command, says what it is for when its
+	// caller can do without its result (it only sharpens what follows):
+	// a dry run does not run it, says so once per description, and
+	// answers ErrSkipped.
+	Skippable string
 	// Interactive runs the child in nixctl's own process group with the
 	// given streams attached as they are (an editor on the terminal): a
 	// child in a group of its own could not read the terminal. Its output
