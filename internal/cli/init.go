@@ -118,7 +118,12 @@ func runInit(ctx context.Context, opts *initOptions) error {
 	if err != nil {
 		return err
 	}
-	if created {
+	switch {
+	case created && deps.Config.DryRun:
+		// The key printed above exists only in this run: its recipient
+		// would be another one.
+		deps.IO.Logf("would create your age key %s", keyFile)
+	case created:
 		deps.IO.Logf("created your age key %s (recipient %s)", keyFile, recipient)
 	}
 	names.Recipient = recipient

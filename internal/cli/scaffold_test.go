@@ -170,6 +170,10 @@ func TestInitDryRunWritesNothing(t *testing.T) {
 	if !strings.Contains(r.out, "would create f") {
 		t.Errorf("stdout:\n%s", r.out)
 	}
+	// The key is not made: no recipient of a key that will never exist.
+	if !strings.Contains(r.errOut, "would create your age key "+keyFile+"\n") || strings.Contains(r.errOut, "created your age key") {
+		t.Errorf("a dry run must say it would create the key, not that it did:\n%s", r.errOut)
+	}
 	// Every step, in the order the real run takes them: the user's key,
 	// the template's files (each folder before its first file), then git.
 	f := filepath.Join(parent, "f")

@@ -145,14 +145,25 @@ func runSecretsInit(opts *secretsInitOptions) error {
 			AddCommand string `json:"addCommand,omitempty"`
 		}{res, addCommand})
 	}
+	created := "created"
+	if deps.Config.DryRun {
+		created = "would be created"
+	}
 	keyState, cfgState := "exists", "exists"
 	if res.KeyCreated {
-		keyState = "created"
+		keyState = created
 	}
 	if res.ConfigCreated {
-		cfgState = "created"
+		cfgState = created
 	}
 	io.Printf("key         %s (%s)\n", res.KeyFile, keyState)
+	if res.KeyCreated && deps.Config.DryRun {
+		// The key of this run is never written: its recipient is not the
+		// one the real run will make.
+		io.Printf("recipient   (the new key's, once it is made)\n")
+		io.Printf(".sops.yaml  %s (%s)\n", res.Config, cfgState)
+		return nil
+	}
 	io.Printf("recipient   %s\n", res.Recipient)
 	io.Printf(".sops.yaml  %s (%s)\n", res.Config, cfgState)
 	if !res.InConfig {
@@ -447,7 +458,12 @@ func runSecretsAdd(ctx context.Context, opts *secretsAddOptions) error {
 		return io.PrintJSON(res)
 	}
 	verb := "wrote"
-	if res.Replaced {
+	switch {
+	case deps.Config.DryRun && res.Replaced:
+		verb = "would replace"
+	case deps.Config.DryRun:
+		verb = "would write"
+	case res.Replaced:
 		verb = "replaced"
 	}
 	io.Logf("%s %s %s (%s) for %s", io.OK(), verb, res.Path, res.Format, strings.Join(res.Recipients, ", "))

@@ -92,7 +92,12 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 		return io.PrintJSON(res)
 	}
 	verb := "wrote"
-	if res.Replaced {
+	switch {
+	case deps.Config.DryRun && res.Replaced:
+		verb = "would replace the content of"
+	case deps.Config.DryRun:
+		verb = "would write"
+	case res.Replaced:
 		verb = "replaced the content of"
 	}
 	io.Logf("%s %s %s for %s", io.OK(), verb, res.Path, strings.Join(res.Recipients, ", "))

@@ -496,9 +496,17 @@ func TestSecretsDryRunWritesNothing(t *testing.T) {
 		"mkdir "+filepath.Join(f.dir, "secrets")+" (mode 0755)")
 	testutil.SameTree(t, "dry-run init", home, testutil.Tree(t, f.home))
 	testutil.SameTree(t, "dry-run init", fleet, testutil.Tree(t, f.dir))
+	// No recipient of a key that is never written.
+	if !strings.Contains(out, "keys.txt (would be created)\nrecipient   (the new key's, once it is made)\n") || strings.Contains(out, "age1") {
+		t.Errorf("dry-run init reports a key it did not make:\n%s", out)
+	}
 
 	path := f.addKubeconfig()
 	home, fleet = testutil.Tree(t, f.home), testutil.Tree(t, f.dir)
+	_, errs, code := f.run("k: v\n", "--dry-run", "secrets", "add", "app", "x", "--from", "-")
+	if code != 0 || !strings.Contains(errs, "would write secrets/app/x.yml") || strings.Contains(errs, "wrote") {
+		t.Errorf("dry-run add: exit %d, says it wrote:\n%s", code, errs)
+	}
 	out = f.mustRun("k: v\n", "--dry-run", "secrets", "add", "app", "x", "--from", "-")
 	wantChanges(t, "dry-run add", out,
 		"mkdir "+filepath.Join(f.dir, "secrets", "app")+" (mode 0755)",
