@@ -1,8 +1,10 @@
 package nix
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -27,22 +29,51 @@ func LocalFlakeDir(ref, cwd string) (string, bool) {
 	return filepath.Clean(ref), true
 }
 
-// LockMissing reports whether flake is a local flake with no flake.lock
-// yet: the first nix process to lock it writes the file, and one that
-// reads it at that moment can read it half written. Processes of such a
-// flake start after the first one has locked it. (A stale lock is rewritten
-// the same way, but only once its new inputs are fetched, well after every
-// process started together has read it.)
+// LockMissing reports whether flake is a local flake with inputs and no
+// flake.lock yet: the first nix process to lock it writes the file, and one
+// that reads it at that moment can read it half written. Processes of such
+// a flake start after the first one has locked it. (A stale lock is
+// rewritten the same way, but only once its new inputs are fetched, well
+// after every process started together has read it.) Nix writes no lock
+// for a flake without inputs: its processes never wait.
 func LockMissing(flake, cwd string) bool {
 	dir, ok := LocalFlakeDir(flake, cwd)
 	if !ok {
 		return false
 	}
-	if _, err := os.Stat(filepath.Join(dir, "flake.nix")); err != nil {
+	text, err := os.ReadFile(filepath.Join(dir, "flake.nix"))
+	if err != nil || !mayHaveInputs(text) {
 		return false
 	}
-	_, err := os.Stat(filepath.Join(dir, "flake.lock"))
+	_, err = os.Stat(filepath.Join(dir, "flake.lock"))
 	return os.IsNotExist(err)
+}
+
+// outputsFormals are the arguments outputs destructures ({ self, nixpkgs,
+// ... }), each an input nix locks even when no inputs attribute names it.
+var outputsFormals = regexp.MustCompile(`outputs\s*=\s*(?:[A-Za-z_][\w'-]*\s*@\s*)?\{([^}]*)\}`)
+
+// mayHaveInputs reads flake.nix as text: a flake that never says "inputs"
+// and whose outputs take only self has none. Anything else may have some
+// (an answer of yes only makes processes wait for the first).
+func mayHaveInputs(flakeNix []byte) bool {
+	if bytes.Contains(flakeNix, []byte("inputs")) {
+		return true
+	}
+	m := outputsFormals.FindSubmatch(flakeNix)
+	if m == nil {
+		return true
+	}
+	for _, f := range strings.Split(string(m[1]), ",") {
+		name := strings.TrimSpace(f)
+		if i := strings.IndexAny(name, " \t\n?"); i >= 0 {
+			name = name[:i]
+		}
+		if name != "" && name != "self" && name != "..." {
+			return true
+		}
+	}
+	return false
 }
 
 // GetFlakeRef is the reference builtins.getFlake must be given to see the

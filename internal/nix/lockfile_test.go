@@ -63,3 +63,21 @@ func TestGetFlakeRefSeesWhatTheCommandLineSees(t *testing.T) {
 		t.Errorf("a reference is kept: %q", ref)
 	}
 }
+
+// Nix writes no lock for a flake without inputs: nothing to wait for.
+func TestMayHaveInputs(t *testing.T) {
+	for text, want := range map[string]bool{
+		`{ outputs = { self }: { }; }`:                                     false,
+		`{ outputs = args@{ self, ... }: { }; }`:                           false,
+		`{ outputs = { self, nixpkgs }: { }; }`:                            true,
+		`{ outputs = { self, nixpkgs ? null }: { }; }`:                     true,
+		`{ inputs.dep.url = "path:/x"; outputs = { self, ... }@i: { }; }`:  true,
+		`{ outputs = inputs@{ self, ... }: { }; }`:                         true,
+		`{ outputs = _: { }; }`:                                            true,
+		"{\n  outputs =\n    { self\n    , home-manager\n    }: { };\n}\n": true,
+	} {
+		if got := mayHaveInputs([]byte(text)); got != want {
+			t.Errorf("%s: %v, want %v", text, got, want)
+		}
+	}
+}
