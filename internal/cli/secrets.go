@@ -457,15 +457,7 @@ func runSecretsAdd(ctx context.Context, opts *secretsAddOptions) error {
 	if deps.Config.JSON {
 		return io.PrintJSON(res)
 	}
-	verb := "wrote"
-	switch {
-	case deps.Config.DryRun && res.Replaced:
-		verb = "would replace"
-	case deps.Config.DryRun:
-		verb = "would write"
-	case res.Replaced:
-		verb = "replaced"
-	}
+	verb := writeVerb(deps.Config.DryRun, res.Replaced, "replace")
 	io.Logf("%s %s %s (%s) for %s", io.OK(), verb, res.Path, res.Format, strings.Join(res.Recipients, ", "))
 	io.Printf("%s", res.Declaration)
 	return nil
@@ -830,4 +822,18 @@ func runSecretsRemoveHost(ctx context.Context, opts *secretsHostOptions) error {
 	return applyAccessChange(deps, s, edit, func() {
 		deps.IO.Logf("%s %s (%s) removed from %s: %s", deps.IO.OK(), opts.host, k.Value, s.Repo.Rel(s.Config.Path), ruleLabels(edit))
 	})
+}
+
+// writeVerb says what a secrets write did to its file, or would do in a
+// dry run; replace is how it says replacing ("replace the content of").
+func writeVerb(dryRun, replaced bool, replace string) string {
+	switch {
+	case dryRun && replaced:
+		return "would " + replace
+	case dryRun:
+		return "would write"
+	case replaced:
+		return strings.Replace(replace, "replace", "replaced", 1)
+	}
+	return "wrote"
 }

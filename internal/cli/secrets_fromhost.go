@@ -91,15 +91,7 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	if deps.Config.JSON {
 		return io.PrintJSON(res)
 	}
-	verb := "wrote"
-	switch {
-	case deps.Config.DryRun && res.Replaced:
-		verb = "would replace the content of"
-	case deps.Config.DryRun:
-		verb = "would write"
-	case res.Replaced:
-		verb = "replaced the content of"
-	}
+	verb := writeVerb(deps.Config.DryRun, res.Replaced, "replace the content of")
 	io.Logf("%s %s %s for %s", io.OK(), verb, res.Path, strings.Join(res.Recipients, ", "))
 	if !res.Replaced {
 		io.Printf("%s", secrets.Declaration("kubeconfig", h.Name, res.Path, secrets.YAML))
