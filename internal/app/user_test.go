@@ -2,16 +2,17 @@ package app
 
 import (
 	"errors"
-	"os"
 	"os/user"
 	"testing"
+
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 func TestUserNameFollowsTheProcessAccount(t *testing.T) {
 	t.Parallel()
 	root, err := user.Lookup("root")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if testutil.InCI() {
 			t.Fatalf("CI's machine has root in its password database: %v", err)
 		}
 		t.Skipf("no root in the password database (CI=true makes this a failure): %v", err)
