@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/nix"
@@ -43,8 +42,10 @@ func outputsExpr(flakeDir string, namesOnly bool) string {
 	if namesOnly {
 		host, profile = `h: { }`, `p: { }`
 	}
+	// As nix eval DIR#… sees it: in a git work tree, the tracked files.
+	ref, _ := nix.GetFlakeRef(flakeDir)
 	return `let
-  flake = builtins.getFlake ` + nixString(flakeDir) + `;
+  flake = builtins.getFlake ` + nix.StringLiteral(ref) + `;
   str = v: let r = builtins.tryEval (if builtins.isString v then builtins.deepSeq v v else ""); in if r.success then r.value else "";
   set = v: let r = builtins.tryEval (builtins.isAttrs v); in if r.success && r.value then v else { };
 in {
@@ -58,12 +59,6 @@ in {
 // expression reads nothing else from outside the flake.
 func OutputsArgv(flakeDir string, namesOnly bool) []string {
 	return nix.Nix("eval", "--json", "--impure", "--expr", outputsExpr(flakeDir, namesOnly))
-}
-
-// nixString quotes s as a Nix string literal.
-func nixString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
 }
 
 // EvalOutputs runs OutputsArgv once; if the full evaluation dies, once more
