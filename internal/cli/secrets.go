@@ -277,12 +277,30 @@ func runSecretsVerify(ctx context.Context, opts *secretsVerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	io := deps.IO
-	if deps.Config.JSON {
-		return printVerdictJSON(io, rep.OK(), rep, fault.Secrets)
+	return render(deps, verifyResult{rep, s.Keys.HasKeys()})
+}
+
+// verifyResult is what secrets verify found: a line per file.
+type verifyResult struct {
+	*secrets.VerifyReport
+	// keys: a key was here, so the MACs could be checked.
+	keys bool
+}
+
+func (r verifyResult) json() any { return okFirst{r.OK(), r.VerifyReport} }
+
+func (r verifyResult) verdict() error {
+	problems := r.Problems()
+	if len(problems) == 0 {
+		return nil
 	}
+	return fault.Newf(fault.Secrets, "encrypt plaintext with 'nixctl secrets add', run 'nixctl secrets rekey' for recipients, restore tampered files from git",
+		"%d problem(s) in %s:\n  %s", len(problems), r.Dir, strings.Join(problems, "\n  "))
+}
+
+func (r verifyResult) text(io *ui.IO) {
 	checked := 0
-	for _, f := range rep.Files {
+	for _, f := range r.Files {
 		mark := io.OK()
 		if !f.OK() {
 			mark = io.Fail()
@@ -292,16 +310,12 @@ func runSecretsVerify(ctx context.Context, opts *secretsVerifyOptions) error {
 		}
 		io.Printf("%s %s\t%s\n", mark, f.Path, f.Status)
 	}
-	if !s.Keys.HasKeys() && len(rep.Files) > 0 {
+	if !r.keys && len(r.Files) > 0 {
 		io.Logf("no age key here: MACs not checked (structure and recipients were)")
 	}
-	problems := rep.Problems()
-	if len(problems) > 0 {
-		return fault.Newf(fault.Secrets, "encrypt plaintext with 'nixctl secrets add', run 'nixctl secrets rekey' for recipients, restore tampered files from git",
-			"%d problem(s) in %s:\n  %s", len(problems), rep.Dir, strings.Join(problems, "\n  "))
+	if r.OK() {
+		io.Logf("%d file(s) verified, %d MAC(s) checked", len(r.Files), checked)
 	}
-	io.Logf("%d file(s) verified, %d MAC(s) checked", len(rep.Files), checked)
-	return nil
 }
 
 type secretsCatOptions struct {

@@ -10,9 +10,9 @@ import (
 	"github.com/nixctl/nixctl/internal/app"
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/eval"
-	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 type secretsCheckOptions struct {
@@ -63,11 +63,18 @@ func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 	if err != nil {
 		return err
 	}
-	io := deps.IO
-	if deps.Config.JSON {
-		return printVerdictJSON(io, rep.OK(), rep, fault.Secrets)
-	}
-	for _, m := range rep.Machines {
+	return render(deps, accessResult{rep})
+}
+
+// accessResult is what secrets check found: a line per machine, then one
+// per secret.
+type accessResult struct{ *secrets.AccessCheck }
+
+func (r accessResult) json() any      { return okFirst{r.OK(), r.AccessCheck} }
+func (r accessResult) verdict() error { return r.Err() }
+
+func (r accessResult) text(io *ui.IO) {
+	for _, m := range r.Machines {
 		mark := io.OK()
 		if !m.OK() {
 			mark = io.Fail()
@@ -96,7 +103,6 @@ func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 			io.Printf("    %s %s\t%s\n", mark, s.Name, detail)
 		}
 	}
-	return rep.Err()
 }
 
 // checkSecretsAccess runs the access check for hosts and profiles, for
