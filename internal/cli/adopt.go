@@ -16,6 +16,7 @@ import (
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 // adoptHelp is shared by 'init --adopt' and 'inventory init'.
@@ -87,7 +88,7 @@ func runAdopt(ctx context.Context, deps *app.Deps, dir string) error {
 	if err := a.Write(deps.Writer()); err != nil {
 		return fault.New(fault.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
 	}
-	return reportAdopt(deps, a, out)
+	return render(deps, newAdoptResult(deps.Config.DryRun, a, out))
 }
 
 // evalOutputs is the one nix evaluation of the flake's hosts and profiles.
@@ -116,32 +117,40 @@ func adoptError(err error) error {
 	return scaffoldError(err)
 }
 
-func reportAdopt(deps *app.Deps, a *scaffold.Adoption, out *scaffold.Outputs) error {
-	io := deps.IO
-	if deps.Config.JSON {
-		return io.PrintJSON(map[string]any{"file": filepath.Join(a.Dir, inventory.FileName), "entries": nonNil(a.Entries),
-			"dryRun": deps.Config.DryRun, "evaluated": out.Partial == nil})
-	}
-	if deps.Config.DryRun {
-		io.Printf("%s", a.Data)
-		return nil
+// adoptResult is the inventory init --adopt wrote, or would write.
+type adoptResult struct {
+	DryRun    bool             `json:"dryRun"`
+	Entries   []scaffold.Entry `json:"entries"`
+	Evaluated bool             `json:"evaluated"`
+	File      string           `json:"file"`
+	// data is the file: a dry run's result.
+	data []byte
+}
+
+func newAdoptResult(dryRun bool, a *scaffold.Adoption, out *scaffold.Outputs) adoptResult {
+	return adoptResult{DryRun: dryRun, Entries: nonNil(a.Entries), Evaluated: out.Partial == nil, File: filepath.Join(a.Dir, inventory.FileName), data: a.Data}
+}
+
+func (r adoptResult) text(io *ui.IO) {
+	if r.DryRun {
+		io.Printf("%s", r.data)
+		return
 	}
 	hosts, profiles := 0, 0
-	for _, e := range a.Entries {
+	for _, e := range r.Entries {
 		if e.Kind == "host" {
 			hosts++
 		} else {
 			profiles++
 		}
 	}
-	io.Printf("%s wrote %s: %s, %s\n", io.OK(), filepath.Join(a.Dir, inventory.FileName), countOf(hosts, "host"), countOf(profiles, "profile"))
-	printEntries(deps, "", a.Entries)
+	io.Printf("%s wrote %s: %s, %s\n", io.OK(), r.File, countOf(hosts, "host"), countOf(profiles, "profile"))
+	printEntries(io, "", r.Entries)
 	io.Logf("next: check the guessed values, then 'nixctl inventory check' (and 'git add %s')", inventory.FileName)
-	return nil
 }
 
 // printEntries lists entries with what was guessed for each.
-func printEntries(deps *app.Deps, lead string, entries []scaffold.Entry) {
+func printEntries(io *ui.IO, lead string, entries []scaffold.Entry) {
 	for _, e := range entries {
 		var g []string
 		for _, x := range e.Guesses {
@@ -151,6 +160,6 @@ func printEntries(deps *app.Deps, lead string, entries []scaffold.Entry) {
 		if len(g) > 0 {
 			line += ": guessed " + strings.Join(g, ", ")
 		}
-		deps.IO.Printf("%s\n", line)
+		io.Printf("%s\n", line)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/scaffold"
+	"github.com/nixctl/nixctl/internal/ui"
 	nixfiles "github.com/nixctl/nixctl/nix"
 )
 
@@ -85,7 +86,6 @@ func repoDir(deps *app.Deps) (string, error) {
 
 // applyAdd writes an add plan (unless --dry-run) and reports the files.
 func applyAdd(ctx context.Context, deps *app.Deps, plan *scaffold.Plan, kind, name, next string) error {
-	io := deps.IO
 	if err := plan.Apply(deps.Writer()); err != nil {
 		return fault.New(fault.Failure, err, "")
 	}
@@ -100,26 +100,40 @@ func applyAdd(ctx context.Context, deps *app.Deps, plan *scaffold.Plan, kind, na
 	if err != nil {
 		return err
 	}
-	if deps.Config.JSON {
-		return io.PrintJSON(map[string]any{"kind": kind, "name": name, "dir": plan.Dir, "created": created,
-			"edited": edited, "flakeEntry": plan.FlakeEntry, "dryRun": deps.Config.DryRun, "gitIntentToAdd": staged})
-	}
+	return render(deps, addResult{Created: created, Dir: plan.Dir, DryRun: deps.Config.DryRun, Edited: edited, FlakeEntry: plan.FlakeEntry,
+		GitIntentToAdd: staged, Kind: kind, Name: name, next: next})
+}
+
+// addResult is what host add or profile add wrote, or would write.
+type addResult struct {
+	Created        []string `json:"created"`
+	Dir            string   `json:"dir"`
+	DryRun         bool     `json:"dryRun"`
+	Edited         []string `json:"edited"`
+	FlakeEntry     string   `json:"flakeEntry"`
+	GitIntentToAdd bool     `json:"gitIntentToAdd"`
+	Kind           string   `json:"kind"`
+	Name           string   `json:"name"`
+	// next is what to do now.
+	next string
+}
+
+func (r addResult) text(io *ui.IO) {
 	verb := "added"
-	if deps.Config.DryRun {
+	if r.DryRun {
 		verb = "would add"
 	}
-	io.Printf("%s %s %s %s\n", io.OK(), verb, kind, name)
-	for _, p := range created {
+	io.Printf("%s %s %s %s\n", io.OK(), verb, r.Kind, r.Name)
+	for _, p := range r.Created {
 		io.Printf("  create %s\n", p)
 	}
-	for _, p := range edited {
+	for _, p := range r.Edited {
 		io.Printf("  edit   %s\n", p)
 	}
-	if staged && !deps.Config.DryRun {
+	if r.GitIntentToAdd && !r.DryRun {
 		io.Printf("  git add --intent-to-add: the new files are tracked, so the flake sees them (commit them when ready)\n")
 	}
-	io.Logf("next: %s", next)
-	return nil
+	io.Logf("next: %s", r.next)
 }
 
 // stageNewFiles tells git about files an add wrote, when dir is in a git

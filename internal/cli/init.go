@@ -17,6 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
 	"github.com/nixctl/nixctl/internal/secrets"
+	"github.com/nixctl/nixctl/internal/ui"
 	nixfiles "github.com/nixctl/nixctl/nix"
 )
 
@@ -147,8 +148,8 @@ func runInit(ctx context.Context, opts *initOptions) error {
 			return err
 		}
 	}
-	next := initNextSteps(opts.dir, names, opts.git)
-	return reportInit(deps, opts.dir, plan, names, next)
+	return render(deps, initResult{Address: names.Address, Dir: plan.Dir, DryRun: deps.Config.DryRun, Files: plan.Paths(), Host: names.Host,
+		Next: initNextSteps(opts.dir, names, opts.git), Release: names.Release, User: names.User, given: opts.dir})
 }
 
 // gitAdd makes dir a git repository and adds files to it, so that flakes see them.
@@ -178,27 +179,34 @@ func initNextSteps(dir string, n scaffold.Names, git bool) []string {
 	}
 }
 
-func reportInit(deps *app.Deps, dir string, plan *scaffold.Plan, n scaffold.Names, next []string) error {
-	io := deps.IO
-	paths := plan.Paths()
-	if deps.Config.JSON {
-		return io.PrintJSON(map[string]any{"dir": plan.Dir, "files": paths, "dryRun": deps.Config.DryRun,
-			"user": n.User, "host": n.Host, "address": n.Address, "release": n.Release, "next": next})
-	}
+// initResult is the repository init wrote, or would write.
+type initResult struct {
+	Address string   `json:"address"`
+	Dir     string   `json:"dir"`
+	DryRun  bool     `json:"dryRun"`
+	Files   []string `json:"files"`
+	Host    string   `json:"host"`
+	Next    []string `json:"next"`
+	Release string   `json:"release"`
+	User    string   `json:"user"`
+	// given is the directory as the command line gave it.
+	given string
+}
+
+func (r initResult) text(io *ui.IO) {
 	verb := "created"
-	if deps.Config.DryRun {
+	if r.DryRun {
 		verb = "would create"
 	}
-	for _, p := range paths {
+	for _, p := range r.Files {
 		io.Debugf("%s %s", verb, p)
 	}
-	io.Printf("%s %s %s: %d files (user %s, host %s at %s, release %s)\n", io.OK(), verb, dir, len(paths), n.User, n.Host, n.Address, n.Release)
+	io.Printf("%s %s %s: %d files (user %s, host %s at %s, release %s)\n", io.OK(), verb, r.given, len(r.Files), r.User, r.Host, r.Address, r.Release)
 	io.Printf("\nNext:\n")
-	for _, c := range next {
+	for _, c := range r.Next {
 		io.Printf("  %s\n", c)
 	}
-	io.Logf("\nBefore the first deploy, put your SSH public key in hosts/%s/configuration.nix (fleet.server.authorizedKeys) and read README.md.", n.Host)
-	return nil
+	io.Logf("\nBefore the first deploy, put your SSH public key in hosts/%s/configuration.nix (fleet.server.authorizedKeys) and read README.md.", r.Host)
 }
 
 // scaffoldError classifies scaffold's refusals into exit codes and hints.

@@ -12,6 +12,7 @@ import (
 	"github.com/nixctl/nixctl/internal/check"
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 func newInventoryCmd(deps *app.Deps) *cobra.Command {
@@ -42,28 +43,35 @@ func runInventoryList(opts *inventoryListOptions) error {
 	if err != nil {
 		return err
 	}
-	io := opts.deps.IO
-	if opts.deps.Config.JSON {
-		return io.PrintJSON(struct {
-			Flake    string              `json:"flake"`
-			Hosts    []inventory.Host    `json:"hosts"`
-			Profiles []inventory.Profile `json:"profiles"`
-		}{fleet.Flake, nonNil(fleet.Hosts), nonNil(fleet.Profiles)})
-	}
-	var rows [][]string
 	// The target is where nixctl will reach the host, ~/.ssh/config
 	// included; what cannot be resolved is shown as written.
-	ssh, sshErr := opts.deps.SSH()
-	for _, h := range fleet.Hosts {
-		target := h.Target() + portSuffix(h.Port)
-		if sshErr == nil {
-			if r, err := ssh.HostRoute(fleet.Dir, &h, ""); err == nil {
-				target = r.String()
+	target := func(h *inventory.Host) string {
+		t := h.Target() + portSuffix(h.Port)
+		if ssh, err := opts.deps.SSH(); err == nil {
+			if r, err := ssh.HostRoute(fleet.Dir, h, ""); err == nil {
+				t = r.String()
 			}
 		}
-		rows = append(rows, []string{"host", h.Name, target, "nixosConfigurations." + h.Attr, tagList(h.Tags)})
+		return t
 	}
-	for _, p := range fleet.Profiles {
+	return render(opts.deps, inventoryList{fleet.Flake, nonNil(fleet.Hosts), nonNil(fleet.Profiles), target})
+}
+
+// inventoryList is every host and profile of the inventory.
+type inventoryList struct {
+	Flake    string              `json:"flake"`
+	Hosts    []inventory.Host    `json:"hosts"`
+	Profiles []inventory.Profile `json:"profiles"`
+	// target is where nixctl reaches a host, asked only for the text.
+	target func(*inventory.Host) string
+}
+
+func (l inventoryList) text(io *ui.IO) {
+	var rows [][]string
+	for _, h := range l.Hosts {
+		rows = append(rows, []string{"host", h.Name, l.target(&h), "nixosConfigurations." + h.Attr, tagList(h.Tags)})
+	}
+	for _, p := range l.Profiles {
 		where := "local"
 		if p.Host != "" {
 			where = p.Host
@@ -74,7 +82,6 @@ func runInventoryList(opts *inventoryListOptions) error {
 		rows = append(rows, []string{"profile", p.Name, where, "homeConfigurations." + p.Attr, tagList(p.Tags)})
 	}
 	io.Table([]string{"kind", "name", "target", "attribute", "tags"}, rows)
-	return nil
 }
 
 type inventoryShowOptions struct {
@@ -103,46 +110,11 @@ func runInventoryShow(opts *inventoryShowOptions) error {
 	if err != nil {
 		return err
 	}
-	io := opts.deps.IO
 	if h, ok := fleet.Host(opts.name); ok {
-		if opts.deps.Config.JSON {
-			return io.PrintJSON(struct {
-				Kind string `json:"kind"`
-				*inventory.Host
-			}{"host", h})
-		}
-		rows := [][]string{
-			{"kind", "host"}, {"name", h.Name}, {"address", h.Address}, {"port", sshDefault(h.Port != 0, strconv.Itoa(h.Port), "22")},
-			{"user", sshDefault(h.User != "", h.User, "root")}, {"sudo", strconv.FormatBool(h.Sudo)}, {"attribute", "nixosConfigurations." + h.Attr},
-			{"tags", tagList(h.Tags)}, {"buildHost", orDash(h.BuildHost)}, {"sshOptions", orDash(strings.Join(h.SSHOptions, " "))},
-			{"rebuild", h.Rebuild},
-		}
-		if h.Identity != "" {
-			rows = append(rows, []string{"identity", h.Identity})
-		}
-		for _, c := range h.Health {
-			target := c.Target()
-			if c.HTTP != "" {
-				target += " (expect " + strconv.Itoa(c.ExpectStatus) + ")"
-			}
-			rows = append(rows, []string{"health." + c.Kind(), target})
-		}
-		io.Table(nil, rows)
-		return nil
+		return render(opts.deps, hostShow{"host", h})
 	}
 	if p, ok := fleet.Profile(opts.name); ok {
-		if opts.deps.Config.JSON {
-			return io.PrintJSON(struct {
-				Kind string `json:"kind"`
-				*inventory.Profile
-			}{"profile", p})
-		}
-		io.Table(nil, [][]string{
-			{"kind", "profile"}, {"name", p.Name}, {"attribute", "homeConfigurations." + p.Attr},
-			{"user", orDash(p.User)}, {"host", orDefault(p.Host, "this machine")},
-			{"backupExtension", orDash(p.BackupExtension)}, {"tags", tagList(p.Tags)},
-		})
-		return nil
+		return render(opts.deps, profileShow{"profile", p})
 	}
 	var names []string
 	for _, h := range fleet.Hosts {
@@ -156,6 +128,48 @@ func runInventoryShow(opts *inventoryShowOptions) error {
 		hint = "did you mean " + strings.Join(c, " or ") + "?"
 	}
 	return fault.Usagef(hint, "no host or profile named %q", opts.name)
+}
+
+// hostShow is one host with every setting it inherits.
+type hostShow struct {
+	Kind string `json:"kind"`
+	*inventory.Host
+}
+
+func (s hostShow) text(io *ui.IO) {
+	h := s.Host
+	rows := [][]string{
+		{"kind", "host"}, {"name", h.Name}, {"address", h.Address}, {"port", sshDefault(h.Port != 0, strconv.Itoa(h.Port), "22")},
+		{"user", sshDefault(h.User != "", h.User, "root")}, {"sudo", strconv.FormatBool(h.Sudo)}, {"attribute", "nixosConfigurations." + h.Attr},
+		{"tags", tagList(h.Tags)}, {"buildHost", orDash(h.BuildHost)}, {"sshOptions", orDash(strings.Join(h.SSHOptions, " "))},
+		{"rebuild", h.Rebuild},
+	}
+	if h.Identity != "" {
+		rows = append(rows, []string{"identity", h.Identity})
+	}
+	for _, c := range h.Health {
+		target := c.Target()
+		if c.HTTP != "" {
+			target += " (expect " + strconv.Itoa(c.ExpectStatus) + ")"
+		}
+		rows = append(rows, []string{"health." + c.Kind(), target})
+	}
+	io.Table(nil, rows)
+}
+
+// profileShow is one profile with every setting it inherits.
+type profileShow struct {
+	Kind string `json:"kind"`
+	*inventory.Profile
+}
+
+func (s profileShow) text(io *ui.IO) {
+	p := s.Profile
+	io.Table(nil, [][]string{
+		{"kind", "profile"}, {"name", p.Name}, {"attribute", "homeConfigurations." + p.Attr},
+		{"user", orDash(p.User)}, {"host", orDefault(p.Host, "this machine")},
+		{"backupExtension", orDash(p.BackupExtension)}, {"tags", tagList(p.Tags)},
+	})
 }
 
 func nonNil[T any](s []T) []T {
@@ -224,46 +238,60 @@ func runInventoryCheck(ctx context.Context, opts *inventoryCheckOptions) error {
 	if err != nil {
 		return err
 	}
-	io := deps.IO
-	summary := fmt.Sprintf("%s: %s, %s", fleet.File, countOf(len(fleet.Hosts), "host"), countOf(len(fleet.Profiles), "profile"))
+	res := inventoryCheck{file: fleet.File, hosts: len(fleet.Hosts), profiles: len(fleet.Profiles)}
 	if opts.noEval {
-		if deps.Config.JSON {
-			return io.PrintJSON(map[string]any{"ok": true, "file": fleet.File, "hosts": len(fleet.Hosts), "profiles": len(fleet.Profiles)})
-		}
-		io.Printf("%s valid %s\n", io.OK(), summary)
-		return nil
+		return render(deps, res)
 	}
 	if err := requireNix(deps, "install Nix, or pass --no-eval to validate the file alone"); err != nil {
 		return err
 	}
-	agree, err := check.Agree(ctx, deps.Runner(), fleet)
-	if err != nil {
+	if res.agree, err = check.Agree(ctx, deps.Runner(), fleet); err != nil {
 		return fault.New(fault.Check, err, fault.HintOf(err))
 	}
-	if deps.Config.JSON {
-		if err := io.PrintJSON(map[string]any{"ok": len(agree.Missing) == 0, "file": fleet.File, "hosts": len(fleet.Hosts), "profiles": len(fleet.Profiles), "missing": agree.Missing, "unlisted": agree.Unlisted}); err != nil {
-			return err
-		}
-	} else {
-		if len(agree.Missing) == 0 {
-			io.Printf("%s valid %s, all found in the flake\n", io.OK(), summary)
-		}
-		for _, m := range agree.Unlisted {
-			io.Printf("- %s is in the flake but not in the inventory\n", m)
-		}
+	return render(deps, res)
+}
+
+// inventoryCheck is the inventory's summary and, unless --no-eval, how it
+// agrees with the flake's outputs.
+type inventoryCheck struct {
+	file            string
+	hosts, profiles int
+	// agree is nil when the flake was not evaluated.
+	agree *check.Agreement
+}
+
+func (c inventoryCheck) json() any {
+	doc := map[string]any{"ok": true, "file": c.file, "hosts": c.hosts, "profiles": c.profiles}
+	if c.agree != nil {
+		doc["ok"], doc["missing"], doc["unlisted"] = len(c.agree.Missing) == 0, c.agree.Missing, c.agree.Unlisted
 	}
-	if len(agree.Missing) > 0 {
-		if deps.Config.JSON {
-			return Silent(fault.Inventory)
-		}
-		lines := make([]string, len(agree.Missing))
-		for i, m := range agree.Missing {
-			lines[i] = fmt.Sprintf("%s:%d: %s", fleet.File, m.Line, m)
-		}
-		return fault.Newf(fault.Inventory, "fix attr: in nixctl.yaml, or add the output to flake.nix",
-			"the inventory and the flake disagree:\n  %s", strings.Join(lines, "\n  "))
+	return doc
+}
+
+func (c inventoryCheck) verdict() error {
+	if c.agree == nil || len(c.agree.Missing) == 0 {
+		return nil
 	}
-	return nil
+	lines := make([]string, len(c.agree.Missing))
+	for i, m := range c.agree.Missing {
+		lines[i] = fmt.Sprintf("%s:%d: %s", c.file, m.Line, m)
+	}
+	return fault.Newf(fault.Inventory, "fix attr: in nixctl.yaml, or add the output to flake.nix",
+		"the inventory and the flake disagree:\n  %s", strings.Join(lines, "\n  "))
+}
+
+func (c inventoryCheck) text(io *ui.IO) {
+	summary := fmt.Sprintf("%s: %s, %s", c.file, countOf(c.hosts, "host"), countOf(c.profiles, "profile"))
+	if c.agree == nil {
+		io.Printf("%s valid %s\n", io.OK(), summary)
+		return
+	}
+	if len(c.agree.Missing) == 0 {
+		io.Printf("%s valid %s, all found in the flake\n", io.OK(), summary)
+	}
+	for _, m := range c.agree.Unlisted {
+		io.Printf("- %s is in the flake but not in the inventory\n", m)
+	}
 }
 
 // countOf is "1 host" or "3 hosts".

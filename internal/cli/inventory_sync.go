@@ -12,6 +12,7 @@ import (
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/scaffold"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 func newInventorySyncCmd(deps *app.Deps) *cobra.Command {
@@ -48,31 +49,41 @@ func runInventorySync(ctx context.Context, deps *app.Deps) error {
 	if err := s.Write(deps.Writer()); err != nil {
 		return fault.New(fault.Failure, fmt.Errorf("writing %s: %w", inventory.FileName, err), "")
 	}
-	io := deps.IO
-	if deps.Config.JSON {
-		return io.PrintJSON(map[string]any{"file": filepath.Join(s.Dir, inventory.FileName), "added": s.Added, "gone": s.Gone, "dryRun": deps.Config.DryRun})
-	}
+	return render(deps, syncResult{Added: s.Added, DryRun: deps.Config.DryRun, File: filepath.Join(s.Dir, inventory.FileName), Gone: s.Gone, inventory: fleet.File})
+}
+
+// syncResult is what inventory sync added to nixctl.yaml, and the entries
+// whose output the flake no longer has.
+type syncResult struct {
+	Added  []scaffold.Entry `json:"added"`
+	DryRun bool             `json:"dryRun"`
+	File   string           `json:"file"`
+	Gone   []scaffold.Gone  `json:"gone"`
+	// inventory is the file as the inventory names it, for the entries gone.
+	inventory string
+}
+
+func (r syncResult) text(io *ui.IO) {
 	verb := "added"
-	if deps.Config.DryRun {
+	if r.DryRun {
 		verb = "would add"
 	}
-	if len(s.Added) == 0 {
+	if len(r.Added) == 0 {
 		io.Printf("%s %s lists every output of the flake\n", io.OK(), inventory.FileName)
 	} else {
-		io.Printf("%s %s %s to %s\n", io.OK(), verb, entries(len(s.Added)), inventory.FileName)
-		printEntries(deps, "", s.Added)
+		io.Printf("%s %s %s to %s\n", io.OK(), verb, entries(len(r.Added)), inventory.FileName)
+		printEntries(io, "", r.Added)
 	}
-	for _, g := range s.Gone {
+	for _, g := range r.Gone {
 		out := "nixosConfigurations"
 		if g.Kind == "profile" {
 			out = "homeConfigurations"
 		}
-		io.Printf("- %s:%d: %s %q names %s.%s, which the flake no longer has\n", fleet.File, g.Line, g.Kind, g.Name, out, g.Attr)
+		io.Printf("- %s:%d: %s %q names %s.%s, which the flake no longer has\n", r.inventory, g.Line, g.Kind, g.Name, out, g.Attr)
 	}
-	if len(s.Gone) > 0 {
-		io.Warnf("%s in %s no longer in the flake: remove them or fix their attr: by hand", entries(len(s.Gone)), inventory.FileName)
+	if len(r.Gone) > 0 {
+		io.Warnf("%s in %s no longer in the flake: remove them or fix their attr: by hand", entries(len(r.Gone)), inventory.FileName)
 	}
-	return nil
 }
 
 // entries is "1 entry" or "3 entries".

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nixctl/nixctl/internal/app"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 type versionOptions struct{ deps *app.Deps }
@@ -21,10 +22,17 @@ func newVersionCmd(deps *app.Deps) *cobra.Command {
 }
 
 func runVersion(opts *versionOptions) error {
-	io := opts.deps.IO
-	if opts.deps.Config.JSON {
-		return io.PrintJSON(map[string]string{"version": opts.deps.Version, "go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH})
-	}
-	io.Printf("nixctl %s (%s, %s/%s)\n", opts.deps.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
+	return render(opts.deps, versionResult{Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, Version: opts.deps.Version})
+}
+
+// versionResult is this build: nixctl's version, the Go release that built
+// it and the platform it runs on.
+type versionResult struct {
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
+	Version  string `json:"version"`
+}
+
+func (v versionResult) text(io *ui.IO) {
+	io.Printf("nixctl %s (%s, %s)\n", v.Version, v.Go, v.Platform)
 }
