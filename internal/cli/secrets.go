@@ -126,7 +126,6 @@ func runSecretsInit(opts *secretsInitOptions) error {
 	if err != nil {
 		return err
 	}
-	io := deps.IO
 	var addCommand string
 	if !res.InConfig {
 		cfg, _ := secrets.LoadSopsConfig(fleet.SopsConfigPath())
@@ -139,38 +138,44 @@ func runSecretsInit(opts *secretsInitOptions) error {
 		}
 		addCommand = secrets.SecondMachineCommand(secondMachineName(deps, opts.name, known), res.Recipient)
 	}
-	if deps.Config.JSON {
-		return io.PrintJSON(struct {
-			*secrets.InitResult
-			AddCommand string `json:"addCommand,omitempty"`
-		}{res, addCommand})
-	}
+	return render(deps, secretsInitResult{res, addCommand, deps.Config.DryRun})
+}
+
+// secretsInitResult is the key and .sops.yaml secrets init made or found,
+// and, when this machine's key is not a recipient yet, the command that
+// makes it one.
+type secretsInitResult struct {
+	*secrets.InitResult
+	AddCommand string `json:"addCommand,omitempty"`
+	dryRun     bool
+}
+
+func (r secretsInitResult) text(io *ui.IO) {
 	created := "created"
-	if deps.Config.DryRun {
+	if r.dryRun {
 		created = "would be created"
 	}
 	keyState, cfgState := "exists", "exists"
-	if res.KeyCreated {
+	if r.KeyCreated {
 		keyState = created
 	}
-	if res.ConfigCreated {
+	if r.ConfigCreated {
 		cfgState = created
 	}
-	io.Printf("key         %s (%s)\n", res.KeyFile, keyState)
-	if res.KeyCreated && deps.Config.DryRun {
+	io.Printf("key         %s (%s)\n", r.KeyFile, keyState)
+	if r.KeyCreated && r.dryRun {
 		// The key of this run is never written: its recipient is not the
 		// one the real run will make.
 		io.Printf("recipient   (the new key's, once it is made)\n")
-		io.Printf(".sops.yaml  %s (%s)\n", res.Config, cfgState)
-		return nil
+		io.Printf(".sops.yaml  %s (%s)\n", r.Config, cfgState)
+		return
 	}
-	io.Printf("recipient   %s\n", res.Recipient)
-	io.Printf(".sops.yaml  %s (%s)\n", res.Config, cfgState)
-	if !res.InConfig {
-		io.Warnf("%s does not list this machine's recipient yet: on a machine that can already decrypt the secrets, run:", res.Config)
-		io.Printf("%s\n", addCommand)
+	io.Printf("recipient   %s\n", r.Recipient)
+	io.Printf(".sops.yaml  %s (%s)\n", r.Config, cfgState)
+	if !r.InConfig {
+		io.Warnf("%s does not list this machine's recipient yet: on a machine that can already decrypt the secrets, run:", r.Config)
+		io.Printf("%s\n", r.AddCommand)
 	}
-	return nil
 }
 
 type secretsListOptions struct{ deps *app.Deps }
@@ -201,21 +206,25 @@ func runSecretsList(ctx context.Context, opts *secretsListOptions) error {
 	if err != nil {
 		return err
 	}
-	io := deps.IO
-	if deps.Config.JSON {
-		return io.PrintJSON(rep)
-	}
-	header, rows := listRows(rep, io.Width(), func(f secrets.FileStatus) string {
+	return render(deps, secretsListResult{rep})
+}
+
+// secretsListResult is every file under the secrets directory.
+type secretsListResult struct{ *secrets.VerifyReport }
+
+func (r secretsListResult) json() any { return r.VerifyReport }
+
+func (r secretsListResult) text(io *ui.IO) {
+	header, rows := listRows(r.VerifyReport, io.Width(), func(f secrets.FileStatus) string {
 		if f.OK() {
 			return io.Paint("32", f.Status)
 		}
 		return io.Paint("31", f.Status)
 	})
 	io.Table(header, rows)
-	if len(rep.Files) == 0 {
-		io.Logf("no files under %s", rep.Dir)
+	if len(r.Files) == 0 {
+		io.Logf("no files under %s", r.Dir)
 	}
-	return nil
 }
 
 // listRows lays out secrets list: recipients in full, unless the table would
@@ -467,14 +476,20 @@ func runSecretsAdd(ctx context.Context, opts *secretsAddOptions) error {
 	if err != nil {
 		return err
 	}
-	io := deps.IO
-	if deps.Config.JSON {
-		return io.PrintJSON(res)
-	}
-	verb := writeVerb(deps.Config.DryRun, res.Replaced, "replace")
-	io.Logf("%s %s %s (%s) for %s", io.OK(), verb, res.Path, res.Format, strings.Join(res.Recipients, ", "))
-	io.Printf("%s", res.Declaration)
-	return nil
+	return render(deps, secretAdded{res, deps.Config.DryRun})
+}
+
+// secretAdded is the file secrets add wrote and the declaration that
+// exposes it.
+type secretAdded struct {
+	*secrets.AddResult
+	dryRun bool
+}
+
+func (r secretAdded) text(io *ui.IO) {
+	verb := writeVerb(r.dryRun, r.Replaced, "replace")
+	io.Logf("%s %s %s (%s) for %s", io.OK(), verb, r.Path, r.Format, strings.Join(r.Recipients, ", "))
+	io.Printf("%s", r.Declaration)
 }
 
 type secretsEditOptions struct {
@@ -563,15 +578,18 @@ func runSecretsEdit(ctx context.Context, opts *secretsEditOptions) error {
 	if err != nil {
 		return err
 	}
-	if deps.Config.JSON {
-		return io.PrintJSON(res)
-	}
-	if res.Changed {
-		io.Logf("%s %s re-encrypted", io.OK(), res.Path)
+	return render(deps, secretEdited{res})
+}
+
+// secretEdited says whether an edit changed the secret.
+type secretEdited struct{ *secrets.EditResult }
+
+func (r secretEdited) text(io *ui.IO) {
+	if r.Changed {
+		io.Logf("%s %s re-encrypted", io.OK(), r.Path)
 	} else {
-		io.Logf("%s unchanged", res.Path)
+		io.Logf("%s unchanged", r.Path)
 	}
-	return nil
 }
 
 type secretsRekeyOptions struct {
@@ -617,30 +635,26 @@ func rekeyAndReport(ctx context.Context, deps *app.Deps, s *secrets.Session, pat
 // reportRekey runs a rekey, printing one line per file as it is planned
 // (who gains and who loses access), or JSON at the end.
 func reportRekey(deps *app.Deps, run func(func(secrets.RekeyLine)) ([]secrets.RekeyLine, error)) error {
-	io := deps.IO
-	report := func(l secrets.RekeyLine) {
-		if !deps.Config.JSON {
-			mark := io.OK()
-			if l.Error != "" {
-				mark = io.Fail()
-			}
-			io.Printf("%s %s\n", mark, l)
+	lines, err := run(textAsItComes(deps, func(io *ui.IO, l secrets.RekeyLine) {
+		mark := io.OK()
+		if l.Error != "" {
+			mark = io.Fail()
 		}
-	}
-	lines, err := run(report)
-	if deps.Config.JSON {
-		if lines == nil {
-			lines = []secrets.RekeyLine{}
-		}
-		if jerr := io.PrintJSON(lines); jerr != nil {
-			return jerr
-		}
-		if err != nil {
-			return Silent(fault.KindOf(err))
-		}
-	}
-	return err
+		io.Printf("%s %s\n", mark, l)
+	}))
+	return render(deps, rekeyResult{lines, err})
 }
+
+// rekeyResult is a rekey's line per file; their text was printed as they
+// came.
+type rekeyResult struct {
+	lines []secrets.RekeyLine
+	err   error
+}
+
+func (r rekeyResult) text(*ui.IO)    {}
+func (r rekeyResult) json() any      { return nonNil(r.lines) }
+func (r rekeyResult) verdict() error { return r.err }
 
 type secretsHostOptions struct {
 	deps      *app.Deps

@@ -13,6 +13,7 @@ import (
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/inventory"
 	"github.com/nixctl/nixctl/internal/secrets"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 func newSecretsRecipientCmd(deps *app.Deps) *cobra.Command {
@@ -245,18 +246,20 @@ decrypt now (from each file's own recipients, so drift shows). No key needed.`,
 			if err != nil {
 				return err
 			}
-			io := deps.IO
-			if deps.Config.JSON {
-				return io.PrintJSON(readers)
-			}
-			var rows [][]string
-			for _, r := range readers {
-				rows = append(rows, []string{r.Name, r.Recipient, orDash(strings.Join(r.Rules, " ")), orDash(strings.Join(r.Files, " "))})
-			}
-			io.Table([]string{"name", "recipient", "rules", "files"}, rows)
-			return nil
+			return render(deps, readersResult(readers))
 		},
 	}
+}
+
+// readersResult is who can read which file.
+type readersResult []secrets.Reader
+
+func (r readersResult) text(io *ui.IO) {
+	var rows [][]string
+	for _, x := range r {
+		rows = append(rows, []string{x.Name, x.Recipient, orDash(strings.Join(x.Rules, " ")), orDash(strings.Join(x.Files, " "))})
+	}
+	io.Table([]string{"name", "recipient", "rules", "files"}, rows)
 }
 
 // secondMachineName is the name suggested for this machine's key when it is
