@@ -122,46 +122,43 @@ func runCheck(ctx context.Context, opts *checkOptions) error {
 	if err != nil {
 		return err
 	}
-	return reportCheck(deps, rep)
+	return render(deps, checkResult{rep})
 }
 
-func reportCheck(deps *app.Deps, rep *check.Report) error {
-	io := deps.IO
-	if deps.Config.JSON {
-		if err := io.PrintJSON(struct {
-			OK    bool         `json:"ok"`
-			Items []check.Item `json:"items"`
-		}{rep.OK(), rep.Items}); err != nil {
-			return err
-		}
-	} else {
-		var rows [][]string
-		for _, it := range rep.Items {
-			mark, detail := io.OK(), it.DrvPath
-			if !it.OK {
-				mark, detail = io.Fail(), it.Summary()
-			}
-			rows = append(rows, []string{mark, it.Kind, it.Name, detail, it.Duration.Round(time.Millisecond).String()})
-		}
-		io.Table([]string{"", "kind", "name", "result", "time"}, rows)
+// checkResult is an item per host and profile: passed, or failed with
+// nix's error located.
+type checkResult struct{ *check.Report }
+
+func (r checkResult) json() any { return okFirst{r.OK(), r.Report} }
+
+func (r checkResult) verdict() error {
+	failed := r.Failed()
+	if len(failed) == 0 {
+		return nil
 	}
-	if failed := rep.Failed(); len(failed) > 0 {
-		names := make([]string, len(failed))
-		for i, f := range failed {
-			names[i] = f.Name
-		}
-		if deps.Config.JSON {
-			return Silent(fault.Check)
-		}
-		first := failed[0]
-		hint := "fix the first error and run 'nixctl check' again; add -v to see every nix command"
-		if len(first.Errors) > 0 && nix.IsFetchError(first.Errors[0].Message) {
-			hint = "the flake's inputs could not be fetched: run 'nix flake lock' with network access (then the store has them), or check your network and substituters"
-		}
-		return fault.Newf(fault.Check, hint,
-			"check failed for %s: %s", strings.Join(names, ", "), first.Summary())
+	names := make([]string, len(failed))
+	for i, f := range failed {
+		names[i] = f.Name
 	}
-	return nil
+	first := failed[0]
+	hint := "fix the first error and run 'nixctl check' again; add -v to see every nix command"
+	if len(first.Errors) > 0 && nix.IsFetchError(first.Errors[0].Message) {
+		hint = "the flake's inputs could not be fetched: run 'nix flake lock' with network access (then the store has them), or check your network and substituters"
+	}
+	return fault.Newf(fault.Check, hint,
+		"check failed for %s: %s", strings.Join(names, ", "), first.Summary())
+}
+
+func (r checkResult) text(io *ui.IO) {
+	var rows [][]string
+	for _, it := range r.Items {
+		mark, detail := io.OK(), it.DrvPath
+		if !it.OK {
+			mark, detail = io.Fail(), it.Summary()
+		}
+		rows = append(rows, []string{mark, it.Kind, it.Name, detail, it.Duration.Round(time.Millisecond).String()})
+	}
+	io.Table([]string{"", "kind", "name", "result", "time"}, rows)
 }
 
 // checkProgress prints one line per finished item on stderr.

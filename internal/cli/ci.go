@@ -77,6 +77,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 		return err
 	}
 	jsonOut := opts.json
+	// Not printing: --json is a default for ci's own --json FILE (stdout).
 	if jsonOut == "" && deps.Config.JSON {
 		jsonOut = "-"
 	}
@@ -386,19 +387,29 @@ func runCIInit(opts *ciInitOptions) error {
 		}
 		return fault.New(fault.Failure, fmt.Errorf("writing the workflow: %w", err), "")
 	}
-	if deps.Config.JSON {
-		return deps.IO.PrintJSON(map[string]any{"platform": p.Name, "path": path, "pinned": ci.PinsNixctl(repo), "deploy": opts.deploy})
-	}
-	deps.IO.Printf("%s\n", path)
+	return render(deps, ciInitResult{Deploy: opts.deploy, Path: path, Pinned: ci.PinsNixctl(repo), Platform: p.Name, next: p.Next, dryRun: deps.Config.DryRun})
+}
+
+// ciInitResult is the workflow ci init wrote, or would write.
+type ciInitResult struct {
+	Deploy   []string `json:"deploy"`
+	Path     string   `json:"path"`
+	Pinned   bool     `json:"pinned"`
+	Platform string   `json:"platform"`
+	next     string
+	dryRun   bool
+}
+
+func (r ciInitResult) text(io *ui.IO) {
+	io.Printf("%s\n", r.Path)
 	verb := "wrote"
-	if deps.Config.DryRun {
+	if r.dryRun {
 		verb = "would write"
 	}
-	deps.IO.Logf("%s %s the %s workflow: %s", deps.IO.OK(), verb, p.Name, p.Next)
-	if !ci.PinsNixctl(repo) {
-		deps.IO.Warnf("flake.lock has no nixctl input: %s", ci.PinHint)
+	io.Logf("%s %s the %s workflow: %s", io.OK(), verb, r.Platform, r.next)
+	if !r.Pinned {
+		io.Warnf("flake.lock has no nixctl input: %s", ci.PinHint)
 	}
-	return nil
 }
 
 // ciRepoDir is where the workflow goes: the repository holding the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -270,33 +271,14 @@ func healthProbe(deps *app.Deps) deploy.Probe {
 
 func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 	io := deps.IO
-	switch {
-	case deps.Config.DryRun:
+	var err error
+	if deps.Config.DryRun {
 		// The printed steps are the result: a table (or --json) would say
 		// "ok" of hosts nothing was done to. Why a host's dry run stopped
 		// (a failed evaluation) is still said below, with the exit code.
-	case deps.Config.JSON:
-		if err := io.PrintJSON(rep); err != nil {
-			return err
-		}
-	default:
-		rows := make([][]string, len(rep.Hosts))
-		for i, h := range rep.Hosts {
-			mark := io.OK()
-			if !h.OK() {
-				mark = io.Fail()
-			}
-			gen := "-"
-			if h.Generation > 0 {
-				gen = fmt.Sprint(h.Generation)
-			}
-			result := h.Result
-			if !h.OK() && h.Stage != deploy.StageDone {
-				result += " at " + h.Stage
-			}
-			rows[i] = []string{mark, h.Host, h.Action, result, h.Duration.Round(100 * time.Millisecond).String(), gen}
-		}
-		io.Table([]string{"", "host", "action", "result", "time", "generation"}, rows)
+		err = deployResult{rep}.verdict()
+	} else if err = render(deps, deployResult{rep}); err != nil && !errors.Is(err, errSilent) {
+		return err
 	}
 	notStarted := map[string][]string{}
 	var reasons, hints []string
@@ -346,10 +328,41 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 	if rep.LogDir != "" && rep.Kind() != fault.OK && !io.Quiet {
 		fmt.Fprintf(io.Err, "nixctl: logs: %s\n", rep.LogDir)
 	}
-	if code := rep.Kind(); code != 0 {
-		return Silent(code)
+	return err
+}
+
+// deployResult is a row per host: the action, its result, how long it took
+// and the generation it left. Each host that failed says why on stderr,
+// --json or not.
+type deployResult struct{ *deploy.Report }
+
+func (r deployResult) json() any { return r.Report }
+
+func (r deployResult) verdict() error {
+	if kind := r.Kind(); kind != fault.OK {
+		return Silent(kind)
 	}
 	return nil
+}
+
+func (r deployResult) text(io *ui.IO) {
+	rows := make([][]string, len(r.Hosts))
+	for i, h := range r.Hosts {
+		mark := io.OK()
+		if !h.OK() {
+			mark = io.Fail()
+		}
+		gen := "-"
+		if h.Generation > 0 {
+			gen = fmt.Sprint(h.Generation)
+		}
+		result := h.Result
+		if !h.OK() && h.Stage != deploy.StageDone {
+			result += " at " + h.Stage
+		}
+		rows[i] = []string{mark, h.Host, h.Action, result, h.Duration.Round(100 * time.Millisecond).String(), gen}
+	}
+	io.Table([]string{"", "host", "action", "result", "time", "generation"}, rows)
 }
 
 // rebuildFlavour finds which nixos-rebuild is installed, and whether it

@@ -63,30 +63,36 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 		env.Hosts, env.Connector, env.Parallel = doctorHosts(fleet, hosts, ssh), ssh, fleet.Defaults.Parallel
 	}
 	findings := doctor.Run(ctx, env)
-	io := deps.IO
-	if deps.Config.JSON {
-		if err := io.PrintJSON(map[string]any{"ok": !doctor.Failed(findings), "findings": findings}); err != nil {
-			return err
-		}
-	} else {
-		rows := make([][]string, len(findings))
-		for i, f := range findings {
-			name := f.Name
-			if f.Host != "" {
-				name = f.Host + ": " + f.Name
-			}
-			hint := ""
-			if f.Status != doctor.OK && f.Hint != "" {
-				hint = "hint: " + f.Hint
-			}
-			rows[i] = []string{mark(io, f.Status), name, f.Detail, hint}
-		}
-		io.Table(nil, rows)
-	}
-	if doctor.Failed(findings) {
-		return Silent(fault.Failure)
+	return render(deps, doctorResult{findings, !doctor.Failed(findings)})
+}
+
+// doctorResult is a line per finding, with a hint for each problem.
+type doctorResult struct {
+	Findings []doctor.Finding `json:"findings"`
+	OK       bool             `json:"ok"`
+}
+
+func (r doctorResult) verdict() error {
+	if !r.OK {
+		return Silent(fault.Failure) // each failed finding printed its hint
 	}
 	return nil
+}
+
+func (r doctorResult) text(io *ui.IO) {
+	rows := make([][]string, len(r.Findings))
+	for i, f := range r.Findings {
+		name := f.Name
+		if f.Host != "" {
+			name = f.Host + ": " + f.Name
+		}
+		hint := ""
+		if f.Status != doctor.OK && f.Hint != "" {
+			hint = "hint: " + f.Hint
+		}
+		rows[i] = []string{mark(io, f.Status), name, f.Detail, hint}
+	}
+	io.Table(nil, rows)
 }
 
 // doctorHosts are the hosts as deploy would reach them: its plan gives each

@@ -249,15 +249,18 @@ func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	if deps.Config.DryRun {
 		return nil
 	}
-	if deps.Config.JSON {
-		return deps.IO.PrintJSON(built)
+	return render(deps, homeBuilt(built))
+}
+
+// homeBuilt is each profile's new generation.
+type homeBuilt []home.Built
+
+func (b homeBuilt) text(io *ui.IO) {
+	rows := make([][]string, len(b))
+	for i, x := range b {
+		rows[i] = []string{x.Profile, x.Path}
 	}
-	rows := make([][]string, len(built))
-	for i, b := range built {
-		rows[i] = []string{b.Profile, b.Path}
-	}
-	deps.IO.Table([]string{"profile", "generation"}, rows)
-	return nil
+	io.Table([]string{"profile", "generation"}, rows)
 }
 
 func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
@@ -288,6 +291,8 @@ func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
+	// Not printing: with --json the problem is the one result of the
+	// document, which the run goes on to print.
 	if len(targets) == 1 && !deps.Config.JSON {
 		if err := targets[0].Problem(); err != nil {
 			return err // before any question: nothing would switch
@@ -300,10 +305,10 @@ func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 				diffs = append(diffs, t.Diff)
 			}
 		}
-		if !deps.Config.JSON { // with --json, each result carries its diff
-			if err := printDiffs(deps, diffs); err != nil {
-				return err
-			}
+		// Not a result: the diffs are shown before the question; with
+		// --json each result of the document carries its diff.
+		if !deps.Config.JSON {
+			homeDiffs(diffs).text(deps.IO)
 		}
 		if err := deps.RequireYes(fmt.Sprintf("switch %s?", strings.Join(profileNames(targets), ", "))); err != nil {
 			return err
@@ -317,17 +322,7 @@ func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 	}
 	results := env.SwitchAll(ctx, targets, so, parallel)
 	progress.Close()
-	if len(results) == 1 && !deps.Config.JSON {
-		r := results[0]
-		if r.Err != nil {
-			return r.Err
-		}
-		if !deps.Config.DryRun {
-			deps.IO.Table([]string{"", "profile", "where", "generation", "time"}, [][]string{summaryRow(deps.IO, targets[0], r)})
-		}
-		return nil
-	}
-	return reportHomeSwitch(ctx, deps, targets, results)
+	return render(deps, homeSwitched{targets, results, deps.Config.DryRun, ctx.Err() != nil})
 }
 
 func profileNames(targets []*home.Target) []string {
@@ -346,58 +341,80 @@ func summaryRow(io *ui.IO, t *home.Target, r home.Result) []string {
 	return []string{mark, r.Profile, t.Where(), detail, r.Duration.Round(time.Millisecond).String()}
 }
 
-func reportHomeSwitch(ctx context.Context, deps *app.Deps, targets []*home.Target, results []home.Result) error {
+// homeSwitched is a result per profile switched, in the order of targets.
+type homeSwitched struct {
+	targets     []*home.Target
+	results     []home.Result
+	dryRun      bool
+	interrupted bool
+}
+
+func (h homeSwitched) failed() []home.Result {
 	var failed []home.Result
-	for _, r := range results {
+	for _, r := range h.results {
 		if !r.OK {
 			failed = append(failed, r)
 		}
 	}
-	if deps.Config.JSON {
-		if err := deps.IO.PrintJSON(struct {
-			OK      bool          `json:"ok"`
-			Results []home.Result `json:"results"`
-		}{len(failed) == 0, results}); err != nil {
-			return err
-		}
-	} else if !deps.Config.DryRun {
-		rows := make([][]string, len(results))
-		for i, r := range results {
-			rows[i] = summaryRow(deps.IO, targets[i], r)
-		}
-		deps.IO.Table([]string{"", "profile", "where", "result", "time"}, rows)
+	return failed
+}
+
+func (h homeSwitched) json() any {
+	return struct {
+		OK      bool          `json:"ok"`
+		Results []home.Result `json:"results"`
+	}{len(h.failed()) == 0, h.results}
+}
+
+func (h homeSwitched) text(io *ui.IO) {
+	if h.dryRun {
+		return
 	}
-	if len(failed) == 0 {
+	if len(h.results) == 1 {
+		// One profile: its row once it switched, else its error alone.
+		if h.results[0].OK {
+			io.Table([]string{"", "profile", "where", "generation", "time"}, [][]string{summaryRow(io, h.targets[0], h.results[0])})
+		}
+		return
+	}
+	rows := make([][]string, len(h.results))
+	for i, r := range h.results {
+		rows[i] = summaryRow(io, h.targets[i], r)
+	}
+	io.Table([]string{"", "profile", "where", "result", "time"}, rows)
+}
+
+func (h homeSwitched) verdict() error {
+	failed := h.failed()
+	switch {
+	case len(failed) == 0:
 		return nil
-	}
-	if ctx.Err() != nil {
+	case len(h.results) == 1:
+		// One profile fails as its error says; an interrupted one, as
+		// interrupted.
+		err := failed[0].Err
+		if h.interrupted && fault.KindOf(err) != fault.Interrupted {
+			return fault.New(fault.Interrupted, err, fault.HintOf(err))
+		}
+		return err
+	case h.interrupted:
 		var done, notDone []string
-		for _, r := range results {
+		for _, r := range h.results {
 			if r.OK {
 				done = append(done, r.Profile)
 			} else {
 				notDone = append(notDone, r.Profile)
 			}
 		}
-		if deps.Config.JSON {
-			return Silent(fault.Interrupted)
-		}
 		return fault.Newf(fault.Interrupted, "run the same command again to finish",
 			"interrupted: switched %s; not switched %s", orNone(done), orNone(notDone))
-	}
-	kind := fault.Outcome(len(results), len(failed), false)
-	if len(results) == 1 {
-		// One profile fails as its error says.
-		kind = fault.KindOf(failed[0].Err)
-	}
-	if deps.Config.JSON {
-		return Silent(kind)
 	}
 	names := make([]string, len(failed))
 	for i, f := range failed {
 		names[i] = f.Profile
 	}
-	return fault.New(kind, fmt.Errorf("%d of %d profiles failed: %s (first: %s)", len(failed), len(results), strings.Join(names, ", "), failed[0].Error), fault.HintOf(failed[0].Err))
+	return fault.New(fault.Outcome(len(h.results), len(failed), false),
+		fmt.Errorf("%d of %d profiles failed: %s (first: %s)", len(failed), len(h.results), strings.Join(names, ", "), failed[0].Error), fault.HintOf(failed[0].Err))
 }
 
 func orNone(names []string) string {
@@ -442,33 +459,36 @@ func runHomeDiff(ctx context.Context, opts *homeOptions) error {
 	if deps.Config.DryRun {
 		return nil
 	}
-	return printDiffs(deps, []*home.Diff{targets[0].Diff})
+	return render(deps, homeDiffs{targets[0].Diff})
 }
 
-func printDiffs(deps *app.Deps, diffs []*home.Diff) error {
-	if deps.Config.JSON {
-		if len(diffs) == 1 {
-			return deps.IO.PrintJSON(diffs[0])
-		}
-		return deps.IO.PrintJSON(diffs)
+// homeDiffs is what switching each profile changes.
+type homeDiffs []*home.Diff
+
+func (d homeDiffs) json() any {
+	if len(d) == 1 {
+		return d[0]
 	}
+	return []*home.Diff(d)
+}
+
+func (diffs homeDiffs) text(io *ui.IO) {
 	for _, d := range diffs {
 		added, removed, changed := d.Count()
 		size := fmt.Sprintf("closure %s → %s (%s)", formatSize(d.OldSize), formatSize(d.NewSize), nix.FormatSizeDelta(d.SizeDelta))
 		switch d.Old {
 		case "":
-			deps.IO.Printf("%s: first generation, closure %s\n", d.Profile, formatSize(d.NewSize))
+			io.Printf("%s: first generation, closure %s\n", d.Profile, formatSize(d.NewSize))
 			continue
 		case d.New:
-			deps.IO.Printf("%s: no change (the new generation is the current one)\n", d.Profile)
+			io.Printf("%s: no change (the new generation is the current one)\n", d.Profile)
 			continue
 		}
-		deps.IO.Printf("%s: %d added, %d removed, %d changed; %s\n", d.Profile, added, removed, changed, size)
+		io.Printf("%s: %d added, %d removed, %d changed; %s\n", d.Profile, added, removed, changed, size)
 		for _, c := range d.Changes {
-			deps.IO.Printf("  %s\n", c.String())
+			io.Printf("  %s\n", c.String())
 		}
 	}
-	return nil
 }
 
 func formatSize(b int64) string {
@@ -503,9 +523,13 @@ func runHomeGenerations(ctx context.Context, opts *homeOptions) error {
 			return err
 		}
 	}
-	if deps.Config.JSON {
-		return deps.IO.PrintJSON(gens)
-	}
+	return render(deps, homeGenerations(gens))
+}
+
+// homeGenerations are a profile's generations, the current one marked.
+type homeGenerations []home.Generation
+
+func (gens homeGenerations) text(io *ui.IO) {
 	rows := make([][]string, len(gens))
 	for i, g := range gens {
 		cur := ""
@@ -514,8 +538,7 @@ func runHomeGenerations(ctx context.Context, opts *homeOptions) error {
 		}
 		rows[i] = []string{fmt.Sprint(g.Number), g.Date.Format("2006-01-02 15:04:05"), cur, g.Path}
 	}
-	deps.IO.Table([]string{"generation", "date", "", "path"}, rows)
-	return nil
+	io.Table([]string{"generation", "date", "", "path"}, rows)
 }
 
 func runHomeRollback(ctx context.Context, opts *homeOptions) error {
@@ -554,16 +577,20 @@ func runHomeRollback(ctx context.Context, opts *homeOptions) error {
 			return err
 		}
 	}
-	if deps.Config.JSON {
-		return deps.IO.PrintJSON(struct {
-			Profile string `json:"profile"`
-			From    int    `json:"from"`
-			To      int    `json:"to"`
-			Path    string `json:"path"`
-		}{p.Name, cur.Number, target.Number, target.Path})
+	return render(deps, homeRolledBack{p.Name, cur.Number, target.Number, target.Path, deps.Config.DryRun})
+}
+
+// homeRolledBack is the generation a profile went back to.
+type homeRolledBack struct {
+	Profile string `json:"profile"`
+	From    int    `json:"from"`
+	To      int    `json:"to"`
+	Path    string `json:"path"`
+	dryRun  bool
+}
+
+func (r homeRolledBack) text(io *ui.IO) {
+	if !r.dryRun {
+		io.Printf("%s: generation %d is current (%s)\n", r.Profile, r.To, r.Path)
 	}
-	if !deps.Config.DryRun {
-		deps.IO.Printf("%s: generation %d is current (%s)\n", p.Name, target.Number, target.Path)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -106,6 +107,9 @@ func approvePlan(deps *app.Deps, progress *ui.Progress, action string) func([]de
 	return func(plan []deploy.HostResult) error {
 		var err error
 		progress.Pause(func() {
+			// Not a result: what is approved is shown before the question,
+			// on stderr when stdout is for the document, and not at all
+			// when --json --yes asks nothing.
 			out := deps.IO
 			if deps.Config.JSON {
 				out = deps.IO.OnErr()
@@ -125,14 +129,12 @@ func approvePlan(deps *app.Deps, progress *ui.Progress, action string) func([]de
 	}
 }
 
-// reportPlan prints what nixctl plan found, or the same as --json.
+// reportPlan prints what nixctl plan found, or the same as --json; each
+// host that failed says why on stderr either way.
 func reportPlan(deps *app.Deps, rep *deploy.Report) error {
-	if deps.Config.JSON {
-		if err := deps.IO.PrintJSON(rep); err != nil {
-			return err
-		}
-	} else {
-		renderPlan(deps.IO, rep.Hosts)
+	err := render(deps, planResult{deployResult{rep}})
+	if err != nil && !errors.Is(err, errSilent) {
+		return err
 	}
 	for _, h := range rep.Hosts {
 		if !h.OK() && h.Error != "" {
@@ -142,11 +144,13 @@ func reportPlan(deps *app.Deps, rep *deploy.Report) error {
 			}
 		}
 	}
-	if code := rep.Kind(); code != 0 {
-		return Silent(code)
-	}
-	return nil
+	return err
 }
+
+// planResult is what a deploy would change on each host.
+type planResult struct{ deployResult }
+
+func (r planResult) text(io *ui.IO) { renderPlan(io, r.Hosts) }
 
 // renderPlan writes each changed host's packages, then one table for the
 // fleet: what changes, the closure size, reboot, and the units touched.

@@ -11,6 +11,7 @@ import (
 	"github.com/nixctl/nixctl/internal/deploy"
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/hostops"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 type statusOptions struct {
@@ -83,41 +84,49 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	}
 	sts := deploy.Status(ctx, deps.Runner(), &hostops.SSH{Dialer: ssh}, ssh, fleet, hosts,
 		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, EvalJobs: opts.evalJobs})
-	io := deps.IO
+	return render(deps, statusResult{sts, ctx.Err() != nil})
+}
+
+// statusResult is what each host runs and whether it is behind the flake.
+type statusResult struct {
+	hosts       []deploy.HostStatus
+	interrupted bool
+}
+
+func (r statusResult) json() any { return r.hosts }
+
+func (r statusResult) verdict() error {
 	failed := 0
-	for _, s := range sts {
+	for _, s := range r.hosts {
 		if !s.Reachable {
 			failed++
 		}
 	}
-	if deps.Config.JSON {
-		if err := io.PrintJSON(sts); err != nil {
-			return err
-		}
-	} else {
-		rows := make([][]string, len(sts))
-		for i, s := range sts {
-			rows[i] = statusRow(s)
-		}
-		io.Table([]string{"host", "reachable", "nixos", "generation", "reboot", "drift", "last deploy"}, rows)
-		for _, s := range sts {
-			if w := s.PendingRollback; w != nil {
-				io.Printf("%s\n", watchdogLine(s.Host, w))
-			}
-		}
-		for _, s := range sts {
-			if s.Error != "" {
-				fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint("31", "nixctl: error:"), s.Host, s.Error)
-				if s.Hint != "" {
-					fmt.Fprintf(io.Err, "%s %s\n", io.Paint("33", "nixctl: hint:"), s.Hint)
-				}
-			}
-		}
-	}
-	if kind := fault.Outcome(len(sts), failed, ctx.Err() != nil); kind != fault.OK {
-		return Silent(kind)
+	if kind := fault.Outcome(len(r.hosts), failed, r.interrupted); kind != fault.OK {
+		return Silent(kind) // each host that did not answer says why
 	}
 	return nil
+}
+
+func (r statusResult) text(io *ui.IO) {
+	rows := make([][]string, len(r.hosts))
+	for i, s := range r.hosts {
+		rows[i] = statusRow(s)
+	}
+	io.Table([]string{"host", "reachable", "nixos", "generation", "reboot", "drift", "last deploy"}, rows)
+	for _, s := range r.hosts {
+		if w := s.PendingRollback; w != nil {
+			io.Printf("%s\n", watchdogLine(s.Host, w))
+		}
+	}
+	for _, s := range r.hosts {
+		if s.Error != "" {
+			fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint("31", "nixctl: error:"), s.Host, s.Error)
+			if s.Hint != "" {
+				fmt.Fprintf(io.Err, "%s %s\n", io.Paint("33", "nixctl: hint:"), s.Hint)
+			}
+		}
+	}
 }
 
 func statusRow(s deploy.HostStatus) []string {
