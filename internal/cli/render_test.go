@@ -2,6 +2,10 @@ package cli
 
 import (
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -141,6 +145,68 @@ func TestTextAsItComes(t *testing.T) {
 		}
 		if out.String() != want {
 			t.Errorf("json=%v: printed %q, want %q", jsonOut, out.String(), want)
+		}
+	}
+}
+
+// jsonReaders are the only places besides render.go that may look at
+// --json, each because --json changes what is done there, not how a result
+// is printed. Any other reader prints a result of its own: it belongs in a
+// result's text method.
+var jsonReaders = map[string]string{
+	"ci.go:runCI":                               "--json is the default of ci's own --json FILE",
+	"plan.go:approvePlan":                       "the plan approved before the question goes to stderr, or nowhere with --yes",
+	"home.go:runHomeSwitch":                     "the diffs before the question and a lone profile's problem are in the document",
+	"secrets.go:runSecretsCat":                  "cat refuses --json: plaintext never goes into a document",
+	"secrets_fromhost.go:runSecretsAddFromHost": "not moved onto render yet",
+}
+
+func TestOnlyRenderLooksAtJSON(t *testing.T) {
+	t.Parallel()
+	paths, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	used := map[string]bool{}
+	files := 0
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") || path == "render.go" {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files++
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			ast.Inspect(fn, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "JSON" {
+					return true
+				}
+				if cfg, ok := sel.X.(*ast.SelectorExpr); ok && cfg.Sel.Name == "Config" {
+					where := path + ":" + fn.Name.Name
+					if _, ok := jsonReaders[where]; ok {
+						used[where] = true
+					} else {
+						t.Errorf("%s: %s reads --json: build a result and hand it to render", fset.Position(sel.Pos()), fn.Name.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+	if files < 20 {
+		t.Fatalf("read %d files of the package; run from its directory", files)
+	}
+	for where, why := range jsonReaders {
+		if !used[where] {
+			t.Errorf("%s no longer reads --json (%s): remove it from jsonReaders", where, why)
 		}
 	}
 }

@@ -359,6 +359,7 @@ or secrets/kubeconfig/nixos-mini.yml) to stdout, after checking its MAC.
 
 func runSecretsCat(ctx context.Context, opts *secretsCatOptions) error {
 	deps := opts.deps
+	// Not printing: cat refuses --json.
 	if deps.Config.JSON {
 		// Plaintext never goes into JSON output, where it would end up in
 		// logs and CI artifacts.
