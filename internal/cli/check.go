@@ -62,14 +62,18 @@ func splitDash(cmd *cobra.Command, args []string) (before, after []string) {
 	return args, nil
 }
 
-// selectBoth picks hosts and profiles for selectors that may name either.
-// With no selector, everything is selected.
-func selectBoth(fleet *inventory.Fleet, selectors []string, all bool) ([]inventory.Host, []inventory.Profile, error) {
+// selectBoth loads the inventory and picks hosts and profiles for
+// selectors that may name either. With no selector, everything is selected.
+func selectBoth(deps *app.Deps, selectors []string, all bool) (*inventory.Fleet, []inventory.Host, []inventory.Profile, error) {
+	fleet, err := deps.Fleet()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if len(selectors) == 0 || all {
 		if all && len(selectors) > 0 {
-			return nil, nil, fault.Usagef("drop the names, or drop --all", "--all takes no names as well")
+			return nil, nil, nil, fault.Usagef("drop the names, or drop --all", "--all takes no names as well")
 		}
-		return fleet.Hosts, fleet.Profiles, nil
+		return fleet, fleet.Hosts, fleet.Profiles, nil
 	}
 	var hosts []inventory.Host
 	var profiles []inventory.Profile
@@ -77,12 +81,12 @@ func selectBoth(fleet *inventory.Fleet, selectors []string, all bool) ([]invento
 		h, herr := fleet.SelectHosts([]string{sel}, false)
 		p, perr := fleet.SelectProfiles([]string{sel}, false)
 		if herr != nil && perr != nil {
-			return nil, nil, herr
+			return nil, nil, nil, herr
 		}
 		hosts = appendNew(hosts, h, func(h inventory.Host) string { return h.Name })
 		profiles = appendNew(profiles, p, func(p inventory.Profile) string { return p.Name })
 	}
-	return hosts, profiles, nil
+	return fleet, hosts, profiles, nil
 }
 
 // appendNew appends the items of src whose name dst does not have yet.
@@ -97,11 +101,7 @@ func appendNew[T any](dst, src []T, name func(T) string) []T {
 
 func runCheck(ctx context.Context, opts *checkOptions) error {
 	deps := opts.deps
-	fleet, err := deps.Fleet()
-	if err != nil {
-		return err
-	}
-	hosts, profiles, err := selectBoth(fleet, opts.selectors, opts.all)
+	fleet, hosts, profiles, err := selectBoth(deps, opts.selectors, opts.all)
 	if err != nil {
 		return err
 	}

@@ -402,11 +402,7 @@ type ciInitResult struct {
 
 func (r ciInitResult) text(io *ui.IO) {
 	io.Printf("%s\n", r.Path)
-	verb := "wrote"
-	if r.dryRun {
-		verb = "would write"
-	}
-	io.Logf("%s %s the %s workflow: %s", io.OK(), verb, r.Platform, r.next)
+	io.Logf("%s %s the %s workflow: %s", io.OK(), didOrWould(r.dryRun, "wrote", "would write"), r.Platform, r.next)
 	if !r.Pinned {
 		io.Warnf("flake.lock has no nixctl input: %s", ci.PinHint)
 	}

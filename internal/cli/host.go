@@ -119,11 +119,7 @@ type addResult struct {
 }
 
 func (r addResult) text(io *ui.IO) {
-	verb := "added"
-	if r.DryRun {
-		verb = "would add"
-	}
-	io.Printf("%s %s %s %s\n", io.OK(), verb, r.Kind, r.Name)
+	io.Printf("%s %s %s %s\n", io.OK(), didOrWould(r.DryRun, "added", "would add"), r.Kind, r.Name)
 	for _, p := range r.Created {
 		io.Printf("  create %s\n", p)
 	}

@@ -194,10 +194,7 @@ type initResult struct {
 }
 
 func (r initResult) text(io *ui.IO) {
-	verb := "created"
-	if r.DryRun {
-		verb = "would create"
-	}
+	verb := didOrWould(r.DryRun, "created", "would create")
 	for _, p := range r.Files {
 		io.Debugf("%s %s", verb, p)
 	}

@@ -64,14 +64,10 @@ type syncResult struct {
 }
 
 func (r syncResult) text(io *ui.IO) {
-	verb := "added"
-	if r.DryRun {
-		verb = "would add"
-	}
 	if len(r.Added) == 0 {
 		io.Printf("%s %s lists every output of the flake\n", io.OK(), inventory.FileName)
 	} else {
-		io.Printf("%s %s %s to %s\n", io.OK(), verb, entries(len(r.Added)), inventory.FileName)
+		io.Printf("%s %s %s to %s\n", io.OK(), didOrWould(r.DryRun, "added", "would add"), entries(len(r.Added)), inventory.FileName)
 		printEntries(io, "", r.Added)
 	}
 	for _, g := range r.Gone {

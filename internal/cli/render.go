@@ -71,6 +71,15 @@ func textAsItComes[T any](deps *app.Deps, print func(io *ui.IO, item T)) func(T)
 	return func(item T) { print(deps.IO, item) }
 }
 
+// didOrWould is a verb of a result's text: what was done, or in a dry run
+// what would be.
+func didOrWould(dryRun bool, did, would string) string {
+	if dryRun {
+		return would
+	}
+	return did
+}
+
 // okFirst is the document of a report that passes or fails as a whole:
 // "ok", then the report's own fields.
 type okFirst struct {

@@ -151,10 +151,7 @@ type secretsInitResult struct {
 }
 
 func (r secretsInitResult) text(io *ui.IO) {
-	created := "created"
-	if r.dryRun {
-		created = "would be created"
-	}
+	created := didOrWould(r.dryRun, "created", "would be created")
 	keyState, cfgState := "exists", "exists"
 	if r.KeyCreated {
 		keyState = created
@@ -839,17 +836,25 @@ git history: rotate the secrets themselves if that matters.)`,
 }
 
 func runSecretsRemoveHost(ctx context.Context, opts *secretsHostOptions) error {
-	deps := opts.deps
+	return removeRecipient(ctx, opts.deps, opts.host, func(k secrets.Key, rules, config string) string {
+		return fmt.Sprintf("%s (%s) removed from %s: %s", opts.host, k.Value, config, rules)
+	})
+}
+
+// removeRecipient takes the key anchored as name out of .sops.yaml and
+// rekeys the files of the rules that listed it; said is what was done,
+// given the key, the rules and .sops.yaml's path.
+func removeRecipient(ctx context.Context, deps *app.Deps, name string, said func(k secrets.Key, rules, config string) string) error {
 	s, err := secretsSession(ctx, deps, true)
 	if err != nil {
 		return err
 	}
-	edit, k, err := s.RemoveHostEdit(opts.host)
+	edit, k, err := s.RemoveHostEdit(name)
 	if err != nil {
 		return err
 	}
 	return applyAccessChange(deps, s, edit, func() {
-		deps.IO.Logf("%s %s (%s) removed from %s: %s", deps.IO.OK(), opts.host, k.Value, s.Repo.Rel(s.Config.Path), ruleLabels(edit))
+		deps.IO.Logf("%s %s", deps.IO.OK(), said(k, ruleLabels(edit), s.Repo.Rel(s.Config.Path)))
 	})
 }
 

@@ -51,11 +51,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 
 func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 	deps := opts.deps
-	fleet, err := deps.Fleet()
-	if err != nil {
-		return err
-	}
-	hosts, profiles, err := selectBoth(fleet, opts.selectors, opts.all)
+	fleet, hosts, profiles, err := selectBoth(deps, opts.selectors, opts.all)
 	if err != nil {
 		return err
 	}

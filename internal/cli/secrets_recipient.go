@@ -215,17 +215,8 @@ matters). If one file cannot be rekeyed, nothing is written.`,
 }
 
 func runSecretsRecipientRemove(ctx context.Context, opts *recipientRemoveOptions) error {
-	deps := opts.deps
-	s, err := secretsSession(ctx, deps, true)
-	if err != nil {
-		return err
-	}
-	edit, k, err := s.RemoveHostEdit(opts.name)
-	if err != nil {
-		return err
-	}
-	return applyAccessChange(deps, s, edit, func() {
-		deps.IO.Logf("%s %s (%s) leaves %s in %s", deps.IO.OK(), opts.name, k, ruleLabels(edit), s.Repo.Rel(s.Config.Path))
+	return removeRecipient(ctx, opts.deps, opts.name, func(k secrets.Key, rules, config string) string {
+		return fmt.Sprintf("%s (%s) leaves %s in %s", opts.name, k, rules, config)
 	})
 }
 
