@@ -301,16 +301,10 @@ func reportDeploy(deps *app.Deps, rep *deploy.Report) error {
 		if h.Result == deploy.ResultRollbackFailed {
 			label = "nixctl: ROLLBACK FAILED:"
 		}
-		fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint(ui.Red, label), h.Host, h.Error)
-		if h.Hint != "" {
-			fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), h.Hint)
-		}
+		printFailure(io, label, h.Host+": "+h.Error, h.Hint)
 	}
 	for i, reason := range reasons {
-		fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint(ui.Red, "nixctl: error:"), joinNames(notStarted[reason]), reason)
-		if hints[i] != "" {
-			fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), hints[i])
-		}
+		printFailure(io, "nixctl: error:", joinNames(notStarted[reason])+": "+reason, hints[i])
 	}
 	if rep.Interrupted {
 		var where []string

@@ -138,10 +138,7 @@ func reportPlan(deps *app.Deps, rep *deploy.Report) error {
 	}
 	for _, h := range rep.Hosts {
 		if !h.OK() && h.Error != "" {
-			fmt.Fprintf(deps.IO.Err, "%s %s: %s\n", deps.IO.Paint(ui.Red, "nixctl: error:"), h.Host, h.Error)
-			if h.Hint != "" {
-				fmt.Fprintf(deps.IO.Err, "%s %s\n", deps.IO.Paint(ui.Yellow, "nixctl: hint:"), h.Hint)
-			}
+			printFailure(deps.IO, "nixctl: error:", h.Host+": "+h.Error, h.Hint)
 		}
 	}
 	return err

@@ -69,11 +69,18 @@ func report(io *ui.IO, err error) int {
 		fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl:"), msg)
 		return code
 	}
-	fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Red, "nixctl: error:"), msg)
-	if hint := fault.HintOf(err); hint != "" {
+	printFailure(io, "nixctl: error:", msg, fault.HintOf(err))
+	return code
+}
+
+// printFailure says on stderr what failed (label: "nixctl: error:", or
+// what happened to a host instead) and, when there is one, the hint: the
+// lines of a run's error, and of each host a run reports itself.
+func printFailure(io *ui.IO, label, msg, hint string) {
+	fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Red, label), msg)
+	if hint != "" {
 		fmt.Fprintf(io.Err, "%s %s\n", io.Paint(ui.Yellow, "nixctl: hint:"), hint)
 	}
-	return code
 }
 
 // errSilent marks a failure whose details the command already printed.

@@ -121,10 +121,7 @@ func (r statusResult) text(io *ui.IO) {
 	}
 	for _, s := range r.hosts {
 		if s.Error != "" {
-			fmt.Fprintf(io.Err, "%s %s: %s\n", io.Paint("31", "nixctl: error:"), s.Host, s.Error)
-			if s.Hint != "" {
-				fmt.Fprintf(io.Err, "%s %s\n", io.Paint("33", "nixctl: hint:"), s.Hint)
-			}
+			printFailure(io, "nixctl: error:", s.Host+": "+s.Error, s.Hint)
 		}
 	}
 }
