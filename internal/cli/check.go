@@ -176,11 +176,7 @@ func (p *checkProgress) Started(kind, name string) {
 func (p *checkProgress) Finished(it check.Item) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mark := p.io.OK()
-	if !it.OK {
-		mark = p.io.Fail()
-	}
-	p.io.Logf("%s %s %s (%s)", mark, it.Kind, it.Name, it.Duration.Round(time.Millisecond))
+	p.io.Logf("%s %s %s (%s)", p.io.Mark(it.OK), it.Kind, it.Name, it.Duration.Round(time.Millisecond))
 	if !it.OK {
 		for _, e := range it.Errors {
 			p.io.Logf("    %s", e.String())

@@ -342,10 +342,6 @@ func (r deployResult) verdict() error {
 func (r deployResult) text(io *ui.IO) {
 	rows := make([][]string, len(r.Hosts))
 	for i, h := range r.Hosts {
-		mark := io.OK()
-		if !h.OK() {
-			mark = io.Fail()
-		}
 		gen := "-"
 		if h.Generation > 0 {
 			gen = fmt.Sprint(h.Generation)
@@ -354,7 +350,7 @@ func (r deployResult) text(io *ui.IO) {
 		if !h.OK() && h.Stage != deploy.StageDone {
 			result += " at " + h.Stage
 		}
-		rows[i] = []string{mark, h.Host, h.Action, result, h.Duration.Round(100 * time.Millisecond).String(), gen}
+		rows[i] = []string{io.Mark(h.OK()), h.Host, h.Action, result, h.Duration.Round(100 * time.Millisecond).String(), gen}
 	}
 	io.Table([]string{"", "host", "action", "result", "time", "generation"}, rows)
 }

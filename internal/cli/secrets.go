@@ -307,14 +307,10 @@ func (r verifyResult) verdict() error {
 func (r verifyResult) text(io *ui.IO) {
 	checked := 0
 	for _, f := range r.Files {
-		mark := io.OK()
-		if !f.OK() {
-			mark = io.Fail()
-		}
 		if f.MACChecked {
 			checked++
 		}
-		io.Printf("%s %s\t%s\n", mark, f.Path, f.Status)
+		io.Printf("%s %s\t%s\n", io.Mark(f.OK()), f.Path, f.Status)
 	}
 	if !r.keys && len(r.Files) > 0 {
 		io.Logf("no age key here: MACs not checked (structure and recipients were)")
@@ -634,11 +630,7 @@ func rekeyAndReport(ctx context.Context, deps *app.Deps, s *secrets.Session, pat
 // (who gains and who loses access), or JSON at the end.
 func reportRekey(deps *app.Deps, run func(func(secrets.RekeyLine)) ([]secrets.RekeyLine, error)) error {
 	lines, err := run(textAsItComes(deps, func(io *ui.IO, l secrets.RekeyLine) {
-		mark := io.OK()
-		if l.Error != "" {
-			mark = io.Fail()
-		}
-		io.Printf("%s %s\n", mark, l)
+		io.Printf("%s %s\n", io.Mark(l.Error == ""), l)
 	}))
 	return render(deps, rekeyResult{lines, err})
 }

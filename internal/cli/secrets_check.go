@@ -71,11 +71,7 @@ func (r accessResult) verdict() error { return r.Err() }
 
 func (r accessResult) text(io *ui.IO) {
 	for _, m := range r.Machines {
-		mark := io.OK()
-		if !m.OK() {
-			mark = io.Fail()
-		}
-		line := fmt.Sprintf("%s %s %s", mark, m.Kind, m.Name)
+		line := fmt.Sprintf("%s %s %s", io.Mark(m.OK()), m.Kind, m.Name)
 		switch {
 		case m.Problem != "":
 			line += ": " + m.Problem

@@ -20,3 +20,11 @@ func (o *IO) Paint(code, s string) string {
 // OK and Fail are the marks tables use.
 func (o *IO) OK() string   { return o.Paint(Green, "✓") }
 func (o *IO) Fail() string { return o.Paint(Red, "✗") }
+
+// Mark is OK when ok, else Fail.
+func (o *IO) Mark(ok bool) string {
+	if ok {
+		return o.OK()
+	}
+	return o.Fail()
+}

@@ -208,11 +208,7 @@ func (p *Progress) redraw() {
 	for _, it := range p.items {
 		state := it.stage
 		if it.finished {
-			mark := p.io.OK()
-			if it.failed {
-				mark = p.io.Fail()
-			}
-			state = mark + " " + it.result
+			state = p.io.Mark(!it.failed) + " " + it.result
 		}
 		fmt.Fprintf(&b, "%-*s  %-*s  %s\n", width, it.name, stateWidth, state, p.io.Paint(Dim, p.elapsed(it)))
 	}
