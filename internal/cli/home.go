@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -243,21 +244,25 @@ func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	}
 	deps.IO.Logf("building %s", strings.Join(names, ", "))
 	built, err := home.Build(ctx, deps.Runner(), fleet, profiles, nil)
-	if err != nil {
+	if built == nil || len(built) == 1 && err != nil {
 		return err
 	}
 	if deps.Config.DryRun {
-		return nil
+		return err
 	}
+	// Several profiles: what was built is printed even when one failed.
 	if deps.Config.JSON {
-		return deps.IO.PrintJSON(built)
+		if perr := deps.IO.PrintJSON(built); perr != nil {
+			return perr
+		}
+		return err
 	}
 	rows := make([][]string, len(built))
 	for i, b := range built {
-		rows[i] = []string{b.Profile, b.Path}
+		rows[i] = []string{b.Profile, cmp.Or(b.Path, "✗ "+b.Error)}
 	}
 	deps.IO.Table([]string{"profile", "generation"}, rows)
-	return nil
+	return err
 }
 
 func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
