@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -66,22 +67,36 @@ func sopsAgeStanza(t *testing.T, path string) string {
 	return doc.Sops.Age[0].Enc
 }
 
-func TestSecretsAddKubeconfigFromHost(t *testing.T) {
+// k0sFleet is a secrets fleet whose host nixos-mini is a real sshd with a
+// stand-in k0s in bin on its PATH; its host key is not known yet.
+func k0sFleet(t *testing.T) (f *secretsFleet, sshd *testutil.SSHD, bin string) {
+	t.Helper()
 	testutil.Require(t, "sops")
-	bin := k0sStandIn(t, "S0VZMQo=")
-	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"PATH": bin + ":/usr/bin:/bin"}})
-	f := newSecretsFleet(t)
+	bin = k0sStandIn(t, "S0VZMQo=")
+	sshd = testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"PATH": bin + ":/usr/bin:/bin"}})
+	f = newSecretsFleet(t)
 	inv := fmt.Sprintf("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    port: %d\n    identity: %s\n", sshd.Port, sshd.ClientKeyFile)
 	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte(inv), 0o644)
 	f.mustRun("", "secrets", "init")
+	return f, sshd, bin
+}
+
+// trustHost puts sshd's host key in the fleet user's known_hosts.
+func trustHost(t *testing.T, f *secretsFleet, sshd *testutil.SSHD) {
+	t.Helper()
+	testutil.MkdirAll(t, filepath.Join(f.home, ".ssh"), 0o700)
+	testutil.WriteFile(t, filepath.Join(f.home, ".ssh", "known_hosts"), []byte(readFile(t, sshd.KnownHostsFile)), 0o600)
+}
+
+func TestSecretsAddKubeconfigFromHost(t *testing.T) {
+	f, sshd, bin := k0sFleet(t)
 
 	// An unknown host key stops the fetch before anything runs.
 	_, errs, code := f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
 	if code == 0 || !strings.Contains(errs, "nixctl: hint:") || !strings.Contains(errs, "known_hosts") {
 		t.Fatalf("unknown host key: exit %d\n%s", code, errs)
 	}
-	testutil.MkdirAll(t, filepath.Join(f.home, ".ssh"), 0o700)
-	testutil.WriteFile(t, filepath.Join(f.home, ".ssh", "known_hosts"), []byte(readFile(t, sshd.KnownHostsFile)), 0o600)
+	trustHost(t, f, sshd)
 
 	tmpBefore, _ := os.ReadDir(os.TempDir())
 	out := f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
@@ -162,5 +177,64 @@ func TestSecretsAddKubeconfigFromHost(t *testing.T) {
 	_, errs, code = f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-path", "etc/k0s")
 	if code != exitcode.Usage || !strings.Contains(errs, "clean absolute path") {
 		t.Errorf("relative --remote-path: exit %d %s", code, errs)
+	}
+}
+
+// --dry-run runs the command as a real run does, over printers: stdout
+// shows the read on the host as its ssh line, then the files it would
+// write, and nothing changes here or on the host (sshd logs no
+// connection). The same command without --dry-run does connect: sshd's
+// log is where a connection would have shown.
+func TestSecretsAddKubeconfigFromHostDryRun(t *testing.T) {
+	f, sshd, _ := k0sFleet(t)
+	trustHost(t, f, sshd)
+	file := filepath.Join(f.dir, "secrets", "kubeconfig", "nixos-mini.yml")
+	read := fmt.Sprintf("-p %d ", sshd.Port)
+
+	// dryRun runs nixctl --dry-run args and checks that it changed nothing,
+	// reached no host, and printed the read then changes, in that order.
+	dryRun := func(op string, changes []string, args ...string) string {
+		t.Helper()
+		home, fleet, log := testutil.Tree(t, f.home), testutil.Tree(t, f.dir), sshd.Log()
+		out, errs, code := f.run("", append([]string{"--dry-run", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini"}, args...)...)
+		if code != 0 {
+			t.Fatalf("dry run %v: exit %d\n%s%s", args, code, out, errs)
+		}
+		lines := strings.Split(out, "\n")
+		if !strings.HasPrefix(lines[0], "ssh ") || !strings.Contains(lines[0], read) || !strings.HasSuffix(lines[0], ` 'sh -c "<kubeconfig-read.sh>" nixctl-kubeconfig-read / 0 `+op+"'") {
+			t.Errorf("dry run %v: the read is not the first step:\n%s", args, out)
+		}
+		wantChanges(t, fmt.Sprintf("dry run %v", args), strings.Join(lines[1:], "\n"), changes...)
+		testutil.SameTree(t, "a dry run", home, testutil.Tree(t, f.home))
+		testutil.SameTree(t, "a dry run", fleet, testutil.Tree(t, f.dir))
+		if sshd.Log() != log {
+			t.Errorf("sshd saw a connection during a dry run:\n%s", strings.TrimPrefix(sshd.Log(), log))
+		}
+		return errs
+	}
+
+	errs := dryRun("k0s-admin", []string{
+		"mkdir " + filepath.Dir(file) + " (mode 0755)",
+		"create " + file + " (mode 0644, "})
+	if !strings.Contains(errs, "would write secrets/kubeconfig/nixos-mini.yml") {
+		t.Errorf("a dry run says what it would write:\n%s", errs)
+	}
+
+	log := sshd.Log()
+	f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
+	for deadline := time.Now().Add(10 * time.Second); sshd.Log() == log; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("sshd logged nothing for a real fetch: it cannot show that a dry run made no connection")
+		}
+	}
+	stored := readFile(t, file)
+
+	errs = dryRun("path /var/lib/k0s/pki/admin.conf", []string{"write " + file + " (mode 0644, "},
+		"--remote-path", "/var/lib/k0s/pki/admin.conf")
+	if !strings.Contains(errs, "would replace the content of secrets/kubeconfig/nixos-mini.yml") {
+		t.Errorf("a dry run says what it would replace:\n%s", errs)
+	}
+	if readFile(t, file) != stored {
+		t.Error("a dry run changed the stored kubeconfig")
 	}
 }
