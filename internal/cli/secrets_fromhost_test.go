@@ -238,3 +238,56 @@ func TestSecretsAddKubeconfigFromHostDryRun(t *testing.T) {
 		t.Error("a dry run changed the stored kubeconfig")
 	}
 }
+
+// With sudo: true and a user that is not root, only the read goes through
+// sudo -n, over a real sshd: a stand-in sudo on the hosts' PATH records who
+// asked for what, lets nixctl-doc in and asks nixctl-nopw for a password.
+func TestSecretsAddKubeconfigFromHostThroughSudo(t *testing.T) {
+	testutil.Require(t, "sops")
+	bin := k0sStandIn(t, "S0VZMQo=")
+	log := filepath.Join(bin, "sudo.log")
+	testutil.WriteFile(t, log, nil, 0o666)
+	if err := os.Chmod(log, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	sudo := "#!/bin/sh\necho \"$(id -un) $*\" >>" + log + "\n" +
+		"[ \"$(id -un)\" = nixctl-nopw ] && { echo 'sudo: a password is required' >&2; exit 1; }\n" +
+		"[ \"$1 $2\" = '-n --' ] || { echo \"sudo: unexpected $*\" >&2; exit 1; }\nshift 2\nexec \"$@\"\n"
+	testutil.WriteFile(t, filepath.Join(bin, "sudo"), []byte(sudo), 0o755)
+	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{
+		ExtraUsers: []string{"nixctl-doc", "nixctl-nopw"},
+		Env:        map[string]string{"PATH": bin + ":/usr/bin:/bin"},
+	})
+	f := newSecretsFleet(t)
+	host := func(name, user string) string {
+		return fmt.Sprintf("  - {name: %s, address: 127.0.0.1, port: %d, user: %s, sudo: true, identity: %s}\n", name, sshd.Port, user, sshd.ClientKeyFile)
+	}
+	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte("hosts:\n"+host("ops", "nixctl-doc")+host("nopw", "nixctl-nopw")), 0o644)
+	f.mustRun("", "secrets", "init")
+	trustHost(t, f, sshd)
+
+	out := f.mustRun("", "--dry-run", "secrets", "add", "kubeconfig", "--from-host", "ops")
+	if !strings.Contains(out, `nixctl-doc@127.0.0.1 'sh -c "<kubeconfig-read.sh>" nixctl-kubeconfig-read / 1 k0s-admin'`) {
+		t.Errorf("the dry run does not show the read through sudo:\n%s", out)
+	}
+	if got := readFile(t, log); got != "" {
+		t.Fatalf("a dry run ran sudo: %q", got)
+	}
+
+	f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "ops")
+	if plain := sopsDecrypt(t, f, filepath.Join(f.dir, "secrets", "kubeconfig", "ops.yml")); !strings.Contains(plain, "S0VZMQo=") || !strings.Contains(plain, "current-context: ops") {
+		t.Errorf("stored kubeconfig:\n%s", plain)
+	}
+	if got := readFile(t, log); got != "nixctl-doc -n -- k0s kubeconfig admin\n" {
+		t.Errorf("sudo ran %q: want only the read, as nixctl-doc", got)
+	}
+
+	_, errs, code := f.run("", "secrets", "add", "kubeconfig", "--from-host", "nopw")
+	if code != exitcode.Failure || !strings.Contains(errs, "nixctl: error: k0s kubeconfig admin on nixctl-nopw@127.0.0.1") ||
+		!strings.Contains(errs, "failed (exit 1): sudo: a password is required") || !strings.Contains(errs, "nixctl: hint: sudo -n needs a password on the host") {
+		t.Errorf("sudo asking for a password: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "secrets", "kubeconfig", "nopw.yml")); err == nil {
+		t.Error("a refused read wrote a file")
+	}
+}
