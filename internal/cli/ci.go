@@ -95,7 +95,7 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 	}
 	o.VerifySecrets = ci.SecretsStage(secretsEnv(deps))
 	o.CheckSecretsAccess = func(ctx context.Context, fleet *inventory.Fleet, evaluated []eval.Result) (*secrets.AccessCheck, error) {
-		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles, evaluated)
+		return checkSecretsAccess(ctx, deps, fleet, fleet.Hosts, fleet.Profiles, evaluated, o.EvalJobs)
 	}
 	if opts.deploy != "" {
 		if o.Fleet != nil {

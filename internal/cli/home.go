@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -243,22 +244,29 @@ func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	}
 	deps.IO.Logf("building %s", strings.Join(names, ", "))
 	built, err := home.Build(ctx, deps.Runner(), fleet, profiles, nil)
-	if err != nil {
+	if built == nil || len(built) == 1 && err != nil {
 		return err
 	}
 	if deps.Config.DryRun {
-		return nil
+		return err
 	}
-	return render(deps, homeBuilt(built))
+	// Several profiles: what was built is printed even when one failed.
+	return render(deps, homeBuilt{built, err})
 }
 
-// homeBuilt is each profile's new generation.
-type homeBuilt []home.Built
+// homeBuilt is each profile's new generation, or why it was not built.
+type homeBuilt struct {
+	built []home.Built
+	err   error
+}
+
+func (b homeBuilt) json() any      { return b.built }
+func (b homeBuilt) verdict() error { return b.err }
 
 func (b homeBuilt) text(io *ui.IO) {
-	rows := make([][]string, len(b))
-	for i, x := range b {
-		rows[i] = []string{x.Profile, x.Path}
+	rows := make([][]string, len(b.built))
+	for i, x := range b.built {
+		rows[i] = []string{x.Profile, cmp.Or(x.Path, "✗ "+x.Error)}
 	}
 	io.Table([]string{"profile", "generation"}, rows)
 }

@@ -251,3 +251,37 @@ func TestRealHomeSwitchThroughNixRunInputsFrom(t *testing.T) {
 		t.Errorf("pinned home-manager ran with %q (%v), want %q", got, err, want)
 	}
 }
+
+// One process evaluates every profile; a profile with a type error (which
+// ends the whole nix process) is evaluated alone for its located error, and
+// the others are still built.
+func TestRealHomeBuildBuildsTheProfilesThatEvaluate(t *testing.T) {
+	dir, env := homeFixture(t)
+	flake, err := os.ReadFile(filepath.Join(dir, "flake.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(flake), `server = { activationPackage = profile "ops"; };`,
+		`server = { activationPackage = profile "ops" 1; };`, 1)
+	if broken == string(flake) {
+		t.Fatal("the fixture changed: no server profile to break")
+	}
+	testutil.WriteFiles(t, dir, map[string]string{"flake.nix": broken})
+	r := runIn(t, dir, nil, env, "home", "build", "--all", "--json")
+	if r.code != exitcode.Build {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitcode.Build, r.stderr)
+	}
+	var built []home.Built
+	if err := json.Unmarshal([]byte(r.stdout), &built); err != nil || len(built) != 2 {
+		t.Fatalf("home build --json: %v\n%s", err, r.stdout)
+	}
+	if built[0].Profile != "laptop" || !strings.HasSuffix(built[0].Path, "-home-manager-generation") || built[0].Error != "" {
+		t.Errorf("laptop was not built: %+v", built[0])
+	}
+	if _, err := os.Stat(filepath.Join(built[0].Path, "activate")); err != nil {
+		t.Errorf("laptop's generation is not in the store: %v", err)
+	}
+	if built[1].Profile != "server" || built[1].Path != "" || !regexp.MustCompile(`^building server failed: flake.nix:\d+:\d+: .*attempt to call something which is not a function`).MatchString(built[1].Error) {
+		t.Errorf("server: %+v", built[1])
+	}
+}

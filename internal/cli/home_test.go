@@ -34,6 +34,14 @@ func buildOutput(paths ...string) string {
 	return "[" + strings.Join(items, ",") + "]"
 }
 
+// profilesEvaluate answers the one evaluation a build or switch starts
+// with: each profile's derivation.
+func profilesEvaluate() *execx.Stub {
+	return testutil.EvalStubFunc(func(name string) (testutil.EvalAnswer, bool) {
+		return testutil.EvalAnswer{DrvPath: "/nix/store/" + strings.Repeat("d", 32) + "-home-manager-generation-" + strings.ReplaceAll(name, "@", "-") + ".drv"}, true
+	})
+}
+
 func homeFleet(t *testing.T) (dir string, env map[string]string) {
 	t.Helper()
 	dir = testutil.WriteTree(t, map[string]string{"nixctl.yaml": homeFleetYAML, "flake.nix": "{}"})
@@ -41,25 +49,71 @@ func homeFleet(t *testing.T) (dir string, env map[string]string) {
 	return dir, map[string]string{"HOME": home, "USER": "gabriel"}
 }
 
+// Several profiles: one evaluation finds their derivations, one nix build
+// builds those (evaluating nothing again), and each generation is matched
+// to its profile by derivation, whatever order nix build answers in.
 func TestHomeBuildBuildsSeveralProfilesInOneNixBuild(t *testing.T) {
 	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
-	rec.Register([]string{"nix", "build", "--no-link", "--json"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
+	laptop, server := "/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{
+		"gabriel@laptop": {DrvPath: laptop + ".drv"}, "server": {DrvPath: server + ".drv"},
+	}))
+	rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
+	rec.Register([]string{"nix", "build", "--no-link", "--json"}, buildOutput(server, laptop), 0)
 	r := runIn(t, dir, rec, env, "home", "build", "laptop", "@servers")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	rec.Verify(t)
-	argvs := rec.Argvs()
-	if len(argvs) != 1 {
-		t.Fatalf("want one nix build, got %q", argvs)
+	var evals, builds []string
+	for _, argv := range rec.Argvs() {
+		switch {
+		case strings.HasPrefix(argv, "nix eval"):
+			evals = append(evals, argv)
+		case strings.HasPrefix(argv, "nix build"):
+			builds = append(builds, argv)
+		}
 	}
-	if !strings.HasSuffix(argvs[0], dir+`#homeConfigurations."gabriel@laptop".activationPackage `+dir+`#homeConfigurations.server.activationPackage`) {
-		t.Errorf("installables: %s", argvs[0])
+	if len(evals) != 1 || len(builds) != 1 {
+		t.Fatalf("want one evaluation and one build, got %q", rec.Argvs())
 	}
-	if r.stdout != "laptop\t/nix/store/aaa-home-manager-generation\nserver\t/nix/store/bbb-home-manager-generation\n" {
+	if !strings.HasSuffix(builds[0], " "+laptop+".drv "+server+".drv") {
+		t.Errorf("the build does not build the evaluated derivations: %s", builds[0])
+	}
+	if r.stdout != "laptop\t"+laptop+"\nserver\t"+server+"\n" {
 		t.Errorf("stdout:\n%s", r.stdout)
+	}
+}
+
+// A profile whose evaluation fails does not stop the others: they are
+// built, the table says which failed and why, and the exit code is 9.
+func TestHomeBuildBuildsTheProfilesThatEvaluate(t *testing.T) {
+	t.Parallel()
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
+	server := "/nix/store/bbb-home-manager-generation"
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"gabriel@laptop": {Failed: true}, "server": {DrvPath: server + ".drv"}}))
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "eval", "--raw", dir + `#homeConfigurations."gabriel@laptop".activationPackage.drvPath`}, ExitCode: 1,
+		Stderr: `@nix {"action":"msg","level":0,"msg":"error: undefined variable 'zsh'","file":"/repo/home/laptop.nix","line":3,"column":5}` + "\n"})
+	rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
+	rec.Register([]string{"nix", "build", "--no-link", "--json"}, buildOutput(server), 0)
+	r := runIn(t, dir, rec, env, "home", "build", "laptop", "server")
+	if r.code != exitcode.Build {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitcode.Build, r.stderr)
+	}
+	rec.Verify(t)
+	if r.stdout != "laptop\t✗ building laptop failed: /repo/home/laptop.nix:3:5: undefined variable 'zsh'\nserver\t"+server+"\n" {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "nixctl: error: building laptop failed: /repo/home/laptop.nix:3:5: undefined variable 'zsh'") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	for _, argv := range rec.Argvs() {
+		if strings.HasPrefix(argv, "nix build") && strings.Contains(argv, "laptop") {
+			t.Errorf("the profile that failed to evaluate was built: %s", argv)
+		}
 	}
 }
 
@@ -67,7 +121,8 @@ func TestHomeBuildFailureIsExit9WithTheNixError(t *testing.T) {
 	t.Parallel()
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
-	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "build"}, ExitCode: 1,
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"gabriel@laptop": {Failed: true}}))
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "eval", "--raw"}, ExitCode: 1,
 		Stderr: `@nix {"action":"msg","level":0,"msg":"error: undefined variable 'zsh'","file":"/repo/home/laptop.nix","line":3,"column":5}` + "\n"})
 	r := runIn(t, dir, rec, env, "home", "build", "laptop")
 	if r.code != exitcode.Build {
@@ -83,6 +138,7 @@ func TestHomeSwitchWithoutHomeManagerRunsThePinnedOne(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
+	rec.RegisterStub(profilesEvaluate())
 	rec.Register([]string{"nix", "run", "--extra-experimental-features", "nix-command flakes", "--inputs-from", dir, "home-manager", "--",
 		"switch", "--flake", dir + "#gabriel@laptop", "-b", "hm-bak"}, "", 0)
 	r := runIn(t, dir, rec, env, "home", "switch", "laptop")
@@ -100,6 +156,7 @@ func TestHomeSwitchThroughNixRunWithoutAHomeManagerInput(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation"), 0)
+	rec.RegisterStub(profilesEvaluate())
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "run"}, ExitCode: 1, Stderr: "error: cannot find flake 'flake:home-manager' in the flake registries\n"})
 	r := runIn(t, dir, rec, env, "home", "switch", "laptop")
 	if r.code != 1 || !strings.Contains(r.stderr, "nixctl: hint: the flake has no home-manager input for nix run --inputs-from: add inputs.home-manager") {
@@ -112,6 +169,7 @@ func TestHomeSwitchSeveralProfilesEndsWithASummary(t *testing.T) {
 	dir, env := homeFleet(t)
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
+	rec.RegisterStub(profilesEvaluate())
 	rec.Register([]string{"home-manager", "switch", "--flake", dir + "#gabriel@laptop"}, "", 0)
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"home-manager", "switch", "--flake", dir + "#gabriel@work"}, ExitCode: 1, Stderr: "error: activation failed\n"})
 	r := runIn(t, dir, rec, env, "home", "switch", "laptop", "work")
@@ -158,6 +216,7 @@ func TestHomeSwitchDiffShowsChangesAndAsks(t *testing.T) {
 	newGen := "/nix/store/bbb-home-manager-generation"
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
 	rec.Register([]string{"nix", "build"}, buildOutput(newGen), 0)
+	rec.RegisterStub(profilesEvaluate())
 	rec.Register([]string{"nix", "store", "diff-closures", "--extra-experimental-features", "nix-command flakes", old, newGen},
 		"atuin: 18.3.0 → ∅, \x1b[32;1m-27.0 KiB\x1b[0m\nripgrep: ∅ → 14.1.0\nzsh: 5.9 → 5.9.1\n", 0)
 	rec.Register([]string{"nix", "path-info"}, `[{"path":"`+newGen+`","closureSize":3145728},{"path":"`+old+`","closureSize":1048576}]`, 0)
@@ -213,6 +272,9 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 	gen := `'\''/nix/store/<generation-of-server>'\''`
 	build := "nix build --no-link --json --log-format internal-json --extra-experimental-features 'nix-command flakes' " + dir + "#homeConfigurations.server.activationPackage"
 	preflight := ssh + `'sh -c "<preflight.sh>" nixctl-preflight / 0'`
+	// The build names the profile by attribute: the evaluation that would
+	// find its derivation first is read-only and skipped.
+	const skipped = "# not run in a dry run: evaluating the profiles' derivations before their build"
 	switchSteps := []string{
 		preflight,
 		"NIX_SSHOPTS='-p 2222 -i /keys/id_ed25519' nix copy --extra-experimental-features 'nix-command flakes' --to ssh://deploy@192.0.2.20 '/nix/store/<generation-of-server>'",
@@ -223,10 +285,10 @@ func TestHomeRemoteProfileDryRunPrintsCopyAndActivation(t *testing.T) {
 		args  []string
 		steps []string
 	}{
-		{[]string{"home", "switch", "server"}, append([]string{build}, switchSteps...)},
+		{[]string{"home", "switch", "server"}, append([]string{skipped, build}, switchSteps...)},
 		// With --diff: the host's generations are read to compare, then
 		// the question before switching is a step of the plan.
-		{[]string{"home", "switch", "server", "--diff"}, append([]string{build, preflight,
+		{[]string{"home", "switch", "server", "--diff"}, append([]string{skipped, build, preflight,
 			ssh + `'sh -c "<home-generations.sh>" nixctl-home-generations /'`,
 			"# ask: switch server? (a dry run answers yes)"}, switchSteps...)},
 	} {
@@ -312,6 +374,7 @@ func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
 	defer cancel()
 	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
 	rec.Register([]string{"nix", "build"}, buildOutput("/nix/store/aaa-home-manager-generation", "/nix/store/bbb-home-manager-generation"), 0)
+	rec.RegisterStub(profilesEvaluate())
 	rec.RegisterStub(&execx.Stub{Prefix: []string{"home-manager", "switch"}, Func: func(execx.Cmd) (string, int) {
 		cancel() // SIGINT while the first profile switches
 		return "", 0
@@ -326,7 +389,42 @@ func TestHomeSwitchInterruptedSaysWhatWasNotDone(t *testing.T) {
 	if !strings.Contains(errb.String(), "nixctl: error: interrupted: switched none; not switched laptop, work") {
 		t.Errorf("stderr:\n%s", errb.String())
 	}
-	if n := len(rec.Argvs()); n != 2 {
+	switches := 0
+	for _, argv := range rec.Argvs() {
+		if strings.HasPrefix(argv, "home-manager switch") {
+			switches++
+		}
+	}
+	if switches != 1 {
 		t.Errorf("the second profile started after the interrupt: %q", rec.Argvs())
+	}
+}
+
+// A profile that fails to evaluate is not switched; the others are, and the
+// summary gives its located error.
+func TestHomeSwitchGoesOnPastAProfileThatFailsToEvaluate(t *testing.T) {
+	t.Parallel()
+	dir, env := homeFleet(t)
+	rec := &execx.Recorder{Paths: map[string]string{"nix": "/bin/nix", "home-manager": "/bin/home-manager"}}
+	laptop := "/nix/store/aaa-home-manager-generation"
+	rec.RegisterStub(testutil.EvalStub(map[string]testutil.EvalAnswer{"gabriel@laptop": {DrvPath: laptop + ".drv"}, "gabriel@work": {Failed: true}}))
+	rec.RegisterStub(&execx.Stub{Prefix: []string{"nix", "eval", "--raw", dir + `#homeConfigurations."gabriel@work".activationPackage.drvPath`}, ExitCode: 1,
+		Stderr: `@nix {"action":"msg","level":0,"msg":"error: undefined variable 'zsh'","file":"` + dir + `/home/work.nix","line":3,"column":5}` + "\n"})
+	rec.Register([]string{"nix", "--version"}, "nix (Nix) 2.8.0\n", 0)
+	rec.Register([]string{"nix", "build", "--no-link", "--json", "--log-format", "internal-json", "--extra-experimental-features", "nix-command flakes", laptop + ".drv"}, buildOutput(laptop), 0)
+	rec.Register([]string{"home-manager", "switch", "--flake", dir + "#gabriel@laptop"}, "", 0)
+	r := runIn(t, dir, rec, env, "home", "switch", "laptop", "work")
+	if r.code != exitcode.Partial {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitcode.Partial, r.stderr)
+	}
+	rec.Verify(t)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "✓\tlaptop\there\t"+laptop+"\t") || !strings.HasPrefix(lines[1], "✗\twork\there\tbuilding work failed: home/work.nix:3:5: undefined variable 'zsh'") {
+		t.Errorf("summary:\n%s", r.stdout)
+	}
+	for _, argv := range rec.Argvs() {
+		if strings.Contains(argv, "gabriel@work") && !strings.HasPrefix(argv, "nix eval") {
+			t.Errorf("work, which did not evaluate, went on: %s", argv)
+		}
 	}
 }

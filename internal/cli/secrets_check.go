@@ -19,6 +19,7 @@ type secretsCheckOptions struct {
 	deps      *app.Deps
 	selectors []string
 	all       bool
+	evalJobs  int
 }
 
 func newSecretsCheckCmd(deps *app.Deps) *cobra.Command {
@@ -46,6 +47,7 @@ Selectors: a name, a glob such as 'nixos-*', or @tag.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.all, "all", false, "check every host and profile (the default without selectors)")
+	addEvalJobsFlag(cmd.Flags(), &opts.evalJobs)
 	return cmd
 }
 
@@ -55,7 +57,10 @@ func runSecretsCheck(ctx context.Context, opts *secretsCheckOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, profiles, nil)
+	if err := checkEvalJobs(opts.evalJobs); err != nil {
+		return err
+	}
+	rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, profiles, nil, opts.evalJobs)
 	if err != nil {
 		return err
 	}
@@ -100,7 +105,7 @@ func (r accessResult) text(io *ui.IO) {
 // checkSecretsAccess runs the access check for hosts and profiles, for
 // `secrets check`, deploy's check stage and the ci stage; evaluated, when
 // set, are their declarations evaluated already (secrets.DeclItems).
-func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, profiles []inventory.Profile, evaluated []eval.Result) (*secrets.AccessCheck, error) {
+func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fleet, hosts []inventory.Host, profiles []inventory.Profile, evaluated []eval.Result, evalJobs int) (*secrets.AccessCheck, error) {
 	s, err := secrets.NewSession(secrets.RepoOf(fleet), nil)
 	if err != nil {
 		return nil, err
@@ -118,7 +123,7 @@ func checkSecretsAccess(ctx context.Context, deps *app.Deps, fleet *inventory.Fl
 	}
 	return s.CheckAccess(ctx, secrets.AccessCheckOptions{
 		Runner: deps.Runner(), Fleet: fleet, Hosts: hosts, Profiles: profiles,
-		HostRecipient: secrets.RecipientFromHostKeys(ssh, fleet.Dir), Evaluated: evaluated,
+		HostRecipient: secrets.RecipientFromHostKeys(ssh, fleet.Dir), Evaluated: evaluated, EvalJobs: evalJobs,
 	})
 }
 
@@ -134,7 +139,7 @@ func deploySecretsAccess(deps *app.Deps, fleet *inventory.Fleet) *deploy.Secrets
 	return &deploy.SecretsAccess{
 		Item: func(h inventory.Host) eval.Item { return secrets.DeclItems([]inventory.Host{h}, nil)[0] },
 		Check: func(ctx context.Context, hosts []inventory.Host, evaluated []eval.Result) map[string]error {
-			rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, nil, evaluated)
+			rep, err := checkSecretsAccess(ctx, deps, fleet, hosts, nil, evaluated, 0)
 			return secrets.HostFailures(rep, err, hosts)
 		},
 	}

@@ -70,13 +70,8 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 		return fault.New(fault.Inventory, err, fault.HintOf(err))
 	}
 	elevate := h.Sudo && target.User != "root"
-	if deps.Config.DryRun {
-		io.Printf("would run on %s: %s\n", target, src.RemoteCommand(elevate))
-		io.Printf("would write %s\n", s.Repo.Rel(path))
-		return nil
-	}
 	io.Logf("fetching the kubeconfig of %s (%s)", h.Name, src)
-	raw, err := secrets.FetchKubeconfig(ctx, ssh, target, elevate, src)
+	raw, err := secrets.FetchKubeconfig(ctx, deps.Hosts(ssh), target, elevate, src)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -66,22 +67,36 @@ func sopsAgeStanza(t *testing.T, path string) string {
 	return doc.Sops.Age[0].Enc
 }
 
-func TestSecretsAddKubeconfigFromHost(t *testing.T) {
+// k0sFleet is a secrets fleet whose host nixos-mini is a real sshd with a
+// stand-in k0s in bin on its PATH; its host key is not known yet.
+func k0sFleet(t *testing.T) (f *secretsFleet, sshd *testutil.SSHD, bin string) {
+	t.Helper()
 	testutil.Require(t, "sops")
-	bin := k0sStandIn(t, "S0VZMQo=")
-	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"PATH": bin + ":/usr/bin:/bin"}})
-	f := newSecretsFleet(t)
+	bin = k0sStandIn(t, "S0VZMQo=")
+	sshd = testutil.StartSSHD(t, testutil.SSHDOptions{Env: map[string]string{"PATH": bin + ":/usr/bin:/bin"}})
+	f = newSecretsFleet(t)
 	inv := fmt.Sprintf("hosts:\n  - name: nixos-mini\n    address: 127.0.0.1\n    port: %d\n    identity: %s\n", sshd.Port, sshd.ClientKeyFile)
 	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte(inv), 0o644)
 	f.mustRun("", "secrets", "init")
+	return f, sshd, bin
+}
+
+// trustHost puts sshd's host key in the fleet user's known_hosts.
+func trustHost(t *testing.T, f *secretsFleet, sshd *testutil.SSHD) {
+	t.Helper()
+	testutil.MkdirAll(t, filepath.Join(f.home, ".ssh"), 0o700)
+	testutil.WriteFile(t, filepath.Join(f.home, ".ssh", "known_hosts"), []byte(readFile(t, sshd.KnownHostsFile)), 0o600)
+}
+
+func TestSecretsAddKubeconfigFromHost(t *testing.T) {
+	f, sshd, bin := k0sFleet(t)
 
 	// An unknown host key stops the fetch before anything runs.
 	_, errs, code := f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
 	if code == 0 || !strings.Contains(errs, "nixctl: hint:") || !strings.Contains(errs, "known_hosts") {
 		t.Fatalf("unknown host key: exit %d\n%s", code, errs)
 	}
-	testutil.MkdirAll(t, filepath.Join(f.home, ".ssh"), 0o700)
-	testutil.WriteFile(t, filepath.Join(f.home, ".ssh", "known_hosts"), []byte(readFile(t, sshd.KnownHostsFile)), 0o600)
+	trustHost(t, f, sshd)
 
 	tmpBefore, _ := os.ReadDir(os.TempDir())
 	out := f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
@@ -162,5 +177,117 @@ func TestSecretsAddKubeconfigFromHost(t *testing.T) {
 	_, errs, code = f.run("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-path", "etc/k0s")
 	if code != exitcode.Usage || !strings.Contains(errs, "clean absolute path") {
 		t.Errorf("relative --remote-path: exit %d %s", code, errs)
+	}
+}
+
+// --dry-run runs the command as a real run does, over printers: stdout
+// shows the read on the host as its ssh line, then the files it would
+// write, and nothing changes here or on the host (sshd logs no
+// connection). The same command without --dry-run does connect: sshd's
+// log is where a connection would have shown.
+func TestSecretsAddKubeconfigFromHostDryRun(t *testing.T) {
+	f, sshd, _ := k0sFleet(t)
+	trustHost(t, f, sshd)
+	file := filepath.Join(f.dir, "secrets", "kubeconfig", "nixos-mini.yml")
+	read := fmt.Sprintf("-p %d ", sshd.Port)
+
+	// dryRun runs nixctl --dry-run args and checks that it changed nothing,
+	// reached no host, and printed the read then changes, in that order.
+	dryRun := func(op string, changes []string, args ...string) string {
+		t.Helper()
+		home, fleet, log := testutil.Tree(t, f.home), testutil.Tree(t, f.dir), sshd.Log()
+		out, errs, code := f.run("", append([]string{"--dry-run", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini"}, args...)...)
+		if code != 0 {
+			t.Fatalf("dry run %v: exit %d\n%s%s", args, code, out, errs)
+		}
+		lines := strings.Split(out, "\n")
+		if !strings.HasPrefix(lines[0], "ssh ") || !strings.Contains(lines[0], read) || !strings.HasSuffix(lines[0], ` 'sh -c "<kubeconfig-read.sh>" nixctl-kubeconfig-read / 0 `+op+"'") {
+			t.Errorf("dry run %v: the read is not the first step:\n%s", args, out)
+		}
+		wantChanges(t, fmt.Sprintf("dry run %v", args), strings.Join(lines[1:], "\n"), changes...)
+		testutil.SameTree(t, "a dry run", home, testutil.Tree(t, f.home))
+		testutil.SameTree(t, "a dry run", fleet, testutil.Tree(t, f.dir))
+		if sshd.Log() != log {
+			t.Errorf("sshd saw a connection during a dry run:\n%s", strings.TrimPrefix(sshd.Log(), log))
+		}
+		return errs
+	}
+
+	errs := dryRun("k0s-admin", []string{
+		"mkdir " + filepath.Dir(file) + " (mode 0755)",
+		"create " + file + " (mode 0644, "})
+	if !strings.Contains(errs, "would write secrets/kubeconfig/nixos-mini.yml") {
+		t.Errorf("a dry run says what it would write:\n%s", errs)
+	}
+
+	log := sshd.Log()
+	f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini")
+	for deadline := time.Now().Add(10 * time.Second); sshd.Log() == log; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("sshd logged nothing for a real fetch: it cannot show that a dry run made no connection")
+		}
+	}
+	stored := readFile(t, file)
+
+	errs = dryRun("path /var/lib/k0s/pki/admin.conf", []string{"write " + file + " (mode 0644, "},
+		"--remote-path", "/var/lib/k0s/pki/admin.conf")
+	if !strings.Contains(errs, "would replace the content of secrets/kubeconfig/nixos-mini.yml") {
+		t.Errorf("a dry run says what it would replace:\n%s", errs)
+	}
+	if readFile(t, file) != stored {
+		t.Error("a dry run changed the stored kubeconfig")
+	}
+}
+
+// With sudo: true and a user that is not root, only the read goes through
+// sudo -n, over a real sshd: a stand-in sudo on the hosts' PATH records who
+// asked for what, lets nixctl-doc in and asks nixctl-nopw for a password.
+func TestSecretsAddKubeconfigFromHostThroughSudo(t *testing.T) {
+	testutil.Require(t, "sops")
+	bin := k0sStandIn(t, "S0VZMQo=")
+	log := filepath.Join(bin, "sudo.log")
+	testutil.WriteFile(t, log, nil, 0o666)
+	if err := os.Chmod(log, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	sudo := "#!/bin/sh\necho \"$(id -un) $*\" >>" + log + "\n" +
+		"[ \"$(id -un)\" = nixctl-nopw ] && { echo 'sudo: a password is required' >&2; exit 1; }\n" +
+		"[ \"$1 $2\" = '-n --' ] || { echo \"sudo: unexpected $*\" >&2; exit 1; }\nshift 2\nexec \"$@\"\n"
+	testutil.WriteFile(t, filepath.Join(bin, "sudo"), []byte(sudo), 0o755)
+	sshd := testutil.StartSSHD(t, testutil.SSHDOptions{
+		ExtraUsers: []string{"nixctl-doc", "nixctl-nopw"},
+		Env:        map[string]string{"PATH": bin + ":/usr/bin:/bin"},
+	})
+	f := newSecretsFleet(t)
+	host := func(name, user string) string {
+		return fmt.Sprintf("  - {name: %s, address: 127.0.0.1, port: %d, user: %s, sudo: true, identity: %s}\n", name, sshd.Port, user, sshd.ClientKeyFile)
+	}
+	testutil.WriteFile(t, filepath.Join(f.dir, "nixctl.yaml"), []byte("hosts:\n"+host("ops", "nixctl-doc")+host("nopw", "nixctl-nopw")), 0o644)
+	f.mustRun("", "secrets", "init")
+	trustHost(t, f, sshd)
+
+	out := f.mustRun("", "--dry-run", "secrets", "add", "kubeconfig", "--from-host", "ops")
+	if !strings.Contains(out, `nixctl-doc@127.0.0.1 'sh -c "<kubeconfig-read.sh>" nixctl-kubeconfig-read / 1 k0s-admin'`) {
+		t.Errorf("the dry run does not show the read through sudo:\n%s", out)
+	}
+	if got := readFile(t, log); got != "" {
+		t.Fatalf("a dry run ran sudo: %q", got)
+	}
+
+	f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "ops")
+	if plain := sopsDecrypt(t, f, filepath.Join(f.dir, "secrets", "kubeconfig", "ops.yml")); !strings.Contains(plain, "S0VZMQo=") || !strings.Contains(plain, "current-context: ops") {
+		t.Errorf("stored kubeconfig:\n%s", plain)
+	}
+	if got := readFile(t, log); got != "nixctl-doc -n -- k0s kubeconfig admin\n" {
+		t.Errorf("sudo ran %q: want only the read, as nixctl-doc", got)
+	}
+
+	_, errs, code := f.run("", "secrets", "add", "kubeconfig", "--from-host", "nopw")
+	if code != exitcode.Failure || !strings.Contains(errs, "nixctl: error: k0s kubeconfig admin on nixctl-nopw@127.0.0.1") ||
+		!strings.Contains(errs, "failed (exit 1): sudo: a password is required") || !strings.Contains(errs, "nixctl: hint: sudo -n needs a password on the host") {
+		t.Errorf("sudo asking for a password: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "secrets", "kubeconfig", "nopw.yml")); err == nil {
+		t.Error("a refused read wrote a file")
 	}
 }

@@ -2,6 +2,7 @@ package home
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 		e.events().Stage(p.Name, "building")
 	}
 	built, err := Build(ctx, e.Runner, e.Fleet, profiles, nil)
-	if err != nil {
+	if built == nil {
 		return nil, err
 	}
 	targets := make([]*Target, len(profiles))
@@ -91,6 +92,11 @@ func (e *Env) Prepare(ctx context.Context, profiles []inventory.Profile, o Switc
 			t.BackupExt = o.BackupExt
 		}
 		targets[i] = t
+		// A profile that did not build is not switched; the others are.
+		if built[i].err != nil || t.Generation == "" {
+			t.err = cmp.Or(built[i].err, err)
+			continue
+		}
 		if p.Host != "" {
 			h, ok := e.Fleet.Host(p.Host)
 			if !ok {

@@ -73,12 +73,16 @@ type Connector interface {
 	Connect(ctx context.Context, r remote.Route, sudo bool) (System, error)
 }
 
-// Hosts opens hosts for their system and their users' Home Manager
-// operations: *SSH, or PrintConnector for --dry-run.
+// Hosts opens hosts for their system, their users' Home Manager
+// operations and the clusters they run: *SSH, or PrintConnector for
+// --dry-run.
 type Hosts interface {
 	Connector
 	// ConnectHome opens r as the profile's user.
 	ConnectHome(ctx context.Context, r remote.Route) (Home, error)
+	// ConnectCluster opens r to read its cluster's files; with sudo, the
+	// reads go through sudo -n.
+	ConnectCluster(ctx context.Context, r remote.Route, sudo bool) (Cluster, error)
 }
 
 // Conn runs one command line on a host; *remote.Client is one.
@@ -111,6 +115,11 @@ func (s *SSH) ConnectHome(ctx context.Context, r remote.Route) (Home, error) {
 	return s.open(ctx, r, false)
 }
 
+// ConnectCluster dials r and returns what nixctl reads of its cluster.
+func (s *SSH) ConnectCluster(ctx context.Context, r remote.Route, sudo bool) (Cluster, error) {
+	return s.open(ctx, r, sudo)
+}
+
 func (s *SSH) open(ctx context.Context, r remote.Route, sudo bool) (*Host, error) {
 	root, err := CleanRoot(s.Root)
 	if err != nil {
@@ -135,8 +144,8 @@ func CleanRoot(root string) (string, error) {
 	return root, nil
 }
 
-// Host runs the operations on one open connection. It implements System and
-// Home.
+// Host runs the operations on one open connection. It implements System,
+// Home and Cluster.
 type Host struct {
 	conn Conn
 	root string
@@ -224,11 +233,7 @@ func (e *SudoError) Error() string { return "sudo -n true failed: " + e.Last }
 
 // Preflight checks nix and, with sudo, sudo -n.
 func (h *Host) Preflight(ctx context.Context, sudo bool) error {
-	flag := "0"
-	if sudo {
-		flag = "1"
-	}
-	o, err := h.run(ctx, scriptPreflight, false, nil, nil, flag)
+	o, err := h.run(ctx, scriptPreflight, false, nil, nil, boolArg(sudo))
 	switch exitCode(err) {
 	case ExitNoNix:
 		return ErrNoNix

@@ -46,11 +46,7 @@ func (h *Host) AcquireDeployLock(ctx context.Context, info LockInfo, breakLock b
 	if err != nil {
 		return err
 	}
-	brk := "0"
-	if breakLock {
-		brk = "1"
-	}
-	o, err := h.run(ctx, scriptLockAcquire, true, strings.NewReader(string(data)), nil, brk)
+	o, err := h.run(ctx, scriptLockAcquire, true, strings.NewReader(string(data)), nil, boolArg(breakLock))
 	if exitCode(err) == ExitHeld {
 		le := &LockHeldError{Raw: o.stdout}
 		_ = json.Unmarshal([]byte(o.stdout), &le.Info)

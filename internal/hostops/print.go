@@ -49,6 +49,11 @@ func (p PrintConnector) ConnectHome(_ context.Context, r remote.Route) (Home, er
 	return p.open(r, false)
 }
 
+// ConnectCluster dials nothing.
+func (p PrintConnector) ConnectCluster(_ context.Context, r remote.Route, sudo bool) (Cluster, error) {
+	return p.open(r, sudo)
+}
+
 func (p PrintConnector) open(r remote.Route, sudo bool) (*Host, error) {
 	return New(PrintConn{Out: p.Out, SSH: r.Command()}, "/", sudo, r.String())
 }
@@ -63,6 +68,33 @@ const PlannedGeneration = -1
 func plannedStatus(host string) Status {
 	cur := "<system " + host + " runs now>"
 	return Status{Planned: true, Current: cur, Booted: cur, Profile: cur, Generation: PlannedGeneration}
+}
+
+// plannedKubeconfig is what AdminKubeconfig answers over a PrintConn: an
+// admin kubeconfig shaped as k0s writes it (a server on localhost, one
+// context), naming the host, with placeholders for what only the host has.
+func plannedKubeconfig(host string) []byte {
+	name := strconv.Quote("<cluster of " + host + ">")
+	secret := func(what string) string { return strconv.Quote("<" + what + " read from " + host + " at run time>") }
+	return []byte(`apiVersion: v1
+kind: Config
+clusters:
+  - name: ` + name + `
+    cluster:
+      server: https://localhost:6443
+      certificate-authority-data: ` + secret("certificate authority") + `
+contexts:
+  - name: ` + name + `
+    context:
+      cluster: ` + name + `
+      user: ` + name + `
+current-context: ` + name + `
+users:
+  - name: ` + name + `
+    user:
+      client-certificate-data: ` + secret("client certificate") + `
+      client-key-data: ` + secret("client key") + `
+`)
 }
 
 // generationArg is a generation as a script argument, or its placeholder.

@@ -31,6 +31,7 @@ const (
 	scriptHomeActivate     = "home-activate"
 	scriptWatchdog         = "watchdog"
 	scriptClosureDiff      = "closure-diff"
+	scriptKubeconfigRead   = "kubeconfig-read"
 )
 
 // Script is one host script's text.
@@ -71,6 +72,14 @@ func CommandLine(name string, sudo bool, root string, args ...string) (string, e
 		line = "sudo -n " + line
 	}
 	return line, nil
+}
+
+// boolArg is a yes/no argument as the scripts read it: 1 or 0.
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // checkArgs refuses what cannot pass as one argument of a script.

@@ -15,122 +15,83 @@ import (
 
 	"github.com/nixctl/nixctl/internal/execx"
 	"github.com/nixctl/nixctl/internal/fault"
+	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
-// DefaultKubeconfigCommand prints k0s's admin kubeconfig on a controller.
-var DefaultKubeconfigCommand = []string{"k0s", "kubeconfig", "admin"}
-
-// KubeconfigSource says where a host keeps its admin kubeconfig: a file
-// (Path) or the output of a command (Argv); an empty source means
-// DefaultKubeconfigCommand.
-type KubeconfigSource struct {
-	Path string
-	Argv []string
-}
-
-// ParseKubeconfigSource validates --remote-path and --remote-command. The
-// command is split into words as a shell would (no shell features), and each
-// word reaches the host as a positional argument, never as script text.
-func ParseKubeconfigSource(remotePath, remoteCommand string) (KubeconfigSource, error) {
+// ParseKubeconfigSource validates --remote-path and --remote-command;
+// neither means k0s's admin kubeconfig. The command is split into words as
+// a shell would (no shell features), and each word reaches the host as an
+// argument of its own, never as script text (see hostops.AdminKubeconfig).
+func ParseKubeconfigSource(remotePath, remoteCommand string) (hostops.KubeconfigSource, error) {
+	var none hostops.KubeconfigSource
 	hint := "--remote-path /var/lib/k0s/pki/admin.conf or --remote-command 'k0s kubeconfig admin'"
 	switch {
 	case remotePath != "" && remoteCommand != "":
-		return KubeconfigSource{}, fault.Usagef(hint, "--remote-path and --remote-command exclude each other")
+		return none, fault.Usagef(hint, "--remote-path and --remote-command exclude each other")
 	case remotePath != "":
 		if strings.ContainsFunc(remotePath, isControl) {
-			return KubeconfigSource{}, fault.Usagef(hint, "--remote-path contains a control character")
+			return none, fault.Usagef(hint, "--remote-path contains a control character")
 		}
 		if !path.IsAbs(remotePath) || path.Clean(remotePath) != remotePath {
-			return KubeconfigSource{}, fault.Usagef(hint, "--remote-path %q is not a clean absolute path", remotePath)
+			return none, fault.Usagef(hint, "--remote-path %q is not a clean absolute path", remotePath)
 		}
-		return KubeconfigSource{Path: remotePath}, nil
+		return hostops.KubeconfigSource{Path: remotePath}, nil
 	case remoteCommand != "":
 		argv, err := shlex.Split(remoteCommand)
 		if err != nil || len(argv) == 0 {
-			return KubeconfigSource{}, fault.Usagef(hint, "--remote-command cannot be split into words")
+			return none, fault.Usagef(hint, "--remote-command cannot be split into words")
 		}
 		for _, w := range argv {
 			if strings.ContainsFunc(w, isControl) {
-				return KubeconfigSource{}, fault.Usagef(hint, "--remote-command contains a control character")
+				return none, fault.Usagef(hint, "--remote-command contains a control character")
 			}
 		}
 		if strings.HasPrefix(argv[0], "-") {
-			return KubeconfigSource{}, fault.Usagef(hint, "--remote-command starts with an option (%s), not a program", argv[0])
+			return none, fault.Usagef(hint, "--remote-command starts with an option (%s), not a program", argv[0])
 		}
-		return KubeconfigSource{Argv: argv}, nil
+		return hostops.KubeconfigSource{Argv: argv}, nil
 	}
-	return KubeconfigSource{Argv: DefaultKubeconfigCommand}, nil
+	return hostops.KubeconfigSource{}, nil // k0s kubeconfig admin
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// readFileScript and execScript take everything from their positional
-// arguments, so no value is ever parsed by the remote shell.
-const (
-	readFileScript = `exec cat -- "$1"`
-	execScript     = `exec "$@"`
-)
+// otherSource is the hint of a read that failed on the host.
+const otherSource = "check that it prints the kubeconfig when run on the host; --remote-path FILE or --remote-command CMD name another source"
 
-// RemoteCommand is the command line the host's login shell runs: sh with a
-// fixed script and the source as positional arguments, through sudo -n when
-// elevate is set.
-func (src KubeconfigSource) RemoteCommand(elevate bool) string {
-	words := []string{"sh", "-c", execScript, "nixctl"}
-	words = append(words, src.Argv...)
-	if src.Path != "" {
-		words = []string{"sh", "-c", readFileScript, "nixctl", src.Path}
-	}
-	if elevate {
-		words = append([]string{"sudo", "-n", "--"}, words...)
-	}
-	return execx.Quote(words)
-}
-
-// String names the source in messages.
-func (src KubeconfigSource) String() string {
-	if src.Path != "" {
-		return src.Path
-	}
-	return strings.Join(src.Argv, " ")
-}
-
-// maxKubeconfig bounds what is read from a host: an admin kubeconfig is a
-// few kilobytes.
-const maxKubeconfig = 1 << 20
-
-// FetchKubeconfig runs src on the host over SSH (its host key checked by the
-// connector) and returns the kubeconfig, kept in memory only. The remote
+// FetchKubeconfig reads src on the host through the kubeconfig-read host
+// operation (over SSH, its host key checked; with --dry-run, hosts prints
+// the step and answers a stand-in) and returns the kubeconfig, kept in
+// memory only. With elevate the read goes through sudo -n. The remote
 // output never reaches an error message: it holds a private key.
-func FetchKubeconfig(ctx context.Context, conn remote.Connector, t remote.Route, elevate bool, src KubeconfigSource) ([]byte, error) {
-	sess, err := conn.Connect(ctx, t)
+func FetchKubeconfig(ctx context.Context, hosts hostops.Hosts, t remote.Route, elevate bool, src hostops.KubeconfigSource) ([]byte, error) {
+	c, err := hosts.ConnectCluster(ctx, t, elevate)
 	if err != nil {
 		return nil, fault.New(fault.Failure, fmt.Errorf("connecting to %s: %w", t, err), fault.HintOf(err))
 	}
-	defer sess.Close()
-	res, err := sess.Run(ctx, src.RemoteCommand(elevate), nil)
-	if err != nil {
-		var ee *remote.ExitError
-		hint := "check that it prints the kubeconfig when run on the host; --remote-path FILE or --remote-command CMD name another source"
-		if errors.As(err, &ee) && elevate && strings.Contains(ee.StderrTail, "sudo") {
+	defer c.Close()
+	data, err := c.AdminKubeconfig(ctx, src)
+	var se *hostops.ScriptError
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, hostops.ErrNoKubeconfig):
+		return nil, fault.Newf(fault.Failure, "check the host's admin kubeconfig", "%s on %s printed nothing", src, t)
+	case errors.Is(err, hostops.ErrKubeconfigTooLarge):
+		return nil, fault.Newf(fault.Failure, "check --remote-path / --remote-command", "%s on %s printed more than %d bytes: not a kubeconfig", src, t, hostops.MaxKubeconfig)
+	case errors.As(err, &se):
+		hint := otherSource
+		if elevate && strings.Contains(se.StderrTail, "sudo") {
 			hint = "sudo -n needs a password on the host: allow it without one for this user, or log in as root (user: root)"
 		}
-		msg := fmt.Sprintf("%s on %s failed", src, t)
-		if ee != nil {
-			msg += fmt.Sprintf(" (exit %d)", ee.ExitCode)
-			if line := execx.LastLine(ee.StderrTail); line != "" {
-				msg += ": " + printable(line)
-			}
+		msg := fmt.Sprintf("%s on %s failed (exit %d)", src, t, se.ExitCode)
+		if line := execx.LastLine(se.StderrTail); line != "" {
+			msg += ": " + printable(line)
 		}
 		return nil, fault.Newf(fault.Failure, hint, "%s", msg)
 	}
-	if len(res.Stdout) == 0 {
-		return nil, fault.Newf(fault.Failure, "check the host's admin kubeconfig", "%s on %s printed nothing", src, t)
-	}
-	if len(res.Stdout) > maxKubeconfig {
-		return nil, fault.Newf(fault.Failure, "check --remote-path / --remote-command", "%s on %s printed more than %d bytes: not a kubeconfig", src, t, maxKubeconfig)
-	}
-	return res.Stdout, nil
+	return nil, fault.New(fault.Failure, fmt.Errorf("%s on %s failed: %w", src, t, err), otherSource)
 }
 
 // RewriteKubeconfig makes a cluster's admin kubeconfig usable from here

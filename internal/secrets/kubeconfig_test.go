@@ -1,11 +1,18 @@
 package secrets
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nixctl/nixctl/internal/fault"
+	"github.com/nixctl/nixctl/internal/hostops"
+	"github.com/nixctl/nixctl/internal/remote"
 	"github.com/nixctl/nixctl/internal/testutil"
 )
 
@@ -114,23 +121,22 @@ func TestKubeconfigSource(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		path, command string
-		sudo          bool
-		want          string
+		want          hostops.KubeconfigSource
+		name          string
 	}{
-		{"", "", false, `sh -c 'exec "$@"' nixctl k0s kubeconfig admin`},
-		{"", "", true, `sudo -n -- sh -c 'exec "$@"' nixctl k0s kubeconfig admin`},
-		{"/var/lib/k0s/pki/admin.conf", "", false, `sh -c 'exec cat -- "$1"' nixctl /var/lib/k0s/pki/admin.conf`},
-		{"", `k3s kubectl config view --raw`, false, `sh -c 'exec "$@"' nixctl k3s kubectl config view --raw`},
-		// Shell syntax in the command is an argument, never code.
-		{"", `cat '/etc/x; rm -rf /' $(id)`, false, `sh -c 'exec "$@"' nixctl cat '/etc/x; rm -rf /' '$(id)'`},
+		{"", "", hostops.KubeconfigSource{}, "k0s kubeconfig admin"},
+		{"/var/lib/k0s/pki/admin.conf", "", hostops.KubeconfigSource{Path: "/var/lib/k0s/pki/admin.conf"}, "/var/lib/k0s/pki/admin.conf"},
+		{"", `k3s kubectl config view --raw`, hostops.KubeconfigSource{Argv: []string{"k3s", "kubectl", "config", "view", "--raw"}}, "k3s kubectl config view --raw"},
+		// Shell syntax in the command is split into words, never kept as code.
+		{"", `cat '/etc/x; rm -rf /' $(id)`, hostops.KubeconfigSource{Argv: []string{"cat", "/etc/x; rm -rf /", "$(id)"}}, "cat /etc/x; rm -rf / $(id)"},
 	}
 	for _, c := range cases {
 		src, err := ParseKubeconfigSource(c.path, c.command)
 		if err != nil {
 			t.Fatalf("%q %q: %v", c.path, c.command, err)
 		}
-		if got := src.RemoteCommand(c.sudo); got != c.want {
-			t.Errorf("%q %q: %s, want %s", c.path, c.command, got, c.want)
+		if !reflect.DeepEqual(src, c.want) || src.String() != c.name {
+			t.Errorf("%q %q: %#v (%s), want %#v (%s)", c.path, c.command, src, src, c.want, c.name)
 		}
 	}
 	for _, bad := range [][2]string{
@@ -145,5 +151,78 @@ func TestKubeconfigSource(t *testing.T) {
 		if _, err := ParseKubeconfigSource(bad[0], bad[1]); err == nil {
 			t.Errorf("%q %q accepted", bad[0], bad[1])
 		}
+	}
+}
+
+// cluster answers AdminKubeconfig with one result.
+type cluster struct {
+	data []byte
+	err  error
+}
+
+func (c cluster) AdminKubeconfig(context.Context, hostops.KubeconfigSource) ([]byte, error) {
+	return c.data, c.err
+}
+
+func (cluster) Close() error { return nil }
+
+// clusterHosts opens every host as its cluster; it opens nothing else.
+type clusterHosts struct {
+	hostops.Hosts
+	c cluster
+}
+
+func (h clusterHosts) ConnectCluster(context.Context, remote.Route, bool) (hostops.Cluster, error) {
+	return h.c, nil
+}
+
+// Each way a read fails is one error line naming the source and the host,
+// with the hint that fits, and never the output.
+func TestFetchKubeconfigErrors(t *testing.T) {
+	t.Parallel()
+	r := remote.Route{Name: "mini", HostName: "192.0.2.7", Port: 22, User: "admin"}
+	k0s := hostops.KubeconfigSource{}
+	for _, c := range []struct {
+		err       error
+		elevate   bool
+		msg, hint string
+	}{
+		{hostops.ErrNoKubeconfig, false, "k0s kubeconfig admin on mini (admin@192.0.2.7) printed nothing", "check the host's admin kubeconfig"},
+		{hostops.ErrKubeconfigTooLarge, false, "printed more than 1048576 bytes: not a kubeconfig", "--remote-path / --remote-command"},
+		{&hostops.ScriptError{ExitCode: 3, StderrTail: "starting\nError: no admin\n"}, false, "k0s kubeconfig admin on mini (admin@192.0.2.7) failed (exit 3): Error: no admin", "name another source"},
+		{&hostops.ScriptError{ExitCode: 1, StderrTail: "sudo: a password is required\n"}, true, "failed (exit 1): sudo: a password is required", "sudo -n needs a password on the host"},
+		{&hostops.ScriptError{ExitCode: 1, StderrTail: "sudo: a password is required\n"}, false, "failed (exit 1)", "name another source"},
+		{context.Canceled, false, "k0s kubeconfig admin on mini (admin@192.0.2.7) failed: context canceled", "name another source"},
+	} {
+		_, err := FetchKubeconfig(context.Background(), clusterHosts{c: cluster{data: []byte("S0VZ"), err: c.err}}, r, c.elevate, k0s)
+		if err == nil || !strings.Contains(err.Error(), c.msg) || !strings.Contains(fault.HintOf(err), c.hint) || strings.Contains(err.Error(), "S0VZ") {
+			t.Errorf("%v: %v (hint %q); want %q, hint %q", c.err, err, fault.HintOf(err), c.msg, c.hint)
+		}
+		if errors.Is(c.err, context.Canceled) && !errors.Is(err, context.Canceled) {
+			t.Errorf("the cancellation is lost: %v", err)
+		}
+	}
+}
+
+// A dry run's stand-in kubeconfig goes through the same rewrite as a real
+// one: the host's name, its address, placeholders for its secrets.
+func TestFetchKubeconfigDryRunAnswersAStandIn(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	r := remote.Route{Name: "mini", HostName: "192.0.2.7", Port: 22, User: "admin", Dest: "mini"}
+	raw, err := FetchKubeconfig(context.Background(), hostops.PrintConnector{Out: &out}, r, true, hostops.KubeconfigSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.String(), ` mini 'sh -c "<kubeconfig-read.sh>" nixctl-kubeconfig-read / 1 k0s-admin'`+"\n") {
+		t.Errorf("printed %q", out.String())
+	}
+	plain, err := RewriteKubeconfig(raw, "mini", r.HostName)
+	if err != nil {
+		t.Fatalf("the stand-in does not rewrite: %v\n%s", err, raw)
+	}
+	var kc kubeconfigDoc
+	if err := yaml.Unmarshal(plain, &kc); err != nil || kc.Current != "mini" || kc.Clusters[0].Name != "mini" || kc.Clusters[0].Cluster.Server != "https://192.0.2.7:6443" {
+		t.Errorf("rewritten stand-in (%v):\n%s", err, plain)
 	}
 }

@@ -44,10 +44,15 @@ func EvalStubFunc(answer func(name string) (EvalAnswer, bool)) *execx.Stub {
 // EvalFlakeStub is EvalStub for the same evaluation through
 // builtins.getFlake (`nix eval --json --impure --expr EXPR`).
 func EvalFlakeStub(answers map[string]EvalAnswer) *execx.Stub {
-	return &execx.Stub{Prefix: []string{"nix", "eval", "--json", "--impure", "--expr"}, Func: evalAnswers(5, func(name string) (EvalAnswer, bool) {
+	return EvalFlakeStubFunc(func(name string) (EvalAnswer, bool) {
 		a, ok := answers[name]
 		return a, ok
-	})}
+	})
+}
+
+// EvalFlakeStubFunc is EvalFlakeStub answering each attribute from answer.
+func EvalFlakeStubFunc(answer func(name string) (EvalAnswer, bool)) *execx.Stub {
+	return &execx.Stub{Prefix: []string{"nix", "eval", "--json", "--impure", "--expr"}, Func: evalAnswers(5, answer)}
 }
 
 // evalAnswers answers the expression at argv[at].
