@@ -15,7 +15,9 @@ import (
 // data, and fail the same way.
 
 // printable is what a command hands to render: the value --json prints (its
-// exported, tagged fields), and how it reads as text.
+// exported, tagged fields), and how it reads as text. Results whose
+// document was once a map list their fields in the map's (sorted) key
+// order, so the document stays the same byte for byte.
 type printable interface {
 	// text prints the result for a person: the result on stdout, notes
 	// about it on stderr.
@@ -64,11 +66,11 @@ func render(deps *app.Deps, r printable) error {
 // known (a rekey's line per file, among the lines a dry run prints); with
 // --json it prints nothing, and the document render prints at the end
 // holds the items.
-func textAsItComes[T any](deps *app.Deps, print func(io *ui.IO, item T)) func(T) {
+func textAsItComes[T any](deps *app.Deps, each func(io *ui.IO, item T)) func(T) {
 	if deps.Config.JSON {
 		return func(T) {}
 	}
-	return func(item T) { print(deps.IO, item) }
+	return func(item T) { each(deps.IO, item) }
 }
 
 // didOrWould is a verb of a result's text: what was done, or in a dry run
