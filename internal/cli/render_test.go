@@ -151,14 +151,14 @@ func TestTextAsItComes(t *testing.T) {
 
 // jsonReaders are the only places besides render.go that may look at
 // --json, each because --json changes what is done there, not how a result
-// is printed. Any other reader prints a result of its own: it belongs in a
-// result's text method.
+// is printed. Any other reader, or a call of PrintJSON, prints a result of
+// its own: it belongs in a result's text method and render.
 var jsonReaders = map[string]string{
 	"ci.go:runCI":                               "--json is the default of ci's own --json FILE",
 	"plan.go:approvePlan":                       "the plan approved before the question goes to stderr, or nowhere with --yes",
 	"home.go:runHomeSwitch":                     "the diffs before the question and a lone profile's problem are in the document",
 	"secrets.go:runSecretsCat":                  "cat refuses --json: plaintext never goes into a document",
-	"secrets_fromhost.go:runSecretsAddFromHost": "not moved onto render yet",
+	"secrets_fromhost.go:runSecretsAddFromHost": "not moved onto render yet (nor its PrintJSON)",
 }
 
 func TestOnlyRenderLooksAtJSON(t *testing.T) {
@@ -186,10 +186,13 @@ func TestOnlyRenderLooksAtJSON(t *testing.T) {
 			}
 			ast.Inspect(fn, func(n ast.Node) bool {
 				sel, ok := n.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "JSON" {
+				if !ok {
 					return true
 				}
-				if cfg, ok := sel.X.(*ast.SelectorExpr); ok && cfg.Sel.Name == "Config" {
+				if sel.Sel.Name == "PrintJSON" && path != "secrets_fromhost.go" {
+					t.Errorf("%s: %s prints JSON itself: build a result and hand it to render", fset.Position(sel.Pos()), fn.Name.Name)
+				}
+				if cfg, ok := sel.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "JSON" && cfg.Sel.Name == "Config" {
 					where := path + ":" + fn.Name.Name
 					if _, ok := jsonReaders[where]; ok {
 						used[where] = true
