@@ -8,6 +8,7 @@ import (
 
 	"github.com/nixctl/nixctl/internal/fault"
 	"github.com/nixctl/nixctl/internal/secrets"
+	"github.com/nixctl/nixctl/internal/ui"
 )
 
 // fromHost are the flags of `secrets add kubeconfig --from-host`.
@@ -83,13 +84,23 @@ func runSecretsAddFromHost(ctx context.Context, opts *secretsAddOptions) error {
 	if err != nil {
 		return err
 	}
-	if deps.Config.JSON {
-		return io.PrintJSON(res)
+	return render(deps, kubeconfigStored{StoreResult: res, host: h.Name, dryRun: deps.Config.DryRun})
+}
+
+// kubeconfigStored is a host's kubeconfig written as a secret; its --json
+// document is the store's result.
+type kubeconfigStored struct {
+	*secrets.StoreResult
+	host   string
+	dryRun bool
+}
+
+func (r kubeconfigStored) json() any { return r.StoreResult }
+
+func (r kubeconfigStored) text(io *ui.IO) {
+	verb := writeVerb(r.dryRun, r.Replaced, "replace the content of")
+	io.Logf("%s %s %s for %s", io.OK(), verb, r.Path, strings.Join(r.Recipients, ", "))
+	if !r.Replaced {
+		io.Printf("%s", secrets.Declaration("kubeconfig", r.host, r.Path, secrets.YAML))
 	}
-	verb := writeVerb(deps.Config.DryRun, res.Replaced, "replace the content of")
-	io.Logf("%s %s %s for %s", io.OK(), verb, res.Path, strings.Join(res.Recipients, ", "))
-	if !res.Replaced {
-		io.Printf("%s", secrets.Declaration("kubeconfig", h.Name, res.Path, secrets.YAML))
-	}
-	return nil
 }

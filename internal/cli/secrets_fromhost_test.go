@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"github.com/nixctl/nixctl/internal/secrets"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,7 +160,12 @@ func TestSecretsAddKubeconfigFromHost(t *testing.T) {
 	// --remote-path reads a file on the host.
 	conf := filepath.Join(t.TempDir(), "admin.conf")
 	testutil.WriteFile(t, conf, []byte(strings.Replace(plain, "S0VZMQo=", "S0VZMwo=", 1)), 0o600)
-	f.mustRun("", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-path", conf)
+	// With --json the result is the store's document, and nothing else.
+	doc := f.mustRun("", "--json", "secrets", "add", "kubeconfig", "--from-host", "nixos-mini", "--remote-path", conf)
+	var stored secrets.StoreResult
+	if err := json.Unmarshal([]byte(doc), &stored); err != nil || stored.Path != "secrets/kubeconfig/nixos-mini.yml" || !stored.Replaced || len(stored.Recipients) == 0 {
+		t.Errorf("--json (%v):\n%s", err, doc)
+	}
 	if plain := sopsDecrypt(t, f, file); !strings.Contains(plain, "S0VZMwo=") {
 		t.Errorf("--remote-path: %s", plain)
 	}
