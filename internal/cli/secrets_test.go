@@ -380,9 +380,11 @@ func TestSecretsVerifyStaged(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
+	// A README beside the secrets is documentation, staged or not.
+	testutil.WriteFile(t, filepath.Join(f.dir, "secrets", "kubeconfig", "README.md"), []byte("Kubeconfigs encrypted with sops.\n"), 0o644)
 	git("init", "-q")
 	git("add", ".")
-	if out := f.mustRun("", "secrets", "verify", "--staged"); !strings.Contains(out, "secrets/kubeconfig/nixos-mini.yml\tok") {
+	if out := f.mustRun("", "secrets", "verify", "--staged"); !strings.Contains(out, "secrets/kubeconfig/nixos-mini.yml\tok") || strings.Contains(out, "README") {
 		t.Errorf("staged ok: %s", out)
 	}
 	leak := filepath.Join(f.dir, "secrets", "app.env")

@@ -152,6 +152,11 @@ func TestVerifyPlaintextAndDrift(t *testing.T) {
 	testutil.WriteFile(t, planted, []byte("password: hunter2\n"+string(enc)), 0o644)
 	testutil.WriteFile(t, filepath.Join(f.repo.Dir, "notes.txt"), []byte("hunter2\n"), 0o644)
 	testutil.WriteFile(t, filepath.Join(f.repo.Dir, ".env"), []byte("PASSWORD=hunter2\n"), 0o644)
+	// A folder's README is documentation, skipped; a README.yaml could be a
+	// secret and is checked.
+	testutil.WriteFile(t, filepath.Join(f.repo.Dir, "kubeconfig", "README"), []byte("Kubeconfigs encrypted with sops live here.\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.repo.Dir, "README.md"), []byte("# Secrets\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(f.repo.Dir, "README.yaml"), []byte("token: hunter2\n"), 0o644)
 
 	rep, err := f.session().Verify(t.Context(), VerifyOptions{})
 	if err != nil {
@@ -166,6 +171,7 @@ func TestVerifyPlaintextAndDrift(t *testing.T) {
 		"secrets/kubeconfig/planted.yml": StatusPlaintext,
 		"secrets/notes.txt":              StatusPlaintext,
 		"secrets/.env":                   StatusPlaintext,
+		"secrets/README.yaml":            StatusPlaintext,
 	}
 	if !reflect.DeepEqual(status, want) {
 		t.Errorf("statuses = %v, want %v", status, want)
@@ -186,6 +192,7 @@ func TestVerifyPlaintextAndDrift(t *testing.T) {
 	os.Remove(planted)
 	os.Remove(filepath.Join(f.repo.Dir, "notes.txt"))
 	os.Remove(filepath.Join(f.repo.Dir, ".env"))
+	os.Remove(filepath.Join(f.repo.Dir, "README.yaml"))
 	rep, _ = f.session().Verify(t.Context(), VerifyOptions{})
 	if rep.Files[0].Status != StatusDrift || !strings.Contains(rep.Files[0].Problems[0], "missing laptop") {
 		t.Errorf("drift: %+v", rep.Files[0])

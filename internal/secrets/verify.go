@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -166,8 +167,8 @@ func (s *Session) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 }
 
 // treeFiles lists every file under the secrets directory, hidden ones too
-// (a stray .env is exactly what verify is for). .git folders and empty
-// .gitkeep files are skipped.
+// (a stray .env is exactly what verify is for). .git folders, empty
+// .gitkeep files and README files are skipped.
 func (s *Session) treeFiles() ([]candidate, error) {
 	var out []candidate
 	err := filepath.WalkDir(s.Repo.Dir, func(p string, d fs.DirEntry, err error) error {
@@ -197,7 +198,7 @@ func (s *Session) treeFiles() ([]candidate, error) {
 			c.problem = "a symbolic link (not followed): keep real files in the secrets directory"
 		case !info.Mode().IsRegular():
 			c.problem = "not a regular file"
-		case (d.Name() == ".gitkeep" || d.Name() == ".keep") && info.Size() == 0:
+		case (d.Name() == ".gitkeep" || d.Name() == ".keep") && info.Size() == 0, isReadme(d.Name()):
 			return nil
 		}
 		c.read = func() ([]byte, error) { data, _, err := readSecret(p); return data, err }
@@ -205,6 +206,15 @@ func (s *Session) treeFiles() ([]candidate, error) {
 		return nil
 	})
 	return out, err
+}
+
+// isReadme reports whether name is a README (README, README.md,
+// readme.txt, …): the documentation a secrets folder often carries, which
+// is not a secret and stays readable in the repository. A README.yaml could
+// be a secret, so only documentation extensions count.
+func isReadme(name string) bool {
+	base, ext, _ := strings.Cut(strings.ToLower(name), ".")
+	return base == "readme" && slices.Contains([]string{"", "md", "txt", "rst", "org", "adoc"}, ext)
 }
 
 // stagedFiles lists what git has staged under the secrets directory, read
@@ -227,7 +237,7 @@ func (s *Session) stagedFiles(ctx context.Context, r execx.Runner) ([]candidate,
 		}
 		name := name
 		abs := filepath.Join(s.Repo.Dir, filepath.FromSlash(name))
-		if abs == s.Repo.Config {
+		if abs == s.Repo.Config || isReadme(path.Base(name)) {
 			continue
 		}
 		out = append(out, candidate{
