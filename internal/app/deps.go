@@ -149,7 +149,7 @@ func (d *Deps) Writer() fsx.Writer {
 
 // Hosts returns how commands run operations on hosts: over SSH through
 // dialer, or with --dry-run a printer of each operation's ssh command line
-// on stdout, beside the commands and file changes.
+// beside the commands and file changes (PlanPrinter).
 func (d *Deps) Hosts(dialer hostops.Dialer) hostops.Hosts {
 	if d.Config != nil && d.Config.DryRun {
 		return hostops.PrintConnector{Out: d.PlanPrinter()}
@@ -159,9 +159,16 @@ func (d *Deps) Hosts(dialer hostops.Dialer) hostops.Hosts {
 
 // PlanPrinter is stdout for the dry-run runner, file writer and hosts,
 // which print from several goroutines (hosts run in parallel): one whole
-// line at a time, in the order they come.
+// line at a time, in the order they come. With --json it is stderr, so
+// that stdout holds the one JSON document.
 func (d *Deps) PlanPrinter() io.Writer {
-	d.printerOnce.Do(func() { d.printer = &lockedWriter{w: d.IO.Out} })
+	d.printerOnce.Do(func() {
+		w := d.IO.Out
+		if d.Config != nil && d.Config.JSON {
+			w = d.IO.Err
+		}
+		d.printer = &lockedWriter{w: w}
+	})
 	return d.printer
 }
 

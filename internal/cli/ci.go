@@ -77,6 +77,12 @@ func runCI(ctx context.Context, opts *ciOptions) error {
 		return err
 	}
 	jsonOut := opts.json
+	if strings.HasPrefix(jsonOut, "-") && jsonOut != "-" {
+		// --json takes the next word as its file, even a flag: refuse it
+		// rather than write a report named after a flag.
+		return fault.Usagef("give a file name after --json, or - for stdout (nixctl --json ci prints it too)",
+			"--json %s: that is a flag, not a file name", jsonOut)
+	}
 	// Not printing: --json is a default for ci's own --json FILE (stdout).
 	if jsonOut == "" && deps.Config.JSON {
 		jsonOut = "-"

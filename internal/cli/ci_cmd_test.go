@@ -378,3 +378,24 @@ func TestCIInitDeployAddsTheJobForTheSelectedHosts(t *testing.T) {
 		t.Error("a refused --deploy wrote a workflow")
 	}
 }
+
+// ci has a --json FILE of its own. A global --json before ci is the global
+// flag (ci init prints its result as JSON, ci its report on stdout), and a
+// --json FILE followed by a flag is refused instead of writing a report
+// named after the flag.
+func TestCIJSONFlagAndTheGlobalOne(t *testing.T) {
+	t.Parallel()
+	dir, _ := ciRecorded(t)
+	before := testutil.Tree(t, dir)
+	code, stdout, stderr := ciRun(t, dir, nil, nil, "--json", "--dry-run", "ci", "init", "github")
+	// The dry run's steps go to stderr: stdout is the one document.
+	var doc map[string]any
+	if code != 0 || json.Unmarshal([]byte(stdout), &doc) != nil || doc["platform"] != "github" || !strings.Contains(stderr, "write "+filepath.Join(dir, ".github", "workflows", "nixctl.yml")) {
+		t.Errorf("--json ci init github: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = ciRun(t, dir, nil, &execx.Recorder{Paths: map[string]string{"nix": "/usr/bin/nix"}}, "ci", "--json", "--dry-run")
+	if code != exitcode.Usage || !strings.Contains(stderr, "nixctl: error: --json --dry-run: that is a flag, not a file name") || stdout != "" {
+		t.Errorf("ci --json --dry-run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	testutil.SameTree(t, "ci --json --dry-run", before, testutil.Tree(t, dir))
+}

@@ -101,14 +101,20 @@ nixos-rebuild --target-host, Home Manager profiles through home-manager, and the
 sops/age secrets they share. The inventory is nixctl.yaml beside flake.nix.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
-		Args:          unknownSubcommand,
-		RunE:          func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		// A global flag before a command's name is the global one, even
+		// where the command has a flag of that name (ci's --json FILE):
+		// `nixctl --json ci init github` is ci init with --json.
+		TraverseChildren: true,
+		Version:          Version,
+		Args:             unknownSubcommand,
+		RunE:             func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkCounts(cmd); err != nil {
 				return err
 			}
-			cfg, err := config.Load(cmd.Flags(), deps.Env.Settings)
+			// The root's own flags: a command's flag of the same name
+			// (ci's --json FILE) is that command's, not the global one.
+			cfg, err := config.Load(cmd.Root().PersistentFlags(), deps.Env.Settings)
 			if err != nil {
 				return err
 			}
