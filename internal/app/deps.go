@@ -44,6 +44,9 @@ type Parts struct {
 	Account func() (*user.User, error)
 	// Version is the build's version string.
 	Version string
+	// Hosts carries out the operations on hosts; nil is SSH along each
+	// host's route (Deps.SSH).
+	Hosts hostops.Hosts
 }
 
 // Deps is handed to every command constructor.
@@ -60,6 +63,7 @@ type Deps struct {
 
 	account func() (*user.User, error)
 	exec    execx.Runner
+	hosts   hostops.Hosts
 
 	runnerOnce sync.Once
 	runner     execx.Runner
@@ -81,7 +85,7 @@ type Deps struct {
 
 // New builds the Deps of one run from its parts.
 func New(p Parts) *Deps {
-	d := &Deps{Stdio: p.Stdio, Env: p.Env, Cwd: p.Cwd, Now: p.Now, Version: p.Version, account: p.Account, exec: p.Runner}
+	d := &Deps{Stdio: p.Stdio, Env: p.Env, Cwd: p.Cwd, Now: p.Now, Version: p.Version, account: p.Account, exec: p.Runner, hosts: p.Hosts}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -148,11 +152,15 @@ func (d *Deps) Writer() fsx.Writer {
 }
 
 // Hosts returns how commands run operations on hosts: over SSH through
-// dialer, or with --dry-run a printer of each operation's ssh command line
-// beside the commands and file changes (PlanPrinter).
+// dialer (or the Hosts of Parts), or with --dry-run a printer of each
+// operation's ssh command line beside the commands and file changes
+// (PlanPrinter).
 func (d *Deps) Hosts(dialer hostops.Dialer) hostops.Hosts {
-	if d.Config != nil && d.Config.DryRun {
+	switch {
+	case d.Config != nil && d.Config.DryRun:
 		return hostops.PrintConnector{Out: d.PlanPrinter()}
+	case d.hosts != nil:
+		return d.hosts
 	}
 	return &hostops.SSH{Dialer: dialer}
 }

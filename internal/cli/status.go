@@ -82,7 +82,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	sts := deploy.Status(ctx, deps.Runner(), &hostops.SSH{Dialer: ssh}, ssh, fleet, hosts,
+	sts := deploy.Status(ctx, deps.Runner(), deps.Hosts(ssh), ssh, fleet, hosts,
 		deploy.StatusOptions{Parallel: parallel, NoEval: opts.noEval, EvalJobs: opts.evalJobs})
 	return render(deps, statusResult{sts, ctx.Err() != nil})
 }

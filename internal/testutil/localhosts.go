@@ -1,0 +1,87 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"sync"
+
+	"github.com/nixctl/nixctl/internal/hostops"
+	"github.com/nixctl/nixctl/internal/remote"
+)
+
+// LocalHosts carries out nixctl's host operations with the real scripts
+// and this machine's sh, each host under a root directory of its own (Root
+// by the route's host name): hosts without sshd, for tests of what a
+// command does with what hosts answer. It records the routes it opened.
+type LocalHosts struct {
+	Root map[string]string
+
+	mu     sync.Mutex
+	opened []string
+}
+
+// Opened are the routes opened so far, in order.
+func (l *LocalHosts) Opened() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.opened...)
+}
+
+func (l *LocalHosts) open(r remote.Route) (*hostops.Host, error) {
+	root, ok := l.Root[r.HostName]
+	if !ok {
+		return nil, &remote.ExitError{Command: "ssh " + r.String(), ExitCode: 255, StderrTail: "ssh: Could not resolve hostname " + r.HostName}
+	}
+	l.mu.Lock()
+	l.opened = append(l.opened, r.String())
+	l.mu.Unlock()
+	// sudo is not asked for: the scripts run as the test's own user.
+	return hostops.New(localConn{}, root, false, r.String())
+}
+
+// Connect opens r's system operations.
+func (l *LocalHosts) Connect(_ context.Context, r remote.Route, _ bool) (hostops.System, error) {
+	return l.open(r)
+}
+
+// ConnectHome opens r's Home Manager operations.
+func (l *LocalHosts) ConnectHome(_ context.Context, r remote.Route) (hostops.Home, error) {
+	return l.open(r)
+}
+
+// ConnectCluster opens what nixctl reads of r's cluster.
+func (l *LocalHosts) ConnectCluster(_ context.Context, r remote.Route, _ bool) (hostops.Cluster, error) {
+	return l.open(r)
+}
+
+// localConn runs a command line with the local sh, as sshd runs it with the
+// login user's shell.
+type localConn struct{}
+
+func (localConn) Stream(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.Stdin = stdin
+	cmd.Stdout = stdout
+	if stdout == nil {
+		cmd.Stdout = io.Discard
+	}
+	var tail bytes.Buffer
+	cmd.Stderr = &tail
+	if stderr != nil {
+		cmd.Stderr = io.MultiWriter(&tail, stderr)
+	}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), &remote.ExitError{Command: command, ExitCode: ee.ExitCode(), StderrTail: tail.String()}
+	}
+	if err != nil {
+		return -1, err
+	}
+	return 0, nil
+}
+
+func (localConn) Close() error { return nil }
