@@ -17,6 +17,7 @@ import (
 	"github.com/nixctl/nixctl/internal/exitcode"
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/testutil"
+	"github.com/nixctl/nixctl/internal/testutil/localhosts"
 	"github.com/nixctl/nixctl/internal/ui"
 )
 
@@ -52,7 +53,7 @@ func TestStatusReadsHostsThroughTheHostsOfParts(t *testing.T) {
 	t.Parallel()
 	const web = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web-25.05"
 	finished := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	hosts := &testutil.LocalHosts{Root: map[string]string{
+	hosts := &localhosts.Hosts{Root: map[string]string{
 		"10.0.0.1": hostRoot(t, web, 7, hostops.LockInfo{RunID: "run-1", Who: "alice@laptop", Action: "switch", Result: "ok", Finished: finished, Generation: 7}),
 	}}
 	inv := "hosts:\n  - {name: web, address: 10.0.0.1}\n  - {name: db, address: 10.0.0.2}\n"

@@ -1,4 +1,7 @@
-package testutil
+// Package localhosts gives tests hosts without sshd: nixctl's host operations
+// run with the real scripts and the local sh, each host under a root of its
+// own.
+package localhosts
 
 import (
 	"bytes"
@@ -12,11 +15,11 @@ import (
 	"github.com/nixctl/nixctl/internal/remote"
 )
 
-// LocalHosts carries out nixctl's host operations with the real scripts
+// Hosts carries out nixctl's host operations with the real scripts
 // and this machine's sh, each host under a root directory of its own (Root
 // by the route's host name): hosts without sshd, for tests of what a
 // command does with what hosts answer. It records the routes it opened.
-type LocalHosts struct {
+type Hosts struct {
 	Root map[string]string
 
 	mu     sync.Mutex
@@ -24,13 +27,13 @@ type LocalHosts struct {
 }
 
 // Opened are the routes opened so far, in order.
-func (l *LocalHosts) Opened() []string {
+func (l *Hosts) Opened() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]string(nil), l.opened...)
 }
 
-func (l *LocalHosts) open(r remote.Route) (*hostops.Host, error) {
+func (l *Hosts) open(r remote.Route) (*hostops.Host, error) {
 	root, ok := l.Root[r.HostName]
 	if !ok {
 		return nil, &remote.ExitError{Command: "ssh " + r.String(), ExitCode: 255, StderrTail: "ssh: Could not resolve hostname " + r.HostName}
@@ -43,17 +46,17 @@ func (l *LocalHosts) open(r remote.Route) (*hostops.Host, error) {
 }
 
 // Connect opens r's system operations.
-func (l *LocalHosts) Connect(_ context.Context, r remote.Route, _ bool) (hostops.System, error) {
+func (l *Hosts) Connect(_ context.Context, r remote.Route, _ bool) (hostops.System, error) {
 	return l.open(r)
 }
 
 // ConnectHome opens r's Home Manager operations.
-func (l *LocalHosts) ConnectHome(_ context.Context, r remote.Route) (hostops.Home, error) {
+func (l *Hosts) ConnectHome(_ context.Context, r remote.Route) (hostops.Home, error) {
 	return l.open(r)
 }
 
 // ConnectCluster opens what nixctl reads of r's cluster.
-func (l *LocalHosts) ConnectCluster(_ context.Context, r remote.Route, _ bool) (hostops.Cluster, error) {
+func (l *Hosts) ConnectCluster(_ context.Context, r remote.Route, _ bool) (hostops.Cluster, error) {
 	return l.open(r)
 }
 
