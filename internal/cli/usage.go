@@ -69,11 +69,26 @@ func flagError(cmd *cobra.Command, err error) error {
 				names = append(names, f.Name)
 			}
 		})
-		if c := inventory.Closest(name, names, 2); len(c) > 0 {
+		switch c := inventory.Closest(name, names, 2); {
+		case len(c) > 0:
 			hint = "did you mean --" + strings.Join(c, " or --") + "?"
+		case cmd.HasSubCommands() && subcommandHasFlag(cmd, name):
+			// Flags before a command's name are its parent's (ci's
+			// --json FILE must not swallow the global --json).
+			hint = "--" + name + " is a flag of a command: put it after the command's name (" + cmd.CommandPath() + " COMMAND --" + name + ")"
 		}
 	}
 	return fault.Usagef(hint, "%w", err)
+}
+
+// subcommandHasFlag reports whether a command below cmd has the flag name.
+func subcommandHasFlag(cmd *cobra.Command, name string) bool {
+	for _, c := range cmd.Commands() {
+		if c.LocalFlags().Lookup(name) != nil || subcommandHasFlag(c, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownFlagName reads the flag's name out of pflag's "unknown flag: --name"

@@ -40,6 +40,9 @@ func TestTyposExitTwoWithDidYouMean(t *testing.T) {
 		{[]string{"inventory", "check", "--no-evl"}, "did you mean --no-eval?"},
 		{[]string{"--jsn", "inventory", "list"}, "did you mean --json?"},
 		{[]string{"nosuchthing"}, "'nixctl --help' lists the commands"},
+		// A command's flag before the command's name is its parent's.
+		{[]string{"--all", "status"}, "--all is a flag of a command: put it after the command's name (nixctl COMMAND --all)"},
+		{[]string{"secrets", "--staged", "verify"}, "--staged is a flag of a command: put it after the command's name (nixctl secrets COMMAND --staged)"},
 		{[]string{"help", "deplyo"}, "did you mean 'nixctl deploy'?"},
 		{[]string{"help", "inventory", "snyc"}, "did you mean 'nixctl inventory sync'?"},
 	} {
