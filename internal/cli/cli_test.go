@@ -277,3 +277,19 @@ func TestCheckSaysOnceWhenInputsCannotBeFetched(t *testing.T) {
 	}
 	rec.Verify(t)
 }
+
+// A host or profile without tags has an empty list of them, in the JSON a
+// script reads as in the table.
+func TestInventoryJSONListsNoTagsAsAnEmptyList(t *testing.T) {
+	t.Parallel()
+	dir := testutil.WriteTree(t, map[string]string{"nixctl.yaml": fleetYAML})
+	for _, args := range [][]string{{"--json", "inventory", "show", "db"}, {"--json", "inventory", "show", "laptop"}} {
+		r := runIn(t, dir, &execx.Recorder{}, nil, args...)
+		var doc struct {
+			Tags []string `json:"tags"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &doc) != nil || doc.Tags == nil || !strings.Contains(r.stdout, `"tags": []`) {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -297,7 +297,8 @@ func (d *decoder) batch(n *yaml.Node, field string) Batch {
 }
 
 func (d *decoder) host(n *yaml.Node, path string) Host {
-	h := Host{Line: n.Line}
+	// No tags is an empty list, which --json prints as [], not null.
+	h := Host{Line: n.Line, Tags: []string{}}
 	var sawSudo bool
 	d.mapping(n, path, map[string]func(*yaml.Node){
 		"name":           func(v *yaml.Node) { h.Name = d.str(v, path+".name") },
@@ -386,7 +387,7 @@ func (d *decoder) health(n *yaml.Node, path string) Health {
 }
 
 func (d *decoder) profile(n *yaml.Node, path string) Profile {
-	p := Profile{Line: n.Line}
+	p := Profile{Line: n.Line, Tags: []string{}}
 	d.mapping(n, path, map[string]func(*yaml.Node){
 		"name": func(v *yaml.Node) { p.Name = d.str(v, path+".name") },
 		"attr": func(v *yaml.Node) { p.Attr = d.check(v, path+".attr", d.str(v, path+".attr"), validAttr) },
