@@ -19,7 +19,9 @@ import (
 )
 
 type homeOptions struct {
-	deps      *app.Deps
+	deps *app.Deps
+	// command is the subcommand's name, for hints (nixctl home COMMAND).
+	command   string
 	selectors []string
 	all       bool
 	diff      bool
@@ -66,7 +68,7 @@ own order).`,
 }
 
 func newHomeSwitchCmd(deps *app.Deps) *cobra.Command {
-	opts := &homeOptions{deps: deps}
+	opts := &homeOptions{deps: deps, command: "switch"}
 	cmd := &cobra.Command{
 		Use:   "switch [PROFILE...] [-- HOME_MANAGER_ARGS...]",
 		Short: "Build and activate profiles (home-manager switch, or activate over SSH)",
@@ -93,7 +95,7 @@ PROFILE is a name, a glob or @tag. Arguments after -- go to home-manager.`,
 }
 
 func newHomeBuildCmd(deps *app.Deps) *cobra.Command {
-	opts := &homeOptions{deps: deps}
+	opts := &homeOptions{deps: deps, command: "build"}
 	cmd := &cobra.Command{
 		Use:   "build [PROFILE...]",
 		Short: "Build profiles' activation packages in one nix build",
@@ -111,7 +113,7 @@ and print each generation's store path. Nothing is activated.`,
 }
 
 func newHomeDiffCmd(deps *app.Deps) *cobra.Command {
-	opts := &homeOptions{deps: deps}
+	opts := &homeOptions{deps: deps, command: "diff"}
 	cmd := &cobra.Command{
 		Use:   "diff [PROFILE]",
 		Short: "Show what switching a profile would change",
@@ -131,7 +133,7 @@ prints the same as a document.`,
 }
 
 func newHomeGenerationsCmd(deps *app.Deps) *cobra.Command {
-	opts := &homeOptions{deps: deps}
+	opts := &homeOptions{deps: deps, command: "generations"}
 	return &cobra.Command{
 		Use:   "generations [PROFILE]",
 		Short: "List a profile's generations",
@@ -148,7 +150,7 @@ current one.`,
 }
 
 func newHomeRollbackCmd(deps *app.Deps) *cobra.Command {
-	opts := &homeOptions{deps: deps}
+	opts := &homeOptions{deps: deps, command: "rollback"}
 	cmd := &cobra.Command{
 		Use:   "rollback [PROFILE] [--to N]",
 		Short: "Go back to an earlier generation of a profile",
@@ -202,9 +204,9 @@ func who(deps *app.Deps) home.Who {
 }
 
 // selectHomeProfiles resolves selectors; none picks this machine's profile.
-func selectHomeProfiles(deps *app.Deps, fleet *inventory.Fleet, selectors []string, all bool) ([]inventory.Profile, error) {
+func selectHomeProfiles(opts *homeOptions, fleet *inventory.Fleet, selectors []string, all bool) ([]inventory.Profile, error) {
 	if len(selectors) == 0 && !all {
-		p, err := home.AutoSelect(fleet.Profiles, who(deps))
+		p, err := home.AutoSelect(fleet.Profiles, who(opts.deps), opts.command)
 		if err != nil {
 			return nil, err
 		}
@@ -214,8 +216,8 @@ func selectHomeProfiles(deps *app.Deps, fleet *inventory.Fleet, selectors []stri
 }
 
 // oneProfile resolves the one profile a command works on.
-func oneProfile(deps *app.Deps, fleet *inventory.Fleet, selectors []string) (inventory.Profile, error) {
-	ps, err := selectHomeProfiles(deps, fleet, selectors, false)
+func oneProfile(opts *homeOptions, fleet *inventory.Fleet, selectors []string) (inventory.Profile, error) {
+	ps, err := selectHomeProfiles(opts, fleet, selectors, false)
 	if err != nil {
 		return inventory.Profile{}, err
 	}
@@ -231,7 +233,7 @@ func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	if err != nil {
 		return err
 	}
-	profiles, err := selectHomeProfiles(deps, fleet, opts.selectors, opts.all)
+	profiles, err := selectHomeProfiles(opts, fleet, opts.selectors, opts.all)
 	if err != nil {
 		return err
 	}
@@ -285,7 +287,7 @@ func runHomeSwitch(ctx context.Context, opts *homeOptions) error {
 			return fault.Usagef("for example --backup-ext hm-bak", "--backup-ext: %s", msg)
 		}
 	}
-	profiles, err := selectHomeProfiles(deps, fleet, opts.selectors, opts.all)
+	profiles, err := selectHomeProfiles(opts, fleet, opts.selectors, opts.all)
 	if err != nil {
 		return err
 	}
@@ -439,7 +441,7 @@ func loadOneProfile(opts *homeOptions) (*inventory.Fleet, inventory.Profile, err
 	if err != nil {
 		return nil, inventory.Profile{}, err
 	}
-	p, err := oneProfile(opts.deps, fleet, opts.selectors)
+	p, err := oneProfile(opts, fleet, opts.selectors)
 	return fleet, p, err
 }
 

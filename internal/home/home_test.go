@@ -34,13 +34,16 @@ func TestAutoSelect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := AutoSelect(tt.profiles, tt.who)
+			p, err := AutoSelect(tt.profiles, tt.who, "diff")
 			if tt.want == "" {
 				if fault.KindOf(err) != fault.Usage {
 					t.Fatalf("want a usage error, got %v (%v)", err, p.Name)
 				}
 				if len(tt.profiles) > 0 && !strings.Contains(err.Error(), "desktop, laptop") {
 					t.Errorf("error does not list the profiles: %v", err)
+				}
+				if len(tt.profiles) > 0 && fault.HintOf(err) != "name one: nixctl home diff desktop" {
+					t.Errorf("the hint names another command: %q", fault.HintOf(err))
 				}
 				return
 			}

@@ -26,8 +26,9 @@ func (w Who) ShortHostname() string {
 // AutoSelect picks the profile meant for this machine when none is named,
 // in home-manager's order: the profile whose attr is USER@hostname, else the
 // one named after the short hostname, else the only profile. Anything else
-// is a usage error that lists the profiles.
-func AutoSelect(profiles []inventory.Profile, who Who) (inventory.Profile, error) {
+// is a usage error that lists the profiles and names one for command (the
+// home subcommand that asked).
+func AutoSelect(profiles []inventory.Profile, who Who, command string) (inventory.Profile, error) {
 	short := who.ShortHostname()
 	if who.User != "" {
 		for _, h := range []string{who.Hostname, short} {
@@ -58,7 +59,7 @@ func AutoSelect(profiles []inventory.Profile, who Who) (inventory.Profile, error
 	for i, p := range profiles {
 		names[i] = p.Name
 	}
-	return inventory.Profile{}, fault.Usagef("name one: nixctl home switch "+names[0],
+	return inventory.Profile{}, fault.Usagef("name one: nixctl home "+command+" "+names[0],
 		"no profile for %s@%s (by attr %s@%s or name %s); profiles: %s",
 		who.User, short, who.User, short, short, strings.Join(names, ", "))
 }
