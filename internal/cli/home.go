@@ -246,13 +246,12 @@ func runHomeBuild(ctx context.Context, opts *homeOptions) error {
 	}
 	deps.IO.Logf("building %s", strings.Join(names, ", "))
 	built, err := home.Build(ctx, deps.Runner(), fleet, profiles, nil)
-	if built == nil || len(built) == 1 && err != nil {
+	// A dry run printed its steps, and one profile that failed has only its
+	// error to show; of several, what was built is printed even when one
+	// failed.
+	if built == nil || deps.Config.DryRun || len(built) == 1 && err != nil {
 		return err
 	}
-	if deps.Config.DryRun {
-		return err
-	}
-	// Several profiles: what was built is printed even when one failed.
 	return render(deps, homeBuilt{built, err})
 }
 

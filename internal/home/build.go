@@ -135,12 +135,16 @@ func buildProfiles(ctx context.Context, r execx.Runner, fleet *inventory.Fleet, 
 	if len(built) != len(building) {
 		return fmt.Errorf("nix build returned %d results for %d profiles", len(built), len(building))
 	}
+	byDrv := make(map[string]string, len(built))
+	for _, b := range built {
+		byDrv[b.DrvPath] = b.Out()
+	}
 	for k, i := range building {
+		// A dry run's placeholders have no derivation: their order is all
+		// there is.
 		out[i].Path = built[k].Out()
-		for _, b := range built {
-			if results != nil && b.DrvPath == drvs[k] {
-				out[i].Path = b.Out()
-			}
+		if p, ok := byDrv[drvs[k]]; ok && drvs[k] != "" {
+			out[i].Path = p
 		}
 	}
 	return nil
