@@ -119,7 +119,7 @@ func TestHomeGenerationsAndRollback(t *testing.T) {
 		profile := filepath.Join(root, "nix/var/nix/profiles/per-user/alice/home-manager")
 		if xdg {
 			state := filepath.Join(root, "state")
-			h.conn = localConn{env: append(h.conn.(localConn).env, "XDG_STATE_HOME="+state)}
+			h.conn = testutil.LocalConn{Env: append(h.conn.(testutil.LocalConn).Env, "XDG_STATE_HOME="+state)}
 			profile = filepath.Join(state, "nix/profiles/home-manager")
 		}
 		if err := os.MkdirAll(filepath.Dir(profile), 0o755); err != nil {

@@ -46,7 +46,7 @@ func clusterHost(t *testing.T, sudo, refuse bool) (*Host, string) {
 		}
 	}
 	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + root, "USER=alice"}
-	h, err := New(localConn{env: env}, root, sudo, "local")
+	h, err := New(testutil.LocalConn{Env: env}, root, sudo, "local")
 	if err != nil {
 		t.Fatal(err)
 	}

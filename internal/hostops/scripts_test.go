@@ -93,7 +93,7 @@ func newLocalHost(t *testing.T, env ...string) (*Host, string) {
 		t.Fatal(err)
 	}
 	env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(root, "home"), "USER=alice"}, env...)
-	h, err := New(localConn{env: env}, root, false, "local")
+	h, err := New(testutil.LocalConn{Env: env}, root, false, "local")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func TestPreflight(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare, _ := newLocalHost(t)
-	bare.conn = localConn{env: []string{"PATH=" + bin, "USER=alice"}}
+	bare.conn = testutil.LocalConn{Env: []string{"PATH=" + bin, "USER=alice"}}
 	if err := bare.Preflight(context.Background(), false); !errors.Is(err, ErrNoNix) {
 		t.Errorf("without nix: %v", err)
 	}

@@ -4,15 +4,12 @@
 package localhosts
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"os/exec"
 	"sync"
 
 	"github.com/nixctl/nixctl/internal/hostops"
 	"github.com/nixctl/nixctl/internal/remote"
+	"github.com/nixctl/nixctl/internal/testutil"
 )
 
 // Hosts carries out nixctl's host operations with the real scripts
@@ -42,7 +39,7 @@ func (l *Hosts) open(r remote.Route) (*hostops.Host, error) {
 	l.opened = append(l.opened, r.String())
 	l.mu.Unlock()
 	// sudo is not asked for: the scripts run as the test's own user.
-	return hostops.New(localConn{}, root, false, r.String())
+	return hostops.New(testutil.LocalConn{}, root, false, r.String())
 }
 
 // Connect opens r's system operations.
@@ -59,32 +56,3 @@ func (l *Hosts) ConnectHome(_ context.Context, r remote.Route) (hostops.Home, er
 func (l *Hosts) ConnectCluster(_ context.Context, r remote.Route, _ bool) (hostops.Cluster, error) {
 	return l.open(r)
 }
-
-// localConn runs a command line with the local sh, as sshd runs it with the
-// login user's shell.
-type localConn struct{}
-
-func (localConn) Stream(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Stdin = stdin
-	cmd.Stdout = stdout
-	if stdout == nil {
-		cmd.Stdout = io.Discard
-	}
-	var tail bytes.Buffer
-	cmd.Stderr = &tail
-	if stderr != nil {
-		cmd.Stderr = io.MultiWriter(&tail, stderr)
-	}
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), &remote.ExitError{Command: command, ExitCode: ee.ExitCode(), StderrTail: tail.String()}
-	}
-	if err != nil {
-		return -1, err
-	}
-	return 0, nil
-}
-
-func (localConn) Close() error { return nil }
