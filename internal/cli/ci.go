@@ -73,15 +73,15 @@ flake 4, evaluate 8, build 9, deploy its own.`,
 
 func runCI(ctx context.Context, opts *ciOptions) error {
 	deps := opts.deps
-	if err := requireNix(deps, "install Nix (https://nixos.org/download) in the CI image, or use the workflow of 'nixctl ci init'"); err != nil {
-		return err
-	}
 	jsonOut := opts.json
 	if strings.HasPrefix(jsonOut, "-") && jsonOut != "-" {
 		// --json takes the next word as its file, even a flag: refuse it
 		// rather than write a report named after a flag.
 		return fault.Usagef("give a file name after --json, or - for stdout (nixctl --json ci prints it too)",
 			"--json %s: that is a flag, not a file name", jsonOut)
+	}
+	if err := requireNix(deps, "install Nix (https://nixos.org/download) in the CI image, or use the workflow of 'nixctl ci init'"); err != nil {
+		return err
 	}
 	// Not printing: --json is a default for ci's own --json FILE (stdout).
 	if jsonOut == "" && deps.Config.JSON {
